@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need on a fresh machine, then runs
+# everything (format, lints, every crate's tests). Nothing outside the repo is
+# cached: tools the tests drive live in .tools/ (git-ignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+# System tools the interop tests drive: keytool (JDK), openssl, oathtool, curl.
+missing=()
+command -v keytool  >/dev/null || missing+=(default-jre-headless)
+command -v openssl  >/dev/null || missing+=(openssl)
+command -v oathtool >/dev/null || missing+=(oathtool)
+command -v curl     >/dev/null || missing+=(curl)
+command -v node     >/dev/null || missing+=(nodejs npm)
+if ((${#missing[@]})); then
+  echo "== installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Zowe CLI, the real client of the REST contract, into a project-local folder.
+zowe_version=8.37.1
+if [ ! -x .tools/node/node_modules/.bin/zowe ] ||
+   ! grep -q "\"version\": \"$zowe_version\"" .tools/node/node_modules/@zowe/cli/package.json 2>/dev/null; then
+  echo "== installing @zowe/cli@$zowe_version into .tools/node"
+  mkdir -p .tools/node
+  npm install --silent --no-audit --no-fund --prefix .tools/node "@zowe/cli@$zowe_version" >/dev/null
+fi
+export ZGATE_TEST_ZOWE_CLI="$root/.tools/node/node_modules/.bin/zowe"
+
+if ! command -v cargo-nextest >/dev/null; then
+  echo "== installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo nextest"
+cargo nextest run --workspace --locked --no-fail-fast
