@@ -183,7 +183,9 @@ fn presented_ticket(presented: &str, alphabet: &[u8]) -> Option<PassTicket> {
 #[doc(hidden)]
 pub fn window_closest_first(now: u64) -> impl Iterator<Item = u64> {
     std::iter::once(Some(now))
-        .chain((1..=VALIDITY_WINDOW_SECS).flat_map(move |d| [now.checked_sub(d), now.checked_add(d)]))
+        .chain(
+            (1..=VALIDITY_WINDOW_SECS).flat_map(move |d| [now.checked_sub(d), now.checked_add(d)]),
+        )
         .flatten()
 }
 
@@ -207,7 +209,9 @@ fn decode_hex<const N: usize>(hex: &str) -> Option<[u8; N]> {
 #[doc(hidden)]
 pub mod internals {
     pub use super::enhanced::{enhanced_time_coder, enhanced_translate};
-    pub use super::legacy::{des_encrypt_block, legacy_pad, legacy_permute, legacy_time_coder, legacy_translate};
+    pub use super::legacy::{
+        des_encrypt_block, legacy_pad, legacy_permute, legacy_time_coder, legacy_translate,
+    };
     pub use super::name::ebcdic_name;
     pub use super::window_closest_first;
 }

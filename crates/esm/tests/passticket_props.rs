@@ -9,7 +9,8 @@
 
 use proptest::prelude::*;
 use zgate_esm::passticket::{
-    evaluate_enhanced, evaluate_legacy, generate_enhanced, generate_legacy, TicketType, VALIDITY_WINDOW_SECS,
+    evaluate_enhanced, evaluate_legacy, generate_enhanced, generate_legacy, TicketType,
+    VALIDITY_WINDOW_SECS,
 };
 
 fn name() -> impl Strategy<Value = String> {
@@ -36,7 +37,8 @@ fn offset_outside() -> impl Strategy<Value = i64> {
 }
 
 fn shifted(t: u64, by: i64) -> Option<u64> {
-    t.checked_add_signed(by).filter(|&n| n <= u64::from(u32::MAX))
+    t.checked_add_signed(by)
+        .filter(|&n| n <= u64::from(u32::MAX))
 }
 
 proptest! {

@@ -4,12 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use zgate_esm::passticket::internals::{
-    des_encrypt_block, ebcdic_name, enhanced_translate, legacy_pad, legacy_permute, legacy_time_coder,
-    legacy_translate, window_closest_first,
+    des_encrypt_block, ebcdic_name, enhanced_translate, legacy_pad, legacy_permute,
+    legacy_time_coder, legacy_translate, window_closest_first,
 };
 use zgate_esm::passticket::{
-    evaluate_enhanced, evaluate_legacy, generate_enhanced, generate_legacy, parse_des_key_hex, parse_enhanced_key_hex,
-    PassTicketError, TicketType, VALIDITY_WINDOW_SECS,
+    evaluate_enhanced, evaluate_legacy, generate_enhanced, generate_legacy, parse_des_key_hex,
+    parse_enhanced_key_hex, PassTicketError, TicketType, VALIDITY_WINDOW_SECS,
 };
 
 const DES_KEY: [u8; 8] = [0xE0, 0x01, 0xD6, 0xF5, 0x91, 0x3C, 0x4A, 0x7B];
@@ -35,7 +35,10 @@ fn spec_vector_pad_for_tom() {
 
 #[test]
 fn spec_vector_pad_for_ibmuser() {
-    assert_eq!(hex(&legacy_pad("IBMUSER").unwrap()), "C9C2D4E4E2C5D95555555555");
+    assert_eq!(
+        hex(&legacy_pad("IBMUSER").unwrap()),
+        "C9C2D4E4E2C5D95555555555"
+    );
 }
 
 #[test]
@@ -51,7 +54,10 @@ fn each_permutation_is_a_bijection_on_16_bits() {
         let mut seen = vec![false; 1 << 16];
         for x in 0..=u16::MAX {
             let y = legacy_permute(round, x).unwrap();
-            assert!(!seen[usize::from(y)], "round {round} maps two inputs to {y:#06x}");
+            assert!(
+                !seen[usize::from(y)],
+                "round {round} maps two inputs to {y:#06x}"
+            );
             seen[usize::from(y)] = true;
         }
     }
@@ -71,7 +77,14 @@ fn permute_6_keeps_bit_1_and_reverses_the_rest() {
 fn legacy_time_coder_is_a_bijection_so_distinct_seconds_never_collide_before_translation() {
     // A Feistel network: over a sample of inputs, no two outputs coincide.
     let mut outputs: Vec<[u8; 4]> = (0u32..4096)
-        .map(|i| legacy_time_coder(&DES_KEY, "IBMUSER", i.wrapping_mul(0x9E37_79B9).to_be_bytes()).unwrap())
+        .map(|i| {
+            legacy_time_coder(
+                &DES_KEY,
+                "IBMUSER",
+                i.wrapping_mul(0x9E37_79B9).to_be_bytes(),
+            )
+            .unwrap()
+        })
         .collect();
     outputs.sort_unstable();
     outputs.dedup();
@@ -95,11 +108,23 @@ fn translation_uses_the_spec_start_bits() {
 #[test]
 fn enhanced_translation_is_positional_base_64_and_36() {
     assert_eq!(&enhanced_translate([0; 6], TicketType::Mixed), b"00000000");
-    assert_eq!(&enhanced_translate([0xFF; 6], TicketType::Mixed), b"________");
-    assert_eq!(&enhanced_translate([0, 0, 0, 0, 0, 65], TicketType::Mixed), b"00000011");
-    assert_eq!(&enhanced_translate([0, 0, 0, 0, 0, 37], TicketType::Upper), b"00000011");
+    assert_eq!(
+        &enhanced_translate([0xFF; 6], TicketType::Mixed),
+        b"________"
+    );
+    assert_eq!(
+        &enhanced_translate([0, 0, 0, 0, 0, 65], TicketType::Mixed),
+        b"00000011"
+    );
+    assert_eq!(
+        &enhanced_translate([0, 0, 0, 0, 0, 37], TicketType::Upper),
+        b"00000011"
+    );
     // 2^41 - 1, the largest UPPER value after masking: 36^8 > 2^41 so no wrap.
-    assert_eq!(&enhanced_translate([0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], TicketType::Upper), b"S27TO3CV");
+    assert_eq!(
+        &enhanced_translate([0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], TicketType::Upper),
+        b"S27TO3CV"
+    );
 }
 
 #[test]
@@ -144,8 +169,19 @@ fn names_must_be_1_to_8_of_a_z_0_9_national() {
 fn des_key_hex_is_exactly_16_digits() {
     assert_eq!(parse_des_key_hex("e001d6f5913c4a7b").unwrap(), DES_KEY);
     assert_eq!(parse_des_key_hex("E001D6F5913C4A7B").unwrap(), DES_KEY);
-    for bad in ["", "E001D6F5913C4A7", "E001D6F5913C4A7B0", "E001D6F5913C4A7G", " E001D6F5913C4A7B", "+001D6F5913C4A7B"] {
-        assert_eq!(parse_des_key_hex(bad).unwrap_err(), PassTicketError::InvalidDesKey, "{bad:?}");
+    for bad in [
+        "",
+        "E001D6F5913C4A7",
+        "E001D6F5913C4A7B0",
+        "E001D6F5913C4A7G",
+        " E001D6F5913C4A7B",
+        "+001D6F5913C4A7B",
+    ] {
+        assert_eq!(
+            parse_des_key_hex(bad).unwrap_err(),
+            PassTicketError::InvalidDesKey,
+            "{bad:?}"
+        );
     }
 }
 
@@ -153,8 +189,14 @@ fn des_key_hex_is_exactly_16_digits() {
 fn enhanced_key_hex_is_exactly_128_digits() {
     let hex_key = "0F".repeat(64);
     assert_eq!(parse_enhanced_key_hex(&hex_key).unwrap(), [0x0F; 64]);
-    assert_eq!(parse_enhanced_key_hex(&hex_key[1..]).unwrap_err(), PassTicketError::InvalidHmacKeyHex);
-    assert_eq!(parse_enhanced_key_hex("0F").unwrap_err(), PassTicketError::InvalidHmacKeyHex);
+    assert_eq!(
+        parse_enhanced_key_hex(&hex_key[1..]).unwrap_err(),
+        PassTicketError::InvalidHmacKeyHex
+    );
+    assert_eq!(
+        parse_enhanced_key_hex("0F").unwrap_err(),
+        PassTicketError::InvalidHmacKeyHex
+    );
 }
 
 #[test]
@@ -171,22 +213,37 @@ fn times_beyond_the_time_field_are_rejected() {
     assert!(generate_legacy(&DES_KEY, "IBMUSER", "CICSAPPL", u64::from(u32::MAX)).is_ok());
     assert!(matches!(
         generate_legacy(&DES_KEY, "IBMUSER", "CICSAPPL", too_late),
-        Err(PassTicketError::TimeOutOfRange { algorithm: "legacy", .. })
+        Err(PassTicketError::TimeOutOfRange {
+            algorithm: "legacy",
+            ..
+        })
     ));
     assert!(matches!(
         evaluate_legacy(&DES_KEY, "IBMUSER", "CICSAPPL", "AAAAAAAA", too_late),
         Err(PassTicketError::TimeOutOfRange { .. })
     ));
-    assert!(generate_enhanced(HMAC_KEY, "IBMUSER", "CICSAPPL", (1 << 48) - 1, TicketType::Mixed).is_ok());
+    assert!(generate_enhanced(
+        HMAC_KEY,
+        "IBMUSER",
+        "CICSAPPL",
+        (1 << 48) - 1,
+        TicketType::Mixed
+    )
+    .is_ok());
     assert!(matches!(
         generate_enhanced(HMAC_KEY, "IBMUSER", "CICSAPPL", 1 << 48, TicketType::Mixed),
-        Err(PassTicketError::TimeOutOfRange { algorithm: "enhanced", .. })
+        Err(PassTicketError::TimeOutOfRange {
+            algorithm: "enhanced",
+            ..
+        })
     ));
 }
 
 #[test]
 fn errors_do_not_echo_the_rejected_input() {
-    let message = generate_legacy(&DES_KEY, "secret", "CICSAPPL", T0).unwrap_err().to_string();
+    let message = generate_legacy(&DES_KEY, "secret", "CICSAPPL", T0)
+        .unwrap_err()
+        .to_string();
     assert!(!message.contains("secret"), "{message}");
 }
 
@@ -209,12 +266,23 @@ fn same_inputs_same_second_give_the_same_ticket() {
 fn tickets_use_their_alphabets_and_debug_hides_them() {
     for s in 0..200 {
         let legacy = generate_legacy(&DES_KEY, "IBMUSER", "CICSAPPL", T0 + s).unwrap();
-        assert!(legacy.as_bytes().iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        assert!(legacy
+            .as_bytes()
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
         assert_eq!(legacy.as_str().len(), 8);
-        let upper = generate_enhanced(HMAC_KEY, "IBMUSER", "CICSAPPL", T0 + s, TicketType::Upper).unwrap();
-        assert!(upper.as_bytes().iter().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
-        let mixed = generate_enhanced(HMAC_KEY, "IBMUSER", "CICSAPPL", T0 + s, TicketType::Mixed).unwrap();
-        assert!(mixed.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_'));
+        let upper =
+            generate_enhanced(HMAC_KEY, "IBMUSER", "CICSAPPL", T0 + s, TicketType::Upper).unwrap();
+        assert!(upper
+            .as_bytes()
+            .iter()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+        let mixed =
+            generate_enhanced(HMAC_KEY, "IBMUSER", "CICSAPPL", T0 + s, TicketType::Mixed).unwrap();
+        assert!(mixed
+            .as_bytes()
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_'));
         assert!(!format!("{legacy:?}").contains(legacy.as_str()));
     }
 }
@@ -222,7 +290,11 @@ fn tickets_use_their_alphabets_and_debug_hides_them() {
 #[test]
 fn consecutive_seconds_give_different_tickets() {
     let tickets: std::collections::HashSet<String> = (0..600)
-        .map(|s| generate_legacy(&DES_KEY, "IBMUSER", "CICSAPPL", T0 + s).unwrap().to_string())
+        .map(|s| {
+            generate_legacy(&DES_KEY, "IBMUSER", "CICSAPPL", T0 + s)
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(tickets.len(), 600);
 }
@@ -242,7 +314,9 @@ fn window_is_closest_first_and_exactly_1201_seconds() {
 
 #[test]
 fn legacy_window_edges() {
-    let ticket = generate_legacy(&DES_KEY, "IBMUSER", "CICSAPPL", T0).unwrap().to_string();
+    let ticket = generate_legacy(&DES_KEY, "IBMUSER", "CICSAPPL", T0)
+        .unwrap()
+        .to_string();
     let eval = |now| evaluate_legacy(&DES_KEY, "IBMUSER", "CICSAPPL", &ticket, now).unwrap();
     assert_eq!(eval(T0), Some(T0));
     assert_eq!(eval(T0 + 600), Some(T0));
@@ -258,7 +332,9 @@ fn enhanced_window_edges() {
         let ticket = generate_enhanced(HMAC_KEY, "IBMUSER", "CICSAPPL", T0, ticket_type)
             .unwrap()
             .to_string();
-        let eval = |now| evaluate_enhanced(HMAC_KEY, "IBMUSER", "CICSAPPL", &ticket, now, ticket_type).unwrap();
+        let eval = |now| {
+            evaluate_enhanced(HMAC_KEY, "IBMUSER", "CICSAPPL", &ticket, now, ticket_type).unwrap()
+        };
         assert_eq!(eval(T0), Some(T0));
         assert_eq!(eval(T0 + 600), Some(T0));
         assert_eq!(eval(T0 - 600), Some(T0));
@@ -269,8 +345,19 @@ fn enhanced_window_edges() {
 
 #[test]
 fn malformed_presented_tickets_are_simply_invalid() {
-    for bad in ["", "QHOAH1T", "QHOAH1TVX", "qhoah1tv", "QHOAH-TV", "QHOAH1T\u{e9}"] {
-        assert_eq!(evaluate_legacy(&DES_KEY, "IBMUSER", "CICSAPPL", bad, T0).unwrap(), None, "{bad:?}");
+    for bad in [
+        "",
+        "QHOAH1T",
+        "QHOAH1TVX",
+        "qhoah1tv",
+        "QHOAH-TV",
+        "QHOAH1T\u{e9}",
+    ] {
+        assert_eq!(
+            evaluate_legacy(&DES_KEY, "IBMUSER", "CICSAPPL", bad, T0).unwrap(),
+            None,
+            "{bad:?}"
+        );
         assert_eq!(
             evaluate_enhanced(HMAC_KEY, "IBMUSER", "CICSAPPL", bad, T0, TicketType::Upper).unwrap(),
             None,
@@ -285,7 +372,15 @@ fn a_mixed_ticket_is_not_an_upper_ticket() {
         .unwrap()
         .to_string();
     assert_eq!(
-        evaluate_enhanced(HMAC_KEY, "IBMUSER", "CICSAPPL", &mixed, T0, TicketType::Upper).unwrap(),
+        evaluate_enhanced(
+            HMAC_KEY,
+            "IBMUSER",
+            "CICSAPPL",
+            &mixed,
+            T0,
+            TicketType::Upper
+        )
+        .unwrap(),
         None
     );
 }

@@ -25,7 +25,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha512;
 
 use super::name::{encode, NameRole};
-use super::{decode_hex, presented_ticket, window_closest_first, PassTicket, PassTicketError, TicketType};
+use super::{
+    decode_hex, presented_ticket, window_closest_first, PassTicket, PassTicketError, TicketType,
+};
 
 type HmacSha512 = Hmac<Sha512>;
 
@@ -78,7 +80,8 @@ pub fn evaluate_enhanced(
     let Some(presented) = presented_ticket(presented, alphabet(ticket_type)) else {
         return Ok(None);
     };
-    Ok(window_closest_first(now).find(|&second| second <= MAX_TIME && bound.ticket_at(second) == presented))
+    Ok(window_closest_first(now)
+        .find(|&second| second <= MAX_TIME && bound.ticket_at(second) == presented))
 }
 
 fn enhanced_time(time: u64) -> Result<(), PassTicketError> {
@@ -108,7 +111,12 @@ struct EnhancedBinding {
 }
 
 impl EnhancedBinding {
-    fn new(key: &[u8], user: &str, appl: &str, ticket_type: TicketType) -> Result<Self, PassTicketError> {
+    fn new(
+        key: &[u8],
+        user: &str,
+        appl: &str,
+        ticket_type: TicketType,
+    ) -> Result<Self, PassTicketError> {
         let user = encode(user, NameRole::User)?;
         let appl = encode(appl, NameRole::Appl)?;
         if key.is_empty() {

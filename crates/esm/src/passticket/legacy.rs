@@ -54,7 +54,12 @@ pub fn parse_des_key_hex(hex: &str) -> Result<[u8; 8], PassTicketError> {
 
 /// Generates the legacy PassTicket for `user` signing on to `appl` at `time`
 /// (seconds since the Unix epoch; it must fit 32 bits, i.e. before 2106).
-pub fn generate_legacy(key: &[u8; 8], user: &str, appl: &str, time: u64) -> Result<PassTicket, PassTicketError> {
+pub fn generate_legacy(
+    key: &[u8; 8],
+    user: &str,
+    appl: &str,
+    time: u64,
+) -> Result<PassTicket, PassTicketError> {
     let bound = LegacyBinding::new(key, user, appl)?;
     let time = legacy_time(time)?;
     Ok(bound.ticket_at(time))
@@ -205,7 +210,11 @@ pub fn legacy_permute(round: usize, input: u16) -> Option<u16> {
 
 /// The time-coder from `R4` to `R5` for `user` under `key`.
 #[doc(hidden)]
-pub fn legacy_time_coder(key: &[u8; 8], user: &str, r4: [u8; 4]) -> Result<[u8; 4], PassTicketError> {
+pub fn legacy_time_coder(
+    key: &[u8; 8],
+    user: &str,
+    r4: [u8; 4],
+) -> Result<[u8; 4], PassTicketError> {
     let pad = legacy_pad(user)?;
     Ok(time_coder(&Des::new(&Array::from(*key)), &pad, r4))
 }
