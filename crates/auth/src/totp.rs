@@ -37,7 +37,7 @@ use hmac::digest::Key;
 use hmac::{EagerHash, Hmac, KeyInit, Mac};
 use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// The issuer zgate writes into `otpauth://` URIs, which authenticator apps
 /// show beside the account.
@@ -305,7 +305,7 @@ where
         *k = *s;
     }
     let mac = <Hmac<D> as KeyInit>::new(&key);
-    key.iter_mut().for_each(|k| *k = 0);
+    key.as_mut_slice().zeroize();
     let hs = mac
         .chain_update(counter.to_be_bytes())
         .finalize()
