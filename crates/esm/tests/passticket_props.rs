@@ -8,6 +8,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use proptest::prelude::*;
+use zgate_esm::passticket::internals::{
+    evaluate_enhanced_by_regeneration, evaluate_legacy_by_regeneration,
+};
 use zgate_esm::passticket::{
     evaluate_enhanced, evaluate_legacy, generate_enhanced, generate_legacy, TicketType,
     VALIDITY_WINDOW_SECS,
@@ -125,6 +128,49 @@ proptest! {
         }
         if let Some(now) = shifted(t, d) {
             prop_assert_ne!(evaluate_enhanced(&key, &user, &appl, presented, now, ticket_type).unwrap(), Some(t));
+        }
+    }
+
+    /// The inverse (legacy, MIXED) and regeneration agree, inside and outside
+    /// the window, for genuine tickets and for near misses (one character
+    /// changed) alike.
+    #[test]
+    fn legacy_inverse_agrees_with_regeneration(
+        key in any::<[u8; 8]>(), user in name(), appl in name(), t in time(),
+        d in -1300i64..=1300, flip in 0usize..8, to in 0u8..36,
+    ) {
+        let now = shifted(t, d);
+        prop_assume!(now.is_some());
+        let now = now.unwrap();
+        let ticket = generate_legacy(&key, &user, &appl, t).unwrap().to_string();
+        let mut near_miss = ticket.clone().into_bytes();
+        near_miss[flip] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[usize::from(to)];
+        let near_miss = String::from_utf8(near_miss).unwrap();
+        for presented in [&ticket, &near_miss] {
+            prop_assert_eq!(
+                evaluate_legacy(&key, &user, &appl, presented, now).unwrap(),
+                evaluate_legacy_by_regeneration(&key, &user, &appl, presented, now).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn enhanced_inverse_agrees_with_regeneration(
+        key in prop::collection::vec(any::<u8>(), 1..=64), user in name(), appl in name(), t in time(),
+        d in -1300i64..=1300, ticket_type in ticket_type(), flip in 0usize..8, to in 0u8..36,
+    ) {
+        let now = shifted(t, d);
+        prop_assume!(now.is_some());
+        let now = now.unwrap();
+        let ticket = generate_enhanced(&key, &user, &appl, t, ticket_type).unwrap().to_string();
+        let mut near_miss = ticket.clone().into_bytes();
+        near_miss[flip] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[usize::from(to)];
+        let near_miss = String::from_utf8(near_miss).unwrap();
+        for presented in [&ticket, &near_miss] {
+            prop_assert_eq!(
+                evaluate_enhanced(&key, &user, &appl, presented, now, ticket_type).unwrap(),
+                evaluate_enhanced_by_regeneration(&key, &user, &appl, presented, now, ticket_type).unwrap()
+            );
         }
     }
 }

@@ -5,7 +5,8 @@
 
 use zgate_esm::passticket::internals::{
     des_encrypt_block, ebcdic_name, enhanced_translate, legacy_pad, legacy_permute,
-    legacy_time_coder, legacy_translate, window_closest_first,
+    legacy_time_coder, legacy_time_decoder, legacy_translate, legacy_untranslate,
+    window_closest_first,
 };
 use zgate_esm::passticket::{
     evaluate_enhanced, evaluate_legacy, generate_enhanced, generate_legacy, parse_des_key_hex,
@@ -89,6 +90,58 @@ fn legacy_time_coder_is_a_bijection_so_distinct_seconds_never_collide_before_tra
     outputs.sort_unstable();
     outputs.dedup();
     assert_eq!(outputs.len(), 4096);
+}
+
+#[test]
+fn legacy_time_decoder_inverts_the_time_coder() {
+    for i in 0u32..2048 {
+        let r4 = i.wrapping_mul(0x9E37_79B9).to_be_bytes();
+        let r5 = legacy_time_coder(&DES_KEY, "TOM", r4).unwrap();
+        assert_eq!(legacy_time_decoder(&DES_KEY, "TOM", r5).unwrap(), r4);
+    }
+}
+
+#[test]
+fn untranslate_finds_exactly_the_values_that_translate_to_a_ticket() {
+    // The published vector: 07247F79 is among the preimages of QHOAH1TV.
+    let preimages = legacy_untranslate(b"QHOAH1TV");
+    assert!(preimages.contains(&[0x07, 0x24, 0x7F, 0x79]));
+    for r5 in &preimages {
+        assert_eq!(&legacy_translate(*r5), b"QHOAH1TV");
+    }
+    for i in 0u32..4096 {
+        let r5 = i.wrapping_mul(0x9E37_79B9).to_be_bytes();
+        let ticket = legacy_translate(r5);
+        let preimages = legacy_untranslate(&ticket);
+        assert!(preimages.contains(&r5), "{r5:02X?}");
+        assert!(preimages.iter().all(|p| legacy_translate(*p) == ticket));
+    }
+}
+
+#[test]
+fn untranslate_is_exhaustive_on_a_brute_forced_sample() {
+    // Over all R5 with the low 20 bits fixed, the tickets seen and the
+    // preimages untranslate reports (restricted to that slice) coincide.
+    use std::collections::HashMap;
+    let low = 0x000A_5C3Fu32 & 0x000F_FFFF;
+    let mut by_ticket: HashMap<[u8; 8], Vec<u32>> = HashMap::new();
+    for high in 0u32..(1 << 12) {
+        let r5 = high << 20 | low;
+        by_ticket
+            .entry(legacy_translate(r5.to_be_bytes()))
+            .or_default()
+            .push(r5);
+    }
+    for (ticket, mut expected) in by_ticket {
+        let mut found: Vec<u32> = legacy_untranslate(&ticket)
+            .into_iter()
+            .map(u32::from_be_bytes)
+            .filter(|r5| r5 & 0x000F_FFFF == low)
+            .collect();
+        found.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(found, expected);
+    }
 }
 
 #[test]

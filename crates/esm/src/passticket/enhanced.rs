@@ -26,7 +26,8 @@ use sha2::Sha512;
 
 use super::name::{encode, NameRole};
 use super::{
-    decode_hex, presented_ticket, window_closest_first, PassTicket, PassTicketError, TicketType,
+    closest_in_window, decode_hex, presented_ticket, window_closest_first, PassTicket,
+    PassTicketError, TicketType,
 };
 
 type HmacSha512 = Hmac<Sha512>;
@@ -61,7 +62,14 @@ pub fn generate_enhanced(
 
 /// Evaluates a presented enhanced PassTicket of `ticket_type`: the second
 /// within ±[`VALIDITY_WINDOW_SECS`](super::VALIDITY_WINDOW_SECS) of `now` it
-/// was generated for (the closest one to `now` if several match), or `None`.
+/// was generated for (the closest one to `now` if several match, the earlier
+/// at equal distance), or `None`.
+///
+/// MIXED tickets are worked backwards (translation and time-coder are both
+/// bijections: one candidate second, six HMACs); UPPER tickets are
+/// regenerated for every second of the window, because their time-coder
+/// discards bits and cannot be run backwards (see the module docs of
+/// [`passticket`](super)).
 ///
 /// A presented string that is not 8 characters of the type's alphabet is
 /// `Ok(None)`; in particular a lower-case string is never a valid UPPER
@@ -80,8 +88,32 @@ pub fn evaluate_enhanced(
     let Some(presented) = presented_ticket(presented, alphabet(ticket_type)) else {
         return Ok(None);
     };
-    Ok(window_closest_first(now)
-        .find(|&second| second <= MAX_TIME && bound.ticket_at(second) == presented))
+    Ok(match ticket_type {
+        TicketType::Mixed => {
+            closest_in_window(now, std::iter::once(bound.mixed_second_of(&presented)))
+        }
+        TicketType::Upper => bound.regenerate(now, &presented),
+    })
+}
+
+/// [`evaluate_enhanced`] the slow, obvious way for both types: regenerate the
+/// ticket for every second of the window, closest first, and compare in
+/// constant time. The reference the MIXED inverse is tested against.
+#[doc(hidden)]
+pub fn evaluate_enhanced_by_regeneration(
+    key: &[u8],
+    user: &str,
+    appl: &str,
+    presented: &str,
+    now: u64,
+    ticket_type: TicketType,
+) -> Result<Option<u64>, PassTicketError> {
+    let bound = EnhancedBinding::new(key, user, appl, ticket_type)?;
+    enhanced_time(now)?;
+    let Some(presented) = presented_ticket(presented, alphabet(ticket_type)) else {
+        return Ok(None);
+    };
+    Ok(bound.regenerate(now, &presented))
 }
 
 fn enhanced_time(time: u64) -> Result<(), PassTicketError> {
@@ -145,6 +177,59 @@ impl EnhancedBinding {
         let coded = time_coder(&self.mac, &self.ua, t, self.ticket_type);
         PassTicket::from_ascii(translate(coded, self.ticket_type))
     }
+}
+
+impl EnhancedBinding {
+    /// The first second of the window, closest to `now` first, whose ticket
+    /// is `presented`.
+    fn regenerate(&self, now: u64, presented: &PassTicket) -> Option<u64> {
+        window_closest_first(now)
+            .find(|&second| second <= MAX_TIME && self.ticket_at(second) == *presented)
+    }
+
+    /// The one second a MIXED ticket can encode: translation, time-coder and
+    /// step 3 undone.
+    fn mixed_second_of(&self, ticket: &PassTicket) -> u64 {
+        let coded = mixed_untranslate(ticket.as_bytes());
+        let t = mixed_time_decoder(&self.mac, &self.ua, coded);
+        let mut time = [0u8; 8];
+        for (i, byte) in time[2..].iter_mut().enumerate() {
+            *byte = t[i] ^ self.h_prefix[i];
+        }
+        u64::from_be_bytes(time)
+    }
+}
+
+/// The 48-bit value a MIXED ticket writes in base 64.
+fn mixed_untranslate(ticket: &[u8; 8]) -> [u8; 6] {
+    let value = ticket.iter().fold(0u64, |v, c| {
+        // Characters outside the alphabet cannot reach here (the ticket was
+        // parsed against it); they would count as 0.
+        let digit = ALPHABET.iter().position(|a| a == c).unwrap_or(0) as u64;
+        v << 6 | digit
+    });
+    let bytes = value.to_be_bytes();
+    std::array::from_fn(|i| bytes[i + 2])
+}
+
+/// The MIXED time-coder run backwards: each round is undone by recomputing
+/// its HMAC from the half it left unchanged. (UPPER rounds 1, 3 and 5 discard
+/// 7 bits, so this is not their inverse.)
+fn mixed_time_decoder(mac: &HmacSha512, ua: &[u8; 16], coded: [u8; 6]) -> [u8; 6] {
+    let mut left = [coded[0], coded[1], coded[2]];
+    let mut right = [coded[3], coded[4], coded[5]];
+    let mut input = [0u8; 20];
+    input[4..].copy_from_slice(ua);
+    for round in (1..=6u8).rev() {
+        // Forward: left' = right, right' = left ^ F(right).
+        let previous_right = left;
+        input[..3].copy_from_slice(&previous_right);
+        input[3] = round;
+        let f = mac.clone().chain_update(input).finalize().into_bytes();
+        left = std::array::from_fn(|i| right[i] ^ f[i]);
+        right = previous_right;
+    }
+    [left[0], left[1], left[2], right[0], right[1], right[2]]
 }
 
 /// Step 4: the six-round Feistel network over 3-byte halves.

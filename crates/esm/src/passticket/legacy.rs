@@ -23,7 +23,10 @@ use des::cipher::{Array, BlockCipherEncrypt, KeyInit};
 use des::Des;
 
 use super::name::{encode, EbcdicName, NameRole};
-use super::{decode_hex, presented_ticket, window_closest_first, PassTicket, PassTicketError};
+use super::{
+    closest_in_window, decode_hex, presented_ticket, window_closest_first, PassTicket,
+    PassTicketError,
+};
 
 /// The legacy ticket alphabet, indexed by a 6-bit value mod 36.
 const ALPHABET: &[u8; 36] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
@@ -38,6 +41,28 @@ const PERMUTATIONS: [[u8; 16]; 6] = [
     [4, 10, 12, 1, 8, 16, 14, 5, 9, 2, 13, 3, 11, 7, 15, 6],
     [1, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2],
 ];
+
+/// The inverse permutations, for running the time-coder backwards.
+const INVERSE_PERMUTATIONS: [[u8; 16]; 6] = [
+    invert(&PERMUTATIONS[0]),
+    invert(&PERMUTATIONS[1]),
+    invert(&PERMUTATIONS[2]),
+    invert(&PERMUTATIONS[3]),
+    invert(&PERMUTATIONS[4]),
+    invert(&PERMUTATIONS[5]),
+];
+
+/// If output bit `i` is input bit `table[i]`, input bit `table[i]` is output
+/// bit `i` of the inverse. (Evaluated at compile time.)
+const fn invert(table: &[u8; 16]) -> [u8; 16] {
+    let mut inverse = [0u8; 16];
+    let mut i = 0;
+    while i < 16 {
+        inverse[table[i] as usize - 1] = i as u8 + 1;
+        i += 1;
+    }
+    inverse
+}
 
 /// Where each ticket character's 6-bit field starts in `R5` (bits 1..32, most
 /// significant first, wrapping from 32 to 1).
@@ -67,12 +92,42 @@ pub fn generate_legacy(
 
 /// Evaluates a presented legacy PassTicket: the second within
 /// ±[`VALIDITY_WINDOW_SECS`](super::VALIDITY_WINDOW_SECS) of `now` it was
-/// generated for (the closest one to `now` if several match), or `None`.
+/// generated for (the closest one to `now` if several match, the earlier at
+/// equal distance), or `None`.
+///
+/// Works backwards from the ticket (see the module docs of
+/// [`passticket`](super)): every `R5` that translates to it, through the
+/// inverse time-coder, to the second it encodes. The answer is the same as
+/// regenerating the ticket for every second of the window, which the tests
+/// check.
 ///
 /// A presented string that is not 8 characters of `A-Z0-9` is `Ok(None)`.
 /// Replay protection is the caller's: remember (user, appl, ticket) until the
 /// returned second plus the window has passed.
 pub fn evaluate_legacy(
+    key: &[u8; 8],
+    user: &str,
+    appl: &str,
+    presented: &str,
+    now: u64,
+) -> Result<Option<u64>, PassTicketError> {
+    let bound = LegacyBinding::new(key, user, appl)?;
+    legacy_time(now)?;
+    let Some(presented) = presented_ticket(presented, ALPHABET) else {
+        return Ok(None);
+    };
+    let seconds = untranslate(presented.as_bytes()).into_iter().map(|r5| {
+        let r4 = u32::from_be_bytes(time_decoder(&bound.cipher, &bound.pad, r5));
+        u64::from(r4 ^ u32::from_be_bytes(bound.r3))
+    });
+    Ok(closest_in_window(now, seconds))
+}
+
+/// [`evaluate_legacy`] the slow, obvious way: regenerate the ticket for every
+/// second of the window, closest first, and compare in constant time. The
+/// reference the inverse is tested against.
+#[doc(hidden)]
+pub fn evaluate_legacy_by_regeneration(
     key: &[u8; 8],
     user: &str,
     appl: &str,
@@ -178,6 +233,75 @@ fn time_coder(cipher: &Des, pad: &[u8; 12], r4: [u8; 4]) -> [u8; 4] {
     [l0, l1, r0, r1]
 }
 
+/// The time-coder run backwards, from `R5` to `R4`: each Feistel round is
+/// undone by recomputing its DES output from the half it left unchanged.
+fn time_decoder(cipher: &Des, pad: &[u8; 12], r5: u32) -> [u8; 4] {
+    let (pad1, pad2) = pad.split_at(6);
+    let [l0, l1, r0, r1] = r5.to_be_bytes();
+    let mut left = u16::from_be_bytes([l0, l1]);
+    let mut right = u16::from_be_bytes([r0, r1]);
+    for (round, inverse) in INVERSE_PERMUTATIONS.iter().enumerate().rev() {
+        let filler = if round % 2 == 0 { pad1 } else { pad2 };
+        // Forward: left' = right, right' = permute(D(right) ^ left).
+        let previous_right = left;
+        let mut block = [0u8; 8];
+        block[..2].copy_from_slice(&previous_right.to_be_bytes());
+        block[2..].copy_from_slice(filler);
+        let d = encrypt(cipher, block);
+        left = permute(inverse, right) ^ u16::from_be_bytes([d[0], d[1]]);
+        right = previous_right;
+    }
+    let [a, b] = left.to_be_bytes();
+    let [c, d] = right.to_be_bytes();
+    [a, b, c, d]
+}
+
+/// Every `R5` whose translation is `ticket` (8 characters of [`ALPHABET`]).
+///
+/// Each character's index `i` came from a 6-bit field worth `i` or `i + 36`
+/// (when that is below 64); the fields overlap their neighbours by two bits,
+/// so of the at most 2^8 choices only those that agree on the shared bits are
+/// values of `R5`. Distinct choices give distinct values.
+fn untranslate(ticket: &[u8; 8]) -> Vec<u32> {
+    let mut indices = [0u32; 8];
+    for (index, c) in indices.iter_mut().zip(ticket) {
+        // Not in the alphabet cannot happen for a parsed ticket; such a
+        // character matches nothing.
+        let Some(position) = ALPHABET.iter().position(|a| a == c) else {
+            return Vec::new();
+        };
+        *index = position as u32;
+    }
+    let alphabet_len = ALPHABET.len() as u32;
+    let mut values = Vec::new();
+    'choice: for choice in 0u32..(1 << 8) {
+        let mut r5 = 0u32;
+        let mut known = 0u32;
+        for (k, (&index, &start)) in indices.iter().zip(&TRANSLATION_START_BITS).enumerate() {
+            let field = index
+                + if choice >> k & 1 == 1 {
+                    alphabet_len
+                } else {
+                    0
+                };
+            if field > 0x3F {
+                continue 'choice;
+            }
+            // The inverse of translate's rotation: the field's 6 bits back
+            // to where they start at bit `start`.
+            let bits = (field << 26).rotate_right(start - 1);
+            let mask = (0x3F_u32 << 26).rotate_right(start - 1);
+            if (r5 ^ bits) & mask & known != 0 {
+                continue 'choice;
+            }
+            r5 |= bits;
+            known |= mask;
+        }
+        values.push(r5);
+    }
+    values
+}
+
 /// Step 6: eight characters from overlapping 6-bit fields of `R5`.
 fn translate(r5: [u8; 4]) -> [u8; 8] {
     let bits = u32::from_be_bytes(r5);
@@ -223,4 +347,28 @@ pub fn legacy_time_coder(
 #[doc(hidden)]
 pub fn legacy_translate(r5: [u8; 4]) -> [u8; 8] {
     translate(r5)
+}
+
+/// The inverse time-coder from `R5` back to `R4`.
+#[doc(hidden)]
+pub fn legacy_time_decoder(
+    key: &[u8; 8],
+    user: &str,
+    r5: [u8; 4],
+) -> Result<[u8; 4], PassTicketError> {
+    let pad = legacy_pad(user)?;
+    Ok(time_decoder(
+        &Des::new(&Array::from(*key)),
+        &pad,
+        u32::from_be_bytes(r5),
+    ))
+}
+
+/// Every `R5` that translates to `ticket`.
+#[doc(hidden)]
+pub fn legacy_untranslate(ticket: &[u8; 8]) -> Vec<[u8; 4]> {
+    untranslate(ticket)
+        .into_iter()
+        .map(u32::to_be_bytes)
+        .collect()
 }
