@@ -35,7 +35,7 @@
 //!
 //! Validity is defined by regeneration: some second of the window gives the
 //! same 8 characters. Doing literally that costs 1,201 generations (about
-//! 7,200 DES blocks or HMAC-SHA-512s, 2-4 ms) for every failed attempt, and a
+//! 7,200 DES blocks or HMAC-SHA-512s: milliseconds) for every failed attempt, and a
 //! PassTicket attempt is cheap to send. So evaluation works backwards from the
 //! ticket wherever the algorithm allows it, and regenerates only where it
 //! does not:
@@ -45,7 +45,7 @@
 //!   candidate `R5` goes back through the time-coder (a Feistel network runs
 //!   backwards by recomputing each round's DES output from the half it left
 //!   unchanged, with the inverse permutation); `R4 XOR R3` is then the second.
-//!   About 500x faster than regeneration.
+//!   Microseconds instead of milliseconds.
 //! - Enhanced MIXED: inverted. The base-64 translation and the Feistel
 //!   network are bijections, so there is exactly one candidate second, six
 //!   HMACs away.
