@@ -8,16 +8,19 @@
 //!    none of this depends on the time, so evaluation computes it once.
 //! 3. `R3` = the first 4 bytes of `R2`: the binding, cut to the width of the
 //!    32-bit time.
-//! 4. `R4 = R3 XOR time`: mixes in the second. On its own this would leak the
-//!    binding (two tickets a second apart differ in one bit), hence:
+//! 4. `R4 = R3 XOR time`: mixes in the second. On its own this would be
+//!    undone by anyone who knows the time (roughly everyone): one observed
+//!    ticket would give away `R3`, and with it every later ticket for the
+//!    pair. Hence:
 //! 5. The time-coder: a six-round Feistel network over two 16-bit halves. Each
 //!    round encrypts the right half, with half of the user's `PAD` as filler,
 //!    and XORs two bytes of the result into the left half; a different fixed
 //!    bit permutation per round spreads every input bit across the output.
-//!    Being a Feistel network it is a bijection on 32 bits, so distinct seconds
-//!    give distinct `R5` values.
+//!    Being a Feistel network it is a bijection on 32 bits (distinct seconds
+//!    give distinct `R5` values), and the key holder can run it backwards.
 //! 6. Translation: eight overlapping 6-bit fields of `R5`, each taken mod 36,
 //!    index `A-Z0-9`, giving a ticket that passes any password syntax check.
+//!    The mod 36 makes it many-to-one, so evaluation enumerates its preimages.
 
 use des::cipher::{Array, BlockCipherEncrypt, KeyInit};
 use des::Des;
