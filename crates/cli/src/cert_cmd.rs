@@ -304,16 +304,242 @@ fn run_init(global: &Global, args: InitArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_import(_global: &Global, _args: ImportArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`zgate cert import` is not built yet")
+fn run_import(global: &Global, args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let settings = settings::read_cert_settings(global)?;
+    let setup = setup_from(global, &settings)?;
+    let source = if let (Some(key), Some(cert)) = (args.key, args.cert) {
+        pki::ImportSource::Pem { key, chain: cert }
+    } else {
+        let file = args
+            .keystore
+            .or_else(|| settings.setup_str("pkcs12.import.keystore").map(|f| absolute(&global.home, &f)))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "nothing to import: give --keystore FILE --password P [--alias A], or --key KEY --cert CHAIN \
+                     (or set zowe.setup.certificate.pkcs12.import.keystore)"
+                )
+            })?;
+        let password = args
+            .password
+            .or_else(|| settings.setup_str("pkcs12.import.password"))
+            .ok_or_else(|| {
+                anyhow::anyhow!("give the password of {} with --password", file.display())
+            })?;
+        pki::ImportSource::Pkcs12 {
+            file,
+            password: pki::Password::new(password),
+            alias: args
+                .alias
+                .or_else(|| settings.setup_str("pkcs12.import.alias")),
+        }
+    };
+    let mut cas = setup.import_cas.clone();
+    cas.extend(args.cas);
+    let params = pki::ImportParams {
+        dir: setup.dir,
+        name: setup.name,
+        password: pki::Password::new(setup.password.clone()),
+        source,
+        cas,
+        legacy_pkcs12: args.pkcs12_legacy || setup.legacy,
+        force: args.force,
+        lock: setup.lock,
+    };
+    let report = pki::import(&params)?;
+    let runtime = settings::RuntimeCertificate {
+        keystore_file: report.keystore.clone(),
+        keystore_password: setup.password.clone(),
+        keystore_alias: report.alias.clone(),
+        truststore_file: report.truststore.clone(),
+        truststore_password: setup.password,
+        pem_key: report.key_pem.clone(),
+        pem_certificate: report.cert_pem.clone(),
+        pem_cas: report.ca_pems.clone(),
+    };
+    let config = settings::write_runtime_certificate(global, &runtime)?;
+    println!("Imported {} (alias {})", report.subject, report.alias);
+    println!("  keystore:    {}", report.keystore.display());
+    println!(
+        "  truststore:  {} ({})",
+        report.truststore.display(),
+        report.trusted_aliases.join(", ")
+    );
+    println!("  certificate: {}", report.cert_pem.display());
+    println!("  private key: {} (mode 0600)", report.key_pem.display());
+    println!("Updated zowe.certificate in {}", config.display());
+    Ok(ExitCode::SUCCESS)
 }
 
-fn run_client(_global: &Global, _args: ClientArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`zgate cert client` is not built yet")
+fn run_client(global: &Global, args: ClientArgs) -> anyhow::Result<ExitCode> {
+    let settings = settings::read_cert_settings(global)?;
+    let setup = setup_from(global, &settings)?;
+    let ca_alias = setup.ca_alias.to_ascii_lowercase();
+    let ca_keystore = setup
+        .dir
+        .join(&ca_alias)
+        .join(format!("{ca_alias}.keystore.p12"));
+    if !ca_keystore.exists() {
+        anyhow::bail!(
+            "there is no local CA at {}; run `zgate cert init` first",
+            ca_keystore.display()
+        );
+    }
+    let params = pki::ClientCertParams {
+        ca_keystore,
+        ca_password: pki::Password::new(setup.ca_password),
+        ca_alias,
+        user: args.user,
+        out_dir: args.out.unwrap_or_else(|| setup.dir.join("clients")),
+        password: pki::Password::new(args.password.unwrap_or(setup.password)),
+        dname: setup.dname,
+        validity_days: setup.validity_days,
+        key_type: args.key_type.into(),
+        legacy_pkcs12: args.pkcs12_legacy || setup.legacy,
+        force: args.force,
+        now: SystemTime::now(),
+    };
+    let report = pki::client_cert(&params)?;
+    println!("Issued a client certificate for {}", report.subject);
+    println!(
+        "  PKCS12:      {} (alias {})",
+        report.keystore.display(),
+        report.alias
+    );
+    println!("  certificate: {}", report.cert_pem.display());
+    println!("  private key: {} (mode 0600)", report.key_pem.display());
+    println!("Map it to the user in the ESM with:");
+    println!("  {}", report.racdcert_map);
+    Ok(ExitCode::SUCCESS)
 }
 
-fn run_doctor(_global: &Global, _args: DoctorArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`zgate cert doctor` is not built yet")
+/// The keystore/truststore the doctor examines: flags first, then
+/// `zowe.certificate`.
+fn doctor_params(
+    global: &Global,
+    args: &DoctorArgs,
+    s: &settings::CertSettings,
+) -> anyhow::Result<pki::DoctorParams> {
+    let mut params = pki::DoctorParams::new(SystemTime::now());
+    let keystore_password = args
+        .password
+        .clone()
+        .or_else(|| s.runtime_str("keystore.password"));
+    let keystore_file = args.keystore.clone().or_else(|| {
+        s.runtime_str("keystore.file").map(|f| {
+            if pki::is_keyring_url(&f) {
+                PathBuf::from(f)
+            } else {
+                absolute(&global.home, &f)
+            }
+        })
+    });
+    params.keystore = match keystore_file {
+        Some(file) => Some(pki::KeystoreParams::Pkcs12 {
+            file,
+            password: pki::Password::new(keystore_password.clone().unwrap_or_default()),
+            alias: args
+                .alias
+                .clone()
+                .or_else(|| s.runtime_str("keystore.alias")),
+        }),
+        None => match (s.runtime_str("pem.key"), s.runtime_str("pem.certificate")) {
+            (Some(key), Some(cert)) => Some(pki::KeystoreParams::Pem {
+                key: absolute(&global.home, &key),
+                certificate: absolute(&global.home, &cert),
+            }),
+            _ => None,
+        },
+    };
+    let truststore_file = args.truststore.clone().or_else(|| {
+        s.runtime_str("truststore.file").map(|f| {
+            if pki::is_keyring_url(&f) {
+                PathBuf::from(f)
+            } else {
+                absolute(&global.home, &f)
+            }
+        })
+    });
+    params.truststore = match truststore_file {
+        Some(file) => Some(pki::TruststoreParams::Pkcs12 {
+            file,
+            password: pki::Password::new(
+                args.truststore_password
+                    .clone()
+                    .or_else(|| s.runtime_str("truststore.password"))
+                    .or(keystore_password)
+                    .unwrap_or_default(),
+            ),
+        }),
+        None => {
+            let files: Vec<PathBuf> = s
+                .runtime_list("pem.certificateAuthorities")
+                .iter()
+                .map(|f| absolute(&global.home, f))
+                .collect();
+            (!files.is_empty()).then_some(pki::TruststoreParams::Pem { files })
+        }
+    };
+    params.hostnames = if args.hostnames.is_empty() {
+        let mut hosts = s.external_domains();
+        if !hosts.iter().any(|h| h.eq_ignore_ascii_case("localhost")) {
+            hosts.push("localhost".into());
+        }
+        hosts
+    } else {
+        args.hostnames.clone()
+    };
+    params.connect = args.connect.clone();
+    params.verify = match &s.verify {
+        Some(v) => v.parse()?,
+        None => pki::VerifySetting::Strict,
+    };
+    Ok(params)
+}
+
+fn run_doctor(global: &Global, args: DoctorArgs) -> anyhow::Result<ExitCode> {
+    let settings = settings::read_cert_settings(global)?;
+    let params = doctor_params(global, &args, &settings)?;
+    let checks = pki::doctor(&params);
+    let failed = pki::doctor::any_failed(&checks);
+    if args.json {
+        let items: Vec<serde_json::Value> = checks
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "id": c.id,
+                    "status": c.status.as_str(),
+                    "message": c.message,
+                    "fix": c.fix,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({ "ok": !failed, "checks": items });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        for check in &checks {
+            println!(
+                "[{:>4}] {}: {}",
+                check.status.as_str(),
+                check.id,
+                check.message
+            );
+            if let Some(fix) = &check.fix {
+                println!("       fix: {fix}");
+            }
+        }
+        let count = |s: pki::Status| checks.iter().filter(|c| c.status == s).count();
+        println!(
+            "{} ok, {} warn, {} fail",
+            count(pki::Status::Ok),
+            count(pki::Status::Warn),
+            count(pki::Status::Fail)
+        );
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Reading and writing the certificate keys of `zgate.yaml`. Kept small on
@@ -335,7 +561,6 @@ pub(crate) mod settings {
     ];
 
     /// The certificate-related part of the configuration.
-    #[allow(dead_code)] // runtime keys: read by `cert doctor`
     pub struct CertSettings {
         /// `zowe.setup.certificate`
         pub setup: Value,
@@ -416,7 +641,6 @@ pub(crate) mod settings {
         }
     }
 
-    #[allow(dead_code)]
     impl CertSettings {
         /// A setup key as text; empty strings count as unset (zowe.yaml's
         /// template leaves `""` for "use the default").

@@ -43,22 +43,22 @@
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-// pub mod doctor;
+pub mod doctor;
 pub mod error;
 mod fsutil;
 pub mod generate;
-// pub mod import;
+pub mod import;
 pub mod signing;
 pub mod store;
 pub mod tls;
 pub mod x509;
 
-// pub use doctor::{doctor, Check, DoctorParams, Status};
+pub use doctor::{doctor, Check, DoctorParams, Status};
 pub use error::{PkiError, Result};
 pub use generate::{
     client_cert, init, ClientCertParams, ClientCertReport, Dname, InitParams, InitReport, KeyType,
 };
-// pub use import::{import, ImportParams, ImportReport, ImportSource};
+pub use import::{import, ImportParams, ImportReport, ImportSource};
 pub use signing::{signing_key, JwtAlgorithm, SigningKey};
 pub use store::{
     is_keyring_url, load_key, load_trusted, KeyEntry, Keystore, KeystoreParams, Password,
