@@ -871,7 +871,11 @@ fn check_live(
             Err(why) => {
                 let fix = if why.contains("not valid for name") {
                     format!("add '{host}' to the server certificate's SAN, or connect with a name the certificate lists")
-                } else if why.contains("UnknownIssuer") || why.contains("no usable truststore") {
+                } else if why.contains("UnknownIssuer")
+                    || why.contains("BadSignature")
+                    || why.contains("no usable truststore")
+                {
+                    // BadSignature: a trusted CA has the issuer's name but did not sign it.
                     "import the CA that issued the server's certificate into the truststore, or make the server send its full chain".to_string()
                 } else if why.contains("Expired") {
                     "renew the server's certificate".to_string()
