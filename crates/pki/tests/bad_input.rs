@@ -11,7 +11,7 @@ use zgate_pki as pki;
 fn try_init(dir: &Path, tweak: impl FnOnce(&mut pki::InitParams)) -> pki::PkiError {
     let mut params = pki::InitParams::with_defaults(dir.to_path_buf(), SystemTime::now());
     tweak(&mut params);
-    pki::init(&params).err().expect("init should fail")
+    pki::init(&params).expect_err("init should fail")
 }
 
 fn no_staging_left(dir: &Path) {
@@ -92,7 +92,8 @@ fn init_with_bad_parameters_writes_nothing() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let cases: Vec<(Box<dyn FnOnce(&mut pki::InitParams)>, &str)> = vec![
+    type Tweak = Box<dyn FnOnce(&mut pki::InitParams)>;
+    let cases: Vec<(Tweak, &str)> = vec![
         (
             Box::new(|p| p.import_cas = vec!["/nonexistent/ca.pem".into()]),
             "cannot read /nonexistent/ca.pem",
@@ -145,8 +146,7 @@ fn try_import(dir: &Path, source: pki::ImportSource) -> pki::PkiError {
         force: false,
         lock: false,
     })
-    .err()
-    .expect("import should fail")
+    .expect_err("import should fail")
 }
 
 #[test]
