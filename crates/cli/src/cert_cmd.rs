@@ -501,6 +501,9 @@ fn run_doctor(global: &Global, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let params = doctor_params(global, &args, &settings)?;
     let checks = pki::doctor(&params);
     let failed = pki::doctor::any_failed(&checks);
+    // Written, not println!: a closed pipe (`| head`) is an error, not a panic.
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
     if args.json {
         let items: Vec<serde_json::Value> = checks
             .iter()
@@ -514,26 +517,28 @@ fn run_doctor(global: &Global, args: DoctorArgs) -> anyhow::Result<ExitCode> {
             })
             .collect();
         let doc = serde_json::json!({ "ok": !failed, "checks": items });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         for check in &checks {
-            println!(
+            writeln!(
+                out,
                 "[{:>4}] {}: {}",
                 check.status.as_str(),
                 check.id,
                 check.message
-            );
+            )?;
             if let Some(fix) = &check.fix {
-                println!("       fix: {fix}");
+                writeln!(out, "       fix: {fix}")?;
             }
         }
         let count = |s: pki::Status| checks.iter().filter(|c| c.status == s).count();
-        println!(
+        writeln!(
+            out,
             "{} ok, {} warn, {} fail",
             count(pki::Status::Ok),
             count(pki::Status::Warn),
             count(pki::Status::Fail)
-        );
+        )?;
     }
     Ok(if failed {
         ExitCode::from(1)

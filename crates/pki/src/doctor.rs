@@ -882,7 +882,10 @@ fn check_live(
                 } else {
                     "fix the server certificate named in the message".to_string()
                 };
-                let message = format!("under {mode_name} the server is rejected: {why}");
+                let mut message = format!("under {mode_name} the server is rejected: {why}");
+                if why.contains("BadSignature") {
+                    message.push_str(" (a trusted CA has the issuer's name but did not sign the server's certificate)");
+                }
                 checks.push(if stricter_than_configured {
                     Check::warn(id, message, fix)
                 } else {

@@ -153,7 +153,38 @@ async fn rustls_client_modes_against_the_server() {
     let mut with_cert = trusted.clone();
     with_cert.client_cert = Some(keystore_params(&report));
     let strict_cert = pki::tls::client_config(&with_cert, pki::VerifyMode::Strict).unwrap();
-    assert!(connect(strict_cert, port, "localhost").await.is_ok());
+    assert_eq!(fetch(strict_cert, port).await.unwrap(), b"hello\n");
+    // One from another CA is refused by the server (TLS 1.3 reports it after
+    // the client's Finished, so look at what the server sends).
+    let mut foreign_cert = trusted.clone();
+    foreign_cert.client_cert = Some(keystore_params(&other_report));
+    let foreign = pki::tls::client_config(&foreign_cert, pki::VerifyMode::Strict).unwrap();
+    let refused = fetch(foreign, port).await;
+    assert!(
+        refused.as_ref().map_or(true, |data| data.is_empty()),
+        "{refused:?}"
+    );
+    // Without a certificate the connection is still accepted ("want").
+    let plain = pki::tls::client_config(&trusted, pki::VerifyMode::Strict).unwrap();
+    assert_eq!(fetch(plain, port).await.unwrap(), b"hello\n");
+}
+
+async fn fetch(config: rustls::ClientConfig, port: u16) -> Result<Vec<u8>, String> {
+    use tokio::io::AsyncReadExt;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut data = Vec::new();
+    tls.read_to_end(&mut data)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(data)
 }
 
 #[test]
