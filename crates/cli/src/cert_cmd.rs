@@ -245,6 +245,34 @@ fn setup_from(global: &Global, s: &settings::CertSettings) -> anyhow::Result<Set
 
 fn run_init(global: &Global, args: InitArgs) -> anyhow::Result<ExitCode> {
     let settings = settings::read_cert_settings(global)?;
+    // zowe.yaml's scenario 2: `pkcs12.import.keystore` brings an existing
+    // keystore instead of generating one.
+    if settings.setup_str("pkcs12.import.keystore").is_some() {
+        return run_import(
+            global,
+            ImportArgs {
+                keystore: None,
+                password: None,
+                alias: None,
+                key: None,
+                cert: None,
+                cas: Vec::new(),
+                force: args.force,
+                pkcs12_legacy: args.pkcs12_legacy,
+            },
+        );
+    }
+    for ip in &args.ips {
+        if ip
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_err()
+        {
+            anyhow::bail!("--ip `{ip}` is not an IP address; give host names with --hostname");
+        }
+    }
     let setup = setup_from(global, &settings)?;
     let mut sans = settings.setup_list("san");
     if sans.is_empty() {
@@ -1013,6 +1041,35 @@ mod tests {
         .unwrap();
         let home = tempfile::tempdir().unwrap();
         let g = global(home.path(), &[]);
+        let err = cert(&g, &["init", "--ip", "not-an-ip"]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("is not an IP address"),
+            "{err:#}"
+        );
+        // Scenario 2 of zowe.yaml: `cert init` imports what pkcs12.import names.
+        let scenario2 = tempfile::tempdir().unwrap();
+        let keystore_set = format!(
+            "zowe.setup.certificate.pkcs12.import.keystore={}",
+            report.keystore.display()
+        );
+        let g3 = global(
+            scenario2.path(),
+            &[
+                &keystore_set,
+                "zowe.setup.certificate.pkcs12.import.password=password",
+                "zowe.setup.certificate.pkcs12.import.alias=localhost",
+            ],
+        );
+        assert_eq!(cert(&g3, &["init"]).unwrap(), ExitCode::SUCCESS);
+        assert!(
+            !scenario2.path().join("keystore/local_ca").exists(),
+            "imported, not generated"
+        );
+        assert_eq!(
+            cert(&global(scenario2.path(), &[]), &["doctor"]).unwrap(),
+            ExitCode::SUCCESS
+        );
+
         let err = cert(&g, &["import"]).unwrap_err();
         assert!(format!("{err:#}").contains("nothing to import"), "{err:#}");
         let err = cert(

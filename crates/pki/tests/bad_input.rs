@@ -286,3 +286,16 @@ fn tls_and_signing_key_errors_are_clear() {
     let err = pki::tls::server_config(&params).err().unwrap();
     assert!(err.to_string().contains("no usable cipher suite"), "{err}");
 }
+
+#[test]
+fn lock_restricts_every_file_and_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    init_with(dir.path(), |p| p.lock = true);
+    for file in files_under(dir.path()) {
+        let path = dir.path().join(&file);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        let expected = if path.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode, expected, "{file}");
+    }
+}

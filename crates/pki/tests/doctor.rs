@@ -492,7 +492,11 @@ fn serve_on(addr: &str, config: rustls::ServerConfig) -> (tokio::runtime::Runtim
             };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let _ = acceptor.accept(stream).await;
+                use tokio::io::AsyncWriteExt;
+                if let Ok(mut tls) = acceptor.accept(stream).await {
+                    let _ = tls.write_all(b"hello\n").await;
+                    let _ = tls.shutdown().await;
+                }
             });
         }
     });
@@ -581,4 +585,113 @@ fn live_handshake_under_each_mode() {
         Status::Fail,
         "server is running",
     );
+}
+
+#[test]
+fn chain_through_an_intermediate_to_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = OpensslCa::new(dir.path());
+    // root -> intermediate (made with openssl) -> leaf
+    let int_dir = dir.path().join("int");
+    std::fs::create_dir(&int_dir).unwrap();
+    let int_key = int_dir.join("ca.key");
+    let int_csr = int_dir.join("ca.csr");
+    let int_cert = int_dir.join("ca.pem");
+    let int_ext = int_dir.join("ca.ext");
+    std::fs::write(
+        &int_ext,
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    )
+    .unwrap();
+    run_ok(
+        "openssl",
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            p(&int_key),
+            "-out",
+            p(&int_csr),
+            "-subj",
+            "/CN=Test Intermediate CA",
+        ],
+    );
+    run_ok(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            p(&int_csr),
+            "-CA",
+            p(&root.cert),
+            "-CAkey",
+            p(&root.key),
+            "-CAcreateserial",
+            "-days",
+            "200",
+            "-sha256",
+            "-extfile",
+            p(&int_ext),
+            "-out",
+            p(&int_cert),
+        ],
+    );
+    let intermediate = OpensslCa {
+        dir: int_dir.clone(),
+        key: int_key,
+        cert: int_cert.clone(),
+    };
+    let pki::KeystoreParams::Pem { key, certificate } =
+        intermediate.leaf("svc", &["rsa:2048"], "sha256", GOOD_EXT)
+    else {
+        unreachable!()
+    };
+    let chain = dir.path().join("chain.pem");
+    let mut text = std::fs::read_to_string(&certificate).unwrap();
+    text.push_str(&std::fs::read_to_string(&int_cert).unwrap());
+    std::fs::write(&chain, text).unwrap();
+    let keystore = pki::KeystoreParams::Pem {
+        key: key.clone(),
+        certificate: chain,
+    };
+
+    // The truststore holds only the root: the full chain is followed.
+    let checks = root.doctor(keystore.clone());
+    assert_eq!(summary(&checks), (0, 0), "{checks:#?}");
+    assert!(expect(&checks, "chain.trusted", Status::Ok, "")
+        .message
+        .contains("Test Root CA"));
+
+    // Without the intermediate in the keystore the chain stops at the leaf's issuer.
+    let leaf_only = pki::KeystoreParams::Pem { key, certificate };
+    let checks = root.doctor(leaf_only);
+    let check = expect(
+        &checks,
+        "chain.trusted",
+        Status::Fail,
+        "Test Intermediate CA",
+    );
+    assert!(check.message.contains("'svc'"), "{check:?}");
+
+    // An openssl client verifies the chain the rustls server sends.
+    let server = pki::tls::server_config(&pki::ServerTlsParams::new(keystore, None)).unwrap();
+    let (_rt, port) = serve_on("127.0.0.1:0", server);
+    let out = run_ok(
+        "openssl",
+        &[
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-verify_return_error",
+            "-CAfile",
+            p(&root.cert),
+            "-verify_hostname",
+            "localhost",
+        ],
+    );
+    assert!(out.contains("Verification: OK"), "{out}");
 }
