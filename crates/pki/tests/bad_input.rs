@@ -299,3 +299,65 @@ fn lock_restricts_every_file_and_directory() {
         assert_eq!(mode, expected, "{file}");
     }
 }
+
+/// A poor man's fuzzer, deterministic: every kind of damage to a real
+/// keystore, certificate and key gives an error (or a valid parse), never a
+/// panic.
+#[test]
+fn damaged_inputs_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = init_in(dir.path());
+    let password = pki::Password::new("password");
+    let origin = Path::new("damaged");
+    let keystore = std::fs::read(&report.keystore).unwrap();
+    let legacy_dir = tempfile::tempdir().unwrap();
+    let legacy =
+        std::fs::read(init_with(legacy_dir.path(), |p| p.legacy_pkcs12 = true).keystore).unwrap();
+    let cert = std::fs::read(&report.cert_pem).unwrap();
+    let key = std::fs::read(&report.key_pem).unwrap();
+    let der = pki::store::read_certs(&report.cert_pem).unwrap()[0].to_vec();
+
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut damaged = Vec::new();
+    for original in [&keystore, &legacy] {
+        for _ in 0..150 {
+            let mut copy = original.clone();
+            let at = (next() as usize) % copy.len();
+            copy[at] ^= 1 << (next() % 8);
+            damaged.push(copy);
+        }
+        for cut in [0, 1, 2, 4, 16, 100, original.len() / 2, original.len() - 1] {
+            damaged.push(original[..cut].to_vec());
+        }
+    }
+    let mut opened = 0;
+    for data in &damaged {
+        // A flipped bit is almost always caught by the MAC; whatever happens,
+        // the call returns.
+        if pki::Keystore::from_pkcs12(data, &password, origin).is_ok() {
+            opened += 1;
+        }
+    }
+    assert!(
+        opened < damaged.len() / 4,
+        "damage should mostly be detected ({opened} opened)"
+    );
+    for original in [&cert, &key, &der] {
+        for _ in 0..300 {
+            let mut copy = original.clone();
+            let at = (next() as usize) % copy.len();
+            copy[at] = next() as u8;
+            let _ = pki::store::parse_certs(&copy, origin);
+            let _ = pki::store::parse_private_key(&copy, origin);
+            let _ =
+                pki::x509::CertInfo::parse(&rustls::pki_types::CertificateDer::from(copy.clone()));
+            let _ = pki::x509::key_algorithm(&copy);
+        }
+    }
+}

@@ -81,6 +81,20 @@ async fn openssl_verifies_the_server_for_names_in_the_san_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ec_p256_server_verifies_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = init_with(dir.path(), |p| p.key_type = pki::KeyType::EcP256);
+    let params =
+        pki::ServerTlsParams::new(keystore_params(&report), Some(truststore_params(&report)));
+    let port = serve(pki::tls::server_config(&params).unwrap()).await;
+    let (ok, text) = s_client(port, &report.ca_cert, "localhost").await;
+    assert!(ok, "{text}");
+    assert!(text.contains("Verification: OK"), "{text}");
+    let (ok, _) = s_client(port, &report.ca_cert, "elsewhere.example.com").await;
+    assert!(!ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pem_key_and_certificate_serve_too() {
     let dir = tempfile::tempdir().unwrap();
     let report = init_in(dir.path());
