@@ -168,7 +168,11 @@ fn open_failure(id: &'static str, what: &str, config_key: &str, err: &PkiError) 
         PkiError::Read { path, source } if source.kind() == std::io::ErrorKind::NotFound => Check::fail(
             id,
             format!("the {what} {} does not exist", path.display()),
-            format!("run `zgate cert init`, or set {config_key}.file to an existing {what}"),
+            if config_key.ends_with(".pem") {
+                format!("run `zgate cert init`, or set {config_key}.key and {config_key}.certificate to existing files")
+            } else {
+                format!("run `zgate cert init`, or set {config_key}.file to an existing {what}")
+            },
         ),
         PkiError::Read { path, source } => Check::fail(
             id,

@@ -463,6 +463,18 @@ fn unreadable_inputs_and_keyrings() {
         expect(&checks, "keystore.open", Status::Fail, fix);
     }
     let checks = doctor_for(&report, |p| {
+        p.keystore = Some(pki::KeystoreParams::Pem {
+            key: dir.path().join("missing.key"),
+            certificate: report.cert_pem.clone(),
+        })
+    });
+    expect(
+        &checks,
+        "keystore.open",
+        Status::Fail,
+        "zowe.certificate.pem.key and zowe.certificate.pem.certificate",
+    );
+    let checks = doctor_for(&report, |p| {
         p.keystore = Some(pki::KeystoreParams::Pkcs12 {
             file: "safkeyring:////ZWESVUSR/ZoweKeyring".into(),
             password: pki::Password::new("password"),
