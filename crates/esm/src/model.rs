@@ -162,6 +162,9 @@ pub fn normalize_profile_name(raw: &str) -> Result<String, NameError> {
             "contains a blank, a parenthesis, a quote, a comma or a non-ASCII character",
         ));
     }
+    if name.split('.').any(str::is_empty) {
+        return Err(bad("has an empty qualifier"));
+    }
     if crate::generic::is_generic(&name) {
         crate::generic::Pattern::parse(&name).map_err(bad)?;
     }

@@ -201,7 +201,10 @@ fn explanation_names_profile_and_entry() {
     );
     assert!(d.authorized());
     assert_eq!(d.profile.as_deref(), Some("APIML.**"));
-    assert_eq!(d.granted_by, Some(zgate_esm::GrantSource::Group("OPS".into())));
+    assert_eq!(
+        d.granted_by,
+        Some(zgate_esm::GrantSource::Group("OPS".into()))
+    );
     let text = d.to_string();
     assert!(text.contains("APIML.**") && text.contains("OPS"), "{text}");
     let d = decide("", "BOB ZOWE APIML.SERVICES READ");

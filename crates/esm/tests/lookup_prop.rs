@@ -27,10 +27,11 @@ fn ref_quals(p: &[&str], n: &[&str]) -> bool {
             // qualifier's body (within its first qualifier).
             let rest = n.join(".");
             let body = &q[..q.len() - 1];
-            !n.is_empty() && (0..=rest.len()).any(|cut| {
-                let head = &rest[..cut];
-                !head.contains('.') && ref_glob(body, head)
-            })
+            !n.is_empty()
+                && (0..=rest.len()).any(|cut| {
+                    let head = &rest[..cut];
+                    !head.contains('.') && ref_glob(body, head)
+                })
         }
         Some(q) => !n.is_empty() && ref_glob(q, n[0]) && ref_quals(&p[1..], &n[1..]),
     }
@@ -169,6 +170,9 @@ fn reference_agrees_with_spec_examples() {
     ];
     for w in order.windows(2) {
         assert_eq!(ref_more_specific(w[0], w[1]), Ordering::Greater);
-        assert_eq!(zgate_esm::generic::specificity(w[0], w[1]), Ordering::Greater);
+        assert_eq!(
+            zgate_esm::generic::specificity(w[0], w[1]),
+            Ordering::Greater
+        );
     }
 }
