@@ -15,7 +15,9 @@ fn bench(c: &mut Criterion) {
     esm.run_command(&Issuer::Operator, "ADDUSER BOB PASSWORD(RIGHT1) NOEXPIRED")
         .unwrap();
     let mut group = c.benchmark_group("verify");
-    group.sample_size(20).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(8));
     group.bench_function("right_password", |b| {
         b.iter(|| black_box(esm.verify("BOB", "RIGHT1", None)))
     });

@@ -334,7 +334,16 @@ pub fn execute(state: &State, env: &Env<'_>, text: &str) -> Result<Outcome, Comm
             ))
         }
     }
-    Ok(x.out)
+    // One entry per printed line.
+    let mut out = x.out;
+    if out.lines.iter().any(|l| l.contains('\n')) {
+        out.lines = out
+            .lines
+            .iter()
+            .flat_map(|l| l.split('\n').map(str::to_owned))
+            .collect();
+    }
+    Ok(out)
 }
 
 fn authorize(
