@@ -21,8 +21,8 @@ impl Store for Generated {
     fn load(&mut self) -> Result<State, StoreError> {
         Ok(self.0.take().unwrap_or_default())
     }
-    fn apply(&mut self, _: &[Change]) -> Result<(), StoreError> {
-        Ok(())
+    fn apply(&mut self, _: &[Change], generation: i64) -> Result<i64, StoreError> {
+        Ok(generation + 1)
     }
     fn generation(&mut self) -> Result<i64, StoreError> {
         Ok(0)

@@ -309,3 +309,42 @@ fn issuer_needs_special() {
         .run_command(&Issuer::User("ADM".into()), "ADDUSER EVE")
         .is_ok());
 }
+
+#[test]
+fn two_processes_on_one_store_do_not_overwrite_each_other() {
+    let (dir, a, _c) = common::fresh();
+    let b = zgate_esm::Esm::open(dir.path()).unwrap();
+    common::run(
+        &a,
+        "ADDUSER BOB PASSWORD(PW1) NOEXPIRED\nSETROPTS PASSWORD(REVOKE(1))",
+    );
+    // B has not reloaded, yet its command sees A's user.
+    let e = b.run_command(&Issuer::Operator, "ADDUSER BOB").unwrap_err();
+    assert_eq!(e.kind, zgate_esm::CommandErrorKind::Duplicate);
+    // Failure counts from both processes add up, and revoke.
+    assert_eq!(a.verify("BOB", "BAD", None), VerifyOutcome::WrongPassword);
+    assert_eq!(b.verify("BOB", "BAD", None), VerifyOutcome::WrongPassword);
+    assert!(a.reload_if_changed().unwrap());
+    assert!(a.user("BOB").unwrap().revoked);
+    common::run(&b, "ALTUSER BOB RESUME");
+    assert!(matches!(
+        a.verify("BOB", "PW1", None),
+        VerifyOutcome::Success { .. }
+    ));
+}
+
+#[test]
+fn store_refuses_stale_writes() {
+    use zgate_esm::store::{sqlite::SqliteStore, Change, Store, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("esm.db");
+    let mut s1 = SqliteStore::open(&path).unwrap();
+    let mut s2 = SqliteStore::open(&path).unwrap();
+    let g = s1.generation().unwrap();
+    let change = Change::DeleteUser("NOBODY".into());
+    assert_eq!(s1.apply(std::slice::from_ref(&change), g).unwrap(), g + 1);
+    let err = s2.apply(std::slice::from_ref(&change), g).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { found, expected } if found == g + 1 && expected == g)
+    );
+}

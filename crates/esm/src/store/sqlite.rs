@@ -104,6 +104,16 @@ impl SqliteStore {
     }
 }
 
+fn read_generation(conn: &Connection) -> Result<i64, StoreError> {
+    let v: String = conn
+        .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+            r.get(0)
+        })
+        .map_err(db)?;
+    v.parse()
+        .map_err(|_| StoreError::Corrupt(format!("generation `{v}`")))
+}
+
 #[cfg(unix)]
 fn create_private_file(path: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -530,31 +540,33 @@ impl Store for SqliteStore {
         Ok(state)
     }
 
-    fn apply(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+    fn apply(&mut self, changes: &[Change], expected_generation: i64) -> Result<i64, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db)?;
+        let found = read_generation(&tx)?;
+        if found != expected_generation {
+            return Err(StoreError::Conflict {
+                found,
+                expected: expected_generation,
+            });
+        }
         for c in changes {
             apply_one(&tx, c).map_err(db)?;
         }
+        let next = found + 1;
         tx.execute(
-            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'",
-            [],
+            "UPDATE meta SET value = ?1 WHERE key = 'generation'",
+            [next.to_string()],
         )
         .map_err(db)?;
-        tx.commit().map_err(db)
+        tx.commit().map_err(db)?;
+        Ok(next)
     }
 
     fn generation(&mut self) -> Result<i64, StoreError> {
-        let v: String = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
-                r.get(0)
-            })
-            .map_err(db)?;
-        v.parse()
-            .map_err(|_| StoreError::Corrupt(format!("generation `{v}`")))
+        read_generation(&self.conn)
     }
 
     fn revoke_token(&mut self, hash: &str, expires_at_ms: i64) -> Result<(), StoreError> {
