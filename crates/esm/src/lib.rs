@@ -712,7 +712,9 @@ impl Esm {
         let norm = match kind {
             SecretKind::Password => {
                 check_password_syntax(&u.id, new, opts.mixed_case)?;
-                normalize_password(new, opts.mixed_case)
+                let norm = normalize_password(new, opts.mixed_case);
+                password::check_rules(&norm, &opts.rules)?;
+                norm
             }
             SecretKind::Phrase => {
                 check_phrase_syntax(&u.id, new)?;

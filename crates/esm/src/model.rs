@@ -304,6 +304,8 @@ pub struct Options {
     pub history: u32,
     /// `PASSWORD(MIXEDCASE)`: passwords are case-sensitive.
     pub mixed_case: bool,
+    /// `PASSWORD(RULEn(...))`: syntax rules for passwords users choose.
+    pub rules: BTreeMap<u8, crate::password::PasswordRule>,
 }
 
 impl Default for Options {
@@ -314,6 +316,7 @@ impl Default for Options {
             revoke_after: None,
             history: 0,
             mixed_case: false,
+            rules: BTreeMap::new(),
         }
     }
 }

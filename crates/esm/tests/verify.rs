@@ -348,3 +348,86 @@ fn store_refuses_stale_writes() {
         matches!(err, StoreError::Conflict { found, expected } if found == g + 1 && expected == g)
     );
 }
+
+#[test]
+fn password_rules_apply_to_chosen_passwords() {
+    let (_d, esm, _c) = common::fresh();
+    common::run(
+        &esm,
+        "SETROPTS PASSWORD(RULE1(LENGTH(6:8) ALPHA(1) NUMERIC(6)) RULE2(LENGTH(8) NUMERIC(1:8)))\n\
+         ADDUSER BOB PASSWORD(TEMP)",
+    );
+    // An administrator's temporary password is not held to the rules.
+    assert_eq!(esm.verify("BOB", "TEMP", None), VerifyOutcome::Expired);
+    assert!(matches!(
+        esm.verify("BOB", "TEMP", Some("ABCDE")),
+        VerifyOutcome::NewPasswordInvalid { .. }
+    ));
+    assert!(matches!(
+        esm.verify("BOB", "TEMP", Some("1BCDE1")),
+        VerifyOutcome::NewPasswordInvalid { .. }
+    ));
+    assert!(matches!(
+        esm.verify("BOB", "TEMP", Some("ABCDE1")),
+        VerifyOutcome::Success { .. }
+    ));
+    assert!(matches!(
+        esm.verify("BOB", "ABCDE1", Some("12345678")),
+        VerifyOutcome::Success { .. }
+    ));
+    let list = esm
+        .run_command(&Issuer::Operator, "SETROPTS LIST")
+        .unwrap()
+        .lines
+        .join("\n");
+    assert!(
+        list.contains("RULE 1 LENGTH(6:8) ALPHA(1) NUMERIC(6)"),
+        "{list}"
+    );
+    common::run(&esm, "SETROPTS PASSWORD(NORULES)");
+    assert!(matches!(
+        esm.verify("BOB", "12345678", Some("XY")),
+        VerifyOutcome::Success { .. }
+    ));
+    assert!(esm
+        .run_command(&Issuer::Operator, "SETROPTS PASSWORD(RULE1(ALPHA(1)))")
+        .is_err());
+}
+
+#[test]
+fn schema_migrates_forward_and_refuses_newer() {
+    let (dir, esm, _c) = common::fresh();
+    common::run(&esm, "ADDUSER BOB\nSETROPTS PASSWORD(HISTORY(3))");
+    drop(esm);
+    let db = dir.path().join("esm.db");
+    {
+        // Take the file back to schema version 2 (before password rules).
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("ALTER TABLE options DROP COLUMN rules; PRAGMA user_version = 2;")
+            .unwrap();
+    }
+    let esm = zgate_esm::Esm::open(dir.path()).unwrap();
+    assert!(esm.user("BOB").is_some());
+    common::run(&esm, "SETROPTS PASSWORD(RULE1(LENGTH(4:8)))");
+    let list = esm
+        .run_command(&Issuer::Operator, "SETROPTS LIST")
+        .unwrap()
+        .lines
+        .join("\n");
+    assert!(list.contains("3 GENERATIONS"), "{list}");
+    drop(esm);
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, zgate_esm::store::sqlite::SCHEMA_VERSION);
+        conn.execute_batch("PRAGMA user_version = 99;").unwrap();
+    }
+    assert!(matches!(
+        zgate_esm::Esm::open(dir.path()),
+        Err(zgate_esm::EsmError::Store(
+            zgate_esm::store::StoreError::TooNew { found: 99, .. }
+        ))
+    ));
+}
