@@ -53,6 +53,7 @@ pub mod command;
 pub mod generic;
 pub mod import;
 pub mod index;
+pub mod key;
 pub mod model;
 pub mod password;
 pub mod store;
