@@ -31,6 +31,8 @@
 //!   progress callback; [`Esm::run_atomic`] runs several as one transaction
 //!   (used by [`Esm::import_yaml`]).
 //! - [`Esm::token_state`] → [`TokenState`]: revoked-token hashes, persisted.
+//! - [`EsmConfig::audit`]: an [`AuditSink`] receiving WARNING grants and
+//!   denials ([`MemoryAudit`] keeps the last n in memory).
 //! - [`Esm::user`] → [`UserSummary`].
 //! - [`Esm::reload_if_changed`]: picks up changes another process committed
 //!   (the gateway should call it every second or so; commands and logons
@@ -104,6 +106,8 @@ pub struct EsmConfig {
     pub clock: Arc<dyn Clock>,
     /// The argon2id cost for new hashes (tests may lower it).
     pub hash_cost: HashCost,
+    /// Where audit records of checks go (none by default).
+    pub audit: Option<Arc<dyn AuditSink>>,
 }
 
 impl Default for EsmConfig {
@@ -111,7 +115,70 @@ impl Default for EsmConfig {
         EsmConfig {
             clock: Arc::new(SystemClock),
             hash_cost: HashCost::DEFAULT,
+            audit: None,
         }
+    }
+}
+
+/// One audited check (RACF writes an SMF record).
+pub struct AuditEvent<'a> {
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+    /// The user (upper case).
+    pub user: &'a str,
+    /// The class.
+    pub class: &'a str,
+    /// The resource.
+    pub resource: &'a str,
+    /// The decision, with its explanation.
+    pub decision: &'a Decision,
+}
+
+/// Receives audit records: access granted only because of WARNING (always,
+/// as the spec requires) and access denied (RACF's default
+/// `AUDIT(FAILURES(READ))`). Called on the check path, so it must not block
+/// on I/O: log through `tracing`, or hand the record to a channel.
+pub trait AuditSink: Send + Sync {
+    /// Records one event.
+    fn record(&self, event: &AuditEvent<'_>);
+}
+
+/// An [`AuditSink`] keeping the last `capacity` records in memory, as text.
+pub struct MemoryAudit {
+    capacity: usize,
+    records: Mutex<std::collections::VecDeque<String>>,
+}
+
+impl MemoryAudit {
+    /// A recorder keeping at most `capacity` records.
+    pub fn new(capacity: usize) -> MemoryAudit {
+        MemoryAudit {
+            capacity,
+            records: Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    /// The records kept, oldest first.
+    pub fn records(&self) -> Vec<String> {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+impl AuditSink for MemoryAudit {
+    fn record(&self, e: &AuditEvent<'_>) {
+        let mut r = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        if r.len() == self.capacity {
+            r.pop_front();
+        }
+        r.push_back(format!(
+            "{} {} {} {}: {}",
+            e.at_ms, e.user, e.class, e.resource, e.decision
+        ));
     }
 }
 
@@ -327,8 +394,23 @@ impl Esm {
         level: AccessLevel,
         ctx: &CheckContext,
     ) -> Decision {
-        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
-        index.decide(&upper(user), &upper(class), &upper(resource), level, ctx)
+        let (user, class, resource) = (upper(user), upper(class), upper(resource));
+        let decision = {
+            let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+            index.decide(&user, &class, &resource, level, ctx)
+        };
+        if let Some(sink) = &self.config.audit {
+            if decision.saf_rc == 8 || decision.reason == 4 {
+                sink.record(&AuditEvent {
+                    at_ms: self.config.clock.now_ms(),
+                    user: &user,
+                    class: &class,
+                    resource: &resource,
+                    decision: &decision,
+                });
+            }
+        }
+        decision
     }
 
     /// A user's summary, if defined.

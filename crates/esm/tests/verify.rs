@@ -431,3 +431,31 @@ fn schema_migrates_forward_and_refuses_newer() {
         ))
     ));
 }
+
+#[test]
+fn warning_and_denials_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = std::sync::Arc::new(zgate_esm::MemoryAudit::new(10));
+    let esm = zgate_esm::Esm::open_with(
+        dir.path(),
+        zgate_esm::EsmConfig {
+            audit: Some(audit.clone()),
+            hash_cost: zgate_esm::HashCost::TEST_ONLY,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    common::run(
+        &esm,
+        "SETROPTS CLASSACT(ZOWE)\nRDEFINE ZOWE W WARNING\nRDEFINE ZOWE D\nRDEFINE ZOWE G UACC(READ)",
+    );
+    use zgate_esm::AccessLevel::Read;
+    assert_eq!(esm.check("bob", "zowe", "w", Read).reason, 4);
+    assert_eq!(esm.check("BOB", "ZOWE", "D", Read).saf_rc, 8);
+    assert_eq!(esm.check("BOB", "ZOWE", "G", Read).saf_rc, 0);
+    assert_eq!(esm.check("BOB", "ZOWE", "NONE", Read).saf_rc, 4);
+    let records = audit.records();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert!(records[0].contains("BOB ZOWE W") && records[0].contains("WARNING"));
+    assert!(records[1].contains("BOB ZOWE D") && records[1].contains("DENIED"));
+}
