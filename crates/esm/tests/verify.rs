@@ -215,6 +215,14 @@ fn mixed_case_and_phrases() {
 fn hashes_are_salted_and_persisted() {
     let (dir, esm, _c) = common::fresh();
     common::run(&esm, "ADDUSER (A1 A2) PASSWORD(SAME1) NOEXPIRED");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // While open, WAL's side files hold the same secrets: owner only too.
+        for side in ["esm.db-wal", "esm.db-shm"] {
+            let meta = std::fs::metadata(dir.path().join(side)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{side}");
+        }
+    }
     let dump = esm.dump_store().unwrap().join("\n");
     assert!(!dump.contains("SAME1"), "plain password stored");
     let hashes: Vec<&str> = dump.lines().filter(|l| l.starts_with("users:")).collect();
