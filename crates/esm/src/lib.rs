@@ -21,7 +21,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! - [`Esm::open`] / [`Esm::open_with`] (injected [`Clock`] and hash cost) /
+//! - [`Esm::open`] / [`Esm::open_with_clock`] / [`Esm::open_with`] (injected
+//!   [`Clock`], hash cost, audit sink) / [`Esm::in_memory`] /
 //!   [`Esm::with_store`] (any [`store::Store`] backend).
 //! - [`Esm::check`] / [`Esm::check_with`] → [`Decision`] (`saf_rc`, `racf_rc`,
 //!   `reason`, `profile`, `granted_by`, [`Decision::authorized`], `Display`).
@@ -333,6 +334,23 @@ impl Esm {
     /// Opens or creates `<home>/esm.db` with the product defaults.
     pub fn open(home: &Path) -> Result<Esm, EsmError> {
         Esm::open_with(home, EsmConfig::default())
+    }
+
+    /// Opens or creates `<home>/esm.db` with an injected clock (tests).
+    pub fn open_with_clock(home: &Path, clock: Arc<dyn Clock>) -> Result<Esm, EsmError> {
+        Esm::open_with(
+            home,
+            EsmConfig {
+                clock,
+                ..EsmConfig::default()
+            },
+        )
+    }
+
+    /// An ESM on a private in-memory database: nothing persists (tests of
+    /// crates built on the ESM).
+    pub fn in_memory(config: EsmConfig) -> Result<Esm, EsmError> {
+        Esm::with_store(Box::new(SqliteStore::in_memory()?), config)
     }
 
     /// Opens or creates `<home>/esm.db` with a given clock and hash cost.

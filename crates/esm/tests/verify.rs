@@ -467,3 +467,26 @@ fn warning_and_denials_are_audited() {
     assert!(records[0].contains("BOB ZOWE W") && records[0].contains("WARNING"));
     assert!(records[1].contains("BOB ZOWE D") && records[1].contains("DENIED"));
 }
+
+#[test]
+fn in_memory_and_clock_constructors() {
+    let esm = zgate_esm::Esm::in_memory(zgate_esm::EsmConfig {
+        hash_cost: zgate_esm::HashCost::TEST_ONLY,
+        ..Default::default()
+    })
+    .unwrap();
+    common::run(&esm, "ADDUSER BOB PASSWORD(PW1) NOEXPIRED");
+    assert!(matches!(
+        esm.verify("BOB", "PW1", None),
+        VerifyOutcome::Success { .. }
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(common::ManualClock(std::sync::atomic::AtomicI64::new(0)));
+    let esm = zgate_esm::Esm::open_with_clock(dir.path(), clock).unwrap();
+    let lu = esm
+        .run_command(&Issuer::Operator, "LISTGRP SYS1")
+        .unwrap()
+        .lines
+        .join("\n");
+    assert!(lu.contains("CREATED=1970-01-01"), "{lu}");
+}

@@ -84,6 +84,14 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// A private in-memory database (tests of crates built on the ESM).
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_in_memory().map_err(db)?;
+        let mut store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
     fn migrate(&mut self) -> Result<(), StoreError> {
         let tx = self
             .conn
