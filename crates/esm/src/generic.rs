@@ -177,28 +177,67 @@ fn match_quals(text: &[u8], p: &[Qual], rest: Option<&[u8]>, open_end: bool) -> 
     }
 }
 
-/// In-qualifier glob: `%` one byte, `*` zero or more bytes (text has no `.`).
+/// In-qualifier glob: `%` one byte, `*` zero or more bytes (the text is one
+/// qualifier, without `.`). Iterative, backtracking only to the last `*`:
+/// O(pattern x text), so no pattern makes a long resource name expensive.
 fn glob(p: &[u8], t: &[u8]) -> bool {
-    match p.split_first() {
-        None => t.is_empty(),
-        Some((b'*', pr)) => (0..=t.len()).any(|i| glob(pr, &t[i..])),
-        Some((b'%', pr)) => !t.is_empty() && glob(pr, &t[1..]),
-        Some((c, pr)) => t.first() == Some(c) && glob(pr, &t[1..]),
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == b'%' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
     }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
-/// Whether some prefix of `t` matches the in-qualifier glob `p` (the prefix
-/// must stay within the first qualifier of `t`).
+/// Whether some prefix of `t` that ends within its first qualifier matches
+/// the in-qualifier glob `p`: the same as `p*` matching that qualifier.
 fn glob_prefix(p: &[u8], t: &[u8]) -> bool {
-    match p.split_first() {
-        None => true,
-        Some((b'*', pr)) => {
-            let qual_end = t.iter().position(|&b| b == b'.').unwrap_or(t.len());
-            (0..=qual_end).any(|i| glob_prefix(pr, &t[i..]))
+    let qual_end = t.iter().position(|&b| b == b'.').unwrap_or(t.len());
+    let t = &t[..qual_end];
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi == p.len() {
+            // The whole pattern matched a prefix: the open end takes the rest.
+            return true;
         }
-        Some((b'%', pr)) => matches!(t.first(), Some(&b) if b != b'.') && glob_prefix(pr, &t[1..]),
-        Some((c, pr)) => t.first() == Some(c) && glob_prefix(pr, &t[1..]),
+        match p[pi] {
+            b'*' => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            c if c == b'%' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
     }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// A token of a name for ordering.
@@ -488,6 +527,15 @@ mod tests {
         assert!(m("A%C.D", "ABC.D"));
         assert!(m("A*C.D", "AXYC.D"));
         assert!(!m("A*C.D", "AX.C.D"));
+    }
+
+    #[test]
+    fn many_stars_stay_cheap() {
+        let p = "A*A*A*A*A*A*A*A*A*A*A*A*A*B";
+        let r = "A".repeat(4000);
+        assert!(!m(p, &r));
+        assert!(!m(&format!("X.{p}*"), &format!("X.{r}")));
+        assert!(m("A*A*B*", "AAAAB.C"));
     }
 
     #[test]
