@@ -76,7 +76,12 @@ impl SqliteStore {
             .map_err(db)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db)?;
+        // WAL + NORMAL: a killed process loses nothing committed; a power
+        // loss may lose the last commits but never corrupts the file.
         conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        // Old password hashes must not linger in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")
             .map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
         let mut store = SqliteStore { conn };
