@@ -645,13 +645,8 @@ impl Esm {
     /// revoked only when the secret is right. Failures are counted; with
     /// `SETROPTS PASSWORD(REVOKE(n))` the (n+1)th consecutive failure revokes.
     pub fn verify(&self, user: &str, secret: &str, new_secret: Option<&str>) -> VerifyOutcome {
-        let id = match normalize_id(user) {
-            Ok(id) => id,
-            Err(_) => {
-                verify_secret(secret, &self.dummy);
-                return VerifyOutcome::UnknownUser;
-            }
-        };
+        // An invalid id takes the unknown-user path, at the same cost.
+        let id = normalize_id(user).unwrap_or_default();
         let kind = kind_of(secret);
         // Read what is needed, then hash without holding the lock.
         let (stored, mixed_case) = {
@@ -676,6 +671,11 @@ impl Esm {
         };
         let Some(cred) = stored else {
             verify_secret(&candidate, &self.dummy);
+            // A wrong password writes its failure count; this writes a
+            // statistic of the same size, so the two cost the same.
+            let mut inner = self.lock();
+            let _ = self.sync_locked(&mut inner);
+            let _ = inner.store.note_rejected_logon();
             return VerifyOutcome::UnknownUser;
         };
         let ok = match &cred {
@@ -695,6 +695,10 @@ impl Esm {
             let (outcome, updated) =
                 self.settle_verify(&inner.state, &id, ok, cred.as_ref(), kind, new_secret, now);
             let Some(u) = updated else {
+                if outcome == VerifyOutcome::WrongPassword {
+                    // Revoked user, wrong secret: same cost as any failure.
+                    let _ = inner.store.note_rejected_logon();
+                }
                 return outcome;
             };
             let change = Change::PutUser(Box::new(u));

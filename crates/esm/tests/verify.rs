@@ -490,3 +490,26 @@ fn in_memory_and_clock_constructors() {
         .join("\n");
     assert!(lu.contains("CREATED=1970-01-01"), "{lu}");
 }
+
+#[test]
+fn unknown_users_are_counted_apart_from_the_model() {
+    let (dir, esm, _c) = common::fresh();
+    let before = esm.dump_store().unwrap();
+    assert_eq!(esm.verify("NOBODY", "X", None), VerifyOutcome::UnknownUser);
+    assert_eq!(
+        esm.verify("NOT VALID!", "X", None),
+        VerifyOutcome::UnknownUser
+    );
+    assert_eq!(before, esm.dump_store().unwrap(), "the model is unchanged");
+    let conn = rusqlite::Connection::open(dir.path().join("esm.db")).unwrap();
+    let n: String = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'rejected_logons'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, "2");
+    // Not a change of the model: no reload elsewhere.
+    assert!(!esm.reload_if_changed().unwrap());
+}

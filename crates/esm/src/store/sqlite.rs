@@ -634,6 +634,22 @@ impl Store for SqliteStore {
             .map_err(db)
     }
 
+    fn note_rejected_logon(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        // Read the generation as a real commit does, then count.
+        read_generation(&tx)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('rejected_logons', '1')
+             ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+            [],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
     fn dump(&mut self) -> Result<Vec<String>, StoreError> {
         let tables: Vec<String> = {
             let mut st = self
