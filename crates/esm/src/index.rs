@@ -296,6 +296,36 @@ impl Index {
         idx
     }
 
+    /// Rebuilds the index after another process changed the store, keeping
+    /// what RACF would keep: the in-memory profiles of a class RACLISTed
+    /// explicitly (until its refresh counter moves) and each GLOBAL table
+    /// (until its refresh counter moves). Everything else is reloaded.
+    pub fn rebuild_preserving(state: &State, mut old: Index) -> Index {
+        let mut idx = Index::build(state);
+        for (class, fresh) in idx.classes.iter_mut() {
+            let Some(prev) = old.classes.remove(class.as_bytes()) else {
+                continue;
+            };
+            let (s, p) = (&fresh.settings, &prev.settings);
+            let keep_profiles =
+                s.raclist && p.raclist && s.raclist_generation == p.raclist_generation;
+            let keep_global = s.global
+                && p.global
+                && s.global_generation == p.global_generation
+                && prev.global.is_some();
+            let settings = fresh.settings.clone();
+            if keep_profiles {
+                let global = fresh.global.take();
+                *fresh = prev.clone();
+                fresh.settings = settings;
+                fresh.global = if keep_global { prev.global } else { global };
+            } else if keep_global {
+                fresh.global = prev.global;
+            }
+        }
+        idx
+    }
+
     /// Re-reads one user's facts (or forgets a deleted user).
     pub fn refresh_user(&mut self, state: &State, id: &str) {
         match state.users.get(id) {

@@ -625,7 +625,11 @@ impl Esm {
             return Ok(false);
         }
         let state = inner.store.load()?;
-        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Index::build(&state);
+        {
+            let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+            let old = std::mem::take(&mut *index);
+            *index = Index::rebuild_preserving(&state, old);
+        }
         *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = state.revoked_tokens.clone();
         inner.state = state;
         inner.generation = generation;

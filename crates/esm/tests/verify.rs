@@ -405,14 +405,23 @@ fn password_rules_apply_to_chosen_passwords() {
 #[test]
 fn schema_migrates_forward_and_refuses_newer() {
     let (dir, esm, _c) = common::fresh();
-    common::run(&esm, "ADDUSER BOB\nSETROPTS PASSWORD(HISTORY(3))");
+    common::run(
+        &esm,
+        "ADDUSER BOB\nSETROPTS PASSWORD(HISTORY(3)) CLASSACT(ZOWE)",
+    );
     drop(esm);
     let db = dir.path().join("esm.db");
     {
-        // Take the file back to schema version 2 (before password rules).
+        // Take the file back to schema version 2 (before password rules
+        // and refresh counters).
         let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch("ALTER TABLE options DROP COLUMN rules; PRAGMA user_version = 2;")
-            .unwrap();
+        conn.execute_batch(
+            "ALTER TABLE options DROP COLUMN rules;
+             ALTER TABLE classes DROP COLUMN raclist_generation;
+             ALTER TABLE classes DROP COLUMN global_generation;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
     }
     let esm = zgate_esm::Esm::open(dir.path()).unwrap();
     assert!(esm.user("BOB").is_some());
@@ -512,4 +521,46 @@ fn unknown_users_are_counted_apart_from_the_model() {
     assert_eq!(n, "2");
     // Not a change of the model: no reload elsewhere.
     assert!(!esm.reload_if_changed().unwrap());
+}
+
+#[test]
+fn raclist_semantics_hold_across_processes() {
+    use zgate_esm::AccessLevel::Read;
+    let (dir, admin, _c) = common::fresh();
+    common::run(
+        &admin,
+        "SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)\nRDEFINE ZOWE R UACC(NONE)\nADDUSER BOB\nSETROPTS RACLIST(ZOWE)",
+    );
+    // The gateway: another process on the same home.
+    let gateway = zgate_esm::Esm::open(dir.path()).unwrap();
+    assert_eq!(gateway.check("BOB", "ZOWE", "R", Read).saf_rc, 8);
+    common::run(
+        &admin,
+        "PERMIT R CLASS(ZOWE) ID(BOB) ACCESS(READ)\nADDUSER ANN",
+    );
+    assert!(gateway.reload_if_changed().unwrap());
+    // Users reload at once; the RACLISTed profiles wait for REFRESH.
+    assert!(gateway.user("ANN").is_some());
+    assert_eq!(gateway.check("BOB", "ZOWE", "R", Read).saf_rc, 8);
+    common::run(&admin, "SETROPTS RACLIST(ZOWE) REFRESH");
+    assert!(gateway.reload_if_changed().unwrap());
+    assert_eq!(gateway.check("BOB", "ZOWE", "R", Read).saf_rc, 0);
+    // GLOBAL tables too wait for their refresh.
+    // (A reload loads what the table holds then: the gateway reloads
+    // between the activation and the change, as its periodic reload would.)
+    common::run(&admin, "SETROPTS GLOBAL(ZOWE)");
+    assert!(gateway.reload_if_changed().unwrap());
+    common::run(&admin, "RDEFINE GLOBAL ZOWE ADDMEM('G'/READ)");
+    assert!(gateway.reload_if_changed().unwrap());
+    assert_eq!(gateway.check("ANN", "ZOWE", "G", Read).saf_rc, 4);
+    common::run(&admin, "SETROPTS GLOBAL(ZOWE) REFRESH");
+    assert!(gateway.reload_if_changed().unwrap());
+    assert_eq!(gateway.check("ANN", "ZOWE", "G", Read).saf_rc, 0);
+    // Back to automatic refresh.
+    common::run(
+        &admin,
+        "SETROPTS NORACLIST(ZOWE)\nPERMIT R CLASS(ZOWE) ID(ANN) ACCESS(READ)",
+    );
+    assert!(gateway.reload_if_changed().unwrap());
+    assert_eq!(gateway.check("ANN", "ZOWE", "R", Read).saf_rc, 0);
 }

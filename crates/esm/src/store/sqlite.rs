@@ -53,6 +53,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at_ms);",
     // 3: password syntax rules, `n=rule` lines.
     "ALTER TABLE options ADD COLUMN rules TEXT NOT NULL DEFAULT '';",
+    // 4: refresh counters, so RACLIST/GLOBAL refreshes reach every process.
+    "ALTER TABLE classes ADD COLUMN raclist_generation INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE classes ADD COLUMN global_generation INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The newest schema version this build knows.
@@ -263,8 +266,16 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
         }
         Change::PutClass(c) => {
             tx.execute(
-                "INSERT OR REPLACE INTO classes VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![c.name, b(c.active), b(c.generic), b(c.raclist), b(c.global)],
+                "INSERT OR REPLACE INTO classes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    c.name,
+                    b(c.active),
+                    b(c.generic),
+                    b(c.raclist),
+                    b(c.global),
+                    c.raclist_generation,
+                    c.global_generation
+                ],
             )?;
         }
         Change::PutOptions(o) => {
@@ -456,6 +467,8 @@ impl Store for SqliteStore {
                         generic: r.get::<_, i64>(2)? != 0,
                         raclist: r.get::<_, i64>(3)? != 0,
                         global: r.get::<_, i64>(4)? != 0,
+                        raclist_generation: r.get(5)?,
+                        global_generation: r.get(6)?,
                     })
                 })
                 .map_err(db)?;
