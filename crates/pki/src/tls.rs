@@ -1,0 +1,482 @@
+//! rustls configurations from zgate's keystores: the gateway's server config
+//! (client certificates requested, not required, and verified against the
+//! truststore) and client configs under the three `verifyCertificates` modes.
+//!
+//! `DISABLED` trusts any server; it is reachable only through
+//! [`VerifyMode::dangerous_disabled`] / [`VerifyMode::dangerous_from_setting`].
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{
+    CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme, SupportedCipherSuite,
+};
+
+use crate::error::{PkiError, Result};
+use crate::store::{load_key, load_trusted, KeystoreParams, TruststoreParams};
+
+/// Zowe's default cipher list (IANA names, in order of preference).
+pub const DEFAULT_CIPHERS: &[&str] = &[
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+];
+
+/// ALPN protocols the server offers, in order.
+pub const ALPN: &[&[u8]] = &[b"h2", b"http/1.1"];
+
+/// A TLS protocol version (`TLSv1.2`, `TLSv1.3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    /// TLS 1.2
+    Tls12,
+    /// TLS 1.3
+    Tls13,
+}
+
+impl std::str::FromStr for TlsVersion {
+    type Err = PkiError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "tlsv1.2" | "tls1.2" | "1.2" => Ok(TlsVersion::Tls12),
+            "tlsv1.3" | "tls1.3" | "1.3" => Ok(TlsVersion::Tls13),
+            _ => Err(PkiError::InvalidInput(format!(
+                "TLS version `{s}` is not supported; use TLSv1.2 or TLSv1.3"
+            ))),
+        }
+    }
+}
+
+/// Whether the server asks for client certificates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// Never ask.
+    None,
+    /// Ask; accept the connection without one; verify one that is sent
+    /// against the truststore (Zowe's "want").
+    #[default]
+    Want,
+}
+
+/// Inputs of [`server_config`].
+#[derive(Debug, Clone)]
+pub struct ServerTlsParams {
+    /// The server key and certificate chain.
+    pub keystore: KeystoreParams,
+    /// CAs for client certificates.
+    pub truststore: Option<TruststoreParams>,
+    /// Lowest version offered (default TLSv1.2).
+    pub min_tls: TlsVersion,
+    /// Highest version offered (default TLSv1.3).
+    pub max_tls: TlsVersion,
+    /// IANA cipher suite names in preference order; empty = [`DEFAULT_CIPHERS`].
+    pub ciphers: Vec<String>,
+    /// Client certificate policy.
+    pub client_auth: ClientAuth,
+}
+
+impl ServerTlsParams {
+    /// Defaults (TLS 1.2–1.3, default ciphers, client auth "want").
+    pub fn new(keystore: KeystoreParams, truststore: Option<TruststoreParams>) -> Self {
+        Self {
+            keystore,
+            truststore,
+            min_tls: TlsVersion::Tls12,
+            max_tls: TlsVersion::Tls13,
+            ciphers: Vec::new(),
+            client_auth: ClientAuth::Want,
+        }
+    }
+}
+
+/// The cipher suites rustls (ring) offers for `names`, and the names it
+/// does not offer. TLS 1.3 names may be given as `TLS_AES_...` (IANA) or
+/// `TLS13_AES_...` (rustls).
+pub fn select_cipher_suites(names: &[String]) -> (Vec<SupportedCipherSuite>, Vec<String>) {
+    let available = rustls::crypto::ring::ALL_CIPHER_SUITES;
+    let defaults: Vec<String>;
+    let names = if names.is_empty() {
+        defaults = DEFAULT_CIPHERS.iter().map(|s| s.to_string()).collect();
+        &defaults[..]
+    } else {
+        names
+    };
+    let mut chosen = Vec::new();
+    let mut unsupported = Vec::new();
+    for name in names {
+        let wanted = name.trim().to_ascii_uppercase();
+        let found = available.iter().find(|suite| {
+            let own = suite.suite().as_str().unwrap_or_default();
+            own == wanted || own.replacen("TLS13_", "TLS_", 1) == wanted
+        });
+        match found {
+            Some(suite) if !chosen.contains(suite) => chosen.push(*suite),
+            Some(_) => {}
+            None => unsupported.push(name.trim().to_string()),
+        }
+    }
+    (chosen, unsupported)
+}
+
+fn provider(
+    ciphers: &[String],
+    min: TlsVersion,
+    max: TlsVersion,
+) -> Result<(CryptoProvider, Vec<String>)> {
+    if min > max {
+        return Err(PkiError::InvalidInput(
+            "minTls is higher than maxTls".into(),
+        ));
+    }
+    let (mut suites, unsupported) = select_cipher_suites(ciphers);
+    suites.retain(|s| match s {
+        SupportedCipherSuite::Tls13(_) => max >= TlsVersion::Tls13,
+        SupportedCipherSuite::Tls12(_) => min <= TlsVersion::Tls12,
+    });
+    if suites.is_empty() {
+        return Err(PkiError::Tls(
+            "no usable cipher suite for the configured TLS versions; add a TLS 1.3 suite such as TLS_AES_128_GCM_SHA256 or a TLS 1.2 GCM suite".into(),
+        ));
+    }
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider.cipher_suites = suites;
+    Ok((provider, unsupported))
+}
+
+fn versions(min: TlsVersion, max: TlsVersion) -> Vec<&'static rustls::SupportedProtocolVersion> {
+    let mut out = Vec::new();
+    if max >= TlsVersion::Tls13 {
+        out.push(&rustls::version::TLS13);
+    }
+    if min <= TlsVersion::Tls12 {
+        out.push(&rustls::version::TLS12);
+    }
+    out
+}
+
+fn root_store(certs: Vec<CertificateDer<'static>>) -> Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    let (_, rejected) = roots.add_parsable_certificates(certs);
+    if rejected > 0 && roots.is_empty() {
+        return Err(PkiError::Tls(
+            "no certificate in the truststore can be used as a trust anchor".into(),
+        ));
+    }
+    Ok(roots)
+}
+
+/// Build the gateway's server config. Fails with
+/// [`PkiError::UnsupportedCipherSuites`] when a configured cipher name is
+/// not offered; see [`server_config_with_warnings`] to continue without them.
+pub fn server_config(params: &ServerTlsParams) -> Result<rustls::ServerConfig> {
+    let (config, unsupported) = build_server(params)?;
+    if !unsupported.is_empty() && !params.ciphers.is_empty() {
+        return Err(PkiError::UnsupportedCipherSuites { names: unsupported });
+    }
+    Ok(config)
+}
+
+/// Like [`server_config`], but unsupported cipher names (always the CBC
+/// suites of the default list) are returned as warnings to log.
+pub fn server_config_with_warnings(
+    params: &ServerTlsParams,
+) -> Result<(rustls::ServerConfig, Vec<String>)> {
+    let (config, unsupported) = build_server(params)?;
+    let warnings = unsupported
+        .into_iter()
+        .map(|name| {
+            format!("cipher suite {name} is not offered by zgate's TLS library and was left out")
+        })
+        .collect();
+    Ok((config, warnings))
+}
+
+fn build_server(params: &ServerTlsParams) -> Result<(rustls::ServerConfig, Vec<String>)> {
+    let (provider, unsupported) = provider(&params.ciphers, params.min_tls, params.max_tls)?;
+    let provider = Arc::new(provider);
+    let entry = load_key(&params.keystore)?;
+    let tls_err = |e: rustls::Error| PkiError::Tls(e.to_string());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions(params.min_tls, params.max_tls))
+        .map_err(tls_err)?;
+    let verifier = match (&params.client_auth, &params.truststore) {
+        (ClientAuth::Want, Some(truststore)) => {
+            let roots = root_store(load_trusted(truststore)?)?;
+            if roots.is_empty() {
+                WebPkiClientVerifier::no_client_auth()
+            } else {
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                    .allow_unauthenticated()
+                    .build()
+                    .map_err(|e| PkiError::Tls(e.to_string()))?
+            }
+        }
+        _ => WebPkiClientVerifier::no_client_auth(),
+    };
+    let mut config = builder
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(entry.chain, entry.key.to_rustls())
+        .map_err(|e| PkiError::Tls(format!("the server key or certificate cannot be used: {e}")))?;
+    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    Ok((config, unsupported))
+}
+
+/// `zowe.verifyCertificates` as configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum VerifySetting {
+    /// Chain to the truststore and host name match.
+    #[default]
+    Strict,
+    /// Chain to the truststore; host name not checked.
+    NonStrict,
+    /// Trust anything.
+    Disabled,
+}
+
+impl std::str::FromStr for VerifySetting {
+    type Err = PkiError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "" | "STRICT" => Ok(VerifySetting::Strict),
+            "NONSTRICT" => Ok(VerifySetting::NonStrict),
+            "DISABLED" => Ok(VerifySetting::Disabled),
+            _ => Err(PkiError::InvalidInput(format!(
+                "zowe.verifyCertificates `{s}` is not one of STRICT, NONSTRICT, DISABLED"
+            ))),
+        }
+    }
+}
+
+/// Proof that the caller asked for no verification, by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DangerousNoVerification(());
+
+/// How a client verifies servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyMode {
+    /// Chain to the truststore and host name match.
+    Strict,
+    /// Chain to the truststore; host name not checked.
+    NonStrict,
+    /// Trust any server, send no client certificate.
+    Disabled(DangerousNoVerification),
+}
+
+impl VerifyMode {
+    /// DISABLED: any server is trusted. Use only when the configuration says so.
+    pub fn dangerous_disabled() -> Self {
+        VerifyMode::Disabled(DangerousNoVerification(()))
+    }
+
+    /// The mode the configuration names, DISABLED included.
+    pub fn dangerous_from_setting(setting: VerifySetting) -> Self {
+        match setting {
+            VerifySetting::Strict => VerifyMode::Strict,
+            VerifySetting::NonStrict => VerifyMode::NonStrict,
+            VerifySetting::Disabled => VerifyMode::dangerous_disabled(),
+        }
+    }
+}
+
+/// Inputs of [`client_config`].
+#[derive(Debug, Clone)]
+pub struct ClientTlsParams {
+    /// Trusted CAs (required unless DISABLED).
+    pub truststore: Option<TruststoreParams>,
+    /// A client certificate to present (not sent under DISABLED).
+    pub client_cert: Option<KeystoreParams>,
+    /// Lowest version (default TLSv1.2).
+    pub min_tls: TlsVersion,
+    /// Highest version (default TLSv1.3).
+    pub max_tls: TlsVersion,
+    /// IANA names; empty = [`DEFAULT_CIPHERS`] (unsupported ones left out).
+    pub ciphers: Vec<String>,
+}
+
+impl ClientTlsParams {
+    /// Defaults around a truststore.
+    pub fn new(truststore: Option<TruststoreParams>) -> Self {
+        Self {
+            truststore,
+            client_cert: None,
+            min_tls: TlsVersion::Tls12,
+            max_tls: TlsVersion::Tls13,
+            ciphers: Vec::new(),
+        }
+    }
+}
+
+/// Build a client config for calling services (and for the doctor).
+pub fn client_config(params: &ClientTlsParams, mode: VerifyMode) -> Result<rustls::ClientConfig> {
+    let (provider, unsupported) = provider(&params.ciphers, params.min_tls, params.max_tls)?;
+    if !unsupported.is_empty() && !params.ciphers.is_empty() {
+        return Err(PkiError::UnsupportedCipherSuites { names: unsupported });
+    }
+    let provider = Arc::new(provider);
+    let verifier: Arc<dyn ServerCertVerifier> = match mode {
+        VerifyMode::Disabled(_) => Arc::new(AcceptAnyServer {
+            provider: provider.clone(),
+        }),
+        VerifyMode::Strict | VerifyMode::NonStrict => {
+            let truststore = params.truststore.as_ref().ok_or_else(|| {
+                PkiError::InvalidInput(
+                    "a truststore is required unless verifyCertificates is DISABLED; set zowe.certificate.truststore.file".into(),
+                )
+            })?;
+            let verifier = webpki_verifier(load_trusted(truststore)?, provider.clone())?;
+            if mode == VerifyMode::Strict {
+                verifier
+            } else {
+                Arc::new(IgnoreHostName { inner: verifier })
+            }
+        }
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions(params.min_tls, params.max_tls))
+        .map_err(|e| PkiError::Tls(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let config = match (&params.client_cert, mode) {
+        (Some(keystore), VerifyMode::Strict | VerifyMode::NonStrict) => {
+            let entry = load_key(keystore)?;
+            builder
+                .with_client_auth_cert(entry.chain, entry.key.to_rustls())
+                .map_err(|e| {
+                    PkiError::Tls(format!("the client key or certificate cannot be used: {e}"))
+                })?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(config)
+}
+
+/// A standard verifier over `roots`.
+pub(crate) fn webpki_verifier(
+    roots: Vec<CertificateDer<'static>>,
+    provider: Arc<CryptoProvider>,
+) -> Result<Arc<WebPkiServerVerifier>> {
+    let roots = root_store(roots)?;
+    if roots.is_empty() {
+        return Err(PkiError::Tls("the truststore holds no certificates".into()));
+    }
+    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| PkiError::Tls(e.to_string()))
+}
+
+/// NONSTRICT: the standard verifier, with only the name mismatch forgiven
+/// (rustls checks the name after the chain, so a name error means the chain
+/// itself verified).
+#[derive(Debug)]
+pub(crate) struct IgnoreHostName {
+    pub(crate) inner: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for IgnoreHostName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        match self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// DISABLED: any certificate; the handshake signature is still checked so
+/// the session is at least bound to the key the server presented.
+#[derive(Debug)]
+pub(crate) struct AcceptAnyServer {
+    pub(crate) provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for AcceptAnyServer {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}

@@ -1,0 +1,242 @@
+//! The rustls configs built from zgate's keystores, against the real
+//! `openssl s_client`, and the JWT signing key.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+use tokio::io::AsyncWriteExt;
+use zgate_pki as pki;
+
+/// Serve TLS with `config` on 127.0.0.1 until the test ends; returns the port.
+async fn serve(config: rustls::ServerConfig) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                if let Ok(mut tls) = acceptor.accept(stream).await {
+                    let _ = tls.write_all(b"hello\n").await;
+                    let _ = tls.shutdown().await;
+                }
+            });
+        }
+    });
+    port
+}
+
+async fn s_client(port: u16, ca: &std::path::Path, host: &str) -> (bool, String) {
+    let out = tokio::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-verify_return_error",
+            "-CAfile",
+            p(ca),
+            "-verify_hostname",
+            host,
+            "-servername",
+            host,
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("`openssl` is required by this test and could not be run: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openssl_verifies_the_server_for_names_in_the_san_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = init_with(dir.path(), |p| p.sans = vec!["zowe.example.com".into()]);
+    let params =
+        pki::ServerTlsParams::new(keystore_params(&report), Some(truststore_params(&report)));
+    let config = pki::tls::server_config(&params).unwrap();
+    assert_eq!(
+        config.alpn_protocols,
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    );
+    let port = serve(config).await;
+
+    for host in ["localhost", "zowe.example.com"] {
+        let (ok, text) = s_client(port, &report.ca_cert, host).await;
+        assert!(ok, "handshake for {host} should verify:\n{text}");
+        assert!(text.contains("Verification: OK"), "{text}");
+    }
+    let (ok, text) = s_client(port, &report.ca_cert, "not-in-san.example.com").await;
+    assert!(!ok, "a host name outside the SAN must fail:\n{text}");
+    assert!(text.contains("hostname mismatch"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pem_key_and_certificate_serve_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = init_in(dir.path());
+    let params = pki::ServerTlsParams::new(
+        pki::KeystoreParams::Pem {
+            key: report.key_pem.clone(),
+            certificate: report.cert_pem.clone(),
+        },
+        Some(pki::TruststoreParams::Pem {
+            files: vec![report.ca_pem.clone()],
+        }),
+    );
+    let port = serve(pki::tls::server_config(&params).unwrap()).await;
+    let (ok, text) = s_client(port, &report.ca_cert, "localhost").await;
+    assert!(ok, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rustls_client_modes_against_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = init_in(dir.path());
+    let other = tempfile::tempdir().unwrap();
+    let other_report = init_in(other.path());
+    let server = pki::tls::server_config(&pki::ServerTlsParams::new(
+        keystore_params(&report),
+        Some(truststore_params(&report)),
+    ))
+    .unwrap();
+    let port = serve(server).await;
+
+    async fn connect(config: rustls::ClientConfig, port: u16, name: &str) -> Result<(), String> {
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let name = rustls::pki_types::ServerName::try_from(name.to_string()).unwrap();
+        connector
+            .connect(name, tcp)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+    let trusted = pki::ClientTlsParams::new(Some(truststore_params(&report)));
+    let untrusted = pki::ClientTlsParams::new(Some(truststore_params(&other_report)));
+
+    let strict = pki::tls::client_config(&trusted, pki::VerifyMode::Strict).unwrap();
+    assert!(connect(strict.clone(), port, "localhost").await.is_ok());
+    let err = connect(strict, port, "wrong.example.com")
+        .await
+        .unwrap_err();
+    assert!(err.contains("not valid for name"), "{err}");
+
+    let nonstrict = pki::tls::client_config(&trusted, pki::VerifyMode::NonStrict).unwrap();
+    assert!(connect(nonstrict, port, "wrong.example.com").await.is_ok());
+    let nonstrict_untrusted =
+        pki::tls::client_config(&untrusted, pki::VerifyMode::NonStrict).unwrap();
+    let err = connect(nonstrict_untrusted, port, "localhost")
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("invalid peer certificate") && !err.contains("not valid for name"),
+        "{err}"
+    );
+
+    let disabled =
+        pki::tls::client_config(&untrusted, pki::VerifyMode::dangerous_disabled()).unwrap();
+    assert!(connect(disabled, port, "wrong.example.com").await.is_ok());
+
+    // A client certificate signed by the local CA is accepted by the "want" verifier.
+    let mut with_cert = trusted.clone();
+    with_cert.client_cert = Some(keystore_params(&report));
+    let strict_cert = pki::tls::client_config(&with_cert, pki::VerifyMode::Strict).unwrap();
+    assert!(connect(strict_cert, port, "localhost").await.is_ok());
+}
+
+#[test]
+fn unsupported_cipher_names_are_reported_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = init_in(dir.path());
+    let mut params = pki::ServerTlsParams::new(keystore_params(&report), None);
+    params.ciphers = pki::tls::DEFAULT_CIPHERS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    match pki::tls::server_config(&params) {
+        Err(pki::PkiError::UnsupportedCipherSuites { names }) => assert_eq!(
+            names,
+            vec![
+                "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+                "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"
+            ]
+        ),
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("CBC suites must be reported"),
+    }
+    let (_, warnings) = pki::tls::server_config_with_warnings(&params).unwrap();
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    // The default (no list configured) needs no warning handling to start.
+    params.ciphers.clear();
+    pki::tls::server_config(&params).unwrap();
+}
+
+#[test]
+fn signing_key_rsa_and_ec() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = init_in(dir.path());
+    let key = pki::signing_key(&keystore_params(&report)).unwrap();
+    assert_eq!(key.algorithm(), pki::JwtAlgorithm::RS256);
+    assert!(key.rsa_pkcs1_der().is_some());
+    // The same key through the PEM exports has the same id.
+    let pem = pki::signing_key(&pki::KeystoreParams::Pem {
+        key: report.key_pem.clone(),
+        certificate: report.cert_pem.clone(),
+    })
+    .unwrap();
+    assert_eq!(key.key_id(), pem.key_id());
+    assert_eq!(key.pkcs8_der(), pem.pkcs8_der());
+    // The key id is base64url(SHA-256(SPKI)), computed here with openssl.
+    let spki = dir.path().join("spki.der");
+    let pubkey = dir.path().join("pub.pem");
+    run_ok(
+        "openssl",
+        &[
+            "x509",
+            "-in",
+            p(&report.cert_pem),
+            "-pubkey",
+            "-noout",
+            "-out",
+            p(&pubkey),
+        ],
+    );
+    run_ok(
+        "openssl",
+        &[
+            "pkey",
+            "-pubin",
+            "-in",
+            p(&pubkey),
+            "-outform",
+            "DER",
+            "-out",
+            p(&spki),
+        ],
+    );
+    assert_eq!(std::fs::read(&spki).unwrap(), key.public_key_spki_der());
+    assert!(
+        !format!("{key:?}").contains("BEGIN"),
+        "Debug must not show the key"
+    );
+
+    let ec_dir = tempfile::tempdir().unwrap();
+    let ec = init_with(ec_dir.path(), |p| p.key_type = pki::KeyType::EcP256);
+    let ec_key = pki::signing_key(&keystore_params(&ec)).unwrap();
+    assert_eq!(ec_key.algorithm(), pki::JwtAlgorithm::ES256);
+    assert!(ec_key.rsa_pkcs1_der().is_none());
+    assert_ne!(ec_key.key_id(), key.key_id());
+}
