@@ -1,11 +1,231 @@
-//! `zgate esm`.
+//! `zgate esm`: RACF commands, batches, checks and imports against the
+//! embedded security manager in `<home>/esm.db`.
+//!
+//! ```text
+//! zgate esm "<RACF command>"            one command (the words may also be given unquoted)
+//! zgate esm -f FILE | zgate esm -       a batch: one command per line, /* */ and # comments,
+//!                                       trailing - or + continues; progress on stderr
+//! zgate esm check USER CLASS RESOURCE LEVEL [--json]   exit status = SAF RC (0, 4, 8)
+//! zgate esm import FILE                 mock-saf.yml or zgate's own YAML
+//! ```
+//! A failing command prints RACF's message on stderr and exits 8; nothing
+//! of that command is written. The CLI runs as the local operator
+//! ([`Issuer::Operator`]): whoever can write the home directory administers it.
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use zgate_esm::{split_batch, AccessLevel, Esm, Issuer};
 
 use crate::Global;
 
-#[derive(clap::Args, Debug)]
-pub struct EsmArgs {}
+/// Exit status when a RACF command fails (RACF's RC 8).
+const EXIT_COMMAND_FAILED: u8 = 8;
+/// Exit status for bad usage (EX_USAGE).
+const EXIT_USAGE: u8 = 64;
 
-pub fn run(_global: &Global, _args: EsmArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`zgate esm` is not built yet")
+#[derive(clap::Args, Debug)]
+#[command(
+    about = "Administer the embedded security manager with RACF commands",
+    after_help = "Examples:\n  zgate esm \"ADDUSER BOB NAME('Bob B')\"\n  zgate esm -f setup.racf\n  \
+                  zgate esm check BOB ZOWE APIML.SERVICES READ --json\n  zgate esm import mock-saf.yml"
+)]
+pub struct EsmArgs {
+    /// Run the commands of FILE (one per line); `-` reads standard input.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+
+    /// A RACF command; or `-` (batch from stdin); or
+    /// `check USER CLASS RESOURCE LEVEL [--json]`; or `import FILE`.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
+    words: Vec<String>,
+}
+
+pub fn run(global: &Global, args: EsmArgs) -> anyhow::Result<ExitCode> {
+    if let Some(file) = &args.file {
+        if !args.words.is_empty() {
+            eprintln!("zgate esm: -f FILE takes no other arguments");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+        let text = if file.as_os_str() == "-" {
+            read_stdin()?
+        } else {
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+        };
+        return batch(global, &text);
+    }
+    let words = &args.words;
+    match words.first().map(String::as_str) {
+        None => {
+            eprintln!("zgate esm: give a RACF command, -f FILE, -, check ... or import FILE");
+            Ok(ExitCode::from(EXIT_USAGE))
+        }
+        Some("-") if words.len() == 1 => batch(global, &read_stdin()?),
+        Some("check") => check(global, &words[1..]),
+        Some("import") => {
+            let [file] = &words[1..] else {
+                eprintln!("zgate esm: usage: zgate esm import FILE");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            };
+            import(global, file)
+        }
+        Some(_) => single(global, &words.join(" ")),
+    }
+}
+
+fn read_stdin() -> anyhow::Result<String> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("reading standard input")?;
+    Ok(text)
+}
+
+fn open(global: &Global) -> anyhow::Result<Esm> {
+    Esm::open(&global.home).with_context(|| format!("opening the ESM in {}", global.home.display()))
+}
+
+fn single(global: &Global, text: &str) -> anyhow::Result<ExitCode> {
+    let esm = open(global)?;
+    match esm.run_command(&Issuer::Operator, text) {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            for line in &out.lines {
+                writeln!(stdout, "{line}")?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(EXIT_COMMAND_FAILED))
+        }
+    }
+}
+
+fn batch(global: &Global, text: &str) -> anyhow::Result<ExitCode> {
+    let commands = match split_batch(text) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("zgate esm: {e}");
+            return Ok(ExitCode::from(EXIT_COMMAND_FAILED));
+        }
+    };
+    let esm = open(global)?;
+    let started = Instant::now();
+    let tty = std::io::stderr().is_terminal();
+    let mut last_report = Instant::now();
+    let mut stdout = std::io::stdout().lock();
+    let mut write_error = None;
+    let report = esm.run_batch(&Issuer::Operator, &commands, &mut |p| {
+        if let Ok(out) = p.result {
+            for line in &out.lines {
+                if let Err(e) = writeln!(stdout, "{line}") {
+                    write_error.get_or_insert(e);
+                }
+            }
+        }
+        // Progress on stderr: a live counter on a terminal, a line every
+        // couple of seconds otherwise (logs stay short).
+        let due = last_report.elapsed() >= Duration::from_secs(if tty { 0 } else { 2 });
+        if (due && p.done % 100 == 0) || p.done == p.total {
+            if tty {
+                eprint!("\rzgate esm: {}/{} commands", p.done, p.total);
+            } else if p.done != p.total {
+                eprintln!("zgate esm: {}/{} commands", p.done, p.total);
+            }
+            last_report = Instant::now();
+        }
+    });
+    if tty {
+        eprintln!();
+    }
+    if let Some(e) = write_error {
+        return Err(e).context("writing command output");
+    }
+    let elapsed = started.elapsed();
+    match report.failed {
+        None => {
+            eprintln!(
+                "zgate esm: {} commands done in {:.2} s",
+                report.succeeded,
+                elapsed.as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some((cmd, err)) => {
+            eprintln!("zgate esm: line {}: {}", cmd.line, cmd.text);
+            eprintln!("{err}");
+            eprintln!(
+                "zgate esm: stopped at command {} of {}: {} committed, the failing one changed nothing",
+                report.succeeded + 1,
+                commands.len(),
+                report.succeeded
+            );
+            Ok(ExitCode::from(EXIT_COMMAND_FAILED))
+        }
+    }
+}
+
+fn check(global: &Global, words: &[String]) -> anyhow::Result<ExitCode> {
+    let json = words.iter().any(|w| w == "--json");
+    let rest: Vec<&String> = words.iter().filter(|w| *w != "--json").collect();
+    let [user, class, resource, level] = rest.as_slice() else {
+        eprintln!("zgate esm: usage: zgate esm check USER CLASS RESOURCE LEVEL [--json]");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    };
+    let level: AccessLevel = match level.parse() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("zgate esm: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let esm = open(global)?;
+    let d = esm.check(user, class, resource, level);
+    if json {
+        let body = serde_json::json!({
+            "safRc": d.saf_rc,
+            "racfRc": d.racf_rc,
+            "reason": d.reason,
+            "profile": d.profile,
+            "grantedBy": d.granted_by.as_ref().map(|g| g.to_string()),
+            "authorized": d.authorized(),
+            "explanation": d.to_string(),
+        });
+        println!("{body}");
+    } else {
+        println!("{d}");
+    }
+    Ok(ExitCode::from(d.saf_rc as u8))
+}
+
+fn import(global: &Global, file: &str) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
+    let esm = open(global)?;
+    match esm.import_yaml(&Issuer::Operator, &text) {
+        Ok(report) => {
+            for note in &report.notes {
+                eprintln!("zgate esm: note: {note}");
+            }
+            for line in &report.lines {
+                println!("{line}");
+            }
+            eprintln!(
+                "zgate esm: imported {file}: {} commands in one transaction",
+                report.commands.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("zgate esm: {e}");
+            eprintln!("zgate esm: nothing was imported");
+            Ok(ExitCode::from(EXIT_COMMAND_FAILED))
+        }
+    }
 }

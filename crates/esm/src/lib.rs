@@ -1,1 +1,765 @@
+//! zgate's embedded security manager (ESM): RACF's model and decisions,
+//! without a mainframe.
+//!
+//! # Public API (what the gateway and the CLI call)
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use zgate_esm::{AccessLevel, Esm, Issuer};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let esm = Esm::open(Path::new("/tmp/zgate-home"))?;          // <home>/esm.db, 0600
+//! esm.run_command(&Issuer::Operator, "ADDUSER BOB")?;             // RACF commands
+//! esm.run_command(&Issuer::Operator, "SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)")?;
+//! esm.run_command(&Issuer::Operator, "RDEFINE ZOWE APIML.** UACC(NONE)")?;
+//! esm.run_command(&Issuer::Operator, "PERMIT APIML.** CLASS(ZOWE) ID(BOB) ACCESS(READ)")?;
+//! let d = esm.check("BOB", "ZOWE", "APIML.SERVICES", AccessLevel::Read); // in memory only
+//! assert!(d.authorized());
+//! println!("{d}");                                              // the explanation
+//! let outcome = esm.verify("BOB", "secret", None);              // RACROUTE VERIFY
+//! println!("{}/{}", outcome.saf_rc(), outcome.racf_rc());
+//! esm.token_state().revoke_token("sha256-of-token", 1_900_000_000_000)?;
+//! # Ok(()) }
+//! ```
+//!
+//! - [`Esm::open`] / [`Esm::open_with`] (injected [`Clock`] and hash cost) /
+//!   [`Esm::with_store`] (any [`store::Store`] backend).
+//! - [`Esm::check`] / [`Esm::check_with`] → [`Decision`] (`saf_rc`, `racf_rc`,
+//!   `reason`, `profile`, `granted_by`, [`Decision::authorized`], `Display`).
+//! - [`Esm::verify`] → [`VerifyOutcome`] (`saf_rc()`, `racf_rc()`).
+//! - [`Esm::run_command`] → [`CommandOutput`] or [`CommandError`];
+//!   [`Esm::run_batch`] runs a batch one transaction per command with a
+//!   progress callback; [`Esm::run_atomic`] runs several as one transaction
+//!   (used by [`Esm::import_yaml`]).
+//! - [`Esm::token_state`] → [`TokenState`]: revoked-token hashes, persisted.
+//! - [`Esm::user`] → [`UserSummary`].
+//! - [`Esm::reload_if_changed`]: picks up changes another process committed.
+//!
+//! # Architecture invariants
+//! - **Checks never touch the disk.** [`Esm::check`] reads only the
+//!   in-memory [`index::Index`]; see [`generic`] for how generic profiles
+//!   are found without scanning a class.
+//! - Every command is ONE store transaction; a failed command changes
+//!   nothing, on disk or in memory (commands compute [`store::Change`]s first).
+//! - The ESM logic knows nothing of SQLite: it speaks [`store::Store`].
+//! - Unknown user and wrong password cost the same hash and give answers the
+//!   caller cannot tell apart from outside ([`VerifyOutcome::public_rc`]).
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod command;
+pub mod generic;
+pub mod import;
+pub mod index;
+pub mod model;
+pub mod password;
+pub mod store;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+pub use command::parse::{split_batch, BatchCommand};
+pub use command::{CommandError, CommandErrorKind, CommandOutput, Issuer};
+pub use index::{CheckContext, Decision, GrantSource};
+pub use model::{AccessLevel, Condition};
+pub use password::HashCost;
+
+use command::{Env, Outcome, Refresh};
+use index::Index;
+use model::{normalize_id, Credential, Group, SecretHash, User, GLOBAL_CLASS};
+use password::{
+    check_password_syntax, check_phrase_syntax, dummy_hash, hash_secret, kind_of,
+    normalize_password, verify_secret, SecretKind,
+};
+use store::{sqlite::SqliteStore, Change, State, Store, StoreError};
+
+/// The time source: injected so that expiry logic is testable exactly.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// How an [`Esm`] is built.
+#[derive(Clone)]
+pub struct EsmConfig {
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The argon2id cost for new hashes (tests may lower it).
+    pub hash_cost: HashCost,
+}
+
+impl Default for EsmConfig {
+    fn default() -> Self {
+        EsmConfig {
+            clock: Arc::new(SystemClock),
+            hash_cost: HashCost::DEFAULT,
+        }
+    }
+}
+
+/// An ESM failure outside a command.
+#[derive(Debug, thiserror::Error)]
+pub enum EsmError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The home directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    Home {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// An import file is not valid.
+    #[error("import: {0}")]
+    Import(String),
+    /// A command of an import failed.
+    #[error("import: {command}: {error}")]
+    ImportCommand {
+        /// The generated command.
+        command: String,
+        /// Its error.
+        error: CommandError,
+    },
+}
+
+/// The result of [`Esm::verify`], as RACROUTE REQUEST=VERIFY reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyOutcome {
+    /// Authenticated (and the password changed when a new one was given).
+    Success {
+        /// The user id (upper case).
+        user: String,
+    },
+    /// 8/4: the user is not defined. Callers must answer as for a wrong password.
+    UnknownUser,
+    /// 8/8: wrong password or phrase (or the user has none: PROTECTED).
+    WrongPassword,
+    /// 8/12: the password is expired; a new one is needed.
+    Expired,
+    /// 8/16: the new password does not meet the rules.
+    NewPasswordInvalid {
+        /// Why.
+        why: String,
+    },
+    /// 8/28: the user is revoked.
+    Revoked,
+}
+
+impl VerifyOutcome {
+    /// SAF return code.
+    pub fn saf_rc(&self) -> u32 {
+        match self {
+            VerifyOutcome::Success { .. } => 0,
+            _ => 8,
+        }
+    }
+
+    /// RACF return code.
+    pub fn racf_rc(&self) -> u32 {
+        match self {
+            VerifyOutcome::Success { .. } => 0,
+            VerifyOutcome::UnknownUser => 4,
+            VerifyOutcome::WrongPassword => 8,
+            VerifyOutcome::Expired => 12,
+            VerifyOutcome::NewPasswordInvalid { .. } => 16,
+            VerifyOutcome::Revoked => 28,
+        }
+    }
+
+    /// The RACF RC to show to an unauthenticated peer: unknown user is
+    /// reported as a wrong password so ids cannot be enumerated.
+    pub fn public_rc(&self) -> u32 {
+        match self {
+            VerifyOutcome::UnknownUser => 8,
+            other => other.racf_rc(),
+        }
+    }
+}
+
+/// What the gateway needs to know about a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    /// The user id.
+    pub id: String,
+    /// The programmer name.
+    pub name: String,
+    /// Revoked.
+    pub revoked: bool,
+    /// SPECIAL.
+    pub special: bool,
+    /// PROTECTED (no password and no phrase).
+    pub protected: bool,
+    /// Default group.
+    pub default_group: String,
+    /// Connected groups.
+    pub groups: Vec<String>,
+}
+
+/// Progress of a batch, given to the callback after each command.
+pub struct BatchProgress<'a> {
+    /// Commands finished (this one included).
+    pub done: usize,
+    /// Commands in the batch.
+    pub total: usize,
+    /// The command.
+    pub command: &'a BatchCommand,
+    /// Its result.
+    pub result: &'a Result<CommandOutput, CommandError>,
+}
+
+/// The end of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Commands that succeeded (and are committed).
+    pub succeeded: usize,
+    /// The command that failed and its error; the batch stops there.
+    pub failed: Option<(BatchCommand, CommandError)>,
+}
+
+struct Inner {
+    store: Box<dyn Store>,
+    state: State,
+    generation: i64,
+}
+
+/// The embedded security manager. `Send + Sync`: share it with `Arc`.
+pub struct Esm {
+    inner: Mutex<Inner>,
+    index: RwLock<Index>,
+    tokens: RwLock<HashMap<String, i64>>,
+    config: EsmConfig,
+    dummy: SecretHash,
+}
+
+fn upper(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_lowercase()) {
+        Cow::Owned(s.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+impl Esm {
+    /// Opens or creates `<home>/esm.db` with the product defaults.
+    pub fn open(home: &Path) -> Result<Esm, EsmError> {
+        Esm::open_with(home, EsmConfig::default())
+    }
+
+    /// Opens or creates `<home>/esm.db` with a given clock and hash cost.
+    pub fn open_with(home: &Path, config: EsmConfig) -> Result<Esm, EsmError> {
+        std::fs::create_dir_all(home).map_err(|source| EsmError::Home {
+            path: home.display().to_string(),
+            source,
+        })?;
+        let store = SqliteStore::open(&home.join("esm.db"))?;
+        Esm::with_store(Box::new(store), config)
+    }
+
+    /// Builds an ESM over any store backend; initialises group SYS1.
+    pub fn with_store(mut store: Box<dyn Store>, config: EsmConfig) -> Result<Esm, EsmError> {
+        let mut state = store.load()?;
+        if !state.groups.contains_key("SYS1") {
+            let sys1 = Change::PutGroup(Group {
+                id: "SYS1".into(),
+                superior: None,
+                owner: "SYS1".into(),
+                created_ms: config.clock.now_ms(),
+            });
+            store.apply(std::slice::from_ref(&sys1))?;
+            state.apply(&sys1);
+        }
+        let generation = store.generation()?;
+        let index = Index::build(&state);
+        let tokens = state.revoked_tokens.clone();
+        Ok(Esm {
+            inner: Mutex::new(Inner {
+                store,
+                state,
+                generation,
+            }),
+            index: RwLock::new(index),
+            tokens: RwLock::new(tokens),
+            dummy: dummy_hash(config.hash_cost),
+            config,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Checks `user`'s `level` access to `resource` in `class` (spec section 3).
+    /// In memory only.
+    pub fn check(&self, user: &str, class: &str, resource: &str, level: AccessLevel) -> Decision {
+        self.check_with(user, class, resource, level, &CheckContext::default())
+    }
+
+    /// [`Esm::check`] with conditions for conditional (`WHEN`) entries.
+    pub fn check_with(
+        &self,
+        user: &str,
+        class: &str,
+        resource: &str,
+        level: AccessLevel,
+        ctx: &CheckContext,
+    ) -> Decision {
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        index.decide(&upper(user), &upper(class), &upper(resource), level, ctx)
+    }
+
+    /// A user's summary, if defined.
+    pub fn user(&self, id: &str) -> Option<UserSummary> {
+        let id = normalize_id(id).ok()?;
+        let inner = self.lock();
+        let u = inner.state.users.get(&id)?;
+        Some(UserSummary {
+            id: u.id.clone(),
+            name: u.name.clone(),
+            revoked: u.revoked,
+            special: u.special,
+            protected: u.protected(),
+            default_group: u.default_group.clone(),
+            groups: inner
+                .state
+                .connects
+                .get(&id)
+                .map(|g| g.iter().cloned().collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Runs one RACF command as one transaction.
+    pub fn run_command(&self, issuer: &Issuer, text: &str) -> Result<CommandOutput, CommandError> {
+        let mut inner = self.lock();
+        let env = Env {
+            issuer,
+            now_ms: self.config.clock.now_ms(),
+            cost: self.config.hash_cost,
+        };
+        let out = command::execute(&inner.state, &env, text)?;
+        self.commit(&mut inner, out)
+    }
+
+    /// Runs several commands as ONE transaction: all or nothing. Each sees
+    /// the effect of the ones before it.
+    pub fn run_atomic(
+        &self,
+        issuer: &Issuer,
+        commands: &[String],
+    ) -> Result<CommandOutput, (usize, CommandError)> {
+        let mut inner = self.lock();
+        let env = Env {
+            issuer,
+            now_ms: self.config.clock.now_ms(),
+            cost: self.config.hash_cost,
+        };
+        let mut scratch = inner.state.clone();
+        let mut all = Outcome {
+            changes: Vec::new(),
+            lines: Vec::new(),
+            refresh: Vec::new(),
+        };
+        for (i, text) in commands.iter().enumerate() {
+            let out = command::execute(&scratch, &env, text).map_err(|e| (i, e))?;
+            for c in &out.changes {
+                scratch.apply(c);
+            }
+            all.changes.extend(out.changes);
+            all.lines.extend(out.lines);
+            all.refresh.extend(out.refresh);
+        }
+        drop(scratch);
+        self.commit(&mut inner, all)
+            .map_err(|e| (commands.len(), e))
+    }
+
+    /// Runs a batch, one transaction per command, calling `progress` after
+    /// each; stops at the first failing command.
+    pub fn run_batch(
+        &self,
+        issuer: &Issuer,
+        commands: &[BatchCommand],
+        progress: &mut dyn FnMut(BatchProgress<'_>),
+    ) -> BatchReport {
+        let total = commands.len();
+        for (i, cmd) in commands.iter().enumerate() {
+            let result = self.run_command(issuer, &cmd.text);
+            progress(BatchProgress {
+                done: i + 1,
+                total,
+                command: cmd,
+                result: &result,
+            });
+            if let Err(e) = result {
+                return BatchReport {
+                    succeeded: i,
+                    failed: Some((cmd.clone(), e)),
+                };
+            }
+        }
+        BatchReport {
+            succeeded: total,
+            failed: None,
+        }
+    }
+
+    /// Commits a command's changes (one transaction), then applies them in
+    /// memory and refreshes the index as spec section 3 says.
+    fn commit(&self, inner: &mut Inner, out: Outcome) -> Result<CommandOutput, CommandError> {
+        let Outcome {
+            changes,
+            lines,
+            refresh,
+        } = out;
+        if !changes.is_empty() {
+            inner
+                .store
+                .apply(&changes)
+                .map_err(|e| CommandError::store(&e))?;
+            inner.generation += 1;
+        }
+        for c in &changes {
+            inner.state.apply(c);
+        }
+        let state = &inner.state;
+        let mut idx = self.index.write().unwrap_or_else(|e| e.into_inner());
+        for c in &changes {
+            let profile = match c {
+                Change::PutUser(u) => {
+                    idx.refresh_user(state, &u.id);
+                    None
+                }
+                Change::DeleteUser(id) => {
+                    idx.refresh_user(state, id);
+                    None
+                }
+                Change::Connect { user, .. } | Change::Disconnect { user, .. } => {
+                    idx.refresh_user(state, user);
+                    None
+                }
+                Change::PutClass(s) => {
+                    idx.refresh_settings(state, &s.name);
+                    None
+                }
+                Change::PutOptions(o) => {
+                    idx.set_grplist(o.grplist);
+                    None
+                }
+                Change::PutGroup(_) | Change::DeleteGroup(_) => None,
+                Change::PutProfile(p) => Some((&p.class, &p.name)),
+                Change::DeleteProfile { class, name }
+                | Change::PutAccess { class, name, .. }
+                | Change::DeleteAccess { class, name, .. }
+                | Change::PutConditional { class, name, .. }
+                | Change::DeleteConditional { class, name, .. }
+                | Change::PutMember { class, name, .. }
+                | Change::DeleteMember { class, name, .. } => Some((class, name)),
+            };
+            // Classes the admin RACLISTed explicitly wait for REFRESH; the
+            // GLOBAL table waits for SETROPTS GLOBAL(c) REFRESH.
+            if let Some((class, name)) = profile {
+                if class != GLOBAL_CLASS && !state.class(class).raclist {
+                    idx.refresh_profile(state, class, name);
+                }
+            }
+        }
+        for r in refresh {
+            match r {
+                Refresh::Class(c) => idx.refresh_class(state, &c),
+                Refresh::Global(c) => idx.refresh_global(state, &c),
+            }
+        }
+        Ok(CommandOutput { lines })
+    }
+
+    /// Reloads everything when another process committed changes (compares
+    /// the store's generation counter). Returns whether it reloaded.
+    /// RACLISTed classes are rebuilt too: a reload is a refresh.
+    pub fn reload_if_changed(&self) -> Result<bool, EsmError> {
+        let mut inner = self.lock();
+        let generation = inner.store.generation()?;
+        if generation == inner.generation {
+            return Ok(false);
+        }
+        let state = inner.store.load()?;
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Index::build(&state);
+        *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = state.revoked_tokens.clone();
+        inner.state = state;
+        inner.generation = generation;
+        Ok(true)
+    }
+
+    /// A canonical dump of the store (every row), for tests and diagnostics.
+    pub fn dump_store(&self) -> Result<Vec<String>, EsmError> {
+        Ok(self.lock().store.dump()?)
+    }
+
+    /// RACROUTE REQUEST=VERIFY: checks a password (1-8 characters) or a
+    /// phrase (9-100), and changes it when `new_secret` is given.
+    ///
+    /// Unknown users are hashed against a dummy so the time taken does not
+    /// tell them apart from a wrong password. A revoked user is reported as
+    /// revoked only when the secret is right. Failures are counted; with
+    /// `SETROPTS PASSWORD(REVOKE(n))` the (n+1)th consecutive failure revokes.
+    pub fn verify(&self, user: &str, secret: &str, new_secret: Option<&str>) -> VerifyOutcome {
+        let id = match normalize_id(user) {
+            Ok(id) => id,
+            Err(_) => {
+                verify_secret(secret, &self.dummy);
+                return VerifyOutcome::UnknownUser;
+            }
+        };
+        let kind = kind_of(secret);
+        // Read what is needed, then hash without holding the lock.
+        let (stored, mixed_case) = {
+            let inner = self.lock();
+            let mixed = inner.state.options.mixed_case;
+            match inner.state.users.get(&id) {
+                None => (None, mixed),
+                Some(u) => {
+                    let cred = match kind {
+                        SecretKind::Password => u.password.clone(),
+                        SecretKind::Phrase => u.phrase.clone(),
+                    };
+                    (Some(cred), mixed)
+                }
+            }
+        };
+        let candidate = match kind {
+            SecretKind::Password => normalize_password(secret, mixed_case),
+            SecretKind::Phrase => secret.to_owned(),
+        };
+        let Some(cred) = stored else {
+            verify_secret(&candidate, &self.dummy);
+            return VerifyOutcome::UnknownUser;
+        };
+        let ok = match &cred {
+            Some(c) => verify_secret(&candidate, &c.hash),
+            None => {
+                verify_secret(&candidate, &self.dummy);
+                false
+            }
+        };
+        let now = self.config.clock.now_ms();
+        let mut inner = self.lock();
+        let opts = inner.state.options.clone();
+        let Some(mut u) = inner.state.users.get(&id).cloned() else {
+            return VerifyOutcome::UnknownUser;
+        };
+        if !ok {
+            if !u.revoked {
+                u.failed_attempts = u.failed_attempts.saturating_add(1);
+                if opts.revoke_after.is_some_and(|n| u.failed_attempts > n) {
+                    u.revoked = true;
+                }
+                self.save_user(&mut inner, u);
+            }
+            return VerifyOutcome::WrongPassword;
+        }
+        if u.revoked {
+            return VerifyOutcome::Revoked;
+        }
+        let Some(cred) = cred else {
+            return VerifyOutcome::WrongPassword;
+        };
+        let interval_ms = i64::from(opts.password_interval_days) * 86_400_000;
+        let expired = cred.expired || (interval_ms > 0 && now - cred.set_at_ms >= interval_ms);
+        if let Some(new) = new_secret {
+            if let Err(why) = self.check_new_secret(&u, kind, &cred, new, &opts) {
+                if u.failed_attempts != 0 {
+                    u.failed_attempts = 0;
+                    self.save_user(&mut inner, u);
+                }
+                return VerifyOutcome::NewPasswordInvalid { why };
+            }
+            let new_norm = match kind {
+                SecretKind::Password => normalize_password(new, opts.mixed_case),
+                SecretKind::Phrase => new.to_owned(),
+            };
+            let Ok(hash) = hash_secret(&new_norm, self.config.hash_cost) else {
+                return VerifyOutcome::NewPasswordInvalid {
+                    why: "the new password could not be stored".into(),
+                };
+            };
+            let fresh = Credential {
+                hash,
+                set_at_ms: now,
+                expired: false,
+            };
+            let keep = opts.history as usize;
+            let (slot, history) = match kind {
+                SecretKind::Password => (&mut u.password, &mut u.password_history),
+                SecretKind::Phrase => (&mut u.phrase, &mut u.phrase_history),
+            };
+            history.insert(0, cred.hash.clone());
+            history.truncate(keep);
+            *slot = Some(fresh);
+        } else if expired {
+            return VerifyOutcome::Expired;
+        }
+        u.failed_attempts = 0;
+        u.last_logon_ms = Some(now);
+        let id = u.id.clone();
+        self.save_user(&mut inner, u);
+        VerifyOutcome::Success { user: id }
+    }
+
+    fn check_new_secret(
+        &self,
+        u: &User,
+        kind: SecretKind,
+        current: &Credential,
+        new: &str,
+        opts: &model::Options,
+    ) -> Result<(), String> {
+        if kind_of(new) != kind {
+            return Err(match kind {
+                SecretKind::Password => "a new password is 1 to 8 characters".into(),
+                SecretKind::Phrase => "a new password phrase is 9 to 100 characters".into(),
+            });
+        }
+        let norm = match kind {
+            SecretKind::Password => {
+                check_password_syntax(&u.id, new, opts.mixed_case)?;
+                normalize_password(new, opts.mixed_case)
+            }
+            SecretKind::Phrase => {
+                check_phrase_syntax(&u.id, new)?;
+                new.to_owned()
+            }
+        };
+        if verify_secret(&norm, &current.hash) {
+            return Err("the new value must differ from the current one".into());
+        }
+        let history = match kind {
+            SecretKind::Password => &u.password_history,
+            SecretKind::Phrase => &u.phrase_history,
+        };
+        if history
+            .iter()
+            .take(opts.history as usize)
+            .any(|h| verify_secret(&norm, h))
+        {
+            return Err("the new value was used before (password history)".into());
+        }
+        Ok(())
+    }
+
+    fn save_user(&self, inner: &mut Inner, u: User) {
+        let change = Change::PutUser(Box::new(u));
+        // A failure to persist a logon statistic must not turn a logon
+        // answer into an error; the in-memory copy stays authoritative only
+        // when the store took it.
+        if inner.store.apply(std::slice::from_ref(&change)).is_ok() {
+            inner.generation += 1;
+            inner.state.apply(&change);
+            if let Change::PutUser(u) = &change {
+                let state = &inner.state;
+                self.index
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .refresh_user(state, &u.id);
+            }
+        }
+    }
+
+    /// The token-state part of the store (for the auth crate).
+    pub fn token_state(&self) -> TokenState<'_> {
+        TokenState { esm: self }
+    }
+
+    /// Imports a YAML file's text: Zowe's `mock-saf.yml` or zgate's own
+    /// format (see [`import`]); all of it in one transaction.
+    pub fn import_yaml(
+        &self,
+        issuer: &Issuer,
+        text: &str,
+    ) -> Result<import::ImportReport, EsmError> {
+        let plan = {
+            let inner = self.lock();
+            import::plan(&inner.state, text)?
+        };
+        match self.run_atomic(issuer, &plan.commands) {
+            Ok(out) => Ok(import::ImportReport {
+                commands: plan.commands,
+                notes: plan.notes,
+                lines: out.lines,
+            }),
+            Err((i, error)) => Err(EsmError::ImportCommand {
+                command: plan.commands.get(i).cloned().unwrap_or_default(),
+                error,
+            }),
+        }
+    }
+}
+
+/// Revoked tokens, persisted with the ESM (the auth crate decides what is
+/// hashed). Lookups are in memory, O(1).
+pub struct TokenState<'a> {
+    esm: &'a Esm,
+}
+
+impl TokenState<'_> {
+    /// Records a revoked token hash until it expires.
+    pub fn revoke_token(&self, hash: &str, expires_at_ms: i64) -> Result<(), EsmError> {
+        let mut inner = self.esm.lock();
+        inner.store.revoke_token(hash, expires_at_ms)?;
+        self.esm
+            .tokens
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hash.to_owned(), expires_at_ms);
+        Ok(())
+    }
+
+    /// Whether a hash was revoked.
+    pub fn is_token_revoked(&self, hash: &str) -> bool {
+        self.esm
+            .tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(hash)
+    }
+
+    /// All revoked hashes with their expiry, sorted by hash.
+    pub fn revoked_tokens(&self) -> Vec<(String, i64)> {
+        let mut v: Vec<(String, i64)> = self
+            .esm
+            .tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(h, e)| (h.clone(), *e))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Forgets revocations that expired before `now_ms`; returns how many.
+    pub fn purge_expired_tokens(&self, now_ms: i64) -> Result<usize, EsmError> {
+        let mut inner = self.esm.lock();
+        let n = inner.store.purge_expired_tokens(now_ms)?;
+        self.esm
+            .tokens
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, e| *e >= now_ms);
+        Ok(n)
+    }
+}

@@ -1,0 +1,521 @@
+//! The in-memory decision index (RACF's RACLIST) and the decision procedure
+//! of spec section 3.
+//!
+//! **Architecture invariant: checks never touch the disk.** [`Index`] is
+//! built from the loaded [`State`] and patched after each committed command;
+//! [`Index::decide`] reads only it. Per class it holds a hash map of discrete
+//! profiles and a [`GenericIndex`] trie of generic ones (see
+//! [`crate::generic`]), so a check costs one hash lookup plus a walk along the
+//! resource name, independent of the number of profiles.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::generic::{is_generic, GenericIndex};
+use crate::model::{
+    parse_global_member, AccessLevel, ClassSettings, Condition, Profile, GLOBAL_CLASS,
+};
+use crate::store::State;
+
+/// What a check knows about the user.
+#[derive(Debug, Clone, Default)]
+pub struct UserFacts {
+    /// Connected groups (sorted).
+    pub groups: Vec<String>,
+    /// Default group.
+    pub default_group: String,
+    /// RESTRICTED.
+    pub restricted: bool,
+    /// OPERATIONS.
+    pub operations: bool,
+}
+
+/// The GLOBAL access table of one class.
+#[derive(Debug, Clone, Default)]
+struct GlobalTable {
+    discrete: HashMap<String, AccessLevel>,
+    generic: GenericIndex<AccessLevel>,
+}
+
+impl GlobalTable {
+    fn build(state: &State, class: &str) -> GlobalTable {
+        let mut t = GlobalTable::default();
+        if let Some(p) = state.profile(GLOBAL_CLASS, class) {
+            for m in &p.members {
+                if let Ok((res, level)) = parse_global_member(m) {
+                    if is_generic(&res) {
+                        t.generic.insert(&res, level);
+                    } else {
+                        t.discrete.insert(res, level);
+                    }
+                }
+            }
+        }
+        t
+    }
+
+    fn lookup(&self, resource: &str) -> Option<(String, AccessLevel)> {
+        if let Some(l) = self.discrete.get(resource) {
+            return Some((resource.to_owned(), *l));
+        }
+        self.generic
+            .lookup(resource)
+            .map(|(n, l)| (n.to_owned(), *l))
+    }
+}
+
+/// One class in memory.
+#[derive(Debug, Clone, Default)]
+pub struct ClassIndex {
+    settings: ClassSettings,
+    discrete: HashMap<String, Arc<Profile>>,
+    generic: GenericIndex<Arc<Profile>>,
+    global: Option<GlobalTable>,
+}
+
+impl ClassIndex {
+    fn build(state: &State, class: &str) -> ClassIndex {
+        let mut c = ClassIndex {
+            settings: state.class(class),
+            ..ClassIndex::default()
+        };
+        if let Some(profiles) = state.profiles.get(class) {
+            for p in profiles.values() {
+                c.put(p.clone());
+            }
+        }
+        if c.settings.global {
+            c.global = Some(GlobalTable::build(state, class));
+        }
+        c
+    }
+
+    fn put(&mut self, p: Arc<Profile>) {
+        if is_generic(&p.name) {
+            let name = p.name.clone();
+            self.generic.insert(&name, p);
+        } else {
+            self.discrete.insert(p.name.clone(), p);
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        if is_generic(name) {
+            self.generic.remove(name);
+        } else {
+            self.discrete.remove(name);
+        }
+    }
+
+    /// The profile protecting a literal resource name: discrete first, then
+    /// the most specific generic (when GENERIC is active for the class).
+    pub fn protecting(&self, resource: &str) -> Option<&Arc<Profile>> {
+        if let Some(p) = self.discrete.get(resource) {
+            return Some(p);
+        }
+        if self.settings.generic {
+            return self.generic.lookup(resource).map(|(_, p)| p);
+        }
+        None
+    }
+}
+
+/// Who gave the level that decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantSource {
+    /// The user's own access list entry.
+    User(String),
+    /// A group's entry (the highest of the user's groups).
+    Group(String),
+    /// The `ID(*)` entry.
+    Everyone,
+    /// The universal access.
+    Uacc,
+    /// A conditional entry (`WHEN(...)`) for this id.
+    Conditional {
+        /// User, group or `*`.
+        id: String,
+        /// The condition that held.
+        condition: Condition,
+    },
+    /// The OPERATIONS attribute.
+    Operations,
+    /// WARNING mode let the request through.
+    Warning,
+    /// The GLOBAL access table entry.
+    Global(String),
+}
+
+impl fmt::Display for GrantSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GrantSource::User(u) => write!(f, "user entry {u}"),
+            GrantSource::Group(g) => write!(f, "group entry {g}"),
+            GrantSource::Everyone => f.write_str("ID(*) entry"),
+            GrantSource::Uacc => f.write_str("UACC"),
+            GrantSource::Conditional { id, condition } => {
+                write!(
+                    f,
+                    "conditional entry {id} WHEN({}({}))",
+                    condition.kind, condition.value
+                )
+            }
+            GrantSource::Operations => f.write_str("OPERATIONS attribute"),
+            GrantSource::Warning => f.write_str("WARNING mode"),
+            GrantSource::Global(e) => write!(f, "GLOBAL entry {e}"),
+        }
+    }
+}
+
+/// Extra facts a check may carry for conditional entries, e.g.
+/// `TERMINAL(10.1.2.3)` or `SERVAUTH(...)`.
+#[derive(Debug, Clone, Default)]
+pub struct CheckContext {
+    /// Conditions that hold for this request.
+    pub conditions: Vec<Condition>,
+}
+
+/// The answer to a check: RACF's triplet and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// SAF return code: 0 granted, 4 not protected / no decision, 8 denied.
+    pub saf_rc: u32,
+    /// RACF return code.
+    pub racf_rc: u32,
+    /// RACF reason code (4 = granted because of WARNING).
+    pub reason: u32,
+    /// The profile that decided (a GLOBAL entry's name for GLOBAL).
+    pub profile: Option<String>,
+    /// What granted access, when granted.
+    pub granted_by: Option<GrantSource>,
+    /// What set the level that decided, granted or not (e.g. a user entry of NONE).
+    pub decided_by: Option<GrantSource>,
+    /// The level that entry gave.
+    pub level: Option<AccessLevel>,
+    /// Why, in a word: `class inactive`, `not protected`, ...
+    pub why: &'static str,
+    /// The request, for the explanation.
+    pub request: (String, String, String, AccessLevel),
+}
+
+impl Decision {
+    /// Whether access is granted (SAF RC 0).
+    pub fn authorized(&self) -> bool {
+        self.saf_rc == 0
+    }
+}
+
+impl fmt::Display for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (user, class, resource, level) = &self.request;
+        let verdict = match (self.saf_rc, self.reason) {
+            (0, 4) => "GRANTED (WARNING)",
+            (0, _) => "GRANTED",
+            (4, _) => "NOT PROTECTED",
+            _ => "DENIED",
+        };
+        write!(
+            f,
+            "{verdict}: {user} {level} {class} {resource} (SAF RC {} RACF RC {} reason {}): {}",
+            self.saf_rc, self.racf_rc, self.reason, self.why
+        )?;
+        if let Some(p) = &self.profile {
+            write!(f, "; profile {p}")?;
+        }
+        if let Some(src) = &self.decided_by {
+            match self.level {
+                Some(l) => write!(f, "; {src} gives {l}")?,
+                None => write!(f, "; {src}")?,
+            }
+        }
+        if let Some(g) = &self.granted_by {
+            if Some(g) != self.decided_by.as_ref() {
+                write!(f, "; granted by {g}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Everything checks need, in memory.
+#[derive(Debug, Clone, Default)]
+pub struct Index {
+    classes: HashMap<String, ClassIndex>,
+    users: HashMap<String, UserFacts>,
+    grplist: bool,
+}
+
+impl Index {
+    /// Builds the whole index from the state.
+    pub fn build(state: &State) -> Index {
+        let mut idx = Index {
+            grplist: state.options.grplist,
+            ..Index::default()
+        };
+        let mut names: Vec<&String> = state.classes.keys().collect();
+        names.extend(state.profiles.keys());
+        for class in names {
+            if class != GLOBAL_CLASS && !idx.classes.contains_key(class) {
+                idx.classes
+                    .insert(class.clone(), ClassIndex::build(state, class));
+            }
+        }
+        for id in state.users.keys() {
+            idx.refresh_user(state, id);
+        }
+        idx
+    }
+
+    /// Re-reads one user's facts (or forgets a deleted user).
+    pub fn refresh_user(&mut self, state: &State, id: &str) {
+        match state.users.get(id) {
+            Some(u) => {
+                let groups = state
+                    .connects
+                    .get(id)
+                    .map(|g| g.iter().cloned().collect())
+                    .unwrap_or_default();
+                self.users.insert(
+                    id.to_owned(),
+                    UserFacts {
+                        groups,
+                        default_group: u.default_group.clone(),
+                        restricted: u.restricted,
+                        operations: u.operations,
+                    },
+                );
+            }
+            None => {
+                self.users.remove(id);
+            }
+        }
+    }
+
+    /// Sets the system options that checks use.
+    pub fn set_grplist(&mut self, grplist: bool) {
+        self.grplist = grplist;
+    }
+
+    /// Applies new class settings (immediately, as SETROPTS does).
+    pub fn refresh_settings(&mut self, state: &State, class: &str) {
+        let settings = state.class(class);
+        match self.classes.get_mut(class) {
+            Some(c) => {
+                if settings.global && c.global.is_none() {
+                    c.global = Some(GlobalTable::build(state, class));
+                }
+                if !settings.global {
+                    c.global = None;
+                }
+                c.settings = settings;
+            }
+            None => {
+                self.classes
+                    .insert(class.to_owned(), ClassIndex::build(state, class));
+            }
+        }
+    }
+
+    /// Re-reads one profile (RACLIST refresh of a single profile).
+    pub fn refresh_profile(&mut self, state: &State, class: &str, name: &str) {
+        let c = self
+            .classes
+            .entry(class.to_owned())
+            .or_insert_with(|| ClassIndex {
+                settings: state.class(class),
+                ..ClassIndex::default()
+            });
+        match state.profile(class, name) {
+            Some(p) => c.put(p.clone()),
+            None => c.remove(name),
+        }
+    }
+
+    /// Rebuilds a class's profiles (`SETROPTS RACLIST(c) REFRESH`).
+    pub fn refresh_class(&mut self, state: &State, class: &str) {
+        let global = self.classes.get(class).and_then(|c| c.global.clone());
+        let mut c = ClassIndex::build(state, class);
+        // The GLOBAL table has its own refresh.
+        if c.settings.global {
+            c.global = global.or(c.global);
+        }
+        self.classes.insert(class.to_owned(), c);
+    }
+
+    /// Reloads a class's GLOBAL table (`SETROPTS GLOBAL(c) REFRESH`).
+    pub fn refresh_global(&mut self, state: &State, class: &str) {
+        self.refresh_settings(state, class);
+        if let Some(c) = self.classes.get_mut(class) {
+            if c.settings.global {
+                c.global = Some(GlobalTable::build(state, class));
+            }
+        }
+    }
+
+    /// The profile protecting a resource, as checks see it.
+    pub fn protecting(&self, class: &str, resource: &str) -> Option<&Arc<Profile>> {
+        self.classes.get(class)?.protecting(resource)
+    }
+
+    /// Facts about a user, if defined.
+    pub fn user(&self, id: &str) -> Option<&UserFacts> {
+        self.users.get(id)
+    }
+
+    /// The decision procedure of spec section 3. `user`, `class` and
+    /// `resource` must already be upper case.
+    pub fn decide(
+        &self,
+        user: &str,
+        class: &str,
+        resource: &str,
+        requested: AccessLevel,
+        ctx: &CheckContext,
+    ) -> Decision {
+        let mut d = Decision {
+            saf_rc: 4,
+            racf_rc: 4,
+            reason: 0,
+            profile: None,
+            granted_by: None,
+            decided_by: None,
+            level: None,
+            why: "class inactive",
+            request: (
+                user.to_owned(),
+                class.to_owned(),
+                resource.to_owned(),
+                requested,
+            ),
+        };
+        let grant = |mut d: Decision, src: GrantSource, reason: u32, why| {
+            d.saf_rc = 0;
+            d.racf_rc = 0;
+            d.reason = reason;
+            d.granted_by = Some(src);
+            d.why = why;
+            d
+        };
+        // 1. Class inactive: no decision.
+        let Some(ci) = self.classes.get(class) else {
+            return d;
+        };
+        if !ci.settings.active {
+            return d;
+        }
+        let facts = self.users.get(user);
+        let restricted = facts.is_some_and(|f| f.restricted);
+        // 2. GLOBAL grants at once, before any profile.
+        if let Some(table) = &ci.global {
+            if !restricted {
+                if let Some((entry, level)) = table.lookup(resource) {
+                    if level >= requested {
+                        d.profile = Some(entry.clone());
+                        d.decided_by = Some(GrantSource::Global(entry.clone()));
+                        d.level = Some(level);
+                        return grant(d, GrantSource::Global(entry), 0, "GLOBAL access table");
+                    }
+                }
+            }
+        }
+        let Some(profile) = ci.protecting(resource) else {
+            d.why = "not protected: no profile";
+            return d;
+        };
+        d.profile = Some(profile.name.clone());
+        // 3-6. The standard access list, then UACC.
+        let mut listed = false;
+        let mut found: Option<(GrantSource, AccessLevel)> = None;
+        if let Some(l) = profile.access.get(user) {
+            listed = true;
+            found = Some((GrantSource::User(user.to_owned()), *l));
+        } else if let Some(f) = facts {
+            let mut best: Option<(&String, AccessLevel)> = None;
+            let candidates: &[String] = if self.grplist {
+                &f.groups
+            } else {
+                std::slice::from_ref(&f.default_group)
+            };
+            for g in candidates {
+                if let Some(&l) = profile.access.get(g) {
+                    if best.is_none_or(|(_, b)| l > b) {
+                        best = Some((g, l));
+                    }
+                }
+            }
+            if let Some((g, l)) = best {
+                listed = true;
+                found = Some((GrantSource::Group(g.clone()), l));
+            }
+        }
+        if found.is_none() && !restricted {
+            if let (Some(l), Some(_)) = (profile.access.get("*"), facts) {
+                found = Some((GrantSource::Everyone, *l));
+            } else {
+                found = Some((GrantSource::Uacc, profile.uacc));
+            }
+        }
+        if let Some((src, level)) = &found {
+            d.decided_by = Some(src.clone());
+            d.level = Some(*level);
+            if *level >= requested {
+                return grant(d.clone(), src.clone(), 0, "access list");
+            }
+        }
+        // 7. Conditional entries.
+        if !ctx.conditions.is_empty() && !profile.conditional.is_empty() {
+            let mut best: Option<(u8, &String, &Condition, AccessLevel)> = None;
+            for ((id, cond), &level) in &profile.conditional {
+                if !ctx.conditions.contains(cond) {
+                    continue;
+                }
+                // User entry first, then groups, then ID(*).
+                let rank = if id == user {
+                    3
+                } else if facts.is_some_and(|f| {
+                    if self.grplist {
+                        f.groups.binary_search(id).is_ok()
+                    } else {
+                        &f.default_group == id
+                    }
+                }) {
+                    2
+                } else if id == "*" && facts.is_some() && !restricted {
+                    1
+                } else {
+                    continue;
+                };
+                if best.is_none_or(|(r, _, _, l)| (rank, level) > (r, l)) {
+                    best = Some((rank, id, cond, level));
+                }
+            }
+            if let Some((_, id, cond, level)) = best {
+                if level >= requested {
+                    let src = GrantSource::Conditional {
+                        id: id.clone(),
+                        condition: cond.clone(),
+                    };
+                    d.decided_by = Some(src.clone());
+                    d.level = Some(level);
+                    return grant(d, src, 0, "conditional access list");
+                }
+            }
+        }
+        // 8. OPERATIONS, when nothing listed the user.
+        if !listed && facts.is_some_and(|f| f.operations) {
+            d.decided_by = Some(GrantSource::Operations);
+            d.level = Some(AccessLevel::Alter);
+            return grant(d, GrantSource::Operations, 0, "OPERATIONS attribute");
+        }
+        // 9. WARNING.
+        if profile.warning {
+            return grant(d, GrantSource::Warning, 4, "WARNING mode (audited)");
+        }
+        // 10. Denied.
+        d.saf_rc = 8;
+        d.racf_rc = 8;
+        d.why = "not authorized";
+        d
+    }
+}

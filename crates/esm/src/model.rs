@@ -1,0 +1,401 @@
+//! The ESM's data model: users, groups, connects, classes, profiles, access
+//! lists, the GLOBAL access table and the SETROPTS options.
+//!
+//! These are plain values; the durable copy lives behind [`crate::store::Store`]
+//! and the decision index ([`crate::index`]) is built from them. Identifier
+//! rules (spec section 4) are enforced here so that every entry point
+//! (commands, import, the API) validates the same way.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+/// An access level, ordered `NONE < EXECUTE < READ < UPDATE < CONTROL < ALTER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AccessLevel {
+    /// No access.
+    None,
+    /// Execute (load) only.
+    Execute,
+    /// Read.
+    Read,
+    /// Update.
+    Update,
+    /// Control.
+    Control,
+    /// Alter: full control, including the profile itself.
+    Alter,
+}
+
+impl AccessLevel {
+    /// All levels, lowest first.
+    pub const ALL: [AccessLevel; 6] = [
+        AccessLevel::None,
+        AccessLevel::Execute,
+        AccessLevel::Read,
+        AccessLevel::Update,
+        AccessLevel::Control,
+        AccessLevel::Alter,
+    ];
+
+    /// The RACF keyword (`READ`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessLevel::None => "NONE",
+            AccessLevel::Execute => "EXECUTE",
+            AccessLevel::Read => "READ",
+            AccessLevel::Update => "UPDATE",
+            AccessLevel::Control => "CONTROL",
+            AccessLevel::Alter => "ALTER",
+        }
+    }
+}
+
+impl fmt::Display for AccessLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text was not an access level.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid access level `{0}` (NONE, EXECUTE, READ, UPDATE, CONTROL or ALTER)")]
+pub struct InvalidAccessLevel(pub String);
+
+impl FromStr for AccessLevel {
+    type Err = InvalidAccessLevel;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let upper = s.trim().to_ascii_uppercase();
+        // RACF accepts the keyword abbreviated to any leading substring that is
+        // unambiguous among the levels (`R`, `UPD`, `ALT`, `EXEC`, ...).
+        if upper.is_empty() {
+            return Err(InvalidAccessLevel(s.to_owned()));
+        }
+        let mut found = None;
+        for level in AccessLevel::ALL {
+            if level.as_str() == upper {
+                return Ok(level);
+            }
+            if level.as_str().starts_with(&upper) {
+                if found.is_some() {
+                    return Err(InvalidAccessLevel(s.to_owned()));
+                }
+                found = Some(level);
+            }
+        }
+        found.ok_or_else(|| InvalidAccessLevel(s.to_owned()))
+    }
+}
+
+/// Why an identifier was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    /// Empty identifier.
+    #[error("the name is empty")]
+    Empty,
+    /// More than 8 characters.
+    #[error("`{0}` is longer than 8 characters")]
+    TooLong(String),
+    /// A character outside `A-Z 0-9 @ # $`.
+    #[error("`{0}` contains a character other than A-Z, 0-9, @, # and $")]
+    InvalidChar(String),
+}
+
+/// Validates and upper-cases a user id or group name (1-8 of `A-Z 0-9 @ # $`).
+pub fn normalize_id(raw: &str) -> Result<String, IdError> {
+    let id = raw.trim().to_ascii_uppercase();
+    if id.is_empty() {
+        return Err(IdError::Empty);
+    }
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, '@' | '#' | '$'))
+    {
+        return Err(IdError::InvalidChar(raw.to_owned()));
+    }
+    if id.len() > 8 {
+        return Err(IdError::TooLong(raw.to_owned()));
+    }
+    Ok(id)
+}
+
+/// Why a class name or profile name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Class names are 1-8 characters of `A-Z 0-9 @ # $`.
+    #[error("invalid class name `{0}`")]
+    Class(String),
+    /// Profile names are 1-246 printable characters without blanks,
+    /// with generic characters used as RACF allows.
+    #[error("invalid profile name `{name}`: {why}")]
+    Profile {
+        /// The name as given.
+        name: String,
+        /// What is wrong.
+        why: &'static str,
+    },
+}
+
+/// Validates and upper-cases a class name.
+pub fn normalize_class(raw: &str) -> Result<String, NameError> {
+    normalize_id(raw).map_err(|_| NameError::Class(raw.to_owned()))
+}
+
+/// Maximum length of a general-resource profile name (RACF: 246).
+pub const MAX_PROFILE_NAME: usize = 246;
+
+/// Validates and upper-cases a general-resource profile name.
+pub fn normalize_profile_name(raw: &str) -> Result<String, NameError> {
+    let name = raw.trim().to_ascii_uppercase();
+    let bad = |why| NameError::Profile {
+        name: raw.to_owned(),
+        why,
+    };
+    if name.is_empty() {
+        return Err(bad("the name is empty"));
+    }
+    if name.len() > MAX_PROFILE_NAME {
+        return Err(bad("longer than 246 characters"));
+    }
+    if !name.chars().all(|c| c.is_ascii_graphic()) || name.contains(['(', ')', '\'', ',']) {
+        return Err(bad(
+            "contains a blank, a parenthesis, a quote, a comma or a non-ASCII character",
+        ));
+    }
+    if crate::generic::is_generic(&name) {
+        crate::generic::Pattern::parse(&name).map_err(bad)?;
+    }
+    Ok(name)
+}
+
+/// A stored credential hash (PHC-like text, see [`crate::password`]).
+/// No `Debug`: it is secret material.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretHash(pub String);
+
+/// A password or a password phrase as stored.
+#[derive(Clone)]
+pub struct Credential {
+    /// The salted slow hash.
+    pub hash: SecretHash,
+    /// When it was set (ms since the epoch).
+    pub set_at_ms: i64,
+    /// Expired: must be changed at the next logon.
+    pub expired: bool,
+}
+
+/// A user profile.
+#[derive(Clone)]
+pub struct User {
+    /// The user id (upper case).
+    pub id: String,
+    /// The programmer name (free text, case kept).
+    pub name: String,
+    /// Owner (a user or group).
+    pub owner: String,
+    /// Default group.
+    pub default_group: String,
+    /// SPECIAL: may administer.
+    pub special: bool,
+    /// AUDITOR.
+    pub auditor: bool,
+    /// OPERATIONS: resource access where nothing lists the user.
+    pub operations: bool,
+    /// RESTRICTED: ID(*), UACC and GLOBAL do not apply.
+    pub restricted: bool,
+    /// Revoked: cannot log on.
+    pub revoked: bool,
+    /// The password, if any.
+    pub password: Option<Credential>,
+    /// The password phrase, if any.
+    pub phrase: Option<Credential>,
+    /// Previous password hashes, newest first.
+    pub password_history: Vec<SecretHash>,
+    /// Previous phrase hashes, newest first.
+    pub phrase_history: Vec<SecretHash>,
+    /// Consecutive failed logon attempts.
+    pub failed_attempts: u32,
+    /// Created (ms since the epoch).
+    pub created_ms: i64,
+    /// Last successful logon (ms since the epoch).
+    pub last_logon_ms: Option<i64>,
+}
+
+impl User {
+    /// A new user with no credential (PROTECTED).
+    pub fn new(id: String, default_group: String, owner: String, now_ms: i64) -> User {
+        User {
+            id,
+            name: String::new(),
+            owner,
+            default_group,
+            special: false,
+            auditor: false,
+            operations: false,
+            restricted: false,
+            revoked: false,
+            password: None,
+            phrase: None,
+            password_history: Vec::new(),
+            phrase_history: Vec::new(),
+            failed_attempts: 0,
+            created_ms: now_ms,
+            last_logon_ms: None,
+        }
+    }
+
+    /// PROTECTED: neither a password nor a phrase (cannot log on with one).
+    pub fn protected(&self) -> bool {
+        self.password.is_none() && self.phrase.is_none()
+    }
+}
+
+/// A group profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The group name.
+    pub id: String,
+    /// Superior group (none only for SYS1).
+    pub superior: Option<String>,
+    /// Owner.
+    pub owner: String,
+    /// Created (ms since the epoch).
+    pub created_ms: i64,
+}
+
+/// Per-class settings made by SETROPTS.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClassSettings {
+    /// The class name.
+    pub name: String,
+    /// `SETROPTS CLASSACT(c)`.
+    pub active: bool,
+    /// `SETROPTS GENERIC(c)`: generic profiles are used.
+    pub generic: bool,
+    /// `SETROPTS RACLIST(c)` given explicitly: changes wait for REFRESH.
+    pub raclist: bool,
+    /// `SETROPTS GLOBAL(c)`: the GLOBAL access table applies.
+    pub global: bool,
+}
+
+impl ClassSettings {
+    /// Default (inactive) settings for a class.
+    pub fn new(name: &str) -> ClassSettings {
+        ClassSettings {
+            name: name.to_owned(),
+            ..ClassSettings::default()
+        }
+    }
+}
+
+/// System-wide options (SETROPTS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `GRPLIST`: all connected groups count (default on in zgate).
+    pub grplist: bool,
+    /// `PASSWORD(INTERVAL(n))`: days a password stays valid; 0 = never expires.
+    pub password_interval_days: u32,
+    /// `PASSWORD(REVOKE(n))`: n consecutive failures allowed, the next revokes.
+    pub revoke_after: Option<u32>,
+    /// `PASSWORD(HISTORY(n))`: previous values kept and refused.
+    pub history: u32,
+    /// `PASSWORD(MIXEDCASE)`: passwords are case-sensitive.
+    pub mixed_case: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            grplist: true,
+            password_interval_days: 0,
+            revoke_after: None,
+            history: 0,
+            mixed_case: false,
+        }
+    }
+}
+
+/// The condition of a conditional access list entry (`WHEN(...)`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Condition {
+    /// The condition kind: `TERMINAL`, `PROGRAM`, `CONSOLE`, `APPCPORT`,
+    /// `JESINPUT`, `SYSID`, `SERVAUTH`, `CRITERIA`.
+    pub kind: String,
+    /// The value (upper case).
+    pub value: String,
+}
+
+/// The condition kinds `WHEN()` accepts.
+pub const CONDITION_KINDS: [&str; 8] = [
+    "APPCPORT", "CONSOLE", "CRITERIA", "JESINPUT", "PROGRAM", "SERVAUTH", "SYSID", "TERMINAL",
+];
+
+/// A general-resource profile (discrete or generic).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The class.
+    pub class: String,
+    /// The name (a pattern when generic).
+    pub name: String,
+    /// Owner.
+    pub owner: String,
+    /// Universal access.
+    pub uacc: AccessLevel,
+    /// WARNING mode: grant and say so.
+    pub warning: bool,
+    /// Application data (`APPLDATA`).
+    pub appldata: String,
+    /// Free text (`DATA`).
+    pub data: String,
+    /// The standard access list: id (user, group or `*`) → level.
+    pub access: BTreeMap<String, AccessLevel>,
+    /// The conditional access list: (id, condition) → level.
+    pub conditional: BTreeMap<(String, Condition), AccessLevel>,
+    /// Members (`ADDMEM`), used by the GLOBAL class: `resource/level`.
+    pub members: BTreeSet<String>,
+    /// Created (ms since the epoch).
+    pub created_ms: i64,
+}
+
+impl Profile {
+    /// A new empty profile.
+    pub fn new(class: String, name: String, owner: String, now_ms: i64) -> Profile {
+        Profile {
+            class,
+            name,
+            owner,
+            uacc: AccessLevel::None,
+            warning: false,
+            appldata: String::new(),
+            data: String::new(),
+            access: BTreeMap::new(),
+            conditional: BTreeMap::new(),
+            members: BTreeSet::new(),
+            created_ms: now_ms,
+        }
+    }
+
+    /// Whether the name holds generic characters.
+    pub fn is_generic(&self) -> bool {
+        crate::generic::is_generic(&self.name)
+    }
+}
+
+/// Where the GLOBAL access table lives: profiles of this class named after
+/// the class they grant in, with members `resource/level`.
+pub const GLOBAL_CLASS: &str = "GLOBAL";
+
+/// Splits a GLOBAL member `resource/level` (level defaults to READ).
+pub fn parse_global_member(member: &str) -> Result<(String, AccessLevel), NameError> {
+    let (res, level) = match member.rsplit_once('/') {
+        Some((r, l)) => (
+            r,
+            l.parse::<AccessLevel>().map_err(|_| NameError::Profile {
+                name: member.to_owned(),
+                why: "the level after `/` is not an access level",
+            })?,
+        ),
+        None => (member, AccessLevel::Read),
+    };
+    Ok((normalize_profile_name(res)?, level))
+}

@@ -1,0 +1,250 @@
+//! Passwords and password phrases: RACF's syntax rules and the slow salted
+//! hash they are stored as.
+//!
+//! Hashes are argon2id, stored as
+//! `$argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt hex>$<hash hex>`; each
+//! hash carries its own cost so that changing the configured cost never
+//! invalidates stored values. Comparison is constant time (`subtle`).
+
+use argon2::{Algorithm, Argon2, Params, Version};
+use subtle::ConstantTimeEq;
+
+use crate::model::SecretHash;
+
+/// The argon2id cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashCost {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl HashCost {
+    /// The product default (OWASP's argon2id minimum: 19 MiB, 2 passes).
+    pub const DEFAULT: HashCost = HashCost {
+        memory_kib: 19_456,
+        iterations: 2,
+        parallelism: 1,
+    };
+    /// A cheap cost for tests only.
+    pub const TEST_ONLY: HashCost = HashCost {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+}
+
+impl Default for HashCost {
+    fn default() -> Self {
+        HashCost::DEFAULT
+    }
+}
+
+/// A hashing failure (a bad cost or a corrupt stored hash).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(pub String);
+
+const OUT_LEN: usize = 32;
+
+fn argon(cost: HashCost) -> Result<Argon2<'static>, HashError> {
+    let params = Params::new(
+        cost.memory_kib,
+        cost.iterations,
+        cost.parallelism,
+        Some(OUT_LEN),
+    )
+    .map_err(|e| HashError(e.to_string()))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Hashes a secret with a fresh random salt.
+pub fn hash_secret(secret: &str, cost: HashCost) -> Result<SecretHash, HashError> {
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).map_err(|e| HashError(e.to_string()))?;
+    hash_with_salt(secret, &salt, cost)
+}
+
+fn hash_with_salt(secret: &str, salt: &[u8], cost: HashCost) -> Result<SecretHash, HashError> {
+    let mut out = [0u8; OUT_LEN];
+    argon(cost)?
+        .hash_password_into(secret.as_bytes(), salt, &mut out)
+        .map_err(|e| HashError(e.to_string()))?;
+    Ok(SecretHash(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        cost.memory_kib,
+        cost.iterations,
+        cost.parallelism,
+        hex(salt),
+        hex(&out)
+    )))
+}
+
+fn parse_hash(stored: &SecretHash) -> Option<(HashCost, Vec<u8>, Vec<u8>)> {
+    let mut parts = stored.0.split('$');
+    let (_, alg, _v, params, salt, hash) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if alg != "argon2id" {
+        return None;
+    }
+    let mut cost = HashCost::DEFAULT;
+    for kv in params.split(',') {
+        let (k, v) = kv.split_once('=')?;
+        let v: u32 = v.parse().ok()?;
+        match k {
+            "m" => cost.memory_kib = v,
+            "t" => cost.iterations = v,
+            "p" => cost.parallelism = v,
+            _ => return None,
+        }
+    }
+    Some((cost, unhex(salt)?, unhex(hash)?))
+}
+
+/// Whether `secret` matches `stored`, compared in constant time. A corrupt
+/// stored hash never matches.
+pub fn verify_secret(secret: &str, stored: &SecretHash) -> bool {
+    let Some((cost, salt, expected)) = parse_hash(stored) else {
+        return false;
+    };
+    let Ok(argon) = argon(cost) else { return false };
+    let mut out = vec![0u8; expected.len().max(1)];
+    if argon
+        .hash_password_into(secret.as_bytes(), &salt, &mut out)
+        .is_err()
+    {
+        return false;
+    }
+    out.ct_eq(&expected).into()
+}
+
+/// A hash of nothing anyone knows, with the configured cost: verified
+/// against when the user is unknown so that the answer takes as long.
+pub fn dummy_hash(cost: HashCost) -> SecretHash {
+    hash_with_salt("\u{0}zgate-dummy\u{0}", b"zgate-dummy-salt", cost)
+        .unwrap_or_else(|_| SecretHash(String::new()))
+}
+
+/// Which kind of secret a text is: 1-8 characters a password, 9-100 a phrase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    /// 1-8 characters.
+    Password,
+    /// 9-100 characters.
+    Phrase,
+}
+
+/// Classifies by length (characters).
+pub fn kind_of(secret: &str) -> SecretKind {
+    if secret.chars().count() <= 8 {
+        SecretKind::Password
+    } else {
+        SecretKind::Phrase
+    }
+}
+
+/// Normalises a password for hashing and comparison: upper case unless
+/// `SETROPTS PASSWORD(MIXEDCASE)`.
+pub fn normalize_password(pw: &str, mixed_case: bool) -> String {
+    if mixed_case {
+        pw.to_owned()
+    } else {
+        pw.to_ascii_uppercase()
+    }
+}
+
+/// Checks RACF's password syntax: 1-8 of `A-Z 0-9 @ # $` (and `a-z` with
+/// MIXEDCASE), not the user id.
+pub fn check_password_syntax(user: &str, pw: &str, mixed_case: bool) -> Result<(), String> {
+    let len = pw.chars().count();
+    if len == 0 || len > 8 {
+        return Err("a password is 1 to 8 characters".into());
+    }
+    let ok = |c: char| {
+        c.is_ascii_uppercase()
+            || c.is_ascii_digit()
+            || matches!(c, '@' | '#' | '$')
+            || (c.is_ascii_lowercase())
+    };
+    if !pw.chars().all(ok) {
+        return Err("a password holds only A-Z, 0-9, @, # and $".into());
+    }
+    if normalize_password(pw, mixed_case).eq_ignore_ascii_case(user) {
+        return Err("the password must not be the user id".into());
+    }
+    Ok(())
+}
+
+/// Checks RACF's phrase syntax: 9-100 characters, not containing the user
+/// id, at least 2 letters and 2 non-letters, no character more than twice
+/// in a row.
+pub fn check_phrase_syntax(user: &str, phrase: &str) -> Result<(), String> {
+    let len = phrase.chars().count();
+    if !(9..=100).contains(&len) {
+        return Err("a password phrase is 9 to 100 characters".into());
+    }
+    if phrase
+        .to_ascii_uppercase()
+        .contains(&user.to_ascii_uppercase())
+    {
+        return Err("the password phrase must not contain the user id".into());
+    }
+    let letters = phrase.chars().filter(|c| c.is_alphabetic()).count();
+    if letters < 2 || len - letters < 2 {
+        return Err("a password phrase needs at least 2 letters and 2 non-letters".into());
+    }
+    let chars: Vec<char> = phrase.chars().collect();
+    if chars.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]) {
+        return Err(
+            "a password phrase must not repeat a character more than twice in a row".into(),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_round_trip_and_salt() {
+        let a = hash_secret("SECRET", HashCost::TEST_ONLY).unwrap();
+        let b = hash_secret("SECRET", HashCost::TEST_ONLY).unwrap();
+        assert_ne!(a.0, b.0, "salted");
+        assert!(verify_secret("SECRET", &a));
+        assert!(!verify_secret("SECRET2", &a));
+        assert!(!verify_secret("SECRET", &SecretHash("garbage".into())));
+    }
+
+    #[test]
+    fn phrase_rules() {
+        assert!(check_phrase_syntax("BOB", "correct horse 42").is_ok());
+        assert!(check_phrase_syntax("BOB", "short1!").is_err());
+        assert!(check_phrase_syntax("BOB", "bob is here 12").is_err());
+        assert!(check_phrase_syntax("BOB", "onlyletters").is_err());
+        assert!(check_phrase_syntax("BOB", "aaab 12345 x").is_err());
+    }
+}

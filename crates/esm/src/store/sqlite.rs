@@ -1,0 +1,610 @@
+//! The SQLite backend: one file `<home>/esm.db` (mode 0600), WAL journal,
+//! schema versioned with `PRAGMA user_version` and forward-only migrations.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::{Change, State, Store, StoreError};
+use crate::model::{
+    AccessLevel, ClassSettings, Condition, Credential, Group, Options, Profile, SecretHash, User,
+};
+
+/// Forward-only migrations; index + 1 is the schema version they lead to.
+const MIGRATIONS: &[&str] = &[
+    // 1: the ESM model.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+     INSERT INTO meta (key, value) VALUES ('generation', '0');
+     CREATE TABLE users (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, owner TEXT NOT NULL,
+        default_group TEXT NOT NULL,
+        special INTEGER NOT NULL, auditor INTEGER NOT NULL,
+        operations INTEGER NOT NULL, restricted INTEGER NOT NULL,
+        revoked INTEGER NOT NULL,
+        password_hash TEXT, password_set_ms INTEGER, password_expired INTEGER,
+        phrase_hash TEXT, phrase_set_ms INTEGER, phrase_expired INTEGER,
+        password_history TEXT NOT NULL, phrase_history TEXT NOT NULL,
+        failed_attempts INTEGER NOT NULL, created_ms INTEGER NOT NULL,
+        last_logon_ms INTEGER);
+     CREATE TABLE groups (id TEXT PRIMARY KEY, superior TEXT, owner TEXT NOT NULL,
+        created_ms INTEGER NOT NULL);
+     CREATE TABLE connects (user_id TEXT NOT NULL, group_id TEXT NOT NULL,
+        PRIMARY KEY (user_id, group_id));
+     CREATE TABLE classes (name TEXT PRIMARY KEY, active INTEGER NOT NULL,
+        generic INTEGER NOT NULL, raclist INTEGER NOT NULL, global INTEGER NOT NULL);
+     CREATE TABLE options (id INTEGER PRIMARY KEY CHECK (id = 1),
+        grplist INTEGER NOT NULL, interval_days INTEGER NOT NULL,
+        revoke_after INTEGER, history INTEGER NOT NULL, mixed_case INTEGER NOT NULL);
+     CREATE TABLE profiles (class TEXT NOT NULL, name TEXT NOT NULL,
+        owner TEXT NOT NULL, uacc TEXT NOT NULL, warning INTEGER NOT NULL,
+        appldata TEXT NOT NULL, data TEXT NOT NULL, created_ms INTEGER NOT NULL,
+        PRIMARY KEY (class, name));
+     CREATE TABLE access_list (class TEXT NOT NULL, profile TEXT NOT NULL,
+        id TEXT NOT NULL, access TEXT NOT NULL, PRIMARY KEY (class, profile, id));
+     CREATE TABLE conditional_access (class TEXT NOT NULL, profile TEXT NOT NULL,
+        id TEXT NOT NULL, when_kind TEXT NOT NULL, when_value TEXT NOT NULL,
+        access TEXT NOT NULL, PRIMARY KEY (class, profile, id, when_kind, when_value));
+     CREATE TABLE members (class TEXT NOT NULL, profile TEXT NOT NULL,
+        member TEXT NOT NULL, PRIMARY KEY (class, profile, member));",
+    // 2: token state for the auth crate (revoked token hashes).
+    "CREATE TABLE revoked_tokens (hash TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL);
+     CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at_ms);",
+];
+
+/// The newest schema version this build knows.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// The SQLite store.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    /// Opens or creates the database file (0600) and migrates it.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        create_private_file(path)?;
+        let conn = Connection::open(path).map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        let mut store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql).map_err(db)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(db)?;
+        }
+        tx.commit().map_err(db)
+    }
+}
+
+#[cfg(unix)]
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |source| StoreError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    // An existing file keeps whatever mode it had: tighten it.
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io)
+}
+
+#[cfg(not(unix))]
+fn create_private_file(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+fn b(v: bool) -> i64 {
+    i64::from(v)
+}
+
+fn level(s: &str) -> Result<AccessLevel, StoreError> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("access level `{s}`")))
+}
+
+fn history_text(h: &[SecretHash]) -> String {
+    h.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+fn history_parse(s: &str) -> Vec<SecretHash> {
+    s.split_whitespace()
+        .map(|x| SecretHash(x.to_owned()))
+        .collect()
+}
+
+fn put_user(tx: &Transaction<'_>, u: &User) -> rusqlite::Result<()> {
+    let cred = |c: &Option<Credential>| {
+        (
+            c.as_ref().map(|c| c.hash.0.clone()),
+            c.as_ref().map(|c| c.set_at_ms),
+            c.as_ref().map(|c| b(c.expired)),
+        )
+    };
+    let (pw_h, pw_t, pw_e) = cred(&u.password);
+    let (ph_h, ph_t, ph_e) = cred(&u.phrase);
+    tx.execute(
+        "INSERT OR REPLACE INTO users VALUES
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+        params![
+            u.id,
+            u.name,
+            u.owner,
+            u.default_group,
+            b(u.special),
+            b(u.auditor),
+            b(u.operations),
+            b(u.restricted),
+            b(u.revoked),
+            pw_h,
+            pw_t,
+            pw_e,
+            ph_h,
+            ph_t,
+            ph_e,
+            history_text(&u.password_history),
+            history_text(&u.phrase_history),
+            u.failed_attempts,
+            u.created_ms,
+            u.last_logon_ms
+        ],
+    )?;
+    Ok(())
+}
+
+fn apply_one(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
+    match change {
+        Change::PutUser(u) => put_user(tx, u)?,
+        Change::DeleteUser(id) => {
+            tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+            tx.execute("DELETE FROM connects WHERE user_id = ?1", [id])?;
+        }
+        Change::PutGroup(g) => {
+            tx.execute(
+                "INSERT OR REPLACE INTO groups VALUES (?1, ?2, ?3, ?4)",
+                params![g.id, g.superior, g.owner, g.created_ms],
+            )?;
+        }
+        Change::DeleteGroup(id) => {
+            tx.execute("DELETE FROM groups WHERE id = ?1", [id])?;
+        }
+        Change::Connect { user, group } => {
+            tx.execute(
+                "INSERT OR IGNORE INTO connects VALUES (?1, ?2)",
+                [user, group],
+            )?;
+        }
+        Change::Disconnect { user, group } => {
+            tx.execute(
+                "DELETE FROM connects WHERE user_id = ?1 AND group_id = ?2",
+                [user, group],
+            )?;
+        }
+        Change::PutClass(c) => {
+            tx.execute(
+                "INSERT OR REPLACE INTO classes VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![c.name, b(c.active), b(c.generic), b(c.raclist), b(c.global)],
+            )?;
+        }
+        Change::PutOptions(o) => {
+            tx.execute(
+                "INSERT OR REPLACE INTO options VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+                params![
+                    b(o.grplist),
+                    o.password_interval_days,
+                    o.revoke_after,
+                    o.history,
+                    b(o.mixed_case)
+                ],
+            )?;
+        }
+        Change::PutProfile(p) => {
+            tx.execute(
+                "INSERT INTO profiles VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (class, name) DO UPDATE SET owner = excluded.owner,
+                   uacc = excluded.uacc, warning = excluded.warning,
+                   appldata = excluded.appldata, data = excluded.data",
+                params![
+                    p.class,
+                    p.name,
+                    p.owner,
+                    p.uacc.as_str(),
+                    b(p.warning),
+                    p.appldata,
+                    p.data,
+                    p.created_ms
+                ],
+            )?;
+        }
+        Change::DeleteProfile { class, name } => {
+            for table in ["profiles", "access_list", "conditional_access", "members"] {
+                let key = if table == "profiles" {
+                    "name"
+                } else {
+                    "profile"
+                };
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE class = ?1 AND {key} = ?2"),
+                    [class, name],
+                )?;
+            }
+        }
+        Change::PutAccess {
+            class,
+            name,
+            id,
+            level,
+        } => {
+            tx.execute(
+                "INSERT OR REPLACE INTO access_list VALUES (?1, ?2, ?3, ?4)",
+                params![class, name, id, level.as_str()],
+            )?;
+        }
+        Change::DeleteAccess { class, name, id } => {
+            tx.execute(
+                "DELETE FROM access_list WHERE class = ?1 AND profile = ?2 AND id = ?3",
+                [class, name, id],
+            )?;
+        }
+        Change::PutConditional {
+            class,
+            name,
+            id,
+            condition,
+            level,
+        } => {
+            tx.execute(
+                "INSERT OR REPLACE INTO conditional_access VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    class,
+                    name,
+                    id,
+                    condition.kind,
+                    condition.value,
+                    level.as_str()
+                ],
+            )?;
+        }
+        Change::DeleteConditional {
+            class,
+            name,
+            id,
+            condition,
+        } => {
+            tx.execute(
+                "DELETE FROM conditional_access WHERE class = ?1 AND profile = ?2 AND id = ?3
+                 AND when_kind = ?4 AND when_value = ?5",
+                [class, name, id, &condition.kind, &condition.value],
+            )?;
+        }
+        Change::PutMember {
+            class,
+            name,
+            member,
+        } => {
+            tx.execute(
+                "INSERT OR IGNORE INTO members VALUES (?1, ?2, ?3)",
+                [class, name, member],
+            )?;
+        }
+        Change::DeleteMember {
+            class,
+            name,
+            member,
+        } => {
+            tx.execute(
+                "DELETE FROM members WHERE class = ?1 AND profile = ?2 AND member = ?3",
+                [class, name, member],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn load(&mut self) -> Result<State, StoreError> {
+        let tx = self.conn.transaction().map_err(db)?;
+        let mut state = State::default();
+        {
+            let mut st = tx.prepare("SELECT * FROM users").map_err(db)?;
+            let rows = st
+                .query_map([], |r| {
+                    let cred = |h: Option<String>, t: Option<i64>, e: Option<i64>| {
+                        h.map(|h| Credential {
+                            hash: SecretHash(h),
+                            set_at_ms: t.unwrap_or(0),
+                            expired: e.unwrap_or(1) != 0,
+                        })
+                    };
+                    Ok(User {
+                        id: r.get(0)?,
+                        name: r.get(1)?,
+                        owner: r.get(2)?,
+                        default_group: r.get(3)?,
+                        special: r.get::<_, i64>(4)? != 0,
+                        auditor: r.get::<_, i64>(5)? != 0,
+                        operations: r.get::<_, i64>(6)? != 0,
+                        restricted: r.get::<_, i64>(7)? != 0,
+                        revoked: r.get::<_, i64>(8)? != 0,
+                        password: cred(r.get(9)?, r.get(10)?, r.get(11)?),
+                        phrase: cred(r.get(12)?, r.get(13)?, r.get(14)?),
+                        password_history: history_parse(&r.get::<_, String>(15)?),
+                        phrase_history: history_parse(&r.get::<_, String>(16)?),
+                        failed_attempts: r.get(17)?,
+                        created_ms: r.get(18)?,
+                        last_logon_ms: r.get(19)?,
+                    })
+                })
+                .map_err(db)?;
+            for u in rows {
+                let u = u.map_err(db)?;
+                state.users.insert(u.id.clone(), u);
+            }
+            let mut st = tx.prepare("SELECT * FROM groups").map_err(db)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(Group {
+                        id: r.get(0)?,
+                        superior: r.get(1)?,
+                        owner: r.get(2)?,
+                        created_ms: r.get(3)?,
+                    })
+                })
+                .map_err(db)?;
+            for g in rows {
+                let g = g.map_err(db)?;
+                state.groups.insert(g.id.clone(), g);
+            }
+            let mut st = tx
+                .prepare("SELECT user_id, group_id FROM connects")
+                .map_err(db)?;
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(db)?;
+            for row in rows {
+                let (u, g) = row.map_err(db)?;
+                state.connects.entry(u).or_default().insert(g);
+            }
+            let mut st = tx.prepare("SELECT * FROM classes").map_err(db)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(ClassSettings {
+                        name: r.get(0)?,
+                        active: r.get::<_, i64>(1)? != 0,
+                        generic: r.get::<_, i64>(2)? != 0,
+                        raclist: r.get::<_, i64>(3)? != 0,
+                        global: r.get::<_, i64>(4)? != 0,
+                    })
+                })
+                .map_err(db)?;
+            for c in rows {
+                let c = c.map_err(db)?;
+                state.classes.insert(c.name.clone(), c);
+            }
+            if let Some(o) = tx
+                .query_row("SELECT * FROM options WHERE id = 1", [], |r| {
+                    Ok(Options {
+                        grplist: r.get::<_, i64>(1)? != 0,
+                        password_interval_days: r.get(2)?,
+                        revoke_after: r.get(3)?,
+                        history: r.get(4)?,
+                        mixed_case: r.get::<_, i64>(5)? != 0,
+                    })
+                })
+                .optional()
+                .map_err(db)?
+            {
+                state.options = o;
+            }
+            let mut st = tx.prepare("SELECT * FROM profiles").map_err(db)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)? != 0,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, i64>(7)?,
+                    ))
+                })
+                .map_err(db)?;
+            let mut profiles: std::collections::BTreeMap<(String, String), Profile> =
+                Default::default();
+            for row in rows {
+                let (class, name, owner, uacc, warning, appldata, data, created) =
+                    row.map_err(db)?;
+                let mut p = Profile::new(class.clone(), name.clone(), owner, created);
+                p.uacc = level(&uacc)?;
+                p.warning = warning;
+                p.appldata = appldata;
+                p.data = data;
+                profiles.insert((class, name), p);
+            }
+            let mut st = tx.prepare("SELECT * FROM access_list").map_err(db)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })
+                .map_err(db)?;
+            for row in rows {
+                let (class, name, id, access) = row.map_err(db)?;
+                if let Some(p) = profiles.get_mut(&(class, name)) {
+                    p.access.insert(id, level(&access)?);
+                }
+            }
+            let mut st = tx.prepare("SELECT * FROM conditional_access").map_err(db)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                    ))
+                })
+                .map_err(db)?;
+            for row in rows {
+                let (class, name, id, kind, value, access) = row.map_err(db)?;
+                if let Some(p) = profiles.get_mut(&(class, name)) {
+                    p.conditional
+                        .insert((id, Condition { kind, value }), level(&access)?);
+                }
+            }
+            let mut st = tx.prepare("SELECT * FROM members").map_err(db)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .map_err(db)?;
+            for row in rows {
+                let (class, name, member) = row.map_err(db)?;
+                if let Some(p) = profiles.get_mut(&(class, name)) {
+                    p.members.insert(member);
+                }
+            }
+            for ((class, name), p) in profiles {
+                state
+                    .profiles
+                    .entry(class)
+                    .or_default()
+                    .insert(name, Arc::new(p));
+            }
+            let mut st = tx
+                .prepare("SELECT hash, expires_at_ms FROM revoked_tokens")
+                .map_err(db)?;
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(db)?;
+            for row in rows {
+                let (h, e) = row.map_err(db)?;
+                state.revoked_tokens.insert(h, e);
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(state)
+    }
+
+    fn apply(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        for c in changes {
+            apply_one(&tx, c).map_err(db)?;
+        }
+        tx.execute(
+            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'",
+            [],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
+    }
+
+    fn generation(&mut self) -> Result<i64, StoreError> {
+        let v: String = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+                r.get(0)
+            })
+            .map_err(db)?;
+        v.parse()
+            .map_err(|_| StoreError::Corrupt(format!("generation `{v}`")))
+    }
+
+    fn revoke_token(&mut self, hash: &str, expires_at_ms: i64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO revoked_tokens VALUES (?1, ?2)",
+                params![hash, expires_at_ms],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn purge_expired_tokens(&mut self, now_ms: i64) -> Result<usize, StoreError> {
+        self.conn
+            .execute(
+                "DELETE FROM revoked_tokens WHERE expires_at_ms < ?1",
+                [now_ms],
+            )
+            .map_err(db)
+    }
+
+    fn dump(&mut self) -> Result<Vec<String>, StoreError> {
+        let tables: Vec<String> = {
+            let mut st = self
+                .conn
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .map_err(db)?;
+            let rows = st.query_map([], |r| r.get(0)).map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)?
+        };
+        let mut out = Vec::new();
+        for t in tables {
+            if t == "meta" {
+                continue;
+            }
+            let mut st = self
+                .conn
+                .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY 1, 2"))
+                .map_err(db)?;
+            let n = st.column_count();
+            let mut rows = st.query([]).map_err(db)?;
+            while let Some(r) = rows.next().map_err(db)? {
+                let mut line = format!("{t}:");
+                for i in 0..n {
+                    let v: rusqlite::types::Value = r.get(i).map_err(db)?;
+                    line.push_str(&format!(" {v:?}"));
+                }
+                out.push(line);
+            }
+        }
+        Ok(out)
+    }
+}
