@@ -6,7 +6,7 @@
 //! SHA-256 of its text, so the next request with the same token costs one hash
 //! and two hash-map lookups; revocation and expiry are checked on every call.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -118,13 +118,15 @@ pub enum TokenError {
 pub struct StoreError(pub String);
 
 /// Where revoked token hashes persist (the ESM's token-state store). Only
-/// hashes are given to it.
+/// hashes are given to it. `is_revoked` is asked on every verification, so it
+/// must be an O(1) in-memory lookup that the store keeps current (also with
+/// revocations made by other instances).
 pub trait RevocationStore: Send + Sync {
     /// Records `hash` as revoked until `expires_at_ms` (after which the token
     /// is expired anyway and the record may be purged).
     fn revoke(&self, hash: &TokenHash, expires_at_ms: i64) -> Result<(), StoreError>;
-    /// Every revoked hash still recorded (read once at start-up).
-    fn revoked(&self) -> Result<Vec<TokenHash>, StoreError>;
+    /// Whether `hash` is revoked.
+    fn is_revoked(&self, hash: &TokenHash) -> bool;
 }
 
 /// Token lifetime and domain.
@@ -169,31 +171,24 @@ pub struct TokenService {
     clock: Arc<dyn Clock>,
     settings: TokenSettings,
     store: Arc<dyn RevocationStore>,
-    revoked: RwLock<HashSet<TokenHash>>,
     cache: RwLock<HashMap<TokenHash, Arc<Claims>>>,
     rng: SystemRandom,
     signature_checks: AtomicU64,
 }
 
 impl TokenService {
-    /// A service signing with `ring`'s current key; loads the revoked set.
+    /// A service signing with `ring`'s current key.
     pub fn new(
         ring: KeyRing,
         clock: Arc<dyn Clock>,
         settings: TokenSettings,
         store: Arc<dyn RevocationStore>,
     ) -> Result<Self, TokenError> {
-        let revoked = store
-            .revoked()
-            .map_err(|e| TokenError::Store(e.0))?
-            .into_iter()
-            .collect();
         Ok(Self {
             ring,
             clock,
             settings,
             store,
-            revoked: RwLock::new(revoked),
             cache: RwLock::new(HashMap::new()),
             rng: SystemRandom::new(),
             signature_checks: AtomicU64::new(0),
@@ -270,9 +265,6 @@ impl TokenService {
         self.store
             .revoke(&verified.hash, verified.claims.exp.saturating_mul(1000))
             .map_err(|e| TokenError::Store(e.0))?;
-        if let Ok(mut revoked) = self.revoked.write() {
-            revoked.insert(verified.hash);
-        }
         if let Ok(mut cache) = self.cache.write() {
             cache.remove(&verified.hash);
         }
@@ -283,13 +275,6 @@ impl TokenService {
     pub fn refresh(&self, token: &str) -> Result<IssuedToken, TokenError> {
         let claims = self.revoke(token)?;
         self.issue(&claims.sub)
-    }
-
-    /// Marks a hash revoked in memory (another instance revoked it).
-    pub fn note_revoked(&self, hash: TokenHash) {
-        if let Ok(mut revoked) = self.revoked.write() {
-            revoked.insert(hash);
-        }
     }
 
     /// The signer's public key.
@@ -309,11 +294,7 @@ impl TokenService {
     }
 
     fn is_revoked(&self, hash: &TokenHash) -> bool {
-        // A poisoned lock means a writer panicked; fail closed.
-        self.revoked
-            .read()
-            .map(|set| set.contains(hash))
-            .unwrap_or(true)
+        self.store.is_revoked(hash)
     }
 
     fn remember(&self, hash: TokenHash, claims: Arc<Claims>, now_ms: i64) {
@@ -407,13 +388,21 @@ impl RevocationStore for MemoryRevocationStore {
             .insert(*hash, expires_at_ms);
         Ok(())
     }
-    fn revoked(&self) -> Result<Vec<TokenHash>, StoreError> {
-        Ok(self
-            .entries
+    fn is_revoked(&self, hash: &TokenHash) -> bool {
+        // A poisoned lock means a writer panicked; fail closed.
+        self.entries
             .lock()
-            .map_err(|_| StoreError("poisoned".into()))?
-            .keys()
-            .copied()
-            .collect())
+            .map(|e| e.contains_key(hash))
+            .unwrap_or(true)
+    }
+}
+
+impl MemoryRevocationStore {
+    /// Every revoked hash (tests).
+    pub fn revoked(&self) -> Vec<TokenHash> {
+        self.entries
+            .lock()
+            .map(|e| e.keys().copied().collect())
+            .unwrap_or_default()
     }
 }

@@ -14,6 +14,7 @@
 
 pub mod bootstrap;
 pub mod error;
+pub mod esm_adapter;
 pub mod extract;
 pub mod metrics;
 pub mod routes;

@@ -11,8 +11,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 use zgate_auth::{
-    thumbprint_kid, KeyRing, ManualClock, MemoryRevocationStore, RevocationStore, SigningKey,
-    TokenService, TokenSettings,
+    thumbprint_kid, KeyRing, ManualClock, MemoryRevocationStore, SigningKey, TokenService,
+    TokenSettings,
 };
 use zgate_gateway::{
     router, AccessLevel, AppState, AuthOutcome, BackendError, Password, SecurityManager, Settings,
@@ -110,12 +110,12 @@ pub struct Harness {
     pub app: Router,
     pub clock: Arc<ManualClock>,
     pub tokens: Arc<TokenService>,
-    pub store: Arc<dyn RevocationStore>,
+    pub store: Arc<MemoryRevocationStore>,
 }
 
 pub fn harness_with(
     security: Arc<dyn SecurityManager>,
-    store: Arc<dyn RevocationStore>,
+    store: Arc<MemoryRevocationStore>,
     settings: Settings,
 ) -> Harness {
     let clock = Arc::new(ManualClock::new(T0));
