@@ -336,3 +336,39 @@ async fn api_docs() -> Response {
     );
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt as _;
+
+    #[tokio::test]
+    async fn forged_identity_headers_never_reach_a_handler() {
+        let echo = Router::new()
+            .route(
+                "/echo",
+                get(|headers: HeaderMap| async move {
+                    let mut names: Vec<_> =
+                        headers.keys().map(|k| k.as_str().to_string()).collect();
+                    names.sort();
+                    names.join(",")
+                }),
+            )
+            .layer(middleware::from_fn(strip_forgeable_headers));
+        let request = http::Request::builder()
+            .uri("/echo")
+            .header("X-Certificate-Public", "MIIB")
+            .header("X-Certificate-DistinguishedName", "CN=ADMIN")
+            .header("X-Certificate-CommonName", "ADMIN")
+            .header("X-Certificate-Anything", "x")
+            .header("Client-Cert", ":MIIB:")
+            .header("X-Other", "kept")
+            .body(Body::empty())
+            .unwrap();
+        let response = echo.oneshot(request).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"x-other");
+    }
+}

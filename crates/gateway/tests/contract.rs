@@ -392,7 +392,7 @@ async fn logout_revokes_and_repeats_are_rejected() {
     .await
     .assert_error(401, "ZWEAG131E");
     // The store holds a hash of the token, not the token.
-    let revoked = h.store.revoked();
+    let revoked = h.memory.as_ref().unwrap().revoked();
     assert_eq!(revoked.len(), 1);
     assert_ne!(revoked[0].to_hex(), token);
     // Bearer logout through the catalog alias.

@@ -11,8 +11,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 use zgate_auth::{
-    thumbprint_kid, KeyRing, ManualClock, MemoryRevocationStore, SigningKey, TokenService,
-    TokenSettings,
+    thumbprint_kid, KeyRing, ManualClock, MemoryRevocationStore, RevocationStore, SigningKey,
+    TokenService, TokenSettings,
 };
 use zgate_gateway::{
     router, AccessLevel, AppState, AuthOutcome, BackendError, Password, SecurityManager, Settings,
@@ -110,12 +110,12 @@ pub struct Harness {
     pub app: Router,
     pub clock: Arc<ManualClock>,
     pub tokens: Arc<TokenService>,
-    pub store: Arc<MemoryRevocationStore>,
+    pub memory: Option<Arc<MemoryRevocationStore>>,
 }
 
 pub fn harness_with(
     security: Arc<dyn SecurityManager>,
-    store: Arc<MemoryRevocationStore>,
+    store: Arc<dyn RevocationStore>,
     settings: Settings,
 ) -> Harness {
     let clock = Arc::new(ManualClock::new(T0));
@@ -127,7 +127,7 @@ pub fn harness_with(
                 lifetime_seconds: 28800,
                 domain: "security-domain".into(),
             },
-            store.clone(),
+            store,
         )
         .unwrap(),
     );
@@ -136,16 +136,15 @@ pub fn harness_with(
         app,
         clock,
         tokens,
-        store,
+        memory: None,
     }
 }
 
 pub fn harness(security: TableSecurity) -> Harness {
-    harness_with(
-        Arc::new(security),
-        Arc::new(MemoryRevocationStore::default()),
-        Settings::default(),
-    )
+    let memory = Arc::new(MemoryRevocationStore::default());
+    let mut h = harness_with(Arc::new(security), memory.clone(), Settings::default());
+    h.memory = Some(memory);
+    h
 }
 
 pub struct Reply {
