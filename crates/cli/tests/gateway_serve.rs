@@ -466,3 +466,72 @@ fn config_show_tells_where_each_value_came_from() {
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains("/global/zowe/keystore/localhost/localhost.keystore.p12"));
 }
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish() {
+    use std::io::{Read as _, Write as _};
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let mut server = Server::start(&home, &[], &[]);
+    // A request whose headers have arrived but whose body has not: in flight.
+    let mut client = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-connect",
+            &format!("127.0.0.1:{}", server.port),
+        ])
+        .arg("-CAfile")
+        .arg(server.ca_file())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let body = r#"{"username":"NOBODY","password":"NOPE1"}"#;
+    let mut stdin = client.stdin.take().unwrap();
+    write!(
+        stdin,
+        "POST /gateway/api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let kill = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        server.child.try_wait().unwrap().is_none(),
+        "zgate exited with a request in flight"
+    );
+    stdin.write_all(body.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let mut response = Vec::new();
+    let mut stdout = client.stdout.take().unwrap();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&response).contains("messageKey") {
+        let n = stdout.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        response.extend_from_slice(&buf[..n]);
+    }
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    assert!(response.contains("ZWEAG120E"), "{response}");
+    drop(stdin);
+    let _ = client.wait();
+    for _ in 0..100 {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("zgate did not exit after the in-flight request finished");
+}
