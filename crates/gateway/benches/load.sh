@@ -38,7 +38,8 @@ ca=$home/keystore/local_ca/local_ca.cer
 
 now_ms() { date +%s%3N; }
 
-# Starts the server; prints milliseconds to the first answered request.
+# Starts the server; sets $pid and $started_ms (milliseconds to the first
+# answered request). Not run in a subshell, so $pid is kept.
 start() {
   local t0 t1
   t0=$(now_ms)
@@ -48,7 +49,7 @@ start() {
   for _ in $(seq 1 2000); do
     if [ -f "$ca" ] && curl -s -o /dev/null --cacert "$ca" --max-time 1 "$url/application/health" 2>/dev/null; then
       t1=$(now_ms)
-      echo $((t1 - t0))
+      started_ms=$((t1 - t0))
       return 0
     fi
     sleep 0.005
@@ -64,14 +65,16 @@ stop() {
   pid=
 }
 
-cold_ms=$(start)
+start
+cold_ms=$started_ms
 stop
-"$zgate" --home "$home" esm -f - >/dev/null <<'EOF'
+"$zgate" --home "$home" esm -f - >/dev/null 2>&1 <<'EOF'
 SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)
 RDEFINE ZOWE APIML.** UACC(NONE)
 PERMIT APIML.** CLASS(ZOWE) ID(ADMIN) ACCESS(READ)
 EOF
-warm_ms=$(start)
+start
+warm_ms=$started_ms
 
 password=$(cat "$home/initial-admin-password")
 token=$(curl -s -i --cacert "$ca" -X POST -u "ADMIN:$password" "$url/gateway/api/v1/auth/login" |
