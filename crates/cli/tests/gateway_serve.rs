@@ -535,3 +535,31 @@ fn sigterm_lets_an_in_flight_request_finish() {
     }
     panic!("zgate did not exit after the in-flight request finished");
 }
+
+#[test]
+fn tls_versions_come_from_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let server = Server::start(
+        &home,
+        &["--set", "zowe.network.server.tls.minTls=TLSv1.3"],
+        &[],
+    );
+    let version = |args: &[&str]| {
+        let out = Command::new("curl")
+            .arg("--cacert")
+            .arg(server.ca_file())
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .args(args)
+            .arg(server.url("/application/health"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert_eq!(version(&["--tlsv1.3"]), "200");
+    assert_eq!(
+        version(&["--tlsv1.2", "--tls-max", "1.2"]),
+        "000",
+        "TLS 1.2 must be refused"
+    );
+}

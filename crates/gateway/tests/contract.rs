@@ -354,6 +354,29 @@ async fn query_token_errors() {
         .await
         .assert_error(401, "ZWEAG130E");
 
+    // Our own key, but another issuer (a PAT is not accepted by query either).
+    for issuer in ["SOMEONE", "APIML_PAT"] {
+        let mut foreign_claims = claims.clone();
+        foreign_claims["sub"] = "USER1".into();
+        foreign_claims["iss"] = issuer.into();
+        let ours = signing_key(RSA_A);
+        let input = format!(
+            "{}.{}",
+            B64URL.encode(format!(
+                r#"{{"alg":"RS256","kid":"{}"}}"#,
+                ours.public().kid
+            )),
+            B64URL.encode(foreign_claims.to_string())
+        );
+        let sig = ours.sign(input.as_bytes()).unwrap();
+        let reply = query_with(&h.app, &format!("{input}.{}", B64URL.encode(sig))).await;
+        reply.assert_error(401, "ZWEAG130E");
+        assert_eq!(
+            reply.header("x-zowe-auth-failure"),
+            Some("ZWEAG102E Token is not valid")
+        );
+    }
+
     // Expired.
     h.clock.advance_ms(28_800_000);
     let expired = query_with(&h.app, &token).await;
