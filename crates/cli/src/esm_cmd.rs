@@ -200,7 +200,12 @@ fn check(global: &Global, words: &[String]) -> anyhow::Result<ExitCode> {
         });
         println!("{body}");
     } else {
-        println!("{d}");
+        println!(
+            "{} {} {}: {d}",
+            user.to_ascii_uppercase(),
+            class.to_ascii_uppercase(),
+            resource.to_ascii_uppercase()
+        );
     }
     Ok(ExitCode::from(d.saf_rc as u8))
 }

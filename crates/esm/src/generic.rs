@@ -18,11 +18,17 @@
 //! Every generic name has a *literal key*: the characters before its first
 //! generic character, without a trailing `.` when that generic character
 //! starts a `**` qualifier (`A.B.**` has key `A.B`, because it matches `A.B`).
-//! Keys live in a byte trie; each trie node holds the profiles with exactly
-//! that key, sorted most specific first. To look up a resource name the trie
-//! is walked along the name's bytes, collecting the nodes on the path (at most
-//! `len + 1`); then those nodes are tried deepest first and the first matching
-//! profile is the answer.
+//! A key is split into whole qualifiers and a partial rest (`APP.RES1` →
+//! `[APP]` + `RES1`). The whole qualifiers are a path in a trie whose edges
+//! are qualifiers (hash maps); at the node reached, the partial rest selects
+//! a bucket (a hash map keyed by the partial text, probed with each distinct
+//! partial length, longest first), and each bucket holds its profiles sorted
+//! most specific first. A lookup follows the resource's qualifiers down the
+//! trie and, returning upwards (deepest first), probes each node's buckets
+//! with prefixes of the resource's next qualifier; the first profile that
+//! matches is the answer. A lookup costs one hash probe per qualifier plus
+//! one per distinct partial length at the nodes on the path: a handful of
+//! memory accesses, not a walk per character and never a scan of the class.
 //!
 //! Why deepest-first is right: two profiles that both match a name agree with
 //! it, literally, up to the shorter key; at that position the one with the
@@ -35,6 +41,8 @@
 //! scan with the same order.
 
 use std::cmp::Ordering;
+
+use crate::index::FxMap;
 
 /// Whether a name contains a generic character.
 pub fn is_generic(name: &str) -> bool {
@@ -246,24 +254,52 @@ pub fn literal_key(name: &str) -> &str {
     }
 }
 
+/// A generic name in the index.
+#[derive(Debug, Clone)]
+struct Entry<T> {
+    pattern: Pattern,
+    name: Box<str>,
+    value: T,
+}
+
+/// A node of the qualifier trie: the literal keys that continue with whole
+/// qualifiers are children; the keys that end here (plus a partial next
+/// qualifier, possibly empty) are buckets by that partial text.
 #[derive(Debug, Clone)]
 struct Node<T> {
-    /// Child nodes by next byte, kept sorted for a binary search.
-    children: Vec<(u8, u32)>,
-    /// Profiles whose key ends here, most specific first.
-    bucket: Vec<(Pattern, String, T)>,
+    children: FxMap<Box<str>, u32>,
+    partials: FxMap<Box<str>, Vec<Entry<T>>>,
+    /// The distinct lengths of the partials, longest first.
+    partial_lens: Vec<usize>,
 }
 
 impl<T> Node<T> {
     fn new() -> Node<T> {
         Node {
-            children: Vec::new(),
-            bucket: Vec::new(),
+            children: FxMap::default(),
+            partials: FxMap::default(),
+            partial_lens: Vec::new(),
         }
+    }
+
+    fn recompute_lens(&mut self) {
+        let mut lens: Vec<usize> = self.partials.keys().map(|k| k.len()).collect();
+        lens.sort_unstable_by(|a, b| b.cmp(a));
+        lens.dedup();
+        self.partial_lens = lens;
     }
 }
 
-/// A trie of generic names by literal key (see the module docs).
+/// Splits a literal key into its whole qualifiers and the partial rest:
+/// `A.B.C` → ([A, B], C); `A.B.` → ([A, B], ""); `AB` → ([], AB).
+fn split_key(key: &str) -> (Vec<&str>, &str) {
+    match key.rfind('.') {
+        Some(i) => (key[..i].split('.').collect(), &key[i + 1..]),
+        None => (Vec::new(), key),
+    }
+}
+
+/// The generic names of a class, by literal key (see the module docs).
 #[derive(Debug, Clone)]
 pub struct GenericIndex<T> {
     nodes: Vec<Node<T>>,
@@ -279,7 +315,7 @@ impl<T> Default for GenericIndex<T> {
     }
 }
 
-impl<T: Clone> GenericIndex<T> {
+impl<T> GenericIndex<T> {
     /// Number of generic names held.
     pub fn len(&self) -> usize {
         self.len
@@ -290,105 +326,116 @@ impl<T: Clone> GenericIndex<T> {
         self.len == 0
     }
 
-    fn node_for(&mut self, key: &str) -> usize {
-        let mut at = 0usize;
-        for &c in key.as_bytes() {
-            let next = match self.nodes[at]
-                .children
-                .binary_search_by_key(&c, |&(b, _)| b)
-            {
-                Ok(i) => self.nodes[at].children[i].1 as usize,
-                Err(i) => {
-                    let id = self.nodes.len();
-                    self.nodes.push(Node::new());
-                    self.nodes[at].children.insert(i, (c, id as u32));
-                    id
-                }
-            };
-            at = next;
-        }
-        at
-    }
-
-    fn find_node(&self, key: &str) -> Option<usize> {
-        let mut at = 0usize;
-        for &c in key.as_bytes() {
-            let node = &self.nodes[at];
-            let i = node.children.binary_search_by_key(&c, |&(b, _)| b).ok()?;
-            at = node.children[i].1 as usize;
-        }
-        Some(at)
-    }
-
     /// Inserts or replaces the value for a generic name. Names that do not
-    /// parse as patterns are ignored (they were refused at definition).
+    /// parse as patterns are ignored (they are refused at definition).
     pub fn insert(&mut self, name: &str, value: T) {
         let Ok(pattern) = Pattern::parse(name) else {
             return;
         };
-        let at = self.node_for(literal_key(name));
-        let bucket = &mut self.nodes[at].bucket;
-        if let Some(slot) = bucket.iter_mut().find(|(_, n, _)| n == name) {
-            slot.2 = value;
+        let (quals, partial) = split_key(literal_key(name));
+        let mut at = 0usize;
+        for q in quals {
+            at = match self.nodes[at].children.get(q) {
+                Some(&n) => n as usize,
+                None => {
+                    let id = self.nodes.len();
+                    self.nodes.push(Node::new());
+                    self.nodes[at].children.insert(q.into(), id as u32);
+                    id
+                }
+            };
+        }
+        let node = &mut self.nodes[at];
+        let bucket = node.partials.entry(partial.into()).or_default();
+        if let Some(slot) = bucket.iter_mut().find(|e| &*e.name == name) {
+            slot.value = value;
             return;
         }
         // Most specific first.
         let pos = bucket
             .iter()
-            .position(|(_, n, _)| specificity(name, n) == Ordering::Greater)
+            .position(|e| specificity(name, &e.name) == Ordering::Greater)
             .unwrap_or(bucket.len());
-        bucket.insert(pos, (pattern, name.to_owned(), value));
+        bucket.insert(
+            pos,
+            Entry {
+                pattern,
+                name: name.into(),
+                value,
+            },
+        );
+        if !node.partial_lens.contains(&partial.len()) {
+            node.recompute_lens();
+        }
         self.len += 1;
     }
 
     /// Removes a generic name; true if it was there.
     pub fn remove(&mut self, name: &str) -> bool {
-        let Some(at) = self.find_node(literal_key(name)) else {
+        let (quals, partial) = split_key(literal_key(name));
+        let mut at = 0usize;
+        for q in quals {
+            match self.nodes[at].children.get(q) {
+                Some(&n) => at = n as usize,
+                None => return false,
+            }
+        }
+        let node = &mut self.nodes[at];
+        let Some(bucket) = node.partials.get_mut(partial) else {
             return false;
         };
-        let bucket = &mut self.nodes[at].bucket;
-        match bucket.iter().position(|(_, n, _)| n == name) {
-            Some(i) => {
-                bucket.remove(i);
-                self.len -= 1;
-                true
-            }
-            None => false,
+        let Some(i) = bucket.iter().position(|e| &*e.name == name) else {
+            return false;
+        };
+        bucket.remove(i);
+        if bucket.is_empty() {
+            node.partials.remove(partial);
+            node.recompute_lens();
         }
+        self.len -= 1;
+        true
     }
 
     /// The most specific generic name matching the literal `resource`.
     pub fn lookup(&self, resource: &str) -> Option<(&str, &T)> {
-        // Nodes along the resource's bytes; at most 247 deep for valid names,
-        // kept on the stack for short names.
-        let mut path: [u32; 64] = [0; 64];
-        let mut path_len = 0usize;
-        let mut overflow: Vec<u32> = Vec::new();
-        let mut at = 0usize;
-        let mut push = |n: usize, path: &mut [u32; 64], path_len: &mut usize| {
-            if !self.nodes[n].bucket.is_empty() {
-                if *path_len < path.len() {
-                    path[*path_len] = n as u32;
-                    *path_len += 1;
-                } else {
-                    overflow.push(n as u32);
+        let (first, rest) = match resource.split_once('.') {
+            Some((f, r)) => (f, Some(r)),
+            None => (resource, None),
+        };
+        self.lookup_at(0, resource, Some(first), rest)
+    }
+
+    /// At node `at`, whose path equals the resource's qualifiers before
+    /// `next`: deeper nodes first (their keys are longer), then this node's
+    /// partials, longest first.
+    fn lookup_at<'a>(
+        &'a self,
+        at: usize,
+        resource: &str,
+        next: Option<&str>,
+        rest: Option<&str>,
+    ) -> Option<(&'a str, &'a T)> {
+        let node = &self.nodes[at];
+        if let Some(q) = next {
+            if let Some(&child) = node.children.get(q) {
+                let (n2, r2) = match rest {
+                    Some(r) => match r.split_once('.') {
+                        Some((f, r)) => (Some(f), Some(r)),
+                        None => (Some(r), None),
+                    },
+                    None => (None, None),
+                };
+                if let Some(found) = self.lookup_at(child as usize, resource, n2, r2) {
+                    return Some(found);
                 }
             }
-        };
-        push(0, &mut path, &mut path_len);
-        for &c in resource.as_bytes() {
-            let node = &self.nodes[at];
-            let Ok(i) = node.children.binary_search_by_key(&c, |&(b, _)| b) else {
-                break;
-            };
-            at = node.children[i].1 as usize;
-            push(at, &mut path, &mut path_len);
         }
-        let deepest_first = overflow.iter().rev().chain(path[..path_len].iter().rev());
-        for &n in deepest_first {
-            for (pattern, name, value) in &self.nodes[n as usize].bucket {
-                if pattern.matches(resource) {
-                    return Some((name.as_str(), value));
+        let q = next.unwrap_or("");
+        for &len in &node.partial_lens {
+            let Some(prefix) = q.get(..len) else { continue };
+            if let Some(bucket) = node.partials.get(prefix) {
+                if let Some(e) = bucket.iter().find(|e| e.pattern.matches(resource)) {
+                    return Some((&e.name, &e.value));
                 }
             }
         }

@@ -34,7 +34,7 @@ pub struct UserFacts {
 /// The GLOBAL access table of one class.
 #[derive(Debug, Clone, Default)]
 struct GlobalTable {
-    discrete: HashMap<String, AccessLevel>,
+    discrete: FxMap<String, AccessLevel>,
     generic: GenericIndex<AccessLevel>,
 }
 
@@ -69,7 +69,7 @@ impl GlobalTable {
 #[derive(Debug, Clone, Default)]
 pub struct ClassIndex {
     settings: ClassSettings,
-    discrete: HashMap<String, Arc<Profile>>,
+    discrete: FxMap<String, Arc<Profile>>,
     generic: GenericIndex<Arc<Profile>>,
     global: Option<GlobalTable>,
 }
@@ -195,8 +195,8 @@ pub struct Decision {
     pub level: Option<AccessLevel>,
     /// Why, in a word: `class inactive`, `not protected`, ...
     pub why: &'static str,
-    /// The request, for the explanation.
-    pub request: (String, String, String, AccessLevel),
+    /// The level asked for.
+    pub requested: AccessLevel,
 }
 
 impl Decision {
@@ -208,7 +208,6 @@ impl Decision {
 
 impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (user, class, resource, level) = &self.request;
         let verdict = match (self.saf_rc, self.reason) {
             (0, 4) => "GRANTED (WARNING)",
             (0, _) => "GRANTED",
@@ -217,8 +216,8 @@ impl fmt::Display for Decision {
         };
         write!(
             f,
-            "{verdict}: {user} {level} {class} {resource} (SAF RC {} RACF RC {} reason {}): {}",
-            self.saf_rc, self.racf_rc, self.reason, self.why
+            "{verdict} {} (SAF RC {} RACF RC {} reason {}): {}",
+            self.requested, self.saf_rc, self.racf_rc, self.reason, self.why
         )?;
         if let Some(p) = &self.profile {
             write!(f, "; profile {p}")?;
@@ -241,8 +240,8 @@ impl fmt::Display for Decision {
 /// Everything checks need, in memory.
 #[derive(Debug, Clone, Default)]
 pub struct Index {
-    classes: HashMap<String, ClassIndex>,
-    users: HashMap<String, UserFacts>,
+    classes: FxMap<String, ClassIndex>,
+    users: FxMap<String, UserFacts>,
     grplist: bool,
 }
 
@@ -382,12 +381,7 @@ impl Index {
             decided_by: None,
             level: None,
             why: "class inactive",
-            request: (
-                user.to_owned(),
-                class.to_owned(),
-                resource.to_owned(),
-                requested,
-            ),
+            requested,
         };
         let grant = |mut d: Decision, src: GrantSource, reason: u32, why| {
             d.saf_rc = 0;
@@ -519,3 +513,32 @@ impl Index {
         d
     }
 }
+
+/// A fast non-cryptographic hasher (the Fx algorithm used in rustc) for the
+/// index's maps. Keys are admin-defined names looked up, never inserted, by
+/// request data, so flooding a bucket from outside is not possible.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`FxHasher`]s.
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+/// A hash map with [`FxHasher`].
+pub type FxMap<K, V> = HashMap<K, V, FxBuild>;

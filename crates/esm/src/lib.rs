@@ -32,7 +32,10 @@
 //!   (used by [`Esm::import_yaml`]).
 //! - [`Esm::token_state`] → [`TokenState`]: revoked-token hashes, persisted.
 //! - [`Esm::user`] → [`UserSummary`].
-//! - [`Esm::reload_if_changed`]: picks up changes another process committed.
+//! - [`Esm::reload_if_changed`]: picks up changes another process committed
+//!   (the gateway should call it every second or so; commands and logons
+//!   do it themselves, and a commit computed on stale data is refused by
+//!   the store and redone).
 //!
 //! # Architecture invariants
 //! - **Checks never touch the disk.** [`Esm::check`] reads only the
@@ -232,6 +235,9 @@ pub struct BatchReport {
     pub failed: Option<(BatchCommand, CommandError)>,
 }
 
+/// How often a command is redone when another process commits first.
+const MAX_ATTEMPTS: u32 = 3;
+
 struct Inner {
     store: Box<dyn Store>,
     state: State,
@@ -281,7 +287,8 @@ impl Esm {
                 owner: "SYS1".into(),
                 created_ms: config.clock.now_ms(),
             });
-            store.apply(std::slice::from_ref(&sys1))?;
+            let generation = store.generation()?;
+            store.apply(std::slice::from_ref(&sys1), generation)?;
             state.apply(&sys1);
         }
         let generation = store.generation()?;
@@ -347,13 +354,24 @@ impl Esm {
     /// Runs one RACF command as one transaction.
     pub fn run_command(&self, issuer: &Issuer, text: &str) -> Result<CommandOutput, CommandError> {
         let mut inner = self.lock();
-        let env = Env {
-            issuer,
-            now_ms: self.config.clock.now_ms(),
-            cost: self.config.hash_cost,
-        };
-        let out = command::execute(&inner.state, &env, text)?;
-        self.commit(&mut inner, out)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // Another process may have committed since: execute against
+            // the current data, and redo if it commits again in between.
+            self.sync_locked(&mut inner)
+                .map_err(|e| CommandError::store(&e))?;
+            let env = Env {
+                issuer,
+                now_ms: self.config.clock.now_ms(),
+                cost: self.config.hash_cost,
+            };
+            let out = command::execute(&inner.state, &env, text)?;
+            match self.commit(&mut inner, out) {
+                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
+                other => return other.map_err(|e| CommandError::store(&e)),
+            }
+        }
     }
 
     /// Runs several commands as ONE transaction: all or nothing. Each sees
@@ -364,29 +382,37 @@ impl Esm {
         commands: &[String],
     ) -> Result<CommandOutput, (usize, CommandError)> {
         let mut inner = self.lock();
-        let env = Env {
-            issuer,
-            now_ms: self.config.clock.now_ms(),
-            cost: self.config.hash_cost,
-        };
-        let mut scratch = inner.state.clone();
-        let mut all = Outcome {
-            changes: Vec::new(),
-            lines: Vec::new(),
-            refresh: Vec::new(),
-        };
-        for (i, text) in commands.iter().enumerate() {
-            let out = command::execute(&scratch, &env, text).map_err(|e| (i, e))?;
-            for c in &out.changes {
-                scratch.apply(c);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.sync_locked(&mut inner)
+                .map_err(|e| (0, CommandError::store(&e)))?;
+            let env = Env {
+                issuer,
+                now_ms: self.config.clock.now_ms(),
+                cost: self.config.hash_cost,
+            };
+            let mut scratch = inner.state.clone();
+            let mut all = Outcome {
+                changes: Vec::new(),
+                lines: Vec::new(),
+                refresh: Vec::new(),
+            };
+            for (i, text) in commands.iter().enumerate() {
+                let out = command::execute(&scratch, &env, text).map_err(|e| (i, e))?;
+                for c in &out.changes {
+                    scratch.apply(c);
+                }
+                all.changes.extend(out.changes);
+                all.lines.extend(out.lines);
+                all.refresh.extend(out.refresh);
             }
-            all.changes.extend(out.changes);
-            all.lines.extend(out.lines);
-            all.refresh.extend(out.refresh);
+            drop(scratch);
+            match self.commit(&mut inner, all) {
+                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
+                other => return other.map_err(|e| (commands.len(), CommandError::store(&e))),
+            }
         }
-        drop(scratch);
-        self.commit(&mut inner, all)
-            .map_err(|e| (commands.len(), e))
     }
 
     /// Runs a batch, one transaction per command, calling `progress` after
@@ -421,18 +447,14 @@ impl Esm {
 
     /// Commits a command's changes (one transaction), then applies them in
     /// memory and refreshes the index as spec section 3 says.
-    fn commit(&self, inner: &mut Inner, out: Outcome) -> Result<CommandOutput, CommandError> {
+    fn commit(&self, inner: &mut Inner, out: Outcome) -> Result<CommandOutput, StoreError> {
         let Outcome {
             changes,
             lines,
             refresh,
         } = out;
         if !changes.is_empty() {
-            inner
-                .store
-                .apply(&changes)
-                .map_err(|e| CommandError::store(&e))?;
-            inner.generation += 1;
+            inner.generation = inner.store.apply(&changes, inner.generation)?;
         }
         for c in &changes {
             inner.state.apply(c);
@@ -493,6 +515,10 @@ impl Esm {
     /// RACLISTed classes are rebuilt too: a reload is a refresh.
     pub fn reload_if_changed(&self) -> Result<bool, EsmError> {
         let mut inner = self.lock();
+        Ok(self.sync_locked(&mut inner)?)
+    }
+
+    fn sync_locked(&self, inner: &mut Inner) -> Result<bool, StoreError> {
         let generation = inner.store.generation()?;
         if generation == inner.generation {
             return Ok(false);
@@ -528,7 +554,9 @@ impl Esm {
         let kind = kind_of(secret);
         // Read what is needed, then hash without holding the lock.
         let (stored, mixed_case) = {
-            let inner = self.lock();
+            let mut inner = self.lock();
+            // A password changed by another process counts at once.
+            let _ = self.sync_locked(&mut inner);
             let mixed = inner.state.options.mixed_case;
             match inner.state.users.get(&id) {
                 None => (None, mixed),
@@ -558,44 +586,92 @@ impl Esm {
         };
         let now = self.config.clock.now_ms();
         let mut inner = self.lock();
-        let opts = inner.state.options.clone();
-        let Some(mut u) = inner.state.users.get(&id).cloned() else {
-            return VerifyOutcome::UnknownUser;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // Count on the current record, not a stale copy.
+            let _ = self.sync_locked(&mut inner);
+            let (outcome, updated) =
+                self.settle_verify(&inner.state, &id, ok, cred.as_ref(), kind, new_secret, now);
+            let Some(u) = updated else {
+                return outcome;
+            };
+            let change = Change::PutUser(Box::new(u));
+            let expected = inner.generation;
+            match inner.store.apply(std::slice::from_ref(&change), expected) {
+                Ok(generation) => {
+                    inner.generation = generation;
+                    inner.state.apply(&change);
+                    let state = &inner.state;
+                    self.index
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .refresh_user(state, &id);
+                    return outcome;
+                }
+                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
+                // Failing to record a logon statistic does not change the
+                // answer; the next logon counts again.
+                Err(_) => return outcome,
+            }
+        }
+    }
+
+    /// The answer of a verify and the updated user record to store, given
+    /// whether the secret matched.
+    #[allow(clippy::too_many_arguments)]
+    fn settle_verify(
+        &self,
+        state: &State,
+        id: &str,
+        ok: bool,
+        cred: Option<&Credential>,
+        kind: SecretKind,
+        new_secret: Option<&str>,
+        now: i64,
+    ) -> (VerifyOutcome, Option<User>) {
+        let opts = &state.options;
+        let Some(mut u) = state.users.get(id).cloned() else {
+            return (VerifyOutcome::UnknownUser, None);
         };
         if !ok {
-            if !u.revoked {
-                u.failed_attempts = u.failed_attempts.saturating_add(1);
-                if opts.revoke_after.is_some_and(|n| u.failed_attempts > n) {
-                    u.revoked = true;
-                }
-                self.save_user(&mut inner, u);
+            if u.revoked {
+                return (VerifyOutcome::WrongPassword, None);
             }
-            return VerifyOutcome::WrongPassword;
+            u.failed_attempts = u.failed_attempts.saturating_add(1);
+            if opts.revoke_after.is_some_and(|n| u.failed_attempts > n) {
+                u.revoked = true;
+            }
+            return (VerifyOutcome::WrongPassword, Some(u));
         }
         if u.revoked {
-            return VerifyOutcome::Revoked;
+            return (VerifyOutcome::Revoked, None);
         }
         let Some(cred) = cred else {
-            return VerifyOutcome::WrongPassword;
+            return (VerifyOutcome::WrongPassword, None);
         };
         let interval_ms = i64::from(opts.password_interval_days) * 86_400_000;
         let expired = cred.expired || (interval_ms > 0 && now - cred.set_at_ms >= interval_ms);
         if let Some(new) = new_secret {
-            if let Err(why) = self.check_new_secret(&u, kind, &cred, new, &opts) {
-                if u.failed_attempts != 0 {
-                    u.failed_attempts = 0;
-                    self.save_user(&mut inner, u);
-                }
-                return VerifyOutcome::NewPasswordInvalid { why };
+            if let Err(why) = self.check_new_secret(&u, kind, cred, new, opts) {
+                let reset = u.failed_attempts != 0;
+                u.failed_attempts = 0;
+                return (
+                    VerifyOutcome::NewPasswordInvalid { why },
+                    reset.then_some(u),
+                );
             }
             let new_norm = match kind {
                 SecretKind::Password => normalize_password(new, opts.mixed_case),
                 SecretKind::Phrase => new.to_owned(),
             };
             let Ok(hash) = hash_secret(&new_norm, self.config.hash_cost) else {
-                return VerifyOutcome::NewPasswordInvalid {
-                    why: "the new password could not be stored".into(),
-                };
+                return (
+                    VerifyOutcome::NewPasswordInvalid {
+                        why: "the new password could not be stored".into(),
+                    },
+                    None,
+                );
             };
             let fresh = Credential {
                 hash,
@@ -611,13 +687,12 @@ impl Esm {
             history.truncate(keep);
             *slot = Some(fresh);
         } else if expired {
-            return VerifyOutcome::Expired;
+            return (VerifyOutcome::Expired, None);
         }
         u.failed_attempts = 0;
         u.last_logon_ms = Some(now);
-        let id = u.id.clone();
-        self.save_user(&mut inner, u);
-        VerifyOutcome::Success { user: id }
+        let user = u.id.clone();
+        (VerifyOutcome::Success { user }, Some(u))
     }
 
     fn check_new_secret(
@@ -637,7 +712,9 @@ impl Esm {
         let norm = match kind {
             SecretKind::Password => {
                 check_password_syntax(&u.id, new, opts.mixed_case)?;
-                normalize_password(new, opts.mixed_case)
+                let norm = normalize_password(new, opts.mixed_case);
+                password::check_rules(&norm, &opts.rules)?;
+                norm
             }
             SecretKind::Phrase => {
                 check_phrase_syntax(&u.id, new)?;
@@ -659,24 +736,6 @@ impl Esm {
             return Err("the new value was used before (password history)".into());
         }
         Ok(())
-    }
-
-    fn save_user(&self, inner: &mut Inner, u: User) {
-        let change = Change::PutUser(Box::new(u));
-        // A failure to persist a logon statistic must not turn a logon
-        // answer into an error; the in-memory copy stays authoritative only
-        // when the store took it.
-        if inner.store.apply(std::slice::from_ref(&change)).is_ok() {
-            inner.generation += 1;
-            inner.state.apply(&change);
-            if let Change::PutUser(u) = &change {
-                let state = &inner.state;
-                self.index
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .refresh_user(state, &u.id);
-            }
-        }
     }
 
     /// The token-state part of the store (for the auth crate).

@@ -162,6 +162,9 @@ pub fn normalize_profile_name(raw: &str) -> Result<String, NameError> {
             "contains a blank, a parenthesis, a quote, a comma or a non-ASCII character",
         ));
     }
+    if name.split('.').any(str::is_empty) {
+        return Err(bad("has an empty qualifier"));
+    }
     if crate::generic::is_generic(&name) {
         crate::generic::Pattern::parse(&name).map_err(bad)?;
     }
@@ -301,6 +304,8 @@ pub struct Options {
     pub history: u32,
     /// `PASSWORD(MIXEDCASE)`: passwords are case-sensitive.
     pub mixed_case: bool,
+    /// `PASSWORD(RULEn(...))`: syntax rules for passwords users choose.
+    pub rules: BTreeMap<u8, crate::password::PasswordRule>,
 }
 
 impl Default for Options {
@@ -311,6 +316,7 @@ impl Default for Options {
             revoke_after: None,
             history: 0,
             mixed_case: false,
+            rules: BTreeMap::new(),
         }
     }
 }

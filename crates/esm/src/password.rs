@@ -248,3 +248,214 @@ mod tests {
         assert!(check_phrase_syntax("BOB", "aaab 12345 x").is_err());
     }
 }
+
+/// What a position of a password may hold under a syntax rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Content {
+    /// A-Z and the national characters @ # $.
+    Alpha,
+    /// Letters, digits, national characters.
+    Alphanum,
+    /// 0-9.
+    Numeric,
+    /// A E I O U.
+    Vowel,
+    /// Anything but a vowel.
+    Novowel,
+    /// A letter that is not a vowel.
+    Consonant,
+    /// @ # $.
+    National,
+    /// An upper-case letter (with MIXEDCASE).
+    Uppercase,
+    /// A lower-case letter (with MIXEDCASE).
+    Lowercase,
+    /// Any allowed character.
+    Mixedall,
+}
+
+impl Content {
+    const ALL: [(&'static str, Content); 10] = [
+        ("ALPHA", Content::Alpha),
+        ("ALPHANUM", Content::Alphanum),
+        ("NUMERIC", Content::Numeric),
+        ("VOWEL", Content::Vowel),
+        ("NOVOWEL", Content::Novowel),
+        ("CONSONANT", Content::Consonant),
+        ("NATIONAL", Content::National),
+        ("UPPERCASE", Content::Uppercase),
+        ("LOWERCASE", Content::Lowercase),
+        ("MIXEDALL", Content::Mixedall),
+    ];
+
+    /// The RACF keyword.
+    pub fn keyword(self) -> &'static str {
+        Content::ALL
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map_or("MIXEDALL", |(k, _)| k)
+    }
+
+    /// By RACF keyword.
+    pub fn from_keyword(k: &str) -> Option<Content> {
+        Content::ALL
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(k))
+            .map(|(_, c)| *c)
+    }
+
+    fn allows(self, c: char) -> bool {
+        let u = c.to_ascii_uppercase();
+        let vowel = matches!(u, 'A' | 'E' | 'I' | 'O' | 'U');
+        let national = matches!(c, '@' | '#' | '$');
+        match self {
+            Content::Alpha => c.is_ascii_alphabetic() || national,
+            Content::Alphanum => c.is_ascii_alphanumeric() || national,
+            Content::Numeric => c.is_ascii_digit(),
+            Content::Vowel => vowel,
+            Content::Novowel => !vowel,
+            Content::Consonant => c.is_ascii_alphabetic() && !vowel,
+            Content::National => national,
+            Content::Uppercase => c.is_ascii_uppercase(),
+            Content::Lowercase => c.is_ascii_lowercase(),
+            Content::Mixedall => true,
+        }
+    }
+}
+
+/// `SETROPTS PASSWORD(RULEn(LENGTH(m:n) ALPHA(1) NUMERIC(2:3) ...))`: a new
+/// password a user chooses must satisfy at least one rule, when any exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasswordRule {
+    /// Shortest length.
+    pub min_len: usize,
+    /// Longest length.
+    pub max_len: usize,
+    /// Content required at 1-based positions.
+    pub positions: Vec<(Content, Vec<usize>)>,
+}
+
+impl PasswordRule {
+    /// Parses the inside of `RULEn(...)`, e.g. `LENGTH(4:8) ALPHA(1) NUMERIC(2:3,5)`.
+    pub fn parse(text: &str) -> Result<PasswordRule, String> {
+        let ops = crate::command::parse::tokenize(text).map_err(|e| e.0)?;
+        let mut rule = PasswordRule {
+            min_len: 1,
+            max_len: 8,
+            positions: Vec::new(),
+        };
+        let mut had_length = false;
+        for op in &ops {
+            let crate::command::parse::Operand::Keyword { name, args } = op else {
+                return Err(format!("unexpected `{op:?}` in a password rule"));
+            };
+            let values: Vec<String> = crate::command::parse::texts(args)
+                .into_iter()
+                .map(|(t, _)| t)
+                .collect();
+            let ranges = values
+                .iter()
+                .map(|v| parse_range(v))
+                .collect::<Result<Vec<_>, _>>()?;
+            if name == "LENGTH" {
+                let [(a, b)] = ranges.as_slice() else {
+                    return Err("LENGTH takes one value, m or m:n".into());
+                };
+                if *a == 0 || *b > 8 || a > b {
+                    return Err("LENGTH is within 1:8".into());
+                }
+                (rule.min_len, rule.max_len, had_length) = (*a, *b, true);
+            } else {
+                let content = Content::from_keyword(name)
+                    .ok_or_else(|| format!("unknown content keyword {name}"))?;
+                let mut pos = Vec::new();
+                for (a, b) in ranges {
+                    if a == 0 || b > 8 || a > b {
+                        return Err(format!("{name}: positions are within 1:8"));
+                    }
+                    pos.extend(a..=b);
+                }
+                rule.positions.push((content, pos));
+            }
+        }
+        if !had_length {
+            return Err("a rule needs LENGTH(m:n)".into());
+        }
+        Ok(rule)
+    }
+
+    /// The canonical text (what [`PasswordRule::parse`] reads).
+    pub fn to_text(&self) -> String {
+        let mut out = format!("LENGTH({}:{})", self.min_len, self.max_len);
+        for (c, pos) in &self.positions {
+            let p: Vec<String> = pos.iter().map(|p| p.to_string()).collect();
+            out.push_str(&format!(" {}({})", c.keyword(), p.join(",")));
+        }
+        out
+    }
+
+    /// Whether a password satisfies the rule.
+    pub fn allows(&self, pw: &str) -> bool {
+        let chars: Vec<char> = pw.chars().collect();
+        if chars.len() < self.min_len || chars.len() > self.max_len {
+            return false;
+        }
+        self.positions.iter().all(|(content, pos)| {
+            pos.iter()
+                .all(|&p| chars.get(p - 1).is_none_or(|&c| content.allows(c)))
+        })
+    }
+}
+
+fn parse_range(v: &str) -> Result<(usize, usize), String> {
+    let num = |s: &str| {
+        s.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("`{v}` is not a position or a range m:n"))
+    };
+    match v.split_once(':') {
+        Some((a, b)) => Ok((num(a)?, num(b)?)),
+        None => {
+            let n = num(v)?;
+            Ok((n, n))
+        }
+    }
+}
+
+/// Checks a password a user chooses against the SETROPTS rules: at least
+/// one must allow it (no rules: any syntactically valid password).
+pub fn check_rules(
+    pw: &str,
+    rules: &std::collections::BTreeMap<u8, PasswordRule>,
+) -> Result<(), String> {
+    if rules.is_empty() || rules.values().any(|r| r.allows(pw)) {
+        return Ok(());
+    }
+    let list: Vec<String> = rules
+        .iter()
+        .map(|(n, r)| format!("RULE{n}({})", r.to_text()))
+        .collect();
+    Err(format!(
+        "the password does not meet the installation's rules: {}",
+        list.join(" ")
+    ))
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn rules_parse_and_apply() {
+        let r = PasswordRule::parse("LENGTH(5:8) ALPHA(1) NUMERIC(2:3,5)").unwrap();
+        assert_eq!(r.to_text(), "LENGTH(5:8) ALPHA(1) NUMERIC(2,3,5)");
+        assert_eq!(PasswordRule::parse(&r.to_text()).unwrap(), r);
+        assert!(r.allows("A12B3"));
+        assert!(!r.allows("A12BC"));
+        assert!(!r.allows("112B3"));
+        assert!(!r.allows("A12"));
+        assert!(PasswordRule::parse("ALPHA(1)").is_err());
+        assert!(PasswordRule::parse("LENGTH(9)").is_err());
+        assert!(PasswordRule::parse("LENGTH(4) PURPLE(1)").is_err());
+    }
+}

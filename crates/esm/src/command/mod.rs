@@ -232,6 +232,23 @@ const PASSWORD_KWS: &[KeywordSpec] = &[
     kw!("NOHISTORY"),
     kw!("MIXEDCASE"),
     kw!("NOMIXEDCASE"),
+    kw!("RULE1", true),
+    kw!("RULE2", true),
+    kw!("RULE3", true),
+    kw!("RULE4", true),
+    kw!("RULE5", true),
+    kw!("RULE6", true),
+    kw!("RULE7", true),
+    kw!("RULE8", true),
+    kw!("NORULE1"),
+    kw!("NORULE2"),
+    kw!("NORULE3"),
+    kw!("NORULE4"),
+    kw!("NORULE5"),
+    kw!("NORULE6"),
+    kw!("NORULE7"),
+    kw!("NORULE8"),
+    kw!("NORULES"),
 ];
 
 /// Command names and their abbreviations.
@@ -334,7 +351,16 @@ pub fn execute(state: &State, env: &Env<'_>, text: &str) -> Result<Outcome, Comm
             ))
         }
     }
-    Ok(x.out)
+    // One entry per printed line.
+    let mut out = x.out;
+    if out.lines.iter().any(|l| l.contains('\n')) {
+        out.lines = out
+            .lines
+            .iter()
+            .flat_map(|l| l.split('\n').map(str::to_owned))
+            .collect();
+    }
+    Ok(out)
 }
 
 fn authorize(
@@ -1524,6 +1550,20 @@ impl Exec<'_> {
             if pp.has("NOMIXEDCASE") {
                 opts.mixed_case = false;
             }
+            if pp.has("NORULES") {
+                opts.rules.clear();
+            }
+            for n in 1..=8u8 {
+                if pp.has(&format!("NORULE{n}")) {
+                    opts.rules.remove(&n);
+                }
+                if let Some(args) = pp.args(&format!("RULE{n}")) {
+                    let text: Vec<String> = args.iter().map(operand_text).collect();
+                    let rule = crate::password::PasswordRule::parse(&text.join(" "))
+                        .map_err(|why| invalid(format!("ICH14002I INVALID RULE{n}: {why}")))?;
+                    opts.rules.insert(n, rule);
+                }
+            }
         }
         for (_, s) in classes {
             self.out.changes.push(Change::PutClass(s));
@@ -1585,6 +1625,14 @@ impl Exec<'_> {
             ),
         ];
         self.out.lines.extend(lines);
+        if opts.rules.is_empty() {
+            self.say("  NO INSTALLATION PASSWORD SYNTAX RULES.");
+        } else {
+            self.say("  INSTALLATION PASSWORD SYNTAX RULES:");
+            for (n, r) in &opts.rules {
+                self.say(format!("    RULE {n} {}", r.to_text()));
+            }
+        }
     }
 
     fn search(&mut self, p: &Parsed) -> Result<(), CommandError> {
@@ -1619,6 +1667,21 @@ impl Exec<'_> {
             self.say(h);
         }
         Ok(())
+    }
+}
+
+/// An operand written back as text (for re-parsing a nested value).
+fn operand_text(op: &Operand) -> String {
+    match op {
+        Operand::Word { text, .. } => text.clone(),
+        Operand::Keyword { name, args } => {
+            let inner: Vec<String> = args.iter().map(operand_text).collect();
+            format!("{name}({})", inner.join(" "))
+        }
+        Operand::List(items) => {
+            let inner: Vec<String> = items.iter().map(operand_text).collect();
+            format!("({})", inner.join(" "))
+        }
     }
 }
 

@@ -29,6 +29,14 @@ pub enum StoreError {
         /// Newest version known.
         known: i64,
     },
+    /// Another process changed the store since it was loaded.
+    #[error("the store was changed by another process (generation {found}, expected {expected})")]
+    Conflict {
+        /// The store's generation.
+        found: i64,
+        /// The generation the change was computed against.
+        expected: i64,
+    },
     /// A file-system error.
     #[error("{path}: {source}")]
     Io {
@@ -298,8 +306,12 @@ impl State {
 pub trait Store: Send {
     /// Loads the whole state.
     fn load(&mut self) -> Result<State, StoreError>;
-    /// Applies the changes in ONE transaction: all or nothing.
-    fn apply(&mut self, changes: &[Change]) -> Result<(), StoreError>;
+    /// Applies the changes in ONE transaction: all or nothing, and only if
+    /// the store's generation is still `expected_generation` (optimistic
+    /// concurrency between processes sharing the store); returns the new
+    /// generation. [`StoreError::Conflict`] means another process committed
+    /// first: reload and redo.
+    fn apply(&mut self, changes: &[Change], expected_generation: i64) -> Result<i64, StoreError>;
     /// A counter bumped by every committed [`Store::apply`]: lets a process
     /// notice that another one changed the data.
     fn generation(&mut self) -> Result<i64, StoreError>;

@@ -10,6 +10,7 @@ use super::{Change, State, Store, StoreError};
 use crate::model::{
     AccessLevel, ClassSettings, Condition, Credential, Group, Options, Profile, SecretHash, User,
 };
+use crate::password::PasswordRule;
 
 /// Forward-only migrations; index + 1 is the schema version they lead to.
 const MIGRATIONS: &[&str] = &[
@@ -50,6 +51,8 @@ const MIGRATIONS: &[&str] = &[
     // 2: token state for the auth crate (revoked token hashes).
     "CREATE TABLE revoked_tokens (hash TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL);
      CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at_ms);",
+    // 3: password syntax rules, `n=rule` lines.
+    "ALTER TABLE options ADD COLUMN rules TEXT NOT NULL DEFAULT '';",
 ];
 
 /// The newest schema version this build knows.
@@ -104,6 +107,16 @@ impl SqliteStore {
     }
 }
 
+fn read_generation(conn: &Connection) -> Result<i64, StoreError> {
+    let v: String = conn
+        .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+            r.get(0)
+        })
+        .map_err(db)?;
+    v.parse()
+        .map_err(|_| StoreError::Corrupt(format!("generation `{v}`")))
+}
+
 #[cfg(unix)]
 fn create_private_file(path: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -124,6 +137,29 @@ fn create_private_file(path: &Path) -> Result<(), StoreError> {
 #[cfg(not(unix))]
 fn create_private_file(_path: &Path) -> Result<(), StoreError> {
     Ok(())
+}
+
+fn rules_text(rules: &std::collections::BTreeMap<u8, PasswordRule>) -> String {
+    rules
+        .iter()
+        .map(|(n, r)| format!("{n}={}", r.to_text()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn rules_parse(text: &str) -> Result<std::collections::BTreeMap<u8, PasswordRule>, StoreError> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (n, rule) = line
+            .split_once('=')
+            .ok_or_else(|| StoreError::Corrupt(format!("password rule `{line}`")))?;
+        let n: u8 = n
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("password rule `{line}`")))?;
+        let rule = PasswordRule::parse(rule).map_err(StoreError::Corrupt)?;
+        out.insert(n, rule);
+    }
+    Ok(out)
 }
 
 fn b(v: bool) -> i64 {
@@ -220,13 +256,14 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
         }
         Change::PutOptions(o) => {
             tx.execute(
-                "INSERT OR REPLACE INTO options VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO options VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     b(o.grplist),
                     o.password_interval_days,
                     o.revoke_after,
                     o.history,
-                    b(o.mixed_case)
+                    b(o.mixed_case),
+                    rules_text(&o.rules)
                 ],
             )?;
         }
@@ -415,17 +452,23 @@ impl Store for SqliteStore {
             }
             if let Some(o) = tx
                 .query_row("SELECT * FROM options WHERE id = 1", [], |r| {
-                    Ok(Options {
-                        grplist: r.get::<_, i64>(1)? != 0,
-                        password_interval_days: r.get(2)?,
-                        revoke_after: r.get(3)?,
-                        history: r.get(4)?,
-                        mixed_case: r.get::<_, i64>(5)? != 0,
-                    })
+                    Ok((
+                        Options {
+                            grplist: r.get::<_, i64>(1)? != 0,
+                            password_interval_days: r.get(2)?,
+                            revoke_after: r.get(3)?,
+                            history: r.get(4)?,
+                            mixed_case: r.get::<_, i64>(5)? != 0,
+                            rules: Default::default(),
+                        },
+                        r.get::<_, String>(6)?,
+                    ))
                 })
                 .optional()
                 .map_err(db)?
             {
+                let (mut o, rules) = o;
+                o.rules = rules_parse(&rules)?;
                 state.options = o;
             }
             let mut st = tx.prepare("SELECT * FROM profiles").map_err(db)?;
@@ -530,31 +573,33 @@ impl Store for SqliteStore {
         Ok(state)
     }
 
-    fn apply(&mut self, changes: &[Change]) -> Result<(), StoreError> {
+    fn apply(&mut self, changes: &[Change], expected_generation: i64) -> Result<i64, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db)?;
+        let found = read_generation(&tx)?;
+        if found != expected_generation {
+            return Err(StoreError::Conflict {
+                found,
+                expected: expected_generation,
+            });
+        }
         for c in changes {
             apply_one(&tx, c).map_err(db)?;
         }
+        let next = found + 1;
         tx.execute(
-            "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'",
-            [],
+            "UPDATE meta SET value = ?1 WHERE key = 'generation'",
+            [next.to_string()],
         )
         .map_err(db)?;
-        tx.commit().map_err(db)
+        tx.commit().map_err(db)?;
+        Ok(next)
     }
 
     fn generation(&mut self) -> Result<i64, StoreError> {
-        let v: String = self
-            .conn
-            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
-                r.get(0)
-            })
-            .map_err(db)?;
-        v.parse()
-            .map_err(|_| StoreError::Corrupt(format!("generation `{v}`")))
+        read_generation(&self.conn)
     }
 
     fn revoke_token(&mut self, hash: &str, expires_at_ms: i64) -> Result<(), StoreError> {

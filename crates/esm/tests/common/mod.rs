@@ -1,0 +1,47 @@
+//! Shared helpers for the ESM's integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use zgate_esm::{Clock, Esm, EsmConfig, HashCost, Issuer};
+
+/// A clock tests move by hand.
+pub struct ManualClock(pub AtomicI64);
+
+impl ManualClock {
+    pub fn advance_days(&self, days: i64) {
+        self.0.fetch_add(days * 86_400_000, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A fresh ESM in a temporary home (cheap hash cost), with its clock.
+pub fn fresh() -> (tempfile::TempDir, Esm, Arc<ManualClock>) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock(AtomicI64::new(1_790_000_000_000)));
+    let esm = Esm::open_with(
+        dir.path(),
+        EsmConfig {
+            clock: clock.clone(),
+            hash_cost: HashCost::TEST_ONLY,
+        },
+    )
+    .unwrap();
+    (dir, esm, clock)
+}
+
+/// Runs commands (one per line, `#` comments allowed), panicking with the
+/// RACF message on failure.
+pub fn run(esm: &Esm, commands: &str) {
+    for cmd in zgate_esm::split_batch(commands).unwrap() {
+        if let Err(e) = esm.run_command(&Issuer::Operator, &cmd.text) {
+            panic!("setup command `{}` failed: {e}", cmd.text);
+        }
+    }
+}

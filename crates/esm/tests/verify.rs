@@ -1,0 +1,433 @@
+//! Authentication (spec section 4): RACROUTE VERIFY results, expiry,
+//! failure counting and revocation, password change rules and history.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use zgate_esm::{Issuer, VerifyOutcome};
+
+fn rcs(o: &VerifyOutcome) -> (u32, u32) {
+    (o.saf_rc(), o.racf_rc())
+}
+
+#[test]
+fn unknown_user_and_wrong_password() {
+    let (_d, esm, _c) = common::fresh();
+    common::run(&esm, "ADDUSER BOB PASSWORD(SECRET1) NOEXPIRED");
+    assert_eq!(rcs(&esm.verify("NOBODY", "SECRET1", None)), (8, 4));
+    assert_eq!(rcs(&esm.verify("BOB", "WRONG", None)), (8, 8));
+    // The same from outside.
+    assert_eq!(
+        esm.verify("NOBODY", "x", None).public_rc(),
+        esm.verify("BOB", "x", None).public_rc()
+    );
+    // Invalid ids are unknown users, not errors.
+    assert_eq!(rcs(&esm.verify("WAY-TOO-LONG-ID", "x", None)), (8, 4));
+    assert_eq!(
+        esm.verify("bob", "secret1", None),
+        VerifyOutcome::Success { user: "BOB".into() }
+    );
+}
+
+#[test]
+fn temporary_password_is_expired_and_must_change() {
+    let (_d, esm, _c) = common::fresh();
+    common::run(&esm, "ADDUSER BOB PASSWORD(TEMP1)");
+    assert_eq!(esm.verify("BOB", "TEMP1", None), VerifyOutcome::Expired);
+    assert_eq!(rcs(&esm.verify("BOB", "TEMP1", None)), (8, 12));
+    // The new one must be valid and differ.
+    assert_eq!(rcs(&esm.verify("BOB", "TEMP1", Some("TEMP1"))), (8, 16));
+    assert_eq!(rcs(&esm.verify("BOB", "TEMP1", Some("BOB"))), (8, 16));
+    assert_eq!(rcs(&esm.verify("BOB", "TEMP1", Some("TOOLONGPW"))), (8, 16));
+    assert_eq!(rcs(&esm.verify("BOB", "TEMP1", Some("BAD PW"))), (8, 16));
+    assert!(matches!(
+        esm.verify("BOB", "TEMP1", Some("NEWPW1")),
+        VerifyOutcome::Success { .. }
+    ));
+    assert!(matches!(
+        esm.verify("BOB", "NEWPW1", None),
+        VerifyOutcome::Success { .. }
+    ));
+    assert_eq!(rcs(&esm.verify("BOB", "TEMP1", None)), (8, 8));
+}
+
+#[test]
+fn interval_expiry_with_injected_clock() {
+    let (_d, esm, clock) = common::fresh();
+    common::run(
+        &esm,
+        "SETROPTS PASSWORD(INTERVAL(30))\nADDUSER BOB PASSWORD(PW1) NOEXPIRED",
+    );
+    clock.advance_days(29);
+    assert!(matches!(
+        esm.verify("BOB", "PW1", None),
+        VerifyOutcome::Success { .. }
+    ));
+    clock.advance_days(1);
+    assert_eq!(esm.verify("BOB", "PW1", None), VerifyOutcome::Expired);
+    assert!(matches!(
+        esm.verify("BOB", "PW1", Some("PW2")),
+        VerifyOutcome::Success { .. }
+    ));
+    clock.advance_days(29);
+    assert!(matches!(
+        esm.verify("BOB", "PW2", None),
+        VerifyOutcome::Success { .. }
+    ));
+}
+
+#[test]
+fn revocation_after_n_failures() {
+    let (_d, esm, _c) = common::fresh();
+    common::run(
+        &esm,
+        "SETROPTS PASSWORD(REVOKE(3))\nADDUSER BOB PASSWORD(PW1) NOEXPIRED",
+    );
+    // n failures are allowed...
+    for _ in 0..3 {
+        assert_eq!(esm.verify("BOB", "BAD", None), VerifyOutcome::WrongPassword);
+    }
+    assert!(!esm.user("BOB").unwrap().revoked);
+    // ... a success resets the count ...
+    assert!(matches!(
+        esm.verify("BOB", "PW1", None),
+        VerifyOutcome::Success { .. }
+    ));
+    for _ in 0..3 {
+        esm.verify("BOB", "BAD", None);
+    }
+    assert!(!esm.user("BOB").unwrap().revoked);
+    // ... and the next failure revokes.
+    assert_eq!(esm.verify("BOB", "BAD", None), VerifyOutcome::WrongPassword);
+    assert!(esm.user("BOB").unwrap().revoked);
+    assert_eq!(rcs(&esm.verify("BOB", "PW1", None)), (8, 28));
+    // Revoked status is only told to who knows the password.
+    assert_eq!(esm.verify("BOB", "BAD", None), VerifyOutcome::WrongPassword);
+    common::run(&esm, "ALTUSER BOB RESUME");
+    assert!(matches!(
+        esm.verify("BOB", "PW1", None),
+        VerifyOutcome::Success { .. }
+    ));
+}
+
+#[test]
+fn revoke_keyword_and_protected_user() {
+    let (_d, esm, _c) = common::fresh();
+    common::run(&esm, "ADDUSER BOB PASSWORD(PW1) NOEXPIRED\nADDUSER SVC");
+    common::run(&esm, "ALTUSER BOB REVOKE");
+    assert_eq!(esm.verify("BOB", "PW1", None), VerifyOutcome::Revoked);
+    // PROTECTED: no password, cannot log on with one.
+    assert!(esm.user("SVC").unwrap().protected);
+    assert_eq!(esm.verify("SVC", "", None), VerifyOutcome::WrongPassword);
+    assert_eq!(
+        esm.verify("SVC", "ANYTHING", None),
+        VerifyOutcome::WrongPassword
+    );
+}
+
+#[test]
+fn history_refuses_previous_values() {
+    let (_d, esm, _c) = common::fresh();
+    common::run(
+        &esm,
+        "SETROPTS PASSWORD(HISTORY(2))\nADDUSER BOB PASSWORD(PW1) NOEXPIRED",
+    );
+    assert!(matches!(
+        esm.verify("BOB", "PW1", Some("PW2")),
+        VerifyOutcome::Success { .. }
+    ));
+    assert!(matches!(
+        esm.verify("BOB", "PW2", Some("PW1")),
+        VerifyOutcome::NewPasswordInvalid { .. }
+    ));
+    assert!(matches!(
+        esm.verify("BOB", "PW2", Some("PW3")),
+        VerifyOutcome::Success { .. }
+    ));
+    assert!(matches!(
+        esm.verify("BOB", "PW3", Some("PW4")),
+        VerifyOutcome::Success { .. }
+    ));
+    // Only 2 generations are kept: PW1 is allowed again.
+    assert!(matches!(
+        esm.verify("BOB", "PW4", Some("PW1")),
+        VerifyOutcome::Success { .. }
+    ));
+}
+
+#[test]
+fn mixed_case_and_phrases() {
+    let (_d, esm, _c) = common::fresh();
+    common::run(&esm, "ADDUSER BOB PASSWORD(abc1) NOEXPIRED");
+    // Without MIXEDCASE passwords are upper-cased.
+    assert!(matches!(
+        esm.verify("BOB", "ABC1", None),
+        VerifyOutcome::Success { .. }
+    ));
+    assert!(matches!(
+        esm.verify("BOB", "aBc1", None),
+        VerifyOutcome::Success { .. }
+    ));
+    common::run(
+        &esm,
+        "SETROPTS PASSWORD(MIXEDCASE)\nADDUSER ANN PASSWORD(AbC1) NOEXPIRED",
+    );
+    assert!(matches!(
+        esm.verify("ANN", "AbC1", None),
+        VerifyOutcome::Success { .. }
+    ));
+    assert_eq!(
+        esm.verify("ANN", "ABC1", None),
+        VerifyOutcome::WrongPassword
+    );
+    // Phrases keep case and follow their own rules.
+    esm.run_command(
+        &Issuer::Operator,
+        "ALTUSER ANN PHRASE('Correct horse 42') NOEXPIRED",
+    )
+    .unwrap();
+    assert!(matches!(
+        esm.verify("ANN", "Correct horse 42", None),
+        VerifyOutcome::Success { .. }
+    ));
+    assert_eq!(
+        esm.verify("ANN", "correct horse 42", None),
+        VerifyOutcome::WrongPassword
+    );
+    for bad in [
+        "'has ann inside 1'",
+        "'aaa bbb 1234'",
+        "'lettersonly'",
+        "'short1'",
+    ] {
+        let e = esm
+            .run_command(&Issuer::Operator, &format!("ALTUSER ANN PHRASE({bad})"))
+            .unwrap_err();
+        assert!(e.lines[0].starts_with("ICH"), "{e}");
+    }
+    assert!(matches!(
+        esm.verify("ANN", "Correct horse 42", Some("Battery staple 7")),
+        VerifyOutcome::Success { .. }
+    ));
+}
+
+#[test]
+fn hashes_are_salted_and_persisted() {
+    let (dir, esm, _c) = common::fresh();
+    common::run(&esm, "ADDUSER (A1 A2) PASSWORD(SAME1) NOEXPIRED");
+    let dump = esm.dump_store().unwrap().join("\n");
+    assert!(!dump.contains("SAME1"), "plain password stored");
+    let hashes: Vec<&str> = dump.lines().filter(|l| l.starts_with("users:")).collect();
+    assert_eq!(hashes.len(), 2);
+    assert_ne!(
+        hashes[0].split("argon2id").nth(1),
+        hashes[1].split("argon2id").nth(1)
+    );
+    drop(esm);
+    let esm = zgate_esm::Esm::open_with(
+        dir.path(),
+        zgate_esm::EsmConfig {
+            hash_cost: zgate_esm::HashCost::TEST_ONLY,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        esm.verify("A2", "SAME1", None),
+        VerifyOutcome::Success { .. }
+    ));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("esm.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn token_state_persists() {
+    let (dir, esm, _c) = common::fresh();
+    let ts = esm.token_state();
+    ts.revoke_token("h1", 1_000).unwrap();
+    ts.revoke_token("h2", 5_000).unwrap();
+    assert!(ts.is_token_revoked("h1"));
+    assert!(!ts.is_token_revoked("h3"));
+    assert_eq!(ts.purge_expired_tokens(2_000).unwrap(), 1);
+    assert_eq!(ts.revoked_tokens(), vec![("h2".to_owned(), 5_000)]);
+    drop(esm);
+    let esm = zgate_esm::Esm::open(dir.path()).unwrap();
+    assert!(esm.token_state().is_token_revoked("h2"));
+    assert!(!esm.token_state().is_token_revoked("h1"));
+}
+
+#[test]
+fn user_summary_and_sharing() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<zgate_esm::Esm>();
+    let (_d, esm, _c) = common::fresh();
+    common::run(
+        &esm,
+        "ADDGROUP DEV\nADDUSER BOB SPECIAL NAME('Bob B')\nCONNECT BOB GROUP(DEV)",
+    );
+    let u = esm.user("bob").unwrap();
+    assert!(u.special && !u.revoked && u.protected);
+    assert_eq!(u.default_group, "SYS1");
+    assert_eq!(u.groups, vec!["DEV".to_owned(), "SYS1".to_owned()]);
+    assert_eq!(u.name, "Bob B");
+    assert!(esm.user("NOBODY").is_none());
+}
+
+#[test]
+fn another_process_changes_are_picked_up() {
+    let (dir, esm, _c) = common::fresh();
+    let other = zgate_esm::Esm::open(dir.path()).unwrap();
+    common::run(&other, "SETROPTS CLASSACT(ZOWE)\nRDEFINE ZOWE R UACC(READ)");
+    assert_eq!(
+        esm.check("X", "ZOWE", "R", zgate_esm::AccessLevel::Read)
+            .saf_rc,
+        4
+    );
+    assert!(esm.reload_if_changed().unwrap());
+    assert_eq!(
+        esm.check("X", "ZOWE", "R", zgate_esm::AccessLevel::Read)
+            .saf_rc,
+        0
+    );
+    assert!(!esm.reload_if_changed().unwrap());
+}
+
+#[test]
+fn issuer_needs_special() {
+    let (_d, esm, _c) = common::fresh();
+    common::run(&esm, "ADDUSER ADM SPECIAL\nADDUSER JOE");
+    let joe = Issuer::User("JOE".into());
+    let e = esm.run_command(&joe, "ADDUSER EVE").unwrap_err();
+    assert_eq!(e.kind, zgate_esm::CommandErrorKind::NotAuthorized);
+    assert!(esm.user("EVE").is_none());
+    assert!(esm.run_command(&joe, "LISTUSER JOE").is_ok());
+    assert!(esm
+        .run_command(&Issuer::User("ADM".into()), "ADDUSER EVE")
+        .is_ok());
+}
+
+#[test]
+fn two_processes_on_one_store_do_not_overwrite_each_other() {
+    let (dir, a, _c) = common::fresh();
+    let b = zgate_esm::Esm::open(dir.path()).unwrap();
+    common::run(
+        &a,
+        "ADDUSER BOB PASSWORD(PW1) NOEXPIRED\nSETROPTS PASSWORD(REVOKE(1))",
+    );
+    // B has not reloaded, yet its command sees A's user.
+    let e = b.run_command(&Issuer::Operator, "ADDUSER BOB").unwrap_err();
+    assert_eq!(e.kind, zgate_esm::CommandErrorKind::Duplicate);
+    // Failure counts from both processes add up, and revoke.
+    assert_eq!(a.verify("BOB", "BAD", None), VerifyOutcome::WrongPassword);
+    assert_eq!(b.verify("BOB", "BAD", None), VerifyOutcome::WrongPassword);
+    assert!(a.reload_if_changed().unwrap());
+    assert!(a.user("BOB").unwrap().revoked);
+    common::run(&b, "ALTUSER BOB RESUME");
+    assert!(matches!(
+        a.verify("BOB", "PW1", None),
+        VerifyOutcome::Success { .. }
+    ));
+}
+
+#[test]
+fn store_refuses_stale_writes() {
+    use zgate_esm::store::{sqlite::SqliteStore, Change, Store, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("esm.db");
+    let mut s1 = SqliteStore::open(&path).unwrap();
+    let mut s2 = SqliteStore::open(&path).unwrap();
+    let g = s1.generation().unwrap();
+    let change = Change::DeleteUser("NOBODY".into());
+    assert_eq!(s1.apply(std::slice::from_ref(&change), g).unwrap(), g + 1);
+    let err = s2.apply(std::slice::from_ref(&change), g).unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { found, expected } if found == g + 1 && expected == g)
+    );
+}
+
+#[test]
+fn password_rules_apply_to_chosen_passwords() {
+    let (_d, esm, _c) = common::fresh();
+    common::run(
+        &esm,
+        "SETROPTS PASSWORD(RULE1(LENGTH(6:8) ALPHA(1) NUMERIC(6)) RULE2(LENGTH(8) NUMERIC(1:8)))\n\
+         ADDUSER BOB PASSWORD(TEMP)",
+    );
+    // An administrator's temporary password is not held to the rules.
+    assert_eq!(esm.verify("BOB", "TEMP", None), VerifyOutcome::Expired);
+    assert!(matches!(
+        esm.verify("BOB", "TEMP", Some("ABCDE")),
+        VerifyOutcome::NewPasswordInvalid { .. }
+    ));
+    assert!(matches!(
+        esm.verify("BOB", "TEMP", Some("1BCDE1")),
+        VerifyOutcome::NewPasswordInvalid { .. }
+    ));
+    assert!(matches!(
+        esm.verify("BOB", "TEMP", Some("ABCDE1")),
+        VerifyOutcome::Success { .. }
+    ));
+    assert!(matches!(
+        esm.verify("BOB", "ABCDE1", Some("12345678")),
+        VerifyOutcome::Success { .. }
+    ));
+    let list = esm
+        .run_command(&Issuer::Operator, "SETROPTS LIST")
+        .unwrap()
+        .lines
+        .join("\n");
+    assert!(
+        list.contains("RULE 1 LENGTH(6:8) ALPHA(1) NUMERIC(6)"),
+        "{list}"
+    );
+    common::run(&esm, "SETROPTS PASSWORD(NORULES)");
+    assert!(matches!(
+        esm.verify("BOB", "12345678", Some("XY")),
+        VerifyOutcome::Success { .. }
+    ));
+    assert!(esm
+        .run_command(&Issuer::Operator, "SETROPTS PASSWORD(RULE1(ALPHA(1)))")
+        .is_err());
+}
+
+#[test]
+fn schema_migrates_forward_and_refuses_newer() {
+    let (dir, esm, _c) = common::fresh();
+    common::run(&esm, "ADDUSER BOB\nSETROPTS PASSWORD(HISTORY(3))");
+    drop(esm);
+    let db = dir.path().join("esm.db");
+    {
+        // Take the file back to schema version 2 (before password rules).
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("ALTER TABLE options DROP COLUMN rules; PRAGMA user_version = 2;")
+            .unwrap();
+    }
+    let esm = zgate_esm::Esm::open(dir.path()).unwrap();
+    assert!(esm.user("BOB").is_some());
+    common::run(&esm, "SETROPTS PASSWORD(RULE1(LENGTH(4:8)))");
+    let list = esm
+        .run_command(&Issuer::Operator, "SETROPTS LIST")
+        .unwrap()
+        .lines
+        .join("\n");
+    assert!(list.contains("3 GENERATIONS"), "{list}");
+    drop(esm);
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, zgate_esm::store::sqlite::SCHEMA_VERSION);
+        conn.execute_batch("PRAGMA user_version = 99;").unwrap();
+    }
+    assert!(matches!(
+        zgate_esm::Esm::open(dir.path()),
+        Err(zgate_esm::EsmError::Store(
+            zgate_esm::store::StoreError::TooNew { found: 99, .. }
+        ))
+    ));
+}
