@@ -245,6 +245,34 @@ fn setup_from(global: &Global, s: &settings::CertSettings) -> anyhow::Result<Set
 
 fn run_init(global: &Global, args: InitArgs) -> anyhow::Result<ExitCode> {
     let settings = settings::read_cert_settings(global)?;
+    // zowe.yaml's scenario 2: `pkcs12.import.keystore` brings an existing
+    // keystore instead of generating one.
+    if settings.setup_str("pkcs12.import.keystore").is_some() {
+        return run_import(
+            global,
+            ImportArgs {
+                keystore: None,
+                password: None,
+                alias: None,
+                key: None,
+                cert: None,
+                cas: Vec::new(),
+                force: args.force,
+                pkcs12_legacy: args.pkcs12_legacy,
+            },
+        );
+    }
+    for ip in &args.ips {
+        if ip
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_err()
+        {
+            anyhow::bail!("--ip `{ip}` is not an IP address; give host names with --hostname");
+        }
+    }
     let setup = setup_from(global, &settings)?;
     let mut sans = settings.setup_list("san");
     if sans.is_empty() {
@@ -501,6 +529,9 @@ fn run_doctor(global: &Global, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let params = doctor_params(global, &args, &settings)?;
     let checks = pki::doctor(&params);
     let failed = pki::doctor::any_failed(&checks);
+    // Written, not println!: a closed pipe (`| head`) is an error, not a panic.
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
     if args.json {
         let items: Vec<serde_json::Value> = checks
             .iter()
@@ -514,26 +545,28 @@ fn run_doctor(global: &Global, args: DoctorArgs) -> anyhow::Result<ExitCode> {
             })
             .collect();
         let doc = serde_json::json!({ "ok": !failed, "checks": items });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         for check in &checks {
-            println!(
+            writeln!(
+                out,
                 "[{:>4}] {}: {}",
                 check.status.as_str(),
                 check.id,
                 check.message
-            );
+            )?;
             if let Some(fix) = &check.fix {
-                println!("       fix: {fix}");
+                writeln!(out, "       fix: {fix}")?;
             }
         }
         let count = |s: pki::Status| checks.iter().filter(|c| c.status == s).count();
-        println!(
+        writeln!(
+            out,
             "{} ok, {} warn, {} fail",
             count(pki::Status::Ok),
             count(pki::Status::Warn),
             count(pki::Status::Fail)
-        );
+        )?;
     }
     Ok(if failed {
         ExitCode::from(1)
@@ -829,5 +862,304 @@ pub(crate) mod settings {
             return Err(e).with_context(|| format!("cannot write {}", path.display()));
         }
         Ok(path)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct TestCli {
+        #[command(flatten)]
+        cert: CertArgs,
+    }
+
+    fn global(home: &Path, set: &[&str]) -> Global {
+        Global {
+            home: home.to_path_buf(),
+            set: set.iter().map(|s| s.to_string()).collect(),
+            config: None,
+        }
+    }
+
+    fn cert(global: &Global, args: &[&str]) -> anyhow::Result<ExitCode> {
+        let mut argv = vec!["zgate"];
+        argv.extend_from_slice(args);
+        run(global, TestCli::try_parse_from(argv)?.cert)
+    }
+
+    fn yaml(home: &Path) -> serde_yaml_ng::Value {
+        serde_yaml_ng::from_str(&std::fs::read_to_string(home.join("zgate.yaml")).unwrap()).unwrap()
+    }
+
+    fn keytool_list(file: &str, password: &str) -> String {
+        let out = std::process::Command::new("keytool")
+            .args([
+                "-list",
+                "-keystore",
+                file,
+                "-storetype",
+                "PKCS12",
+                "-storepass",
+                password,
+            ])
+            .output()
+            .expect("keytool is required by this test");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn init_then_doctor_with_config_written_and_overrides_applied() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(
+            home.path().join("zgate.yaml"),
+            "components:\n  gateway:\n    port: 8443\nzowe:\n  setup:\n    certificate:\n      dname:\n        org: \"\"\n      pkcs12:\n        name: gateway\n",
+        )
+        .unwrap();
+        let g = global(
+            home.path(),
+            &[
+                "zowe.setup.certificate.pkcs12.password=pa$$word",
+                "components.gateway.port=1",
+            ],
+        );
+        assert_eq!(
+            cert(
+                &g,
+                &["init", "--hostname", "zowe.example.com", "--ip", "10.0.0.1"]
+            )
+            .unwrap(),
+            ExitCode::SUCCESS
+        );
+
+        let doc = yaml(home.path());
+        let get = |path: &str| {
+            settings::get(&doc, path)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        // Other keys kept (and --set is not persisted).
+        assert_eq!(
+            settings::get(&doc, "components.gateway.port").and_then(|v| v.as_u64()),
+            Some(8443)
+        );
+        assert_eq!(
+            get("zowe.setup.certificate.pkcs12.name").as_deref(),
+            Some("gateway")
+        );
+        let keystore = get("zowe.certificate.keystore.file").unwrap();
+        assert!(
+            keystore.ends_with("keystore/gateway/gateway.keystore.p12"),
+            "{keystore}"
+        );
+        assert_eq!(
+            get("zowe.certificate.keystore.password").as_deref(),
+            Some("pa$$word")
+        );
+        assert_eq!(
+            get("zowe.certificate.keystore.alias").as_deref(),
+            Some("gateway")
+        );
+        assert_eq!(
+            get("zowe.certificate.keystore.type").as_deref(),
+            Some("PKCS12")
+        );
+        assert!(get("zowe.certificate.truststore.file")
+            .unwrap()
+            .ends_with("gateway.truststore.p12"));
+        assert!(get("zowe.certificate.pem.key")
+            .unwrap()
+            .ends_with("gateway/gateway.key"));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.path().join("zgate.yaml"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "the config holds passwords");
+        assert!(keytool_list(&keystore, "pa$$word").contains("gateway, "));
+        // dname.org "" means the default.
+        let cert_pem = get("zowe.certificate.pem.certificate").unwrap();
+        let info = zgate_pki::x509::CertInfo::parse(
+            &zgate_pki::store::read_certs(Path::new(&cert_pem)).unwrap()[0],
+        )
+        .unwrap();
+        assert!(info.subject.contains("O=Zowe Sample"), "{}", info.subject);
+
+        // The doctor reads what init wrote.
+        let plain = global(home.path(), &[]);
+        assert_eq!(cert(&plain, &["doctor"]).unwrap(), ExitCode::SUCCESS);
+        assert_eq!(
+            cert(
+                &plain,
+                &[
+                    "doctor",
+                    "--hostname",
+                    "zowe.example.com",
+                    "--hostname",
+                    "10.0.0.1",
+                    "--json"
+                ]
+            )
+            .unwrap(),
+            ExitCode::SUCCESS
+        );
+        assert_eq!(
+            cert(&plain, &["doctor", "--hostname", "other.example.com"]).unwrap(),
+            ExitCode::from(1)
+        );
+        assert_eq!(
+            cert(&plain, &["doctor", "--password", "wrong"]).unwrap(),
+            ExitCode::from(1)
+        );
+
+        // A second init is refused without --force.
+        let err = cert(&g, &["init"]).unwrap_err();
+        assert!(format!("{err:#}").contains("--force"), "{err:#}");
+        assert_eq!(
+            cert(&g, &["init", "--force", "--key-type", "ec"]).unwrap(),
+            ExitCode::SUCCESS
+        );
+        assert_eq!(cert(&plain, &["doctor"]).unwrap(), ExitCode::SUCCESS);
+    }
+
+    #[test]
+    fn import_and_client_commands() {
+        let src = tempfile::tempdir().unwrap();
+        let report = zgate_pki::init(&zgate_pki::InitParams::with_defaults(
+            src.path().to_path_buf(),
+            SystemTime::now(),
+        ))
+        .unwrap();
+        let home = tempfile::tempdir().unwrap();
+        let g = global(home.path(), &[]);
+        let err = cert(&g, &["init", "--ip", "not-an-ip"]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("is not an IP address"),
+            "{err:#}"
+        );
+        // Scenario 2 of zowe.yaml: `cert init` imports what pkcs12.import names.
+        let scenario2 = tempfile::tempdir().unwrap();
+        let keystore_set = format!(
+            "zowe.setup.certificate.pkcs12.import.keystore={}",
+            report.keystore.display()
+        );
+        let g3 = global(
+            scenario2.path(),
+            &[
+                &keystore_set,
+                "zowe.setup.certificate.pkcs12.import.password=password",
+                "zowe.setup.certificate.pkcs12.import.alias=localhost",
+            ],
+        );
+        assert_eq!(cert(&g3, &["init"]).unwrap(), ExitCode::SUCCESS);
+        assert!(
+            !scenario2.path().join("keystore/local_ca").exists(),
+            "imported, not generated"
+        );
+        assert_eq!(
+            cert(&global(scenario2.path(), &[]), &["doctor"]).unwrap(),
+            ExitCode::SUCCESS
+        );
+
+        let err = cert(&g, &["import"]).unwrap_err();
+        assert!(format!("{err:#}").contains("nothing to import"), "{err:#}");
+        let err = cert(
+            &g,
+            &[
+                "import",
+                "--keystore",
+                report.keystore.to_str().unwrap(),
+                "--password",
+                "nope1234",
+            ],
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("wrong password"), "{err:#}");
+        assert!(
+            !home.path().join("keystore/localhost").exists(),
+            "nothing written"
+        );
+        assert_eq!(
+            cert(
+                &g,
+                &[
+                    "import",
+                    "--keystore",
+                    report.keystore.to_str().unwrap(),
+                    "--password",
+                    "password",
+                    "--alias",
+                    "localhost"
+                ]
+            )
+            .unwrap(),
+            ExitCode::SUCCESS
+        );
+        assert_eq!(cert(&g, &["doctor"]).unwrap(), ExitCode::SUCCESS);
+
+        // Client certificates need the local CA of this home.
+        let err = cert(&g, &["client", "--user", "ibmuser"]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("run `zgate cert init` first"),
+            "{err:#}"
+        );
+        let home2 = tempfile::tempdir().unwrap();
+        let g2 = global(home2.path(), &[]);
+        cert(&g2, &["init"]).unwrap();
+        let out = home2.path().join("out");
+        assert_eq!(
+            cert(
+                &g2,
+                &[
+                    "client",
+                    "--user",
+                    "ibmuser",
+                    "--out",
+                    out.to_str().unwrap()
+                ]
+            )
+            .unwrap(),
+            ExitCode::SUCCESS
+        );
+        assert!(
+            keytool_list(out.join("ibmuser.p12").to_str().unwrap(), "password")
+                .contains("ibmuser, ")
+        );
+    }
+
+    #[test]
+    fn reads_a_real_zowe_yaml() {
+        let example = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/zowe/config/example-zowe.yaml"
+        ));
+        let home = tempfile::tempdir().unwrap();
+        let g = Global {
+            home: home.path().to_path_buf(),
+            set: vec!["zowe.setup.certificate.san=a.example.com, 10.1.1.1".into()],
+            config: Some(example),
+        };
+        let s = settings::read_cert_settings(&g).unwrap();
+        assert_eq!(s.setup_str("type").as_deref(), Some("PKCS12"));
+        assert_eq!(
+            s.setup_str("pkcs12.directory").as_deref(),
+            Some("/var/zowe/keystore")
+        );
+        assert_eq!(s.verify.as_deref(), Some("STRICT"));
+        assert_eq!(s.external_domains(), vec!["sample-domain.com"]);
+        assert_eq!(s.setup_list("san"), vec!["a.example.com", "10.1.1.1"]);
+        let setup = setup_from(&g, &s).unwrap();
+        assert_eq!(setup.name, "localhost");
+        assert_eq!(setup.validity_days, 3650);
+        assert_eq!(setup.dname, zgate_pki::Dname::default());
     }
 }

@@ -168,7 +168,11 @@ fn open_failure(id: &'static str, what: &str, config_key: &str, err: &PkiError) 
         PkiError::Read { path, source } if source.kind() == std::io::ErrorKind::NotFound => Check::fail(
             id,
             format!("the {what} {} does not exist", path.display()),
-            format!("run `zgate cert init`, or set {config_key}.file to an existing {what}"),
+            if config_key.ends_with(".pem") {
+                format!("run `zgate cert init`, or set {config_key}.key and {config_key}.certificate to existing files")
+            } else {
+                format!("run `zgate cert init`, or set {config_key}.file to an existing {what}")
+            },
         ),
         PkiError::Read { path, source } => Check::fail(
             id,
@@ -871,14 +875,21 @@ fn check_live(
             Err(why) => {
                 let fix = if why.contains("not valid for name") {
                     format!("add '{host}' to the server certificate's SAN, or connect with a name the certificate lists")
-                } else if why.contains("UnknownIssuer") || why.contains("no usable truststore") {
+                } else if why.contains("UnknownIssuer")
+                    || why.contains("BadSignature")
+                    || why.contains("no usable truststore")
+                {
+                    // BadSignature: a trusted CA has the issuer's name but did not sign it.
                     "import the CA that issued the server's certificate into the truststore, or make the server send its full chain".to_string()
                 } else if why.contains("Expired") {
                     "renew the server's certificate".to_string()
                 } else {
                     "fix the server certificate named in the message".to_string()
                 };
-                let message = format!("under {mode_name} the server is rejected: {why}");
+                let mut message = format!("under {mode_name} the server is rejected: {why}");
+                if why.contains("BadSignature") {
+                    message.push_str(" (a trusted CA has the issuer's name but did not sign the server's certificate)");
+                }
                 checks.push(if stricter_than_configured {
                     Check::warn(id, message, fix)
                 } else {

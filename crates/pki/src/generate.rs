@@ -729,3 +729,44 @@ pub(crate) fn key_pair_for(key: &PrivateKey) -> Result<KeyPair> {
     KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(key.pkcs8_der().to_vec()), alg)
         .map_err(|e| PkiError::UnsupportedKey(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sans_always_include_the_zowe_three_once() {
+        let sans = server_sans(&[
+            "Zowe.Example.COM".into(),
+            " 10.0.0.1 ".into(),
+            "[::1]".into(),
+            "localhost".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            sans,
+            vec![
+                "zowe.example.com",
+                "10.0.0.1",
+                "::1",
+                "localhost",
+                "localhost.localdomain",
+                "127.0.0.1"
+            ]
+        );
+        assert!(server_sans(&["bad name".into()]).is_err());
+    }
+
+    #[test]
+    fn racf_filter_notation() {
+        let dname = Dname::default();
+        assert_eq!(
+            dname.to_racf_filter("USER1"),
+            "CN=USER1.OU=API Mediation Layer.O=Zowe Sample.L=Prague.SP=Prague.C=CZ"
+        );
+        assert_eq!(
+            racf_filter_from_dn("C=CZ, ST=Prague, CN=Root"),
+            "CN=Root.SP=Prague.C=CZ"
+        );
+    }
+}

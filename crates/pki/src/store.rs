@@ -595,3 +595,38 @@ pub fn load_trusted(params: &TruststoreParams) -> Result<Vec<CertificateDer<'sta
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyring_urls_take_two_to_four_slashes() {
+        assert!(is_keyring_url("safkeyring://ZWESVUSR/ZoweKeyring"));
+        assert!(is_keyring_url("safkeyring:///ZWESVUSR/ZoweKeyring"));
+        assert!(is_keyring_url("SAFKEYRING:////ZWESVUSR/ZoweKeyring"));
+        assert!(!is_keyring_url("safkeyring:/ZWESVUSR/ZoweKeyring"));
+        assert!(!is_keyring_url("safkeyring://///x"));
+        assert!(!is_keyring_url(
+            "/var/zowe/keystore/localhost/localhost.keystore.p12"
+        ));
+    }
+
+    #[test]
+    fn garbage_pkcs12_is_malformed() {
+        for data in [
+            &b""[..],
+            b"\x30\x80",
+            b"hello",
+            &[0x30, 0x03, 0x02, 0x01, 0x03],
+        ] {
+            let err = Keystore::from_pkcs12(data, &Password::new("x"), Path::new("t.p12")).err();
+            assert!(matches!(err, Some(PkiError::Malformed { .. })), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn password_debug_hides_the_secret() {
+        assert_eq!(format!("{:?}", Password::new("s3cret")), "Password(***)");
+    }
+}

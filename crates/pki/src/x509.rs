@@ -327,3 +327,48 @@ pub fn key_matches_cert(pkcs8: &[u8], cert: &CertificateDer<'_>) -> Result<bool>
         KeyKind::Other(oid) => Err(PkiError::UnsupportedKey(format!("key algorithm {oid}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_matching_follows_rfc6125() {
+        for (pattern, host, expected) in [
+            ("localhost", "LOCALHOST", true),
+            ("zowe.example.com.", "zowe.example.com", true),
+            ("*.example.com", "gw.example.com", true),
+            ("*.example.com", "a.gw.example.com", false),
+            ("*.example.com", "example.com", false),
+            ("*.com", "example.com", false),
+            ("gw*.example.com", "gw1.example.com", false),
+            ("example.com", "example.org", false),
+        ] {
+            assert_eq!(
+                dns_name_matches(pattern, host),
+                expected,
+                "{pattern} vs {host}"
+            );
+        }
+    }
+
+    #[test]
+    fn signature_names_flag_weak_hashes() {
+        assert_eq!(
+            signature_name("1.2.840.113549.1.1.5"),
+            ("sha1WithRSAEncryption".into(), true)
+        );
+        assert_eq!(
+            signature_name("1.2.840.113549.1.1.11"),
+            ("sha256WithRSAEncryption".into(), false)
+        );
+        assert!(signature_name("1.2.840.10045.4.1").1);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(CertInfo::parse(&CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01])).is_err());
+        assert!(key_algorithm(b"not a key").is_err());
+        assert!(key_matches_cert(b"not a key", &CertificateDer::from(vec![0x30])).is_err());
+    }
+}

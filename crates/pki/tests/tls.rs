@@ -81,6 +81,20 @@ async fn openssl_verifies_the_server_for_names_in_the_san_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ec_p256_server_verifies_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = init_with(dir.path(), |p| p.key_type = pki::KeyType::EcP256);
+    let params =
+        pki::ServerTlsParams::new(keystore_params(&report), Some(truststore_params(&report)));
+    let port = serve(pki::tls::server_config(&params).unwrap()).await;
+    let (ok, text) = s_client(port, &report.ca_cert, "localhost").await;
+    assert!(ok, "{text}");
+    assert!(text.contains("Verification: OK"), "{text}");
+    let (ok, _) = s_client(port, &report.ca_cert, "elsewhere.example.com").await;
+    assert!(!ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pem_key_and_certificate_serve_too() {
     let dir = tempfile::tempdir().unwrap();
     let report = init_in(dir.path());
@@ -153,7 +167,38 @@ async fn rustls_client_modes_against_the_server() {
     let mut with_cert = trusted.clone();
     with_cert.client_cert = Some(keystore_params(&report));
     let strict_cert = pki::tls::client_config(&with_cert, pki::VerifyMode::Strict).unwrap();
-    assert!(connect(strict_cert, port, "localhost").await.is_ok());
+    assert_eq!(fetch(strict_cert, port).await.unwrap(), b"hello\n");
+    // One from another CA is refused by the server (TLS 1.3 reports it after
+    // the client's Finished, so look at what the server sends).
+    let mut foreign_cert = trusted.clone();
+    foreign_cert.client_cert = Some(keystore_params(&other_report));
+    let foreign = pki::tls::client_config(&foreign_cert, pki::VerifyMode::Strict).unwrap();
+    let refused = fetch(foreign, port).await;
+    assert!(
+        refused.as_ref().map_or(true, |data| data.is_empty()),
+        "{refused:?}"
+    );
+    // Without a certificate the connection is still accepted ("want").
+    let plain = pki::tls::client_config(&trusted, pki::VerifyMode::Strict).unwrap();
+    assert_eq!(fetch(plain, port).await.unwrap(), b"hello\n");
+}
+
+async fn fetch(config: rustls::ClientConfig, port: u16) -> Result<Vec<u8>, String> {
+    use tokio::io::AsyncReadExt;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut data = Vec::new();
+    tls.read_to_end(&mut data)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(data)
 }
 
 #[test]
