@@ -32,7 +32,9 @@ fn bench(c: &mut Criterion) {
         ("es256", &include_bytes!("../testdata/ec-p256.pk8.der")[..]),
     ] {
         let svc = service(der);
-        c.bench_function(&format!("{name}/issue"), |b| b.iter(|| svc.issue("USER1").unwrap()));
+        c.bench_function(&format!("{name}/issue"), |b| {
+            b.iter(|| svc.issue("USER1").unwrap())
+        });
         let token = svc.issue("USER1").unwrap().token;
         svc.verify(&token).unwrap();
         c.bench_function(&format!("{name}/verify_cached"), |b| {

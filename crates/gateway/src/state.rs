@@ -22,6 +22,10 @@ struct Inner {
     tokens: Arc<TokenService>,
     settings: Settings,
     metrics: Metrics,
+    /// Password hashing is slow and memory-hungry on purpose (argon2id,
+    /// 19 MiB each): bound how many run at once so a login flood queues
+    /// instead of exhausting memory with blocking threads.
+    hashing: Arc<tokio::sync::Semaphore>,
 }
 
 /// Cheap to clone; one per router.
@@ -40,6 +44,9 @@ impl AppState {
             tokens,
             settings,
             metrics: Metrics::default(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            )),
         }))
     }
 
@@ -71,9 +78,15 @@ impl AppState {
         password: Password,
         new_password: Option<Password>,
     ) -> Result<AuthOutcome, ApiError> {
+        let Ok(permit) = self.0.hashing.clone().acquire_owned().await else {
+            return Err(ApiError::BackendUnavailable);
+        };
         let security = self.0.security.clone();
+        // The permit lives as long as the hash, even if the client goes away.
         let result = tokio::task::spawn_blocking(move || {
-            security.authenticate(&user, &password, new_password.as_ref())
+            let outcome = security.authenticate(&user, &password, new_password.as_ref());
+            drop(permit);
+            outcome
         })
         .await;
         let outcome = match result {
