@@ -362,3 +362,37 @@ fn token_hash_hex_round_trips() {
     assert_eq!(TokenHash::from_hex(&hash.to_hex()), Some(hash));
     assert_eq!(TokenHash::from_hex("zz"), None);
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Arbitrary input never panics and never verifies.
+        #[test]
+        fn arbitrary_text_is_rejected(text in ".{0,400}") {
+            let (svc, _) = service(RSA_A);
+            prop_assert!(svc.verify(&text).is_err());
+        }
+
+        /// Changing any one character of a valid token makes it invalid
+        /// (base64url has no two encodings of the same bytes here, except in
+        /// the unused low bits of the last character, which we skip).
+        #[test]
+        fn any_single_change_is_rejected(position in 0usize..10_000, replacement in "[A-Za-z0-9_.-]") {
+            let (svc, _) = service(RSA_A);
+            let token = svc.issue("USER1").unwrap().token;
+            let position = position % token.len();
+            let segment_end = token[position..].find('.').map_or(token.len(), |i| position + i);
+            prop_assume!(position + 1 != segment_end);
+            let original = &token[position..=position];
+            prop_assume!(original != replacement);
+            let mut changed = token.clone();
+            changed.replace_range(position..=position, &replacement);
+            prop_assert!(svc.verify(&changed).is_err());
+            prop_assert!(svc.verify(&token).is_ok());
+        }
+    }
+}

@@ -225,3 +225,28 @@ fn load_reads_zgate_yaml_from_home() {
     assert_eq!(loaded.config.gateway.port, 8123);
     assert_eq!(loaded.file, Some(dir.path().join(CONFIG_FILE)));
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text as zgate.yaml gives a config or an error, never a panic.
+        #[test]
+        fn arbitrary_yaml_never_panics(text in "(?s).{0,300}") {
+            if let Ok((effective, _)) = strict(&text, &[]) {
+                let _ = Config::from_effective(&effective);
+            }
+        }
+
+        /// Any --set value gives a config or an error naming --set.
+        #[test]
+        fn arbitrary_overrides_never_panic(key in "[a-zA-Z.]{0,40}", value in ".{0,40}") {
+            let item = format!("{key}={value}");
+            match strict("", &[item.as_str()]) {
+                Ok((effective, _)) => { let _ = Config::from_effective(&effective); }
+                Err(err) => prop_assert!(err.to_string().contains("--set")),
+            }
+        }
+    }
+}
