@@ -563,3 +563,50 @@ fn tls_versions_come_from_the_configuration() {
         "TLS 1.2 must be refused"
     );
 }
+
+#[test]
+fn tokens_survive_a_new_server_key_until_they_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let server = Server::start(&home, &[], &[]);
+    let password = server.admin_password();
+    let old_token = server.login("ADMIN", &password);
+    assert!(server.stop().success());
+
+    // New certificates with a new key (an EC key this time: ES256).
+    let out = zgate(&home, &["cert", "init", "--force", "--key-type", "ec"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let server = Server::start(&home, &[], &[]);
+    let (status, text) = server.curl(
+        &["-H", &format!("Authorization: Bearer {old_token}")],
+        "/gateway/api/v1/auth/query",
+    );
+    assert_eq!(
+        status, 200,
+        "a token of the previous key still verifies: {text}"
+    );
+    let (_, all) = server.curl(&[], "/gateway/api/v1/auth/keys/public/all");
+    assert!(
+        all.contains(r#""alg":"RS256""#) && all.contains(r#""alg":"ES256""#),
+        "{all}"
+    );
+    let (_, current) = server.curl(&[], "/gateway/api/v1/auth/keys/public/current");
+    assert!(
+        current.contains(r#""alg":"ES256""#) && !current.contains("RS256"),
+        "{current}"
+    );
+    let new_token = server.login("ADMIN", &password);
+    use base64::Engine as _;
+    let header: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(new_token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["alg"], "ES256");
+}
