@@ -236,6 +236,7 @@ fn no_secret_appears_in_the_logs() {
     let logs =
         std::fs::read_to_string(home.with_extension(format!("log{}", std::process::id()))).unwrap();
     assert!(logs.contains("login succeeded"), "the run did log: {logs}");
+    assert!(logs.contains("zgate::access"), "request lines were logged (debug): {logs}");
     let key_pem = std::fs::read_to_string(home.join("keystore/localhost/localhost.key")).unwrap();
     let key_line = key_pem.lines().nth(3).unwrap();
     let signature = token.rsplit('.').next().unwrap();
