@@ -72,6 +72,27 @@ pub fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
 
     let started = std::time::Instant::now();
+    // Start-up failures the configuration causes exit 64, like config errors.
+    match start(global, port_zero, config, first_start_notes, started) {
+        Ok(code) => Ok(code),
+        Err(error) => match error.downcast_ref::<bootstrap::StartError>() {
+            Some(start) if start.is_configuration() => {
+                eprintln!("zgate: {start}");
+                Ok(ExitCode::from(crate::config_cmd::EXIT_CONFIG))
+            }
+            _ => Err(error),
+        },
+    }
+}
+
+fn start(
+    global: &Global,
+    port_zero: bool,
+    config: zgate_config::Config,
+    mut first_start_notes: Vec<String>,
+    started: std::time::Instant,
+) -> anyhow::Result<ExitCode> {
+    let home = &global.home;
     if let Some(report) = bootstrap::ensure_certificates(&config)? {
         first_start_notes.push(format!(
             "created a local CA and the server certificate in {}",

@@ -236,7 +236,10 @@ fn no_secret_appears_in_the_logs() {
     let logs =
         std::fs::read_to_string(home.with_extension(format!("log{}", std::process::id()))).unwrap();
     assert!(logs.contains("login succeeded"), "the run did log: {logs}");
-    assert!(logs.contains("zgate::access"), "request lines were logged (debug): {logs}");
+    assert!(
+        logs.contains("zgate::access"),
+        "request lines were logged (debug): {logs}"
+    );
     let key_pem = std::fs::read_to_string(home.join("keystore/localhost/localhost.key")).unwrap();
     let key_line = key_pem.lines().nth(3).unwrap();
     let signature = token.rsplit('.').next().unwrap();
@@ -610,4 +613,30 @@ fn tokens_survive_a_new_server_key_until_they_expire() {
     )
     .unwrap();
     assert_eq!(header["alg"], "ES256");
+}
+
+#[test]
+fn a_wrong_keystore_password_stops_start_up_with_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    drop(Server::start(&home, &[], &[]));
+    let out = zgate(
+        &home,
+        &[
+            "--set",
+            "zowe.certificate.keystore.password=not-it",
+            "serve",
+            "--port",
+            "0",
+        ],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("wrong password for keystore"), "{stderr}");
+    assert!(!stderr.contains("not-it"), "{stderr}");
 }

@@ -36,6 +36,25 @@ pub enum StartError {
     Other(String),
 }
 
+impl StartError {
+    /// Whether the configuration is at fault (wrong password, alias, store
+    /// type, path): the CLI exits with `EX_USAGE` (64) for these.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            StartError::Keyring(_)
+                | StartError::Other(_)
+                | StartError::Pki(
+                    pki::PkiError::WrongPassword { .. }
+                        | pki::PkiError::AliasNotFound { .. }
+                        | pki::PkiError::UnsupportedCipherSuites { .. }
+                        | pki::PkiError::Keyring { .. }
+                        | pki::PkiError::InvalidInput(_)
+                )
+        )
+    }
+}
+
 /// The runtime key file location for the configured keystore.
 pub fn keystore_params(config: &Config) -> Result<pki::KeystoreParams, StartError> {
     let ks = &config.certificate.keystore;
