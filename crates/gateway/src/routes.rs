@@ -342,6 +342,28 @@ mod tests {
     use super::*;
     use tower::ServiceExt as _;
 
+    #[test]
+    fn the_openapi_document_is_valid_yaml_with_every_route() {
+        let keys = zgate_config::raw::parse(OPENAPI_YAML).expect("valid YAML, no duplicate keys");
+        assert!(keys.contains_key("openapi"));
+        let paths = [
+            "/gateway/api/v1/auth/login.post.summary",
+            "/gateway/api/v1/auth/logout.post.summary",
+            "/gateway/api/v1/auth/query.get.summary",
+            "/gateway/api/v1/auth/refresh.post.summary",
+            "/gateway/api/v1/auth/keys/public.get.summary",
+            "/gateway/api/v1/auth/keys/public/all.get.summary",
+            "/gateway/api/v1/auth/keys/public/current.get.summary",
+            "/gateway/auth/check.post.summary",
+            "/application/health.get.summary",
+            "/application/metrics.get.summary",
+            "/gateway/api-docs.get.summary",
+        ];
+        for path in paths {
+            assert!(keys.contains_key(&format!("paths.{path}")), "{path}");
+        }
+    }
+
     #[tokio::test]
     async fn forged_identity_headers_never_reach_a_handler() {
         let echo = Router::new()
