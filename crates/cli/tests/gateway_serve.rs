@@ -502,13 +502,13 @@ fn sigterm_lets_an_in_flight_request_finish() {
     )
     .unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1000));
     let kill = Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1000));
     assert!(
         server.child.try_wait().unwrap().is_none(),
         "zgate exited with a request in flight"
