@@ -71,6 +71,13 @@ pub fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!(source = %warning.source, key = %warning.key, "{}", warning.message);
     }
 
+    if config.gateway.security.x509_enabled {
+        tracing::warn!("components.gateway.apiml.security.x509.enabled: client-certificate login is not available in this zgate yet; certificates are requested but not used to log in");
+    }
+    if config.gateway.security.personal_access_token_enabled {
+        tracing::warn!("components.gateway.apiml.security.personalAccessToken.enabled: personal access tokens are not available in this zgate yet; the access-token endpoints answer 404");
+    }
+
     let started = std::time::Instant::now();
     // Start-up failures the configuration causes exit 64, like config errors.
     match start(global, port_zero, config, first_start_notes, started) {

@@ -450,6 +450,21 @@ fn config_show_tells_where_each_value_came_from() {
     );
     assert!(line("zowe.certificate.keystore.password").contains("********"));
     assert!(!text.contains("topsecret"));
+    let out = zgate(&home, &["config", "show", "--json"]);
+    assert!(out.status.success());
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let port = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "components.gateway.port")
+        .unwrap();
+    assert_eq!(port["value"], "8443");
+    assert_eq!(
+        port["source"],
+        format!("{}:3", home.join("zgate.yaml").display())
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("topsecret"));
 
     // A real zowe.yaml: read, unsupported values warned about, not fatal.
     let zowe_yaml = concat!(
