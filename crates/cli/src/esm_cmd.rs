@@ -119,6 +119,9 @@ fn batch(global: &Global, text: &str) -> anyhow::Result<ExitCode> {
     let esm = open(global)?;
     let started = Instant::now();
     let tty = std::io::stderr().is_terminal();
+    if commands.len() > 1 {
+        eprintln!("zgate esm: {} commands to run", commands.len());
+    }
     let mut last_report = Instant::now();
     let mut stdout = std::io::stdout().lock();
     let mut write_error = None;
@@ -130,10 +133,10 @@ fn batch(global: &Global, text: &str) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        // Progress on stderr: a live counter on a terminal, a line every
-        // couple of seconds otherwise (logs stay short).
-        let due = last_report.elapsed() >= Duration::from_secs(if tty { 0 } else { 2 });
-        if (due && p.done % 100 == 0) || p.done == p.total {
+        // Progress on stderr: a live counter on a terminal, a line a second
+        // otherwise (logs stay short).
+        let interval = Duration::from_millis(if tty { 100 } else { 1000 });
+        if last_report.elapsed() >= interval || p.done == p.total {
             if tty {
                 eprint!("\rzgate esm: {}/{} commands", p.done, p.total);
             } else if p.done != p.total {

@@ -89,8 +89,7 @@ fn generate() -> State {
                 name,
                 active: true,
                 generic: true,
-                raclist: false,
-                global: false,
+                ..ClassSettings::default()
             },
         );
     }

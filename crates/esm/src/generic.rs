@@ -43,6 +43,7 @@
 use std::cmp::Ordering;
 
 use crate::index::FxMap;
+use crate::key::Key;
 
 /// Whether a name contains a generic character.
 pub fn is_generic(name: &str) -> bool {
@@ -50,19 +51,20 @@ pub fn is_generic(name: &str) -> bool {
 }
 
 /// One qualifier of a pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Qual {
     /// `**`: zero or more qualifiers.
     DoubleStar,
     /// `*` alone: one qualifier (one or more when last).
     Star,
-    /// Literal characters, `%` and in-qualifier `*`.
-    Glob(Vec<u8>),
+    /// Literal characters, `%` and in-qualifier `*`: `text[start..end]`.
+    Glob(u16, u16),
 }
 
 /// A parsed generic profile name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
+    text: Box<str>,
     quals: Vec<Qual>,
     /// The last qualifier is a glob ending in `*`: runs to the end of the name.
     open_end: bool,
@@ -71,9 +73,16 @@ pub struct Pattern {
 impl Pattern {
     /// Parses a (upper-case) generic name.
     pub fn parse(name: &str) -> Result<Pattern, &'static str> {
+        if name.len() > u16::MAX as usize {
+            return Err("too long");
+        }
         let mut quals = Vec::new();
         let mut double_stars = 0;
+        let mut start = 0usize;
         for q in name.split('.') {
+            let end = start + q.len();
+            let span = (start as u16, end as u16);
+            start = end + 1;
             if q.is_empty() {
                 return Err("an empty qualifier");
             }
@@ -85,19 +94,33 @@ impl Pattern {
             } else if q.contains("**") {
                 return Err("`**` must be a whole qualifier");
             } else {
-                quals.push(Qual::Glob(q.as_bytes().to_vec()));
+                quals.push(Qual::Glob(span.0, span.1));
             }
         }
         if double_stars > 1 {
             return Err("`**` may appear only once");
         }
-        let open_end = matches!(quals.last(), Some(Qual::Glob(g)) if g.last() == Some(&b'*'));
-        Ok(Pattern { quals, open_end })
+        let open_end = matches!(quals.last(), Some(Qual::Glob(_, e)) if name.as_bytes()[*e as usize - 1] == b'*');
+        Ok(Pattern {
+            text: name.into(),
+            quals,
+            open_end,
+        })
+    }
+
+    /// The name.
+    pub fn name(&self) -> &str {
+        &self.text
     }
 
     /// Whether the literal resource name matches.
     pub fn matches(&self, resource: &str) -> bool {
-        match_quals(&self.quals, Some(resource.as_bytes()), self.open_end)
+        match_quals(
+            self.text.as_bytes(),
+            &self.quals,
+            Some(resource.as_bytes()),
+            self.open_end,
+        )
     }
 }
 
@@ -109,16 +132,17 @@ fn split_first(s: &[u8]) -> (&[u8], Option<&[u8]>) {
     }
 }
 
-/// `rest` is the remaining qualifiers joined by `.`, or None when none remain.
-fn match_quals(p: &[Qual], rest: Option<&[u8]>, open_end: bool) -> bool {
+/// `rest` is the remaining qualifiers joined by `.`, or None when none remain;
+/// `text` is the pattern the globs point into.
+fn match_quals(text: &[u8], p: &[Qual], rest: Option<&[u8]>, open_end: bool) -> bool {
     let Some((q, more)) = p.split_first() else {
         return rest.is_none();
     };
-    match q {
+    match *q {
         Qual::DoubleStar => {
             let mut cur = rest;
             loop {
-                if match_quals(more, cur, open_end) {
+                if match_quals(text, more, cur, open_end) {
                     return true;
                 }
                 match cur {
@@ -137,9 +161,10 @@ fn match_quals(p: &[Qual], rest: Option<&[u8]>, open_end: bool) -> bool {
                 // Last qualifier: one or more qualifiers.
                 return true;
             }
-            match_quals(more, tail, open_end)
+            match_quals(text, more, tail, open_end)
         }
-        Qual::Glob(g) => {
+        Qual::Glob(a, b) => {
+            let g = &text[a as usize..b as usize];
             let Some(s) = rest else { return false };
             if more.is_empty() && open_end {
                 // `A.B*`: the final `*` runs to the end of the name.
@@ -147,33 +172,72 @@ fn match_quals(p: &[Qual], rest: Option<&[u8]>, open_end: bool) -> bool {
                 return glob_prefix(body, s);
             }
             let (head, tail) = split_first(s);
-            glob(g, head) && match_quals(more, tail, open_end)
+            glob(g, head) && match_quals(text, more, tail, open_end)
         }
     }
 }
 
-/// In-qualifier glob: `%` one byte, `*` zero or more bytes (text has no `.`).
+/// In-qualifier glob: `%` one byte, `*` zero or more bytes (the text is one
+/// qualifier, without `.`). Iterative, backtracking only to the last `*`:
+/// O(pattern x text), so no pattern makes a long resource name expensive.
 fn glob(p: &[u8], t: &[u8]) -> bool {
-    match p.split_first() {
-        None => t.is_empty(),
-        Some((b'*', pr)) => (0..=t.len()).any(|i| glob(pr, &t[i..])),
-        Some((b'%', pr)) => !t.is_empty() && glob(pr, &t[1..]),
-        Some((c, pr)) => t.first() == Some(c) && glob(pr, &t[1..]),
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        match p.get(pi) {
+            Some(b'*') => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            Some(&c) if c == b'%' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
     }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
-/// Whether some prefix of `t` matches the in-qualifier glob `p` (the prefix
-/// must stay within the first qualifier of `t`).
+/// Whether some prefix of `t` that ends within its first qualifier matches
+/// the in-qualifier glob `p`: the same as `p*` matching that qualifier.
 fn glob_prefix(p: &[u8], t: &[u8]) -> bool {
-    match p.split_first() {
-        None => true,
-        Some((b'*', pr)) => {
-            let qual_end = t.iter().position(|&b| b == b'.').unwrap_or(t.len());
-            (0..=qual_end).any(|i| glob_prefix(pr, &t[i..]))
+    let qual_end = t.iter().position(|&b| b == b'.').unwrap_or(t.len());
+    let t = &t[..qual_end];
+    let (mut pi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi == p.len() {
+            // The whole pattern matched a prefix: the open end takes the rest.
+            return true;
         }
-        Some((b'%', pr)) => matches!(t.first(), Some(&b) if b != b'.') && glob_prefix(pr, &t[1..]),
-        Some((c, pr)) => t.first() == Some(c) && glob_prefix(pr, &t[1..]),
+        match p[pi] {
+            b'*' => {
+                star = Some((pi, ti));
+                pi += 1;
+            }
+            c if c == b'%' || c == t[ti] => {
+                pi += 1;
+                ti += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    pi = sp + 1;
+                    ti = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
     }
+    p[pi..].iter().all(|&c| c == b'*')
 }
 
 /// A token of a name for ordering.
@@ -258,7 +322,6 @@ pub fn literal_key(name: &str) -> &str {
 #[derive(Debug, Clone)]
 struct Entry<T> {
     pattern: Pattern,
-    name: Box<str>,
     value: T,
 }
 
@@ -267,8 +330,8 @@ struct Entry<T> {
 /// qualifier, possibly empty) are buckets by that partial text.
 #[derive(Debug, Clone)]
 struct Node<T> {
-    children: FxMap<Box<str>, u32>,
-    partials: FxMap<Box<str>, Vec<Entry<T>>>,
+    children: FxMap<Key, u32>,
+    partials: FxMap<Key, Vec<Entry<T>>>,
     /// The distinct lengths of the partials, longest first.
     partial_lens: Vec<usize>,
 }
@@ -283,7 +346,7 @@ impl<T> Node<T> {
     }
 
     fn recompute_lens(&mut self) {
-        let mut lens: Vec<usize> = self.partials.keys().map(|k| k.len()).collect();
+        let mut lens: Vec<usize> = self.partials.keys().map(|k| k.as_bytes().len()).collect();
         lens.sort_unstable_by(|a, b| b.cmp(a));
         lens.dedup();
         self.partial_lens = lens;
@@ -335,35 +398,28 @@ impl<T> GenericIndex<T> {
         let (quals, partial) = split_key(literal_key(name));
         let mut at = 0usize;
         for q in quals {
-            at = match self.nodes[at].children.get(q) {
+            at = match self.nodes[at].children.get(q.as_bytes()) {
                 Some(&n) => n as usize,
                 None => {
                     let id = self.nodes.len();
                     self.nodes.push(Node::new());
-                    self.nodes[at].children.insert(q.into(), id as u32);
+                    self.nodes[at].children.insert(Key::new(q), id as u32);
                     id
                 }
             };
         }
         let node = &mut self.nodes[at];
-        let bucket = node.partials.entry(partial.into()).or_default();
-        if let Some(slot) = bucket.iter_mut().find(|e| &*e.name == name) {
+        let bucket = node.partials.entry(Key::new(partial)).or_default();
+        if let Some(slot) = bucket.iter_mut().find(|e| e.pattern.name() == name) {
             slot.value = value;
             return;
         }
         // Most specific first.
         let pos = bucket
             .iter()
-            .position(|e| specificity(name, &e.name) == Ordering::Greater)
+            .position(|e| specificity(name, e.pattern.name()) == Ordering::Greater)
             .unwrap_or(bucket.len());
-        bucket.insert(
-            pos,
-            Entry {
-                pattern,
-                name: name.into(),
-                value,
-            },
-        );
+        bucket.insert(pos, Entry { pattern, value });
         if !node.partial_lens.contains(&partial.len()) {
             node.recompute_lens();
         }
@@ -375,21 +431,21 @@ impl<T> GenericIndex<T> {
         let (quals, partial) = split_key(literal_key(name));
         let mut at = 0usize;
         for q in quals {
-            match self.nodes[at].children.get(q) {
+            match self.nodes[at].children.get(q.as_bytes()) {
                 Some(&n) => at = n as usize,
                 None => return false,
             }
         }
         let node = &mut self.nodes[at];
-        let Some(bucket) = node.partials.get_mut(partial) else {
+        let Some(bucket) = node.partials.get_mut(partial.as_bytes()) else {
             return false;
         };
-        let Some(i) = bucket.iter().position(|e| &*e.name == name) else {
+        let Some(i) = bucket.iter().position(|e| e.pattern.name() == name) else {
             return false;
         };
         bucket.remove(i);
         if bucket.is_empty() {
-            node.partials.remove(partial);
+            node.partials.remove(partial.as_bytes());
             node.recompute_lens();
         }
         self.len -= 1;
@@ -417,7 +473,7 @@ impl<T> GenericIndex<T> {
     ) -> Option<(&'a str, &'a T)> {
         let node = &self.nodes[at];
         if let Some(q) = next {
-            if let Some(&child) = node.children.get(q) {
+            if let Some(&child) = node.children.get(q.as_bytes()) {
                 let (n2, r2) = match rest {
                     Some(r) => match r.split_once('.') {
                         Some((f, r)) => (Some(f), Some(r)),
@@ -433,9 +489,9 @@ impl<T> GenericIndex<T> {
         let q = next.unwrap_or("");
         for &len in &node.partial_lens {
             let Some(prefix) = q.get(..len) else { continue };
-            if let Some(bucket) = node.partials.get(prefix) {
+            if let Some(bucket) = node.partials.get(prefix.as_bytes()) {
                 if let Some(e) = bucket.iter().find(|e| e.pattern.matches(resource)) {
-                    return Some((&e.name, &e.value));
+                    return Some((e.pattern.name(), &e.value));
                 }
             }
         }
@@ -471,6 +527,15 @@ mod tests {
         assert!(m("A%C.D", "ABC.D"));
         assert!(m("A*C.D", "AXYC.D"));
         assert!(!m("A*C.D", "AX.C.D"));
+    }
+
+    #[test]
+    fn many_stars_stay_cheap() {
+        let p = "A*A*A*A*A*A*A*A*A*A*A*A*A*B";
+        let r = "A".repeat(4000);
+        assert!(!m(p, &r));
+        assert!(!m(&format!("X.{p}*"), &format!("X.{r}")));
+        assert!(m("A*A*B*", "AAAAB.C"));
     }
 
     #[test]

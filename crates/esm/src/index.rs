@@ -13,18 +13,19 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::generic::{is_generic, GenericIndex};
+use crate::key::Key;
 use crate::model::{
     parse_global_member, AccessLevel, ClassSettings, Condition, Profile, GLOBAL_CLASS,
 };
 use crate::store::State;
 
 /// What a check knows about the user.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct UserFacts {
     /// Connected groups (sorted).
-    pub groups: Vec<String>,
+    pub groups: Vec<Key>,
     /// Default group.
-    pub default_group: String,
+    pub default_group: Key,
     /// RESTRICTED.
     pub restricted: bool,
     /// OPERATIONS.
@@ -34,7 +35,7 @@ pub struct UserFacts {
 /// The GLOBAL access table of one class.
 #[derive(Debug, Clone, Default)]
 struct GlobalTable {
-    discrete: FxMap<String, AccessLevel>,
+    discrete: FxMap<Key, AccessLevel>,
     generic: GenericIndex<AccessLevel>,
 }
 
@@ -47,7 +48,7 @@ impl GlobalTable {
                     if is_generic(&res) {
                         t.generic.insert(&res, level);
                     } else {
-                        t.discrete.insert(res, level);
+                        t.discrete.insert(Key::new(&res), level);
                     }
                 }
             }
@@ -56,7 +57,7 @@ impl GlobalTable {
     }
 
     fn lookup(&self, resource: &str) -> Option<(String, AccessLevel)> {
-        if let Some(l) = self.discrete.get(resource) {
+        if let Some(l) = self.discrete.get(resource.as_bytes()) {
             return Some((resource.to_owned(), *l));
         }
         self.generic
@@ -65,12 +66,40 @@ impl GlobalTable {
     }
 }
 
+/// A profile as checks read it: the profile and its standard access list
+/// as a sorted vector of inline keys (one binary search, few cache lines).
+#[derive(Debug, Clone)]
+pub struct IndexedProfile {
+    /// The profile.
+    pub profile: Arc<Profile>,
+    access: Vec<(Key, AccessLevel)>,
+}
+
+impl IndexedProfile {
+    fn new(profile: Arc<Profile>) -> IndexedProfile {
+        // BTreeMap order is byte order: already sorted.
+        let access = profile
+            .access
+            .iter()
+            .map(|(id, l)| (Key::new(id), *l))
+            .collect();
+        IndexedProfile { profile, access }
+    }
+
+    fn access(&self, id: &[u8]) -> Option<AccessLevel> {
+        self.access
+            .binary_search_by(|(k, _)| k.as_bytes().cmp(id))
+            .ok()
+            .map(|i| self.access[i].1)
+    }
+}
+
 /// One class in memory.
 #[derive(Debug, Clone, Default)]
 pub struct ClassIndex {
     settings: ClassSettings,
-    discrete: FxMap<String, Arc<Profile>>,
-    generic: GenericIndex<Arc<Profile>>,
+    discrete: FxMap<Key, Arc<IndexedProfile>>,
+    generic: GenericIndex<Arc<IndexedProfile>>,
     global: Option<GlobalTable>,
 }
 
@@ -92,11 +121,12 @@ impl ClassIndex {
     }
 
     fn put(&mut self, p: Arc<Profile>) {
-        if is_generic(&p.name) {
-            let name = p.name.clone();
-            self.generic.insert(&name, p);
+        let name = p.name.clone();
+        let ip = Arc::new(IndexedProfile::new(p));
+        if is_generic(&name) {
+            self.generic.insert(&name, ip);
         } else {
-            self.discrete.insert(p.name.clone(), p);
+            self.discrete.insert(Key::new(&name), ip);
         }
     }
 
@@ -104,14 +134,14 @@ impl ClassIndex {
         if is_generic(name) {
             self.generic.remove(name);
         } else {
-            self.discrete.remove(name);
+            self.discrete.remove(name.as_bytes());
         }
     }
 
     /// The profile protecting a literal resource name: discrete first, then
     /// the most specific generic (when GENERIC is active for the class).
-    pub fn protecting(&self, resource: &str) -> Option<&Arc<Profile>> {
-        if let Some(p) = self.discrete.get(resource) {
+    pub fn protecting(&self, resource: &str) -> Option<&Arc<IndexedProfile>> {
+        if let Some(p) = self.discrete.get(resource.as_bytes()) {
             return Some(p);
         }
         if self.settings.generic {
@@ -240,8 +270,8 @@ impl fmt::Display for Decision {
 /// Everything checks need, in memory.
 #[derive(Debug, Clone, Default)]
 pub struct Index {
-    classes: FxMap<String, ClassIndex>,
-    users: FxMap<String, UserFacts>,
+    classes: FxMap<Key, ClassIndex>,
+    users: FxMap<Key, UserFacts>,
     grplist: bool,
 }
 
@@ -255,13 +285,43 @@ impl Index {
         let mut names: Vec<&String> = state.classes.keys().collect();
         names.extend(state.profiles.keys());
         for class in names {
-            if class != GLOBAL_CLASS && !idx.classes.contains_key(class) {
+            if class != GLOBAL_CLASS && !idx.classes.contains_key(class.as_bytes()) {
                 idx.classes
-                    .insert(class.clone(), ClassIndex::build(state, class));
+                    .insert(Key::new(class), ClassIndex::build(state, class));
             }
         }
         for id in state.users.keys() {
             idx.refresh_user(state, id);
+        }
+        idx
+    }
+
+    /// Rebuilds the index after another process changed the store, keeping
+    /// what RACF would keep: the in-memory profiles of a class RACLISTed
+    /// explicitly (until its refresh counter moves) and each GLOBAL table
+    /// (until its refresh counter moves). Everything else is reloaded.
+    pub fn rebuild_preserving(state: &State, mut old: Index) -> Index {
+        let mut idx = Index::build(state);
+        for (class, fresh) in idx.classes.iter_mut() {
+            let Some(prev) = old.classes.remove(class.as_bytes()) else {
+                continue;
+            };
+            let (s, p) = (&fresh.settings, &prev.settings);
+            let keep_profiles =
+                s.raclist && p.raclist && s.raclist_generation == p.raclist_generation;
+            let keep_global = s.global
+                && p.global
+                && s.global_generation == p.global_generation
+                && prev.global.is_some();
+            let settings = fresh.settings.clone();
+            if keep_profiles {
+                let global = fresh.global.take();
+                *fresh = prev.clone();
+                fresh.settings = settings;
+                fresh.global = if keep_global { prev.global } else { global };
+            } else if keep_global {
+                fresh.global = prev.global;
+            }
         }
         idx
     }
@@ -273,20 +333,20 @@ impl Index {
                 let groups = state
                     .connects
                     .get(id)
-                    .map(|g| g.iter().cloned().collect())
+                    .map(|g| g.iter().map(|g| Key::new(g)).collect())
                     .unwrap_or_default();
                 self.users.insert(
-                    id.to_owned(),
+                    Key::new(id),
                     UserFacts {
                         groups,
-                        default_group: u.default_group.clone(),
+                        default_group: Key::new(&u.default_group),
                         restricted: u.restricted,
                         operations: u.operations,
                     },
                 );
             }
             None => {
-                self.users.remove(id);
+                self.users.remove(id.as_bytes());
             }
         }
     }
@@ -299,7 +359,7 @@ impl Index {
     /// Applies new class settings (immediately, as SETROPTS does).
     pub fn refresh_settings(&mut self, state: &State, class: &str) {
         let settings = state.class(class);
-        match self.classes.get_mut(class) {
+        match self.classes.get_mut(class.as_bytes()) {
             Some(c) => {
                 if settings.global && c.global.is_none() {
                     c.global = Some(GlobalTable::build(state, class));
@@ -311,7 +371,7 @@ impl Index {
             }
             None => {
                 self.classes
-                    .insert(class.to_owned(), ClassIndex::build(state, class));
+                    .insert(Key::new(class), ClassIndex::build(state, class));
             }
         }
     }
@@ -320,7 +380,7 @@ impl Index {
     pub fn refresh_profile(&mut self, state: &State, class: &str, name: &str) {
         let c = self
             .classes
-            .entry(class.to_owned())
+            .entry(Key::new(class))
             .or_insert_with(|| ClassIndex {
                 settings: state.class(class),
                 ..ClassIndex::default()
@@ -333,19 +393,22 @@ impl Index {
 
     /// Rebuilds a class's profiles (`SETROPTS RACLIST(c) REFRESH`).
     pub fn refresh_class(&mut self, state: &State, class: &str) {
-        let global = self.classes.get(class).and_then(|c| c.global.clone());
+        let global = self
+            .classes
+            .get(class.as_bytes())
+            .and_then(|c| c.global.clone());
         let mut c = ClassIndex::build(state, class);
         // The GLOBAL table has its own refresh.
         if c.settings.global {
             c.global = global.or(c.global);
         }
-        self.classes.insert(class.to_owned(), c);
+        self.classes.insert(Key::new(class), c);
     }
 
     /// Reloads a class's GLOBAL table (`SETROPTS GLOBAL(c) REFRESH`).
     pub fn refresh_global(&mut self, state: &State, class: &str) {
         self.refresh_settings(state, class);
-        if let Some(c) = self.classes.get_mut(class) {
+        if let Some(c) = self.classes.get_mut(class.as_bytes()) {
             if c.settings.global {
                 c.global = Some(GlobalTable::build(state, class));
             }
@@ -354,12 +417,15 @@ impl Index {
 
     /// The profile protecting a resource, as checks see it.
     pub fn protecting(&self, class: &str, resource: &str) -> Option<&Arc<Profile>> {
-        self.classes.get(class)?.protecting(resource)
+        self.classes
+            .get(class.as_bytes())?
+            .protecting(resource)
+            .map(|ip| &ip.profile)
     }
 
     /// Facts about a user, if defined.
     pub fn user(&self, id: &str) -> Option<&UserFacts> {
-        self.users.get(id)
+        self.users.get(id.as_bytes())
     }
 
     /// The decision procedure of spec section 3. `user`, `class` and
@@ -392,13 +458,13 @@ impl Index {
             d
         };
         // 1. Class inactive: no decision.
-        let Some(ci) = self.classes.get(class) else {
+        let Some(ci) = self.classes.get(class.as_bytes()) else {
             return d;
         };
         if !ci.settings.active {
             return d;
         }
-        let facts = self.users.get(user);
+        let facts = self.users.get(user.as_bytes());
         let restricted = facts.is_some_and(|f| f.restricted);
         // 2. GLOBAL grants at once, before any profile.
         if let Some(table) = &ci.global {
@@ -413,26 +479,27 @@ impl Index {
                 }
             }
         }
-        let Some(profile) = ci.protecting(resource) else {
+        let Some(indexed) = ci.protecting(resource) else {
             d.why = "not protected: no profile";
             return d;
         };
+        let profile = &indexed.profile;
         d.profile = Some(profile.name.clone());
         // 3-6. The standard access list, then UACC.
         let mut listed = false;
         let mut found: Option<(GrantSource, AccessLevel)> = None;
-        if let Some(l) = profile.access.get(user) {
+        if let Some(l) = indexed.access(user.as_bytes()) {
             listed = true;
-            found = Some((GrantSource::User(user.to_owned()), *l));
+            found = Some((GrantSource::User(user.to_owned()), l));
         } else if let Some(f) = facts {
-            let mut best: Option<(&String, AccessLevel)> = None;
-            let candidates: &[String] = if self.grplist {
+            let mut best: Option<(&Key, AccessLevel)> = None;
+            let candidates: &[Key] = if self.grplist {
                 &f.groups
             } else {
                 std::slice::from_ref(&f.default_group)
             };
             for g in candidates {
-                if let Some(&l) = profile.access.get(g) {
+                if let Some(l) = indexed.access(g.as_bytes()) {
                     if best.is_none_or(|(_, b)| l > b) {
                         best = Some((g, l));
                     }
@@ -440,12 +507,12 @@ impl Index {
             }
             if let Some((g, l)) = best {
                 listed = true;
-                found = Some((GrantSource::Group(g.clone()), l));
+                found = Some((GrantSource::Group(g.to_text()), l));
             }
         }
         if found.is_none() && !restricted {
-            if let (Some(l), Some(_)) = (profile.access.get("*"), facts) {
-                found = Some((GrantSource::Everyone, *l));
+            if let (Some(l), Some(_)) = (indexed.access(b"*"), facts) {
+                found = Some((GrantSource::Everyone, l));
             } else {
                 found = Some((GrantSource::Uacc, profile.uacc));
             }
@@ -469,9 +536,11 @@ impl Index {
                     3
                 } else if facts.is_some_and(|f| {
                     if self.grplist {
-                        f.groups.binary_search(id).is_ok()
+                        f.groups
+                            .binary_search_by(|g| g.as_bytes().cmp(id.as_bytes()))
+                            .is_ok()
                     } else {
-                        &f.default_group == id
+                        f.default_group.as_bytes() == id.as_bytes()
                     }
                 }) {
                     2

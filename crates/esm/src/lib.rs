@@ -21,7 +21,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! - [`Esm::open`] / [`Esm::open_with`] (injected [`Clock`] and hash cost) /
+//! - [`Esm::open`] / [`Esm::open_with_clock`] / [`Esm::open_with`] (injected
+//!   [`Clock`], hash cost, audit sink) / [`Esm::in_memory`] /
 //!   [`Esm::with_store`] (any [`store::Store`] backend).
 //! - [`Esm::check`] / [`Esm::check_with`] → [`Decision`] (`saf_rc`, `racf_rc`,
 //!   `reason`, `profile`, `granted_by`, [`Decision::authorized`], `Display`).
@@ -31,6 +32,8 @@
 //!   progress callback; [`Esm::run_atomic`] runs several as one transaction
 //!   (used by [`Esm::import_yaml`]).
 //! - [`Esm::token_state`] → [`TokenState`]: revoked-token hashes, persisted.
+//! - [`EsmConfig::audit`]: an [`AuditSink`] receiving WARNING grants and
+//!   denials ([`MemoryAudit`] keeps the last n in memory).
 //! - [`Esm::user`] → [`UserSummary`].
 //! - [`Esm::reload_if_changed`]: picks up changes another process committed
 //!   (the gateway should call it every second or so; commands and logons
@@ -53,6 +56,7 @@ pub mod command;
 pub mod generic;
 pub mod import;
 pub mod index;
+pub mod key;
 pub mod model;
 pub mod password;
 pub mod store;
@@ -103,6 +107,8 @@ pub struct EsmConfig {
     pub clock: Arc<dyn Clock>,
     /// The argon2id cost for new hashes (tests may lower it).
     pub hash_cost: HashCost,
+    /// Where audit records of checks go (none by default).
+    pub audit: Option<Arc<dyn AuditSink>>,
 }
 
 impl Default for EsmConfig {
@@ -110,7 +116,70 @@ impl Default for EsmConfig {
         EsmConfig {
             clock: Arc::new(SystemClock),
             hash_cost: HashCost::DEFAULT,
+            audit: None,
         }
+    }
+}
+
+/// One audited check (RACF writes an SMF record).
+pub struct AuditEvent<'a> {
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+    /// The user (upper case).
+    pub user: &'a str,
+    /// The class.
+    pub class: &'a str,
+    /// The resource.
+    pub resource: &'a str,
+    /// The decision, with its explanation.
+    pub decision: &'a Decision,
+}
+
+/// Receives audit records: access granted only because of WARNING (always,
+/// as the spec requires) and access denied (RACF's default
+/// `AUDIT(FAILURES(READ))`). Called on the check path, so it must not block
+/// on I/O: log through `tracing`, or hand the record to a channel.
+pub trait AuditSink: Send + Sync {
+    /// Records one event.
+    fn record(&self, event: &AuditEvent<'_>);
+}
+
+/// An [`AuditSink`] keeping the last `capacity` records in memory, as text.
+pub struct MemoryAudit {
+    capacity: usize,
+    records: Mutex<std::collections::VecDeque<String>>,
+}
+
+impl MemoryAudit {
+    /// A recorder keeping at most `capacity` records.
+    pub fn new(capacity: usize) -> MemoryAudit {
+        MemoryAudit {
+            capacity,
+            records: Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    /// The records kept, oldest first.
+    pub fn records(&self) -> Vec<String> {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+impl AuditSink for MemoryAudit {
+    fn record(&self, e: &AuditEvent<'_>) {
+        let mut r = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        if r.len() == self.capacity {
+            r.pop_front();
+        }
+        r.push_back(format!(
+            "{} {} {} {}: {}",
+            e.at_ms, e.user, e.class, e.resource, e.decision
+        ));
     }
 }
 
@@ -267,6 +336,23 @@ impl Esm {
         Esm::open_with(home, EsmConfig::default())
     }
 
+    /// Opens or creates `<home>/esm.db` with an injected clock (tests).
+    pub fn open_with_clock(home: &Path, clock: Arc<dyn Clock>) -> Result<Esm, EsmError> {
+        Esm::open_with(
+            home,
+            EsmConfig {
+                clock,
+                ..EsmConfig::default()
+            },
+        )
+    }
+
+    /// An ESM on a private in-memory database: nothing persists (tests of
+    /// crates built on the ESM).
+    pub fn in_memory(config: EsmConfig) -> Result<Esm, EsmError> {
+        Esm::with_store(Box::new(SqliteStore::in_memory()?), config)
+    }
+
     /// Opens or creates `<home>/esm.db` with a given clock and hash cost.
     pub fn open_with(home: &Path, config: EsmConfig) -> Result<Esm, EsmError> {
         std::fs::create_dir_all(home).map_err(|source| EsmError::Home {
@@ -326,8 +412,23 @@ impl Esm {
         level: AccessLevel,
         ctx: &CheckContext,
     ) -> Decision {
-        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
-        index.decide(&upper(user), &upper(class), &upper(resource), level, ctx)
+        let (user, class, resource) = (upper(user), upper(class), upper(resource));
+        let decision = {
+            let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+            index.decide(&user, &class, &resource, level, ctx)
+        };
+        if let Some(sink) = &self.config.audit {
+            if decision.saf_rc == 8 || decision.reason == 4 {
+                sink.record(&AuditEvent {
+                    at_ms: self.config.clock.now_ms(),
+                    user: &user,
+                    class: &class,
+                    resource: &resource,
+                    decision: &decision,
+                });
+            }
+        }
+        decision
     }
 
     /// A user's summary, if defined.
@@ -524,7 +625,11 @@ impl Esm {
             return Ok(false);
         }
         let state = inner.store.load()?;
-        *self.index.write().unwrap_or_else(|e| e.into_inner()) = Index::build(&state);
+        {
+            let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+            let old = std::mem::take(&mut *index);
+            *index = Index::rebuild_preserving(&state, old);
+        }
         *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = state.revoked_tokens.clone();
         inner.state = state;
         inner.generation = generation;
@@ -544,13 +649,8 @@ impl Esm {
     /// revoked only when the secret is right. Failures are counted; with
     /// `SETROPTS PASSWORD(REVOKE(n))` the (n+1)th consecutive failure revokes.
     pub fn verify(&self, user: &str, secret: &str, new_secret: Option<&str>) -> VerifyOutcome {
-        let id = match normalize_id(user) {
-            Ok(id) => id,
-            Err(_) => {
-                verify_secret(secret, &self.dummy);
-                return VerifyOutcome::UnknownUser;
-            }
-        };
+        // An invalid id takes the unknown-user path, at the same cost.
+        let id = normalize_id(user).unwrap_or_default();
         let kind = kind_of(secret);
         // Read what is needed, then hash without holding the lock.
         let (stored, mixed_case) = {
@@ -575,6 +675,11 @@ impl Esm {
         };
         let Some(cred) = stored else {
             verify_secret(&candidate, &self.dummy);
+            // A wrong password writes its failure count; this writes a
+            // statistic of the same size, so the two cost the same.
+            let mut inner = self.lock();
+            let _ = self.sync_locked(&mut inner);
+            let _ = inner.store.note_rejected_logon();
             return VerifyOutcome::UnknownUser;
         };
         let ok = match &cred {
@@ -594,6 +699,10 @@ impl Esm {
             let (outcome, updated) =
                 self.settle_verify(&inner.state, &id, ok, cred.as_ref(), kind, new_secret, now);
             let Some(u) = updated else {
+                if outcome == VerifyOutcome::WrongPassword {
+                    // Revoked user, wrong secret: same cost as any failure.
+                    let _ = inner.store.note_rejected_logon();
+                }
                 return outcome;
             };
             let change = Change::PutUser(Box::new(u));

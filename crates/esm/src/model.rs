@@ -279,6 +279,11 @@ pub struct ClassSettings {
     pub raclist: bool,
     /// `SETROPTS GLOBAL(c)`: the GLOBAL access table applies.
     pub global: bool,
+    /// Bumped by `SETROPTS RACLIST(c) [REFRESH]` and `NORACLIST(c)`: tells
+    /// every process sharing the store to reload the class's profiles.
+    pub raclist_generation: i64,
+    /// Bumped by `SETROPTS GLOBAL(c) [REFRESH]`: reload the GLOBAL table.
+    pub global_generation: i64,
 }
 
 impl ClassSettings {

@@ -215,6 +215,14 @@ fn mixed_case_and_phrases() {
 fn hashes_are_salted_and_persisted() {
     let (dir, esm, _c) = common::fresh();
     common::run(&esm, "ADDUSER (A1 A2) PASSWORD(SAME1) NOEXPIRED");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // While open, WAL's side files hold the same secrets: owner only too.
+        for side in ["esm.db-wal", "esm.db-shm"] {
+            let meta = std::fs::metadata(dir.path().join(side)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{side}");
+        }
+    }
     let dump = esm.dump_store().unwrap().join("\n");
     assert!(!dump.contains("SAME1"), "plain password stored");
     let hashes: Vec<&str> = dump.lines().filter(|l| l.starts_with("users:")).collect();
@@ -397,14 +405,23 @@ fn password_rules_apply_to_chosen_passwords() {
 #[test]
 fn schema_migrates_forward_and_refuses_newer() {
     let (dir, esm, _c) = common::fresh();
-    common::run(&esm, "ADDUSER BOB\nSETROPTS PASSWORD(HISTORY(3))");
+    common::run(
+        &esm,
+        "ADDUSER BOB\nSETROPTS PASSWORD(HISTORY(3)) CLASSACT(ZOWE)",
+    );
     drop(esm);
     let db = dir.path().join("esm.db");
     {
-        // Take the file back to schema version 2 (before password rules).
+        // Take the file back to schema version 2 (before password rules
+        // and refresh counters).
         let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute_batch("ALTER TABLE options DROP COLUMN rules; PRAGMA user_version = 2;")
-            .unwrap();
+        conn.execute_batch(
+            "ALTER TABLE options DROP COLUMN rules;
+             ALTER TABLE classes DROP COLUMN raclist_generation;
+             ALTER TABLE classes DROP COLUMN global_generation;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
     }
     let esm = zgate_esm::Esm::open(dir.path()).unwrap();
     assert!(esm.user("BOB").is_some());
@@ -430,4 +447,120 @@ fn schema_migrates_forward_and_refuses_newer() {
             zgate_esm::store::StoreError::TooNew { found: 99, .. }
         ))
     ));
+}
+
+#[test]
+fn warning_and_denials_are_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = std::sync::Arc::new(zgate_esm::MemoryAudit::new(10));
+    let esm = zgate_esm::Esm::open_with(
+        dir.path(),
+        zgate_esm::EsmConfig {
+            audit: Some(audit.clone()),
+            hash_cost: zgate_esm::HashCost::TEST_ONLY,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    common::run(
+        &esm,
+        "SETROPTS CLASSACT(ZOWE)\nRDEFINE ZOWE W WARNING\nRDEFINE ZOWE D\nRDEFINE ZOWE G UACC(READ)",
+    );
+    use zgate_esm::AccessLevel::Read;
+    assert_eq!(esm.check("bob", "zowe", "w", Read).reason, 4);
+    assert_eq!(esm.check("BOB", "ZOWE", "D", Read).saf_rc, 8);
+    assert_eq!(esm.check("BOB", "ZOWE", "G", Read).saf_rc, 0);
+    assert_eq!(esm.check("BOB", "ZOWE", "NONE", Read).saf_rc, 4);
+    let records = audit.records();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert!(records[0].contains("BOB ZOWE W") && records[0].contains("WARNING"));
+    assert!(records[1].contains("BOB ZOWE D") && records[1].contains("DENIED"));
+}
+
+#[test]
+fn in_memory_and_clock_constructors() {
+    let esm = zgate_esm::Esm::in_memory(zgate_esm::EsmConfig {
+        hash_cost: zgate_esm::HashCost::TEST_ONLY,
+        ..Default::default()
+    })
+    .unwrap();
+    common::run(&esm, "ADDUSER BOB PASSWORD(PW1) NOEXPIRED");
+    assert!(matches!(
+        esm.verify("BOB", "PW1", None),
+        VerifyOutcome::Success { .. }
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(common::ManualClock(std::sync::atomic::AtomicI64::new(0)));
+    let esm = zgate_esm::Esm::open_with_clock(dir.path(), clock).unwrap();
+    let lu = esm
+        .run_command(&Issuer::Operator, "LISTGRP SYS1")
+        .unwrap()
+        .lines
+        .join("\n");
+    assert!(lu.contains("CREATED=1970-01-01"), "{lu}");
+}
+
+#[test]
+fn unknown_users_are_counted_apart_from_the_model() {
+    let (dir, esm, _c) = common::fresh();
+    let before = esm.dump_store().unwrap();
+    assert_eq!(esm.verify("NOBODY", "X", None), VerifyOutcome::UnknownUser);
+    assert_eq!(
+        esm.verify("NOT VALID!", "X", None),
+        VerifyOutcome::UnknownUser
+    );
+    assert_eq!(before, esm.dump_store().unwrap(), "the model is unchanged");
+    let conn = rusqlite::Connection::open(dir.path().join("esm.db")).unwrap();
+    let n: String = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'rejected_logons'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, "2");
+    // Not a change of the model: no reload elsewhere.
+    assert!(!esm.reload_if_changed().unwrap());
+}
+
+#[test]
+fn raclist_semantics_hold_across_processes() {
+    use zgate_esm::AccessLevel::Read;
+    let (dir, admin, _c) = common::fresh();
+    common::run(
+        &admin,
+        "SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)\nRDEFINE ZOWE R UACC(NONE)\nADDUSER BOB\nSETROPTS RACLIST(ZOWE)",
+    );
+    // The gateway: another process on the same home.
+    let gateway = zgate_esm::Esm::open(dir.path()).unwrap();
+    assert_eq!(gateway.check("BOB", "ZOWE", "R", Read).saf_rc, 8);
+    common::run(
+        &admin,
+        "PERMIT R CLASS(ZOWE) ID(BOB) ACCESS(READ)\nADDUSER ANN",
+    );
+    assert!(gateway.reload_if_changed().unwrap());
+    // Users reload at once; the RACLISTed profiles wait for REFRESH.
+    assert!(gateway.user("ANN").is_some());
+    assert_eq!(gateway.check("BOB", "ZOWE", "R", Read).saf_rc, 8);
+    common::run(&admin, "SETROPTS RACLIST(ZOWE) REFRESH");
+    assert!(gateway.reload_if_changed().unwrap());
+    assert_eq!(gateway.check("BOB", "ZOWE", "R", Read).saf_rc, 0);
+    // GLOBAL tables too wait for their refresh.
+    // (A reload loads what the table holds then: the gateway reloads
+    // between the activation and the change, as its periodic reload would.)
+    common::run(&admin, "SETROPTS GLOBAL(ZOWE)");
+    assert!(gateway.reload_if_changed().unwrap());
+    common::run(&admin, "RDEFINE GLOBAL ZOWE ADDMEM('G'/READ)");
+    assert!(gateway.reload_if_changed().unwrap());
+    assert_eq!(gateway.check("ANN", "ZOWE", "G", Read).saf_rc, 4);
+    common::run(&admin, "SETROPTS GLOBAL(ZOWE) REFRESH");
+    assert!(gateway.reload_if_changed().unwrap());
+    assert_eq!(gateway.check("ANN", "ZOWE", "G", Read).saf_rc, 0);
+    // Back to automatic refresh.
+    common::run(
+        &admin,
+        "SETROPTS NORACLIST(ZOWE)\nPERMIT R CLASS(ZOWE) ID(ANN) ACCESS(READ)",
+    );
+    assert!(gateway.reload_if_changed().unwrap());
+    assert_eq!(gateway.check("ANN", "ZOWE", "R", Read).saf_rc, 0);
 }

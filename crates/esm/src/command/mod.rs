@@ -1471,18 +1471,39 @@ impl Exec<'_> {
         }
         if p.has("RACLIST") {
             let list = if refresh {
-                touch("RACLIST", &|_| {}, self)?
+                touch("RACLIST", &|c| c.raclist_generation += 1, self)?
             } else {
-                touch("RACLIST", &|c| c.raclist = true, self)?
+                touch(
+                    "RACLIST",
+                    &|c| {
+                        c.raclist = true;
+                        c.raclist_generation += 1;
+                    },
+                    self,
+                )?
             };
             refreshes.extend(list.into_iter().map(Refresh::Class));
         }
         if p.has("NORACLIST") {
-            let list = touch("NORACLIST", &|c| c.raclist = false, self)?;
+            let list = touch(
+                "NORACLIST",
+                &|c| {
+                    c.raclist = false;
+                    c.raclist_generation += 1;
+                },
+                self,
+            )?;
             refreshes.extend(list.into_iter().map(Refresh::Class));
         }
         if p.has("GLOBAL") {
-            let list = touch("GLOBAL", &|c| c.global = true, self)?;
+            let list = touch(
+                "GLOBAL",
+                &|c| {
+                    c.global = true;
+                    c.global_generation += 1;
+                },
+                self,
+            )?;
             refreshes.extend(list.into_iter().map(Refresh::Global));
         }
         if p.has("NOGLOBAL") {

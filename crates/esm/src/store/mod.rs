@@ -319,6 +319,13 @@ pub trait Store: Send {
     fn revoke_token(&mut self, hash: &str, expires_at_ms: i64) -> Result<(), StoreError>;
     /// Forgets revocations that expired before `now_ms`; returns how many.
     fn purge_expired_tokens(&mut self, now_ms: i64) -> Result<usize, StoreError>;
+    /// Counts a logon rejected without a user record to update (unknown
+    /// user, or revoked user with a wrong secret). It exists so that such a
+    /// rejection writes as much as a counted failure does (timing), and as
+    /// a statistic. Not part of the model: changes no generation.
+    fn note_rejected_logon(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// A canonical text dump of every row (tests compare dumps).
     fn dump(&mut self) -> Result<Vec<String>, StoreError>;
 }

@@ -53,6 +53,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at_ms);",
     // 3: password syntax rules, `n=rule` lines.
     "ALTER TABLE options ADD COLUMN rules TEXT NOT NULL DEFAULT '';",
+    // 4: refresh counters, so RACLIST/GLOBAL refreshes reach every process.
+    "ALTER TABLE classes ADD COLUMN raclist_generation INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE classes ADD COLUMN global_generation INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The newest schema version this build knows.
@@ -76,9 +79,22 @@ impl SqliteStore {
             .map_err(db)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db)?;
+        // WAL + NORMAL: a killed process loses nothing committed; a power
+        // loss may lose the last commits but never corrupts the file.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db)?;
+        // Old password hashes must not linger in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        let mut store = SqliteStore { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// A private in-memory database (tests of crates built on the ESM).
+    pub fn in_memory() -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_in_memory().map_err(db)?;
         let mut store = SqliteStore { conn };
         store.migrate()?;
         Ok(store)
@@ -250,8 +266,16 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
         }
         Change::PutClass(c) => {
             tx.execute(
-                "INSERT OR REPLACE INTO classes VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![c.name, b(c.active), b(c.generic), b(c.raclist), b(c.global)],
+                "INSERT OR REPLACE INTO classes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    c.name,
+                    b(c.active),
+                    b(c.generic),
+                    b(c.raclist),
+                    b(c.global),
+                    c.raclist_generation,
+                    c.global_generation
+                ],
             )?;
         }
         Change::PutOptions(o) => {
@@ -443,6 +467,8 @@ impl Store for SqliteStore {
                         generic: r.get::<_, i64>(2)? != 0,
                         raclist: r.get::<_, i64>(3)? != 0,
                         global: r.get::<_, i64>(4)? != 0,
+                        raclist_generation: r.get(5)?,
+                        global_generation: r.get(6)?,
                     })
                 })
                 .map_err(db)?;
@@ -619,6 +645,22 @@ impl Store for SqliteStore {
                 [now_ms],
             )
             .map_err(db)
+    }
+
+    fn note_rejected_logon(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        // Read the generation as a real commit does, then count.
+        read_generation(&tx)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('rejected_logons', '1')
+             ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+            [],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
     }
 
     fn dump(&mut self) -> Result<Vec<String>, StoreError> {

@@ -30,6 +30,7 @@ pub fn fresh() -> (tempfile::TempDir, Esm, Arc<ManualClock>) {
         EsmConfig {
             clock: clock.clone(),
             hash_cost: HashCost::TEST_ONLY,
+            ..EsmConfig::default()
         },
     )
     .unwrap();
