@@ -203,13 +203,14 @@ impl ApiError {
                 "ZWEAG711E",
                 "org.zowe.apiml.security.unauthorized",
                 format!("The principal '{user}' is missing queried authorization."),
-                "The user does not have the queried access to the resource.",
-                "Contact your security administrator to give you access.",
+                "The principal does not have the queried access to the resource name within the resource class.",
+                "No action is needed.",
             ),
             ApiError::InvalidCheckRequest => t(
                 S::BAD_REQUEST,
-                "ZWEAG712E",
-                "org.zowe.apiml.security.invalidCheckRequest",
+                // zgate's own number (API ML answers a bare 400 here).
+                "ZGATE400E",
+                "org.zowe.zgate.security.invalidCheckRequest",
                 format!("The body of the SAF check request for URL '{url}' is missing or invalid"),
                 "The request body must be {\"resourceClass\",\"resourceName\",\"accessLevel\"}.",
                 "Provide a valid JSON body with an access level of READ, UPDATE, CONTROL or ALTER.",
