@@ -586,8 +586,7 @@ async fn saf_check_endpoint() {
         r#"{"resourceClass":"ZOWE","resourceName":"X","accessLevel":"MAYBE"}"#,
     ] {
         let reply = send(&h.app, check(bearer.clone(), Body::from(body))).await;
-        assert_eq!(reply.status, 400, "{body}");
-        assert_eq!(reply.header("content-type"), Some("application/json"));
+        reply.assert_error(400, "ZGATE400E");
     }
 }
 
