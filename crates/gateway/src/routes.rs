@@ -284,6 +284,15 @@ async fn check(
             tracing::error!(%error, "SAF check failed");
             ApiError::BackendUnavailable
         })?;
+    tracing::debug!(
+        target: "zgate::audit",
+        user = %caller.user(),
+        class = %request.resource_class,
+        resource = %request.resource_name,
+        level = level.as_str(),
+        allowed,
+        "SAF check"
+    );
     if allowed {
         Ok(no_content())
     } else {
