@@ -216,8 +216,11 @@ fn start(
 
 fn init_logging(format: LogFormat, level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("ZGATE_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},hyper=warn,rustls=warn")));
+    let filter = EnvFilter::try_from_env("ZGATE_LOG").unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "{level},hyper=warn,hyper_util=warn,h2=warn,rustls=warn,tokio_rustls=warn,tower=warn"
+        ))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -7,6 +7,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
+use axum::Extension;
 use axum::Router;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ use crate::extract::{
 };
 use crate::metrics::{tag_route, track};
 use crate::security::{AccessLevel, AuthOutcome, Password};
+use crate::server::RemoteAddr;
 use crate::state::AppState;
 
 /// The OpenAPI document of what this router serves.
@@ -134,9 +136,13 @@ struct LoginBody {
 /// POST login: Basic header or JSON body → 204 and the token cookie.
 async fn login(
     State(state): State<AppState>,
+    remote: Option<Extension<RemoteAddr>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    let remote = remote
+        .map(|Extension(RemoteAddr(addr))| addr.to_string())
+        .unwrap_or_default();
     let body = body.map_err(|_| ApiError::InvalidInput)?;
     // The body must parse whenever there is one, even when the header wins.
     let parsed: Option<LoginBody> = if body.iter().all(u8::is_ascii_whitespace) {
@@ -167,11 +173,12 @@ async fn login(
                 tracing::error!(error = %e, "token signing failed");
                 ApiError::BackendUnavailable
             })?;
-            tracing::info!(target: "zgate::audit", user = %user, "login succeeded");
+            tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded");
             with_token_cookie(&state, &issued.token)
         }
         AuthOutcome::InvalidCredentials => {
-            tracing::info!(target: "zgate::audit", "login failed: invalid credentials");
+            // The attempted user id is not logged: people type passwords into it.
+            tracing::info!(target: "zgate::audit", remote = %remote, "login failed: invalid credentials");
             Err(ApiError::InvalidCredentials)
         }
         AuthOutcome::PasswordExpired => Err(ApiError::PasswordExpired),

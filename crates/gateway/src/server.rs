@@ -25,6 +25,10 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct PeerCertificates(pub Arc<Vec<rustls::pki_types::CertificateDer<'static>>>);
 
+/// The client's address, inserted into every request (audit lines).
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteAddr(pub std::net::SocketAddr);
+
 /// Serves `app` over TLS on `listener` until `shutdown` completes, then waits
 /// up to `grace` for open connections to finish their requests.
 pub async fn serve_tls(
