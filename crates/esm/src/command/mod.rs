@@ -13,7 +13,7 @@ use std::fmt;
 
 use parse::{parse_operands, texts, tokenize, KeywordSpec, Operand, Parsed};
 
-use crate::generic::{is_generic, Pattern};
+use crate::generic::is_generic;
 use crate::model::{
     normalize_class, normalize_id, normalize_profile_name, parse_global_member, AccessLevel,
     ClassSettings, Condition, Credential, Group, Options, Profile, User, CONDITION_KINDS,
@@ -281,11 +281,6 @@ pub fn command_name(written: &str) -> Option<&'static str> {
         .iter()
         .find(|(n, a)| *n == w || a.contains(&w.as_str()))
         .map(|(n, _)| *n)
-}
-
-/// Whether a command changes nothing (listing commands).
-pub fn is_read_only(name: &str) -> bool {
-    matches!(name, "LISTUSER" | "LISTGRP" | "RLIST" | "SEARCH")
 }
 
 /// Executes a command against the state, returning changes and messages.
@@ -1736,9 +1731,4 @@ fn parse_when(args: &[Operand]) -> Result<Condition, CommandError> {
             "IKJ56702I INVALID WHEN: WRITE WHEN(KIND(value)), e.g. WHEN(TERMINAL(T1))",
         )),
     }
-}
-
-/// Whether a GLOBAL member parses (for import).
-pub fn valid_pattern(name: &str) -> bool {
-    !is_generic(name) || Pattern::parse(name).is_ok()
 }

@@ -33,13 +33,12 @@ pub enum Operand {
 #[error("{0}")]
 pub struct SyntaxError(pub String);
 
-struct Lexer<'a> {
+struct Lexer {
     chars: Vec<char>,
     pos: usize,
-    _src: &'a str,
 }
 
-impl Lexer<'_> {
+impl Lexer {
     fn peek(&self) -> Option<char> {
         self.chars.get(self.pos).copied()
     }
@@ -137,7 +136,6 @@ pub fn tokenize(text: &str) -> Result<Vec<Operand>, SyntaxError> {
     let mut lx = Lexer {
         chars: text.chars().collect(),
         pos: 0,
-        _src: text,
     };
     lx.list(0)
 }
