@@ -224,11 +224,13 @@ async fn query(token: AuthenticatedToken) -> Response {
 /// POST refresh (only when `allowTokenRefresh`): a new token, the old revoked.
 async fn refresh(
     State(state): State<AppState>,
-    token: AuthenticatedToken,
+    token: Result<AuthenticatedToken, ApiError>,
 ) -> Result<Response, ApiError> {
+    // Off means absent: 404 whatever the credentials.
     if !state.settings().allow_token_refresh {
         return Err(ApiError::NotFound);
     }
+    let token = token?;
     let issued = state
         .tokens()
         .refresh(token.token())

@@ -447,6 +447,9 @@ async fn refresh_is_off_by_default_and_rotates_when_on() {
     send(&h.app, refresh(&token))
         .await
         .assert_error(404, "ZWEAM104E");
+    send(&h.app, refresh("garbage"))
+        .await
+        .assert_error(404, "ZWEAM104E");
 
     let h = harness_with(
         Arc::new(table()),
