@@ -1,3 +1,25 @@
+//! zgate-auth: tokens and sessions. Gateway JWT issue and verification with a
+//! rotating key ring (JWKS), revocation persisted through a
+//! [`RevocationStore`], and a verification cache.
+//!
+//! Architecture invariant: this crate knows nothing of HTTP; it never prints,
+//! never exits, never reads the clock except through [`Clock`].
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod clock;
+pub mod keys;
+pub mod ring_file;
+pub mod tokens;
 pub mod totp;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use keys::{thumbprint_kid, Algorithm, KeyError, PublicKey, SigningKey};
+pub use ring_file::{KeyRing, KeyRingError, RetiredKey};
+pub use tokens::{
+    Claims, IssuedToken, MemoryRevocationStore, RevocationStore, StoreError, TokenError, TokenHash,
+    TokenService, TokenSettings, VerifiedToken, ISSUER,
+};
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,29 @@
+//! zgate-gateway: the HTTP surface. The TLS server, the API ML authentication
+//! endpoints, error mapping, metrics and health.
+//!
+//! Thin by design: handlers translate HTTP into calls on `zgate-auth` (tokens)
+//! and a [`SecurityManager`] (the ESM) and back.
+//!
+//! Architecture invariants:
+//! - every error answer is produced by [`error::ApiError::render`], nowhere else;
+//! - a handler that needs an authenticated caller takes a proof type from
+//!   [`extract`] ([`AuthenticatedToken`], [`Authenticated`]);
+//! - no header or body is ever logged (they carry passwords and tokens).
 #![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod bootstrap;
+pub mod error;
+pub mod esm_adapter;
+pub mod extract;
+pub mod metrics;
+pub mod routes;
+pub mod security;
+pub mod server;
+pub mod state;
+
+pub use error::ApiError;
+pub use extract::{Authenticated, AuthenticatedToken};
+pub use routes::router;
+pub use security::{AccessLevel, AuthOutcome, BackendError, Password, SecurityManager};
+pub use state::{AppState, Settings};

@@ -1,0 +1,408 @@
+//! Gateway JWTs: issue, verify (with a cache), revoke, refresh.
+//!
+//! Verification order: size → shape → header (`alg` must be the algorithm of
+//! the key named by `kid`, so `none`/`HS256` never reach a verifier) →
+//! signature → claims → issuer → expiry. A verified token is cached by the
+//! SHA-256 of its text, so the next request with the same token costs one hash
+//! and two hash-map lookups; revocation and expiry are checked on every call.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine as _;
+use ring::rand::{SecureRandom, SystemRandom};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Clock;
+use crate::keys::PublicKey;
+use crate::ring_file::KeyRing;
+
+/// The issuer of gateway JWTs (spec section 6).
+pub const ISSUER: &str = "APIML";
+/// Tokens longer than this are rejected unparsed.
+pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+const CACHE_CAPACITY: usize = 100_000;
+
+/// The claims of a gateway JWT (spec section 6). Times in seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    /// Issued at (seconds since epoch).
+    pub iat: i64,
+    /// Expires at (seconds since epoch).
+    pub exp: i64,
+    /// Always [`ISSUER`].
+    pub iss: String,
+    /// Random token id.
+    pub jti: String,
+    /// Security domain.
+    pub dom: String,
+}
+
+/// SHA-256 of a token's text: the cache key and what the revocation store
+/// keeps (never the token itself).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    /// Hashes a token.
+    pub fn of(token: &str) -> Self {
+        let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.as_ref());
+        Self(out)
+    }
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+    /// Parses lower- or upper-case hex.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        if text.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, slot) in out.iter_mut().enumerate() {
+            *slot = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Self(out))
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A prefix is enough to correlate; the hash is not a secret, but short is kind to logs.
+        write!(f, "TokenHash({}…)", &self.to_hex()[..12])
+    }
+}
+
+/// Why a token was not accepted, or an operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// Not a compact JWS, bad base64, bad JSON, missing claims, too long.
+    #[error("the token is malformed")]
+    Malformed,
+    /// `alg` is not the algorithm of the key (includes `none` and `HS*`).
+    #[error("the token's algorithm is not accepted")]
+    UnsupportedAlgorithm,
+    /// No key with the token's `kid` verifies now.
+    #[error("the token was signed by an unknown key")]
+    UnknownKey,
+    /// The signature does not verify.
+    #[error("the token's signature is invalid")]
+    BadSignature,
+    /// `iss` is not `APIML`.
+    #[error("the token's issuer is not accepted")]
+    WrongIssuer,
+    /// `exp` has passed.
+    #[error("the token has expired")]
+    Expired,
+    /// Logged out.
+    #[error("the token has been revoked")]
+    Revoked,
+    /// The revocation store failed.
+    #[error("the token store is unavailable: {0}")]
+    Store(String),
+    /// Signing failed.
+    #[error("signing failed")]
+    Signing,
+}
+
+/// A failure of the persistent revocation store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+/// Where revoked token hashes persist (the ESM's token-state store). Only
+/// hashes are given to it. `is_revoked` is asked on every verification, so it
+/// must be an O(1) in-memory lookup that the store keeps current (also with
+/// revocations made by other instances).
+pub trait RevocationStore: Send + Sync {
+    /// Records `hash` as revoked until `expires_at_ms` (after which the token
+    /// is expired anyway and the record may be purged).
+    fn revoke(&self, hash: &TokenHash, expires_at_ms: i64) -> Result<(), StoreError>;
+    /// Whether `hash` is revoked.
+    fn is_revoked(&self, hash: &TokenHash) -> bool;
+}
+
+/// Token lifetime and domain.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// `exp - iat`, seconds.
+    pub lifetime_seconds: i64,
+    /// The `dom` claim.
+    pub domain: String,
+}
+
+/// A newly issued token.
+#[derive(Clone)]
+pub struct IssuedToken {
+    /// The compact JWS (a credential: never log it).
+    pub token: String,
+    /// Its claims.
+    pub claims: Claims,
+}
+
+/// A token that passed verification.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    /// Its claims.
+    pub claims: Arc<Claims>,
+    /// Its hash (for revocation).
+    pub hash: TokenHash,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
+}
+
+/// Issues and verifies gateway JWTs.
+pub struct TokenService {
+    ring: KeyRing,
+    clock: Arc<dyn Clock>,
+    settings: TokenSettings,
+    store: Arc<dyn RevocationStore>,
+    cache: RwLock<HashMap<TokenHash, Arc<Claims>>>,
+    rng: SystemRandom,
+    signature_checks: AtomicU64,
+}
+
+impl TokenService {
+    /// A service signing with `ring`'s current key.
+    pub fn new(
+        ring: KeyRing,
+        clock: Arc<dyn Clock>,
+        settings: TokenSettings,
+        store: Arc<dyn RevocationStore>,
+    ) -> Result<Self, TokenError> {
+        Ok(Self {
+            ring,
+            clock,
+            settings,
+            store,
+            cache: RwLock::new(HashMap::new()),
+            rng: SystemRandom::new(),
+            signature_checks: AtomicU64::new(0),
+        })
+    }
+
+    /// Token settings.
+    pub fn settings(&self) -> &TokenSettings {
+        &self.settings
+    }
+
+    /// Issues a token for `user`.
+    pub fn issue(&self, user: &str) -> Result<IssuedToken, TokenError> {
+        let now_s = self.clock.now_ms().div_euclid(1000);
+        let claims = Claims {
+            sub: user.to_string(),
+            iat: now_s,
+            exp: now_s.saturating_add(self.settings.lifetime_seconds),
+            iss: ISSUER.to_string(),
+            jti: self.uuid()?,
+            dom: self.settings.domain.clone(),
+        };
+        let signer = self.ring.current();
+        let header = serde_json::json!({
+            "alg": signer.public().alg.name(),
+            "typ": "JWT",
+            "kid": signer.public().kid,
+        });
+        let header = B64URL.encode(header.to_string());
+        let payload = B64URL.encode(serde_json::to_vec(&claims).map_err(|_| TokenError::Signing)?);
+        let signing_input = format!("{header}.{payload}");
+        let signature = signer
+            .sign(signing_input.as_bytes())
+            .map_err(|_| TokenError::Signing)?;
+        Ok(IssuedToken {
+            token: format!("{signing_input}.{}", B64URL.encode(signature)),
+            claims,
+        })
+    }
+
+    /// Verifies a token: signature once (then cached), revocation and expiry
+    /// every time.
+    pub fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
+        let hash = TokenHash::of(token);
+        if self.is_revoked(&hash) {
+            return Err(TokenError::Revoked);
+        }
+        let now_ms = self.clock.now_ms();
+        let cached = self
+            .cache
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(&hash).cloned());
+        let claims = match cached {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(self.verify_uncached(token, now_ms)?);
+                self.remember(hash, claims.clone(), now_ms);
+                claims
+            }
+        };
+        if claims.exp.saturating_mul(1000) <= now_ms {
+            return Err(TokenError::Expired);
+        }
+        Ok(VerifiedToken { claims, hash })
+    }
+
+    /// Revokes a valid token (logout): persisted first, then applied here.
+    pub fn revoke(&self, token: &str) -> Result<Arc<Claims>, TokenError> {
+        let verified = self.verify(token)?;
+        self.store
+            .revoke(&verified.hash, verified.claims.exp.saturating_mul(1000))
+            .map_err(|e| TokenError::Store(e.0))?;
+        if let Ok(mut cache) = self.cache.write() {
+            cache.remove(&verified.hash);
+        }
+        Ok(verified.claims)
+    }
+
+    /// A new token for the same user; the old one is revoked.
+    pub fn refresh(&self, token: &str) -> Result<IssuedToken, TokenError> {
+        let claims = self.revoke(token)?;
+        self.issue(&claims.sub)
+    }
+
+    /// The signer's public key.
+    pub fn current_key(&self) -> &PublicKey {
+        self.ring.current().public()
+    }
+
+    /// Every key that verifies now, current first.
+    pub fn public_keys(&self) -> Vec<&PublicKey> {
+        self.ring.all_public(self.clock.now_ms())
+    }
+
+    /// How many signatures were checked (a cache miss each); for metrics and
+    /// the cache tests.
+    pub fn signature_checks(&self) -> u64 {
+        self.signature_checks.load(Ordering::Relaxed)
+    }
+
+    fn is_revoked(&self, hash: &TokenHash) -> bool {
+        self.store.is_revoked(hash)
+    }
+
+    fn remember(&self, hash: TokenHash, claims: Arc<Claims>, now_ms: i64) {
+        if claims.exp.saturating_mul(1000) <= now_ms {
+            return;
+        }
+        if let Ok(mut cache) = self.cache.write() {
+            if cache.len() >= CACHE_CAPACITY {
+                cache.retain(|_, c| c.exp.saturating_mul(1000) > now_ms);
+                if cache.len() >= CACHE_CAPACITY {
+                    cache.clear();
+                }
+            }
+            cache.insert(hash, claims);
+        }
+    }
+
+    fn verify_uncached(&self, token: &str, now_ms: i64) -> Result<Claims, TokenError> {
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let header: Header = decode_json(header_b64)?;
+        if header.crit.is_some() {
+            return Err(TokenError::UnsupportedAlgorithm);
+        }
+        let key = match &header.kid {
+            Some(kid) => self
+                .ring
+                .verifier(kid, now_ms)
+                .ok_or(TokenError::UnknownKey)?,
+            None => self.ring.current().public(),
+        };
+        // The key decides the algorithm; the header must agree with it.
+        if header.alg != key.alg.name() {
+            return Err(TokenError::UnsupportedAlgorithm);
+        }
+        let signature = B64URL
+            .decode(signature_b64)
+            .map_err(|_| TokenError::Malformed)?;
+        let signing_input_len = header_b64.len() + 1 + payload_b64.len();
+        let signing_input = token
+            .get(..signing_input_len)
+            .ok_or(TokenError::Malformed)?;
+        self.signature_checks.fetch_add(1, Ordering::Relaxed);
+        if !key.verify(signing_input.as_bytes(), &signature) {
+            return Err(TokenError::BadSignature);
+        }
+        let claims: Claims = decode_json(payload_b64)?;
+        if claims.iss != ISSUER {
+            return Err(TokenError::WrongIssuer);
+        }
+        Ok(claims)
+    }
+
+    fn uuid(&self) -> Result<String, TokenError> {
+        let mut b = [0u8; 16];
+        self.rng.fill(&mut b).map_err(|_| TokenError::Signing)?;
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        Ok(format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        ))
+    }
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenError> {
+    let bytes = B64URL.decode(part).map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+}
+
+/// An in-memory [`RevocationStore`] (tests, and a store-less embedding).
+#[derive(Default)]
+pub struct MemoryRevocationStore {
+    entries: std::sync::Mutex<HashMap<TokenHash, i64>>,
+}
+
+impl RevocationStore for MemoryRevocationStore {
+    fn revoke(&self, hash: &TokenHash, expires_at_ms: i64) -> Result<(), StoreError> {
+        self.entries
+            .lock()
+            .map_err(|_| StoreError("poisoned".into()))?
+            .insert(*hash, expires_at_ms);
+        Ok(())
+    }
+    fn is_revoked(&self, hash: &TokenHash) -> bool {
+        // A poisoned lock means a writer panicked; fail closed.
+        self.entries
+            .lock()
+            .map(|e| e.contains_key(hash))
+            .unwrap_or(true)
+    }
+}
+
+impl MemoryRevocationStore {
+    /// Every revoked hash (tests).
+    pub fn revoked(&self) -> Vec<TokenHash> {
+        self.entries
+            .lock()
+            .map(|e| e.keys().copied().collect())
+            .unwrap_or_default()
+    }
+}

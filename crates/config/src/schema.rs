@@ -1,0 +1,375 @@
+//! The keys zgate knows: name (zowe.yaml spelling), kind, default, and whether
+//! the value is a secret (masked in `zgate config show`).
+
+/// How a key's value is checked in phase two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Free text.
+    Text,
+    /// A file or directory; relative paths are relative to the home.
+    Path,
+    /// A list of paths: a YAML list or one comma-separated string.
+    PathList,
+    /// A TCP port, 1..=65535.
+    Port,
+    /// A non-negative integer.
+    Count,
+    /// `true` / `false`.
+    Bool,
+    /// One of the listed words (compared case-insensitively).
+    OneOf(&'static [&'static str]),
+    /// A list of words: a YAML list or one comma-separated string.
+    List,
+    /// Accepted from a real zowe.yaml for compatibility, but zgate does not
+    /// act on it; a non-default value is reported as a warning.
+    Unsupported(&'static str),
+}
+
+/// A default value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultValue {
+    /// No value.
+    None,
+    /// A literal.
+    Lit(&'static str),
+    /// A path under the home directory.
+    Home(&'static str),
+}
+
+/// One configuration key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeySpec {
+    /// Dotted name as in zowe.yaml.
+    pub key: &'static str,
+    /// How the value is checked.
+    pub kind: Kind,
+    /// The default.
+    pub default: DefaultValue,
+    /// Masked in output.
+    pub secret: bool,
+}
+
+const fn k(key: &'static str, kind: Kind, default: DefaultValue) -> KeySpec {
+    KeySpec {
+        key,
+        kind,
+        default,
+        secret: false,
+    }
+}
+
+const fn secret(key: &'static str, default: DefaultValue) -> KeySpec {
+    KeySpec {
+        key,
+        kind: Kind::Text,
+        default,
+        secret: true,
+    }
+}
+
+/// Keystore types zowe.yaml accepts; zgate opens only `PKCS12` files, the
+/// others name z/OS keyrings.
+pub const STORE_TYPES: &[&str] = &[
+    "PKCS12",
+    "JCERACFKS",
+    "JCECCARACFKS",
+    "JCEHYBRIDRACFKS",
+    "JCEKS",
+    "JCECCAKS",
+];
+/// TLS protocol names.
+pub const TLS_VERSIONS: &[&str] = &["TLSv1.2", "TLSv1.3"];
+/// `zowe.verifyCertificates`.
+pub const VERIFY_MODES: &[&str] = &["STRICT", "NONSTRICT", "DISABLED"];
+/// Default server/client cipher list (spec: certificates.md).
+pub const DEFAULT_CIPHERS: &str = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384,TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384";
+
+use DefaultValue::{Home, Lit, None as NoDefault};
+use Kind::*;
+
+/// Every key zgate reads.
+pub const KEYS: &[KeySpec] = &[
+    // Runtime certificates.
+    k(
+        "zowe.certificate.keystore.type",
+        OneOf(STORE_TYPES),
+        Lit("PKCS12"),
+    ),
+    k(
+        "zowe.certificate.keystore.file",
+        Path,
+        Home("keystore/localhost/localhost.keystore.p12"),
+    ),
+    secret("zowe.certificate.keystore.password", Lit("password")),
+    k("zowe.certificate.keystore.alias", Text, Lit("localhost")),
+    k(
+        "zowe.certificate.truststore.type",
+        OneOf(STORE_TYPES),
+        Lit("PKCS12"),
+    ),
+    k(
+        "zowe.certificate.truststore.file",
+        Path,
+        Home("keystore/localhost/localhost.truststore.p12"),
+    ),
+    secret("zowe.certificate.truststore.password", Lit("password")),
+    k(
+        "zowe.certificate.pem.key",
+        Path,
+        Home("keystore/localhost/localhost.key"),
+    ),
+    k(
+        "zowe.certificate.pem.certificate",
+        Path,
+        Home("keystore/localhost/localhost.cer"),
+    ),
+    k(
+        "zowe.certificate.pem.certificateAuthorities",
+        PathList,
+        Home("keystore/local_ca/local_ca.cer"),
+    ),
+    k(
+        "zowe.verifyCertificates",
+        OneOf(VERIFY_MODES),
+        Lit("STRICT"),
+    ),
+    k("zowe.externalDomains", List, Lit("localhost")),
+    k("zowe.externalPort", Port, NoDefault),
+    // Certificate setup (`zgate cert init`, first start).
+    k(
+        "zowe.setup.certificate.type",
+        OneOf(STORE_TYPES),
+        Lit("PKCS12"),
+    ),
+    k(
+        "zowe.setup.certificate.dname.caCommonName",
+        Text,
+        Lit("Zowe Development Instances Certificate Authority"),
+    ),
+    k(
+        "zowe.setup.certificate.dname.commonName",
+        Text,
+        Lit("Zowe Service"),
+    ),
+    k(
+        "zowe.setup.certificate.dname.orgUnit",
+        Text,
+        Lit("API Mediation Layer"),
+    ),
+    k("zowe.setup.certificate.dname.org", Text, Lit("Zowe Sample")),
+    k("zowe.setup.certificate.dname.locality", Text, Lit("Prague")),
+    k("zowe.setup.certificate.dname.state", Text, Lit("Prague")),
+    k("zowe.setup.certificate.dname.country", Text, Lit("CZ")),
+    k("zowe.setup.certificate.validity", Count, Lit("3650")),
+    k("zowe.setup.certificate.san", List, NoDefault),
+    k(
+        "zowe.setup.certificate.importCertificateAuthorities",
+        PathList,
+        NoDefault,
+    ),
+    k(
+        "zowe.setup.certificate.pkcs12.directory",
+        Path,
+        Home("keystore"),
+    ),
+    k("zowe.setup.certificate.pkcs12.name", Text, Lit("localhost")),
+    secret("zowe.setup.certificate.pkcs12.password", Lit("password")),
+    k(
+        "zowe.setup.certificate.pkcs12.caAlias",
+        Text,
+        Lit("local_ca"),
+    ),
+    secret(
+        "zowe.setup.certificate.pkcs12.caPassword",
+        Lit("local_ca_password"),
+    ),
+    k("zowe.setup.certificate.pkcs12.lock", Bool, Lit("true")),
+    k(
+        "zowe.setup.certificate.pkcs12.import.keystore",
+        Path,
+        NoDefault,
+    ),
+    secret("zowe.setup.certificate.pkcs12.import.password", NoDefault),
+    k(
+        "zowe.setup.certificate.pkcs12.import.alias",
+        Text,
+        NoDefault,
+    ),
+    // TLS.
+    k(
+        "zowe.network.server.tls.minTls",
+        OneOf(TLS_VERSIONS),
+        Lit("TLSv1.2"),
+    ),
+    k(
+        "zowe.network.server.tls.maxTls",
+        OneOf(TLS_VERSIONS),
+        Lit("TLSv1.3"),
+    ),
+    k(
+        "zowe.network.server.tls.ciphers",
+        List,
+        Lit(DEFAULT_CIPHERS),
+    ),
+    k("zowe.network.server.tls.curves", List, NoDefault),
+    k(
+        "zowe.network.server.tls.attls",
+        Unsupported("AT-TLS exists only on z/OS; zgate terminates TLS itself"),
+        Lit("false"),
+    ),
+    k(
+        "zowe.network.client.tls.minTls",
+        OneOf(TLS_VERSIONS),
+        Lit("TLSv1.2"),
+    ),
+    k(
+        "zowe.network.client.tls.maxTls",
+        OneOf(TLS_VERSIONS),
+        Lit("TLSv1.3"),
+    ),
+    k(
+        "zowe.network.client.tls.ciphers",
+        List,
+        Lit(DEFAULT_CIPHERS),
+    ),
+    k("zowe.network.client.tls.curves", List, NoDefault),
+    k(
+        "zowe.network.client.tls.attls",
+        Unsupported("AT-TLS exists only on z/OS; zgate terminates TLS itself"),
+        Lit("false"),
+    ),
+    // The gateway.
+    k("components.gateway.enabled", Bool, Lit("true")),
+    k("components.gateway.port", Port, Lit("7554")),
+    k("components.gateway.debug", Bool, Lit("false")),
+    k(
+        "components.gateway.apiml.security.auth.provider",
+        Unsupported("zgate authenticates with its embedded ESM (the `saf` provider)"),
+        Lit("saf"),
+    ),
+    k(
+        "components.gateway.apiml.security.auth.zosmf.jwtAutoconfiguration",
+        Unsupported("zgate signs its own JWTs"),
+        NoDefault,
+    ),
+    k(
+        "components.gateway.apiml.security.auth.zosmf.serviceId",
+        Unsupported("zgate does not delegate to z/OSMF"),
+        NoDefault,
+    ),
+    k(
+        "components.gateway.apiml.security.auth.tokenProperties.expirationInSeconds",
+        Count,
+        Lit("28800"),
+    ),
+    k(
+        "components.gateway.apiml.security.allowTokenRefresh",
+        Bool,
+        Lit("false"),
+    ),
+    k(
+        "components.gateway.apiml.security.x509.enabled",
+        Bool,
+        Lit("false"),
+    ),
+    k(
+        "components.gateway.apiml.security.personalAccessToken.enabled",
+        Bool,
+        Lit("false"),
+    ),
+    k(
+        "components.gateway.apiml.security.authorization.provider",
+        OneOf(&["esm", "native"]),
+        Lit("esm"),
+    ),
+    k(
+        "components.gateway.apiml.security.authorization.endpoint.enabled",
+        Unsupported("the remote `endpoint` SAF provider is not available in zgate"),
+        Lit("false"),
+    ),
+    // zgate's own keys.
+    k("zgate.server.address", Text, Lit("0.0.0.0")),
+    k("zgate.server.shutdownGraceSeconds", Count, Lit("30")),
+    k("zgate.auth.securityDomain", Text, Lit("security-domain")),
+    k("zgate.auth.cookie.maxAgeSeconds", Count, NoDefault),
+    k("zgate.services.directory", Path, Home("services")),
+    k("zgate.log.format", OneOf(&["text", "json"]), Lit("text")),
+    k(
+        "zgate.log.level",
+        OneOf(&["error", "warn", "info", "debug", "trace"]),
+        Lit("info"),
+    ),
+];
+
+/// Prefixes of the zowe.yaml sections zgate reads. An unknown key under one of
+/// these in a real zowe.yaml is warned about (zgate does not support it); keys
+/// elsewhere belong to other Zowe components and are ignored silently.
+pub const SUPPORTED_SECTIONS: &[&str] = &[
+    "zowe.certificate.",
+    "zowe.setup.certificate.",
+    "zowe.network.server.tls.",
+    "zowe.network.client.tls.",
+    "components.gateway.",
+    "zgate.",
+];
+
+/// Looks a key up.
+pub fn find(key: &str) -> Option<&'static KeySpec> {
+    KEYS.iter().find(|spec| spec.key == key)
+}
+
+/// The known key closest to `key` (for "did you mean"), if reasonably close.
+pub fn suggest(key: &str) -> Option<&'static str> {
+    let lower = key.to_ascii_lowercase();
+    KEYS.iter()
+        .map(|spec| {
+            (
+                edit_distance(&lower, &spec.key.to_ascii_lowercase()),
+                spec.key,
+            )
+        })
+        .filter(|(distance, _)| *distance <= 3.max(key.len() / 8))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, key)| key)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique() {
+        let mut names: Vec<_> = KEYS.iter().map(|spec| spec.key).collect();
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+    }
+
+    #[test]
+    fn suggests_misspelt_keys() {
+        assert_eq!(
+            suggest("components.gateway.prot"),
+            Some("components.gateway.port")
+        );
+        assert_eq!(
+            suggest("zowe.certificate.keystore.alais"),
+            Some("zowe.certificate.keystore.alias")
+        );
+        assert_eq!(suggest("something.else.entirely"), None);
+    }
+}

@@ -1,0 +1,252 @@
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+fn home() -> PathBuf {
+    PathBuf::from("/h")
+}
+
+fn strict(text: &str, overrides: &[&str]) -> Result<(Effective, Vec<Warning>), ConfigError> {
+    let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+    merge(
+        &home(),
+        Some((Path::new("/h/zgate.yaml"), text)),
+        false,
+        &overrides,
+    )
+}
+
+fn config(text: &str, overrides: &[&str]) -> Config {
+    let (effective, _) = strict(text, overrides).unwrap();
+    Config::from_effective(&effective).unwrap()
+}
+
+fn problems(err: ConfigError) -> Vec<Problem> {
+    match err {
+        ConfigError::Invalid(problems) => problems,
+        other => panic!("expected Invalid, got {other}"),
+    }
+}
+
+#[test]
+fn defaults_without_a_file() {
+    let (effective, warnings) = merge(&home(), None, false, &[]).unwrap();
+    assert!(warnings.is_empty());
+    let config = Config::from_effective(&effective).unwrap();
+    assert_eq!(config.gateway.port, 7554);
+    assert_eq!(config.gateway.security.token_expiration_seconds, 28800);
+    assert!(!config.gateway.security.allow_token_refresh);
+    assert!(!config.gateway.security.x509_enabled);
+    assert_eq!(
+        config.certificate.keystore.file,
+        PathBuf::from("/h/keystore/localhost/localhost.keystore.p12")
+    );
+    assert_eq!(
+        config.certificate.pem_certificate_authorities,
+        vec![PathBuf::from("/h/keystore/local_ca/local_ca.cer")]
+    );
+    assert_eq!(config.certificate.keystore.password.expose(), "password");
+    assert_eq!(config.gateway.tls.min, TlsVersion::V1_2);
+    assert_eq!(config.gateway.tls.max, TlsVersion::V1_3);
+    assert_eq!(config.gateway.tls.ciphers.len(), 9);
+    assert_eq!(config.verify_certificates, VerifyCertificates::Strict);
+    assert_eq!(
+        effective.get("components.gateway.port").unwrap().source,
+        Source::Default
+    );
+}
+
+#[test]
+fn the_default_file_is_valid_and_round_trips() {
+    let config = config(&default_file_contents(), &[]);
+    assert_eq!(config.gateway.port, 7554);
+    assert_eq!(
+        config.certificate.keystore.file,
+        PathBuf::from("/h/keystore/localhost/localhost.keystore.p12")
+    );
+}
+
+#[test]
+fn file_values_carry_their_line() {
+    let (effective, _) = strict("components:\n  gateway:\n    port: 8443\n", &[]).unwrap();
+    let entry = effective.get("components.gateway.port").unwrap();
+    assert_eq!(
+        entry.source,
+        Source::File {
+            path: PathBuf::from("/h/zgate.yaml"),
+            line: 3
+        }
+    );
+    assert_eq!(entry.source.to_string(), "/h/zgate.yaml:3");
+}
+
+#[test]
+fn set_overrides_file_and_default() {
+    let config = config(
+        "components:\n  gateway:\n    port: 8443\n",
+        &[
+            "components.gateway.port=9443",
+            "components.gateway.apiml.security.allowTokenRefresh=true",
+        ],
+    );
+    assert_eq!(config.gateway.port, 9443);
+    assert!(config.gateway.security.allow_token_refresh);
+}
+
+#[test]
+fn misspelt_key_is_reported_with_file_line_and_suggestion() {
+    let err = strict("components:\n  gateway:\n    prot: 8443\n", &[]).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("/h/zgate.yaml:3"), "{text}");
+    assert!(text.contains("components.gateway.prot"), "{text}");
+    assert!(
+        text.contains("did you mean `components.gateway.port`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn unknown_set_key_is_an_error() {
+    let problems = problems(strict("", &["zowe.nonsense=1"]).unwrap_err());
+    assert_eq!(problems[0].source, Source::Set);
+    let problems = problems_of(strict("", &["no-equals-sign"]));
+    assert!(problems[0].message.contains("key.path=value"));
+}
+
+fn problems_of(result: Result<(Effective, Vec<Warning>), ConfigError>) -> Vec<Problem> {
+    problems(result.unwrap_err())
+}
+
+#[test]
+fn bad_values_are_reported_with_their_origin() {
+    for (text, needle) in [
+        ("components:\n  gateway:\n    port: 99999\n", "not a port number"),
+        ("components:\n  gateway:\n    port: abc\n", "not a port number"),
+        ("zowe:\n  verifyCertificates: MAYBE\n", "not one of STRICT, NONSTRICT, DISABLED"),
+        ("zowe:\n  network:\n    server:\n      tls:\n        minTls: TLSv1.3\n        maxTls: TLSv1.2\n", "minTls is higher"),
+        ("components:\n  gateway:\n    apiml:\n      security:\n        allowTokenRefresh: sometimes\n", "not true or false"),
+        ("components:\n  gateway:\n    apiml:\n      security:\n        auth:\n          tokenProperties:\n            expirationInSeconds: -5\n", "non-negative whole number"),
+        ("zgate:\n  server:\n    address: here\n", "not an IP address"),
+    ] {
+        let (effective, _) = strict(text, &[]).unwrap();
+        let err = Config::from_effective(&effective).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains(needle), "{text}: {message}");
+        assert!(message.contains("/h/zgate.yaml:"), "{message}");
+    }
+    let (effective, _) = strict("", &["components.gateway.port=0"]).unwrap();
+    let message = Config::from_effective(&effective).unwrap_err().to_string();
+    assert!(
+        message.contains("--set: components.gateway.port"),
+        "{message}"
+    );
+}
+
+#[test]
+fn syntax_errors_have_file_and_line() {
+    let err = strict("zowe:\n  certificate: [\n", &[]).unwrap_err();
+    assert!(matches!(err, ConfigError::Syntax { .. }), "{err}");
+    assert!(err.to_string().starts_with("/h/zgate.yaml:"), "{err}");
+}
+
+#[test]
+fn lists_from_yaml_or_comma_separated() {
+    let config = config(
+        "zowe:\n  externalDomains:\n    - a.example\n    - b.example\n",
+        &["zowe.network.server.tls.ciphers=TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384"],
+    );
+    assert_eq!(config.external_domains, vec!["a.example", "b.example"]);
+    assert_eq!(
+        config.gateway.tls.ciphers,
+        vec!["TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"]
+    );
+}
+
+#[test]
+fn real_zowe_yaml_is_read_leniently() {
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/zowe/config/example-zowe.yaml"
+    ));
+    let loaded = load(&LoadOptions {
+        home: home(),
+        zowe_yaml: Some(path.clone()),
+        overrides: vec![],
+    })
+    .unwrap();
+    assert_eq!(loaded.config.gateway.port, 7554);
+    assert_eq!(
+        loaded.config.certificate.keystore.file,
+        PathBuf::from("/global/zowe/keystore/localhost/localhost.keystore.p12")
+    );
+    assert_eq!(loaded.config.external_domains, vec!["sample-domain.com"]);
+    // zosmf auth provider: read, not supported, warned about with its line.
+    let provider = loaded
+        .warnings
+        .iter()
+        .find(|w| w.key == "components.gateway.apiml.security.auth.provider")
+        .expect("a warning about auth.provider");
+    assert!(matches!(provider.source, Source::File { line, .. } if line > 1));
+    // Keys of other components (zss, app-server, ...) are ignored silently.
+    assert!(loaded
+        .warnings
+        .iter()
+        .all(|w| !w.key.starts_with("components.zss")));
+}
+
+#[test]
+fn secrets_are_masked_for_display_and_debug() {
+    let (effective, _) = strict(
+        "zowe:\n  certificate:\n    keystore:\n      password: hunter2\n",
+        &[],
+    )
+    .unwrap();
+    let entry = effective.get("zowe.certificate.keystore.password").unwrap();
+    assert_eq!(entry.display_value(), "********");
+    let config = Config::from_effective(&effective).unwrap();
+    assert!(!format!("{config:?}").contains("hunter2"));
+    assert_eq!(config.certificate.keystore.password.expose(), "hunter2");
+}
+
+#[test]
+fn load_reads_zgate_yaml_from_home() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(CONFIG_FILE),
+        "components:\n  gateway:\n    port: 8123\n",
+    )
+    .unwrap();
+    let loaded = load(&LoadOptions {
+        home: dir.path().to_path_buf(),
+        zowe_yaml: None,
+        overrides: vec![],
+    })
+    .unwrap();
+    assert_eq!(loaded.config.gateway.port, 8123);
+    assert_eq!(loaded.file, Some(dir.path().join(CONFIG_FILE)));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text as zgate.yaml gives a config or an error, never a panic.
+        #[test]
+        fn arbitrary_yaml_never_panics(text in "(?s).{0,300}") {
+            if let Ok((effective, _)) = strict(&text, &[]) {
+                let _ = Config::from_effective(&effective);
+            }
+        }
+
+        /// Any --set value gives a config or an error naming --set.
+        #[test]
+        fn arbitrary_overrides_never_panic(key in "[a-zA-Z.]{0,40}", value in ".{0,40}") {
+            let item = format!("{key}={value}");
+            match strict("", &[item.as_str()]) {
+                Ok((effective, _)) => { let _ = Config::from_effective(&effective); }
+                Err(err) => prop_assert!(err.to_string().contains("--set")),
+            }
+        }
+    }
+}

@@ -1,0 +1,571 @@
+//! Phase two: the effective key table → typed, validated structs.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use crate::raw::RawValue;
+use crate::schema::{self, Kind};
+use crate::{ConfigError, Effective, Entry, Problem};
+
+/// A password or other secret from the configuration. No `Debug` derive: it
+/// prints as `********`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(********)")
+    }
+}
+
+/// `zowe.verifyCertificates`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyCertificates {
+    /// Chain to the truststore and host name.
+    Strict,
+    /// Chain only.
+    NonStrict,
+    /// Nothing (dangerous).
+    Disabled,
+}
+
+/// A TLS protocol version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    /// TLS 1.2.
+    V1_2,
+    /// TLS 1.3.
+    V1_3,
+}
+
+/// `zowe.network.{server,client}.tls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Lowest version offered.
+    pub min: TlsVersion,
+    /// Highest version offered.
+    pub max: TlsVersion,
+    /// IANA cipher suite names, in preference order.
+    pub ciphers: Vec<String>,
+    /// Named groups (empty: the TLS library's defaults).
+    pub curves: Vec<String>,
+}
+
+/// A keystore or truststore reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreRef {
+    /// `PKCS12` or a keyring type.
+    pub store_type: String,
+    /// The file (or `safkeyring://` URL).
+    pub file: PathBuf,
+    /// Its password.
+    pub password: Secret,
+}
+
+/// `zowe.certificate.*`: what the server runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateConfig {
+    /// The keystore.
+    pub keystore: StoreRef,
+    /// The alias of the server key in it.
+    pub keystore_alias: String,
+    /// The truststore.
+    pub truststore: StoreRef,
+    /// PEM exports.
+    pub pem_key: PathBuf,
+    /// PEM certificate.
+    pub pem_certificate: PathBuf,
+    /// PEM CA files.
+    pub pem_certificate_authorities: Vec<PathBuf>,
+}
+
+/// `zowe.setup.certificate.*`: inputs for generating certificates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupCertificateConfig {
+    /// Store type to generate.
+    pub store_type: String,
+    /// CA common name.
+    pub ca_common_name: String,
+    /// Server common name.
+    pub common_name: String,
+    /// OU.
+    pub org_unit: String,
+    /// O.
+    pub org: String,
+    /// L.
+    pub locality: String,
+    /// ST.
+    pub state: String,
+    /// C.
+    pub country: String,
+    /// Validity in days.
+    pub validity_days: u32,
+    /// SAN entries (empty: the external domains).
+    pub san: Vec<String>,
+    /// Extra CA PEM files to trust.
+    pub import_certificate_authorities: Vec<PathBuf>,
+    /// Keystore directory.
+    pub directory: PathBuf,
+    /// Server alias / file stem.
+    pub name: String,
+    /// Server keystore password.
+    pub password: Secret,
+    /// CA alias.
+    pub ca_alias: String,
+    /// CA keystore password.
+    pub ca_password: Secret,
+    /// Restrict file permissions.
+    pub lock: bool,
+    /// An existing PKCS12 to import instead of generating.
+    pub import_keystore: Option<PathBuf>,
+    /// Its password.
+    pub import_password: Option<Secret>,
+    /// The alias to import.
+    pub import_alias: Option<String>,
+}
+
+/// `components.gateway.apiml.security.*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityConfig {
+    /// JWT lifetime in seconds.
+    pub token_expiration_seconds: u64,
+    /// Whether `/auth/refresh` is served.
+    pub allow_token_refresh: bool,
+    /// Whether client certificates log in.
+    pub x509_enabled: bool,
+    /// Whether personal access tokens are offered.
+    pub personal_access_token_enabled: bool,
+    /// The security domain in tokens (`dom`).
+    pub security_domain: String,
+    /// `Max-Age` of the token cookie (None: a session cookie).
+    pub cookie_max_age_seconds: Option<u64>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The gateway listener and runtime.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayConfig {
+    /// `components.gateway.port`.
+    pub port: u16,
+    /// Address to bind.
+    pub address: IpAddr,
+    /// Seconds in-flight requests get to finish on shutdown.
+    pub shutdown_grace_seconds: u64,
+    /// Server-side TLS.
+    pub tls: TlsSettings,
+    /// Security options.
+    pub security: SecurityConfig,
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The home directory.
+    pub home: PathBuf,
+    /// Runtime certificates.
+    pub certificate: CertificateConfig,
+    /// Certificate generation inputs.
+    pub setup_certificate: SetupCertificateConfig,
+    /// Peer verification mode.
+    pub verify_certificates: VerifyCertificates,
+    /// Host names clients use.
+    pub external_domains: Vec<String>,
+    /// Outbound TLS.
+    pub client_tls: TlsSettings,
+    /// The gateway.
+    pub gateway: GatewayConfig,
+    /// Routed service definitions.
+    pub services_directory: PathBuf,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log level name.
+    pub log_level: String,
+}
+
+/// Reads typed values out of the table, collecting every problem.
+struct Reader<'a> {
+    effective: &'a Effective,
+    problems: Vec<Problem>,
+}
+
+impl Reader<'_> {
+    fn entry(&self, key: &str) -> Option<&Entry> {
+        self.effective.get(key)
+    }
+
+    fn bad(&mut self, entry: &Entry, message: String) {
+        self.problems.push(Problem {
+            source: entry.source.clone(),
+            key: entry.spec.key.to_string(),
+            message,
+        });
+    }
+
+    fn scalar(&mut self, key: &str) -> Option<String> {
+        let entry = self.entry(key)?.clone();
+        match &entry.value {
+            None => None,
+            Some(RawValue::Scalar(text)) => Some(text.trim().to_string()),
+            Some(_) => {
+                self.bad(&entry, "expected a single value, not a list".to_string());
+                None
+            }
+        }
+    }
+
+    fn text(&mut self, key: &str) -> String {
+        self.scalar(key).unwrap_or_default()
+    }
+
+    fn opt_text(&mut self, key: &str) -> Option<String> {
+        self.scalar(key).filter(|text| !text.is_empty())
+    }
+
+    fn secret(&mut self, key: &str) -> Secret {
+        Secret::new(self.text(key))
+    }
+
+    fn list(&mut self, key: &str) -> Vec<String> {
+        let Some(entry) = self.entry(key).cloned() else {
+            return Vec::new();
+        };
+        match entry.value {
+            None => Vec::new(),
+            Some(RawValue::Scalar(text)) => split_list(&text),
+            Some(RawValue::List(items)) => items
+                .into_iter()
+                .map(|item| item.trim().to_string())
+                .filter(|item| !item.is_empty())
+                .collect(),
+            Some(RawValue::Complex) => {
+                self.bad(&entry, "expected a list of values".to_string());
+                Vec::new()
+            }
+        }
+    }
+
+    fn path(&mut self, key: &str) -> Option<PathBuf> {
+        self.opt_text(key)
+            .map(|text| resolve(&self.effective.home, &text))
+    }
+
+    fn required_path(&mut self, key: &str) -> PathBuf {
+        match self.path(key) {
+            Some(path) => path,
+            None => {
+                if let Some(entry) = self.entry(key).cloned() {
+                    self.bad(&entry, "a path is required".to_string());
+                }
+                PathBuf::new()
+            }
+        }
+    }
+
+    fn paths(&mut self, key: &str) -> Vec<PathBuf> {
+        let home = self.effective.home.clone();
+        self.list(key)
+            .iter()
+            .map(|item| resolve(&home, item))
+            .collect()
+    }
+
+    fn number(&mut self, key: &str) -> Option<u64> {
+        let text = self.scalar(key)?;
+        if text.is_empty() {
+            return None;
+        }
+        match text.parse::<u64>() {
+            Ok(value) => Some(value),
+            Err(_) => {
+                if let Some(entry) = self.entry(key).cloned() {
+                    self.bad(
+                        &entry,
+                        format!("`{text}` is not a non-negative whole number"),
+                    );
+                }
+                None
+            }
+        }
+    }
+
+    fn port(&mut self, key: &str) -> Option<u16> {
+        let text = self.scalar(key)?;
+        if text.is_empty() {
+            return None;
+        }
+        match text.parse::<u16>() {
+            Ok(port) if port > 0 => Some(port),
+            _ => {
+                if let Some(entry) = self.entry(key).cloned() {
+                    self.bad(&entry, format!("`{text}` is not a port number (1-65535)"));
+                }
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, key: &str) -> bool {
+        let Some(text) = self.scalar(key) else {
+            return false;
+        };
+        match text.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" => true,
+            "false" | "no" | "off" | "" => false,
+            _ => {
+                if let Some(entry) = self.entry(key).cloned() {
+                    self.bad(&entry, format!("`{text}` is not true or false"));
+                }
+                false
+            }
+        }
+    }
+
+    /// One of the words listed in the key's schema kind; returns the canonical
+    /// spelling.
+    fn word(&mut self, key: &str) -> String {
+        let Some(entry) = self.entry(key).cloned() else {
+            return String::new();
+        };
+        let text = self.text(key);
+        let Kind::OneOf(words) = entry.spec.kind else {
+            return text;
+        };
+        match words.iter().find(|word| word.eq_ignore_ascii_case(&text)) {
+            Some(word) => (*word).to_string(),
+            None => {
+                self.bad(
+                    &entry,
+                    format!("`{text}` is not one of {}", words.join(", ")),
+                );
+                words.first().map(|w| (*w).to_string()).unwrap_or_default()
+            }
+        }
+    }
+
+    fn tls_version(&mut self, key: &str) -> TlsVersion {
+        match self.word(key).as_str() {
+            "TLSv1.2" => TlsVersion::V1_2,
+            _ => TlsVersion::V1_3,
+        }
+    }
+
+    fn tls(&mut self, side: &str) -> TlsSettings {
+        let min = self.tls_version(&format!("zowe.network.{side}.tls.minTls"));
+        let max = self.tls_version(&format!("zowe.network.{side}.tls.maxTls"));
+        if min > max {
+            if let Some(entry) = self
+                .entry(&format!("zowe.network.{side}.tls.minTls"))
+                .cloned()
+            {
+                self.bad(&entry, "minTls is higher than maxTls".to_string());
+            }
+        }
+        TlsSettings {
+            min,
+            max,
+            ciphers: self.list(&format!("zowe.network.{side}.tls.ciphers")),
+            curves: self.list(&format!("zowe.network.{side}.tls.curves")),
+        }
+    }
+}
+
+fn split_list(text: &str) -> Vec<String> {
+    let text = text.trim();
+    let text = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    text.split(',')
+        .map(|item| item.trim().trim_matches('"').trim_matches('\'').to_string())
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+/// Relative paths (and the `<home>/` placeholder of defaults) resolve against
+/// the home directory.
+fn resolve(home: &Path, text: &str) -> PathBuf {
+    if let Some(rest) = text.strip_prefix("<home>/") {
+        return home.join(rest);
+    }
+    let path = PathBuf::from(text);
+    if path.is_absolute() || text.contains("://") {
+        path
+    } else {
+        home.join(path)
+    }
+}
+
+impl Config {
+    /// Phase two: checks every value and builds the typed configuration.
+    pub fn from_effective(effective: &Effective) -> Result<Config, ConfigError> {
+        let mut r = Reader {
+            effective,
+            problems: Vec::new(),
+        };
+
+        let certificate = CertificateConfig {
+            keystore: StoreRef {
+                store_type: r.word("zowe.certificate.keystore.type"),
+                file: r.required_path("zowe.certificate.keystore.file"),
+                password: r.secret("zowe.certificate.keystore.password"),
+            },
+            keystore_alias: r.text("zowe.certificate.keystore.alias"),
+            truststore: StoreRef {
+                store_type: r.word("zowe.certificate.truststore.type"),
+                file: r.required_path("zowe.certificate.truststore.file"),
+                password: r.secret("zowe.certificate.truststore.password"),
+            },
+            pem_key: r.required_path("zowe.certificate.pem.key"),
+            pem_certificate: r.required_path("zowe.certificate.pem.certificate"),
+            pem_certificate_authorities: r.paths("zowe.certificate.pem.certificateAuthorities"),
+        };
+
+        let validity = r.number("zowe.setup.certificate.validity").unwrap_or(3650);
+        let validity_days = match u32::try_from(validity) {
+            Ok(days) if (1..=36500).contains(&days) => days,
+            _ => {
+                if let Some(entry) = r.entry("zowe.setup.certificate.validity").cloned() {
+                    r.bad(
+                        &entry,
+                        format!("`{validity}` days is out of range (1-36500)"),
+                    );
+                }
+                3650
+            }
+        };
+        let setup_certificate = SetupCertificateConfig {
+            store_type: r.word("zowe.setup.certificate.type"),
+            ca_common_name: r.text("zowe.setup.certificate.dname.caCommonName"),
+            common_name: r.text("zowe.setup.certificate.dname.commonName"),
+            org_unit: r.text("zowe.setup.certificate.dname.orgUnit"),
+            org: r.text("zowe.setup.certificate.dname.org"),
+            locality: r.text("zowe.setup.certificate.dname.locality"),
+            state: r.text("zowe.setup.certificate.dname.state"),
+            country: r.text("zowe.setup.certificate.dname.country"),
+            validity_days,
+            san: r.list("zowe.setup.certificate.san"),
+            import_certificate_authorities: r
+                .paths("zowe.setup.certificate.importCertificateAuthorities"),
+            directory: r.required_path("zowe.setup.certificate.pkcs12.directory"),
+            name: r.text("zowe.setup.certificate.pkcs12.name"),
+            password: r.secret("zowe.setup.certificate.pkcs12.password"),
+            ca_alias: r.text("zowe.setup.certificate.pkcs12.caAlias"),
+            ca_password: r.secret("zowe.setup.certificate.pkcs12.caPassword"),
+            lock: r.boolean("zowe.setup.certificate.pkcs12.lock"),
+            import_keystore: r.path("zowe.setup.certificate.pkcs12.import.keystore"),
+            import_password: r
+                .opt_text("zowe.setup.certificate.pkcs12.import.password")
+                .map(Secret::new),
+            import_alias: r.opt_text("zowe.setup.certificate.pkcs12.import.alias"),
+        };
+
+        let verify_certificates = match r.word("zowe.verifyCertificates").as_str() {
+            "NONSTRICT" => VerifyCertificates::NonStrict,
+            "DISABLED" => VerifyCertificates::Disabled,
+            _ => VerifyCertificates::Strict,
+        };
+        let external_domains = r.list("zowe.externalDomains");
+        let _ = r.port("zowe.externalPort");
+        let client_tls = r.tls("client");
+        let server_tls = r.tls("server");
+
+        let address_text = r.text("zgate.server.address");
+        let address = match address_text.parse::<IpAddr>() {
+            Ok(address) => address,
+            Err(_) => {
+                if let Some(entry) = r.entry("zgate.server.address").cloned() {
+                    r.bad(&entry, format!("`{address_text}` is not an IP address"));
+                }
+                IpAddr::from([0, 0, 0, 0])
+            }
+        };
+        let token_expiration_seconds = r
+            .number("components.gateway.apiml.security.auth.tokenProperties.expirationInSeconds")
+            .unwrap_or(28800);
+        if token_expiration_seconds == 0 {
+            if let Some(entry) = r
+                .entry("components.gateway.apiml.security.auth.tokenProperties.expirationInSeconds")
+                .cloned()
+            {
+                r.bad(
+                    &entry,
+                    "a token lifetime of 0 seconds is useless; the default is 28800".to_string(),
+                );
+            }
+        }
+        let _ = r.word("components.gateway.apiml.security.authorization.provider");
+        let _ = r.boolean("components.gateway.enabled");
+        let _ = r.boolean("components.gateway.debug");
+        let gateway = GatewayConfig {
+            port: r.port("components.gateway.port").unwrap_or(7554),
+            address,
+            shutdown_grace_seconds: r.number("zgate.server.shutdownGraceSeconds").unwrap_or(30),
+            tls: server_tls,
+            security: SecurityConfig {
+                token_expiration_seconds,
+                allow_token_refresh: r
+                    .boolean("components.gateway.apiml.security.allowTokenRefresh"),
+                x509_enabled: r.boolean("components.gateway.apiml.security.x509.enabled"),
+                personal_access_token_enabled: r
+                    .boolean("components.gateway.apiml.security.personalAccessToken.enabled"),
+                security_domain: r.text("zgate.auth.securityDomain"),
+                cookie_max_age_seconds: r.number("zgate.auth.cookie.maxAgeSeconds"),
+            },
+        };
+        let services_directory = r.required_path("zgate.services.directory");
+        let log_format = match r.word("zgate.log.format").as_str() {
+            "json" => LogFormat::Json,
+            _ => LogFormat::Text,
+        };
+        let log_level = r.word("zgate.log.level");
+
+        // Kinds the reader does not consume above still get their shape checked.
+        for spec in schema::KEYS {
+            if let (Kind::List | Kind::PathList, Some(entry)) = (spec.kind, effective.get(spec.key))
+            {
+                if entry.value == Some(RawValue::Complex) {
+                    let entry = entry.clone();
+                    r.bad(&entry, "expected a list of values".to_string());
+                }
+            }
+        }
+
+        if !r.problems.is_empty() {
+            let mut problems = r.problems;
+            problems.dedup();
+            return Err(ConfigError::Invalid(problems));
+        }
+        Ok(Config {
+            home: effective.home.clone(),
+            certificate,
+            setup_certificate,
+            verify_certificates,
+            external_domains,
+            client_tls,
+            gateway,
+            services_directory,
+            log_format,
+            log_level,
+        })
+    }
+}

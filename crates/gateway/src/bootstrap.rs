@@ -1,0 +1,196 @@
+//! Turning a validated [`Config`] into what the server runs with: the TLS
+//! configuration, the JWT signing key ring, and — on a first start — the
+//! certificates (`zgate cert init` with the configured setup values).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use zgate_auth::{KeyRing, SigningKey};
+use zgate_config::{Config, TlsVersion};
+use zgate_pki as pki;
+
+/// Why the gateway cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Certificates could not be created or read.
+    #[error(transparent)]
+    Pki(#[from] pki::PkiError),
+    /// The keystore's key cannot sign JWTs.
+    #[error("the server key in {path} cannot sign tokens: {source}")]
+    SigningKey {
+        /// The keystore.
+        path: PathBuf,
+        /// Why.
+        source: zgate_auth::KeyError,
+    },
+    /// The key ring file.
+    #[error(transparent)]
+    KeyRing(#[from] zgate_auth::KeyRingError),
+    /// The keystore type names a z/OS keyring.
+    #[error("keystore type {0} names a z/OS keyring, which cannot be opened off z/OS; use PKCS12 or PEM files")]
+    Keyring(String),
+    /// Anything else, with a sentence saying what.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl StartError {
+    /// Whether the configuration is at fault (wrong password, alias, store
+    /// type, path): the CLI exits with `EX_USAGE` (64) for these.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            StartError::Keyring(_)
+                | StartError::Other(_)
+                | StartError::Pki(
+                    pki::PkiError::WrongPassword { .. }
+                        | pki::PkiError::AliasNotFound { .. }
+                        | pki::PkiError::UnsupportedCipherSuites { .. }
+                        | pki::PkiError::Keyring { .. }
+                        | pki::PkiError::InvalidInput(_)
+                )
+        )
+    }
+}
+
+/// The runtime key file location for the configured keystore.
+pub fn keystore_params(config: &Config) -> Result<pki::KeystoreParams, StartError> {
+    let ks = &config.certificate.keystore;
+    if ks.store_type != "PKCS12" {
+        return Err(StartError::Keyring(ks.store_type.clone()));
+    }
+    Ok(pki::KeystoreParams::Pkcs12 {
+        file: ks.file.clone(),
+        password: pki::Password::new(ks.password.expose()),
+        alias: Some(config.certificate.keystore_alias.clone()).filter(|a| !a.is_empty()),
+    })
+}
+
+fn truststore_params(config: &Config) -> Option<pki::TruststoreParams> {
+    let ts = &config.certificate.truststore;
+    if ts.store_type == "PKCS12" && ts.file.exists() {
+        Some(pki::TruststoreParams::Pkcs12 {
+            file: ts.file.clone(),
+            password: pki::Password::new(ts.password.expose()),
+        })
+    } else if !config.certificate.pem_certificate_authorities.is_empty()
+        && config
+            .certificate
+            .pem_certificate_authorities
+            .iter()
+            .all(|p| p.exists())
+    {
+        Some(pki::TruststoreParams::Pem {
+            files: config.certificate.pem_certificate_authorities.clone(),
+        })
+    } else {
+        None
+    }
+}
+
+fn tls_version(version: TlsVersion) -> pki::TlsVersion {
+    match version {
+        TlsVersion::V1_2 => pki::TlsVersion::Tls12,
+        TlsVersion::V1_3 => pki::TlsVersion::Tls13,
+    }
+}
+
+/// The server TLS configuration (client certificates wanted, not required),
+/// with the names of configured cipher suites the TLS library does not offer.
+pub fn server_tls(config: &Config) -> Result<(Arc<rustls::ServerConfig>, Vec<String>), StartError> {
+    let tls = &config.gateway.tls;
+    let mut params = pki::ServerTlsParams::new(keystore_params(config)?, truststore_params(config));
+    params.min_tls = tls_version(tls.min);
+    params.max_tls = tls_version(tls.max);
+    params.ciphers = tls.ciphers.clone();
+    params.client_auth = pki::ClientAuth::Want;
+    let (server, unsupported) = pki::tls::server_config_with_warnings(&params)?;
+    Ok((Arc::new(server), unsupported))
+}
+
+/// Creates the local CA and server certificates when the configured keystore
+/// does not exist yet (first start). Returns what was written.
+pub fn ensure_certificates(config: &Config) -> Result<Option<pki::InitReport>, StartError> {
+    let keystore = &config.certificate.keystore;
+    if keystore.store_type != "PKCS12" {
+        return Err(StartError::Keyring(keystore.store_type.clone()));
+    }
+    if keystore.file.exists() {
+        return Ok(None);
+    }
+    let setup = &config.setup_certificate;
+    let default_file = setup
+        .directory
+        .join(&setup.name)
+        .join(format!("{}.keystore.p12", setup.name));
+    if keystore.file != default_file {
+        return Err(StartError::Other(format!(
+            "the keystore {} does not exist, and it is not where `zgate cert init` writes ({}); \
+             create it, or point zowe.certificate.keystore.file at an existing keystore",
+            keystore.file.display(),
+            default_file.display()
+        )));
+    }
+    let mut params = pki::InitParams::with_defaults(setup.directory.clone(), SystemTime::now());
+    params.name = setup.name.clone();
+    params.password = pki::Password::new(setup.password.expose());
+    params.ca_alias = setup.ca_alias.clone();
+    params.ca_password = pki::Password::new(setup.ca_password.expose());
+    params.dname = pki::Dname {
+        ca_common_name: setup.ca_common_name.clone(),
+        common_name: setup.common_name.clone(),
+        org_unit: setup.org_unit.clone(),
+        org: setup.org.clone(),
+        locality: setup.locality.clone(),
+        state: setup.state.clone(),
+        country: setup.country.clone(),
+    };
+    params.validity_days = setup.validity_days;
+    params.sans = if setup.san.is_empty() {
+        config.external_domains.clone()
+    } else {
+        setup.san.clone()
+    };
+    params.import_cas = setup.import_certificate_authorities.clone();
+    params.lock = setup.lock;
+    Ok(Some(pki::init(&params)?))
+}
+
+/// The CA certificate clients should trust (for the start-up banner).
+pub fn ca_file(config: &Config) -> PathBuf {
+    let setup = &config.setup_certificate;
+    setup
+        .directory
+        .join(&setup.ca_alias)
+        .join(format!("{}.cer", setup.ca_alias))
+}
+
+/// The JWT key ring: the keystore's server key (RS256, or ES256 for EC) as the
+/// signer; previous signers from `<home>/state/jwt-keys.json` keep verifying
+/// until the tokens they signed expire.
+pub fn key_ring(config: &Config, now_ms: i64) -> Result<KeyRing, StartError> {
+    let params = keystore_params(config)?;
+    let key = pki::signing_key(&params)?;
+    let signer = SigningKey::from_pkcs8(key.pkcs8_der(), key.key_id()).map_err(|source| {
+        StartError::SigningKey {
+            path: config.certificate.keystore.file.clone(),
+            source,
+        }
+    })?;
+    let lifetime_ms = i64::try_from(config.gateway.security.token_expiration_seconds)
+        .unwrap_or(i64::MAX / 1000)
+        .saturating_mul(1000);
+    Ok(KeyRing::open(
+        &key_ring_file(&config.home),
+        signer,
+        now_ms,
+        lifetime_ms,
+    )?)
+}
+
+/// Where retired JWT verification keys are kept.
+pub fn key_ring_file(home: &Path) -> PathBuf {
+    home.join("state").join("jwt-keys.json")
+}

@@ -1,0 +1,291 @@
+//! Every error the HTTP surface can answer, and the one place that turns an
+//! error into a response: status, compact JSON body in API ML's message shape,
+//! and the `X-Zowe-Auth-Failure` header where the contract lists one.
+//!
+//! Handlers return `Err(ApiError)`; the response they produce carries the
+//! error as an extension and no body. The [`render_errors`] middleware — the
+//! outermost layer that knows the request path — writes the body, because
+//! API ML's message texts quote the URL.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue, StatusCode};
+use serde::Serialize;
+
+/// The header API ML sets on authentication failures.
+pub const AUTH_FAILURE_HEADER: &str = "x-zowe-auth-failure";
+
+/// An error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// Unknown user or wrong password (indistinguishable).
+    InvalidCredentials,
+    /// Credentials missing or the body is malformed.
+    InvalidInput,
+    /// A wrong method on a known path.
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+    },
+    /// Token invalid, revoked, unknown issuer or key (401).
+    InvalidToken,
+    /// A token that cannot even be parsed, on logout (400).
+    UnparsableToken,
+    /// No token on a request that needs one.
+    TokenNotProvided,
+    /// The token has expired.
+    TokenExpired,
+    /// No credentials of any kind.
+    AuthRequired,
+    /// The password has expired.
+    PasswordExpired,
+    /// The new password does not satisfy the rules.
+    NewPasswordInvalid,
+    /// The user is revoked.
+    UserRevoked,
+    /// The SAF check denied access.
+    SafDenied {
+        /// The user id.
+        user: String,
+    },
+    /// The SAF check request body is unusable.
+    InvalidCheckRequest,
+    /// No such endpoint.
+    NotFound,
+    /// The ESM or token store did not answer.
+    BackendUnavailable,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Message<'a> {
+    message_type: &'a str,
+    message_number: &'a str,
+    message_content: String,
+    message_action: &'a str,
+    message_reason: &'a str,
+    message_key: &'a str,
+}
+
+#[derive(Serialize)]
+struct Messages<'a> {
+    messages: [Message<'a>; 1],
+}
+
+struct Text {
+    status: StatusCode,
+    number: &'static str,
+    key: &'static str,
+    content: String,
+    reason: &'static str,
+    action: &'static str,
+    auth_failure: Option<&'static str>,
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.text("").status
+    }
+
+    /// The message number (`ZWEAG120E`, ...).
+    pub fn message_number(&self) -> &'static str {
+        self.text("").number
+    }
+
+    fn text(&self, url: &str) -> Text {
+        use StatusCode as S;
+        let t = |status, number, key, content: String, reason, action| Text {
+            status,
+            number,
+            key,
+            content,
+            reason,
+            action,
+            auth_failure: None,
+        };
+        match self {
+            ApiError::InvalidCredentials => t(
+                S::UNAUTHORIZED,
+                "ZWEAG120E",
+                "org.zowe.apiml.security.login.invalidCredentials",
+                format!("Invalid username or password for URL '{url}'"),
+                "The username and/or password are invalid.",
+                "Provide a valid username and password.",
+            ),
+            ApiError::InvalidInput => t(
+                S::BAD_REQUEST,
+                "ZWEAG121E",
+                "org.zowe.apiml.security.login.invalidInput",
+                format!("Authorization header is missing, or the request body is missing or invalid for URL '{url}'"),
+                "The authorization header is missing, or the request body is missing or invalid.",
+                "Provide valid authentication.",
+            ),
+            ApiError::MethodNotAllowed { method } => t(
+                S::METHOD_NOT_ALLOWED,
+                "ZWEAG101E",
+                "org.zowe.apiml.security.invalidMethod",
+                format!("Authentication method '{method}' is not supported for URL '{url}'"),
+                "The HTTP request method is not supported by the URL.",
+                "Use the correct HTTP request method supported by the URL.",
+            ),
+            ApiError::InvalidToken | ApiError::UnparsableToken => Text {
+                auth_failure: Some("ZWEAG102E Token is not valid"),
+                ..t(
+                    if *self == ApiError::UnparsableToken {
+                        S::BAD_REQUEST
+                    } else {
+                        S::UNAUTHORIZED
+                    },
+                    "ZWEAG130E",
+                    "org.zowe.apiml.security.query.invalidToken",
+                    format!("Token is not valid for URL '{url}'"),
+                    "The token is not valid.",
+                    "Provide a valid token.",
+                )
+            },
+            ApiError::TokenNotProvided => t(
+                S::UNAUTHORIZED,
+                "ZWEAG131E",
+                "org.zowe.apiml.security.query.tokenNotProvided",
+                format!("No authorization token provided for URL '{url}'"),
+                "No authorization token is provided.",
+                "Provide a valid authorization token.",
+            ),
+            ApiError::TokenExpired => t(
+                S::UNAUTHORIZED,
+                "ZWEAT100E",
+                "org.zowe.apiml.security.expiredToken",
+                format!("Token is expired for URL '{url}'"),
+                "The validity of the token is expired.",
+                "Obtain a new token by performing an authentication request.",
+            ),
+            ApiError::AuthRequired => Text {
+                auth_failure: Some("ZWEAG160E No authentication provided in the request"),
+                ..t(
+                    S::UNAUTHORIZED,
+                    "ZWEAG105E",
+                    "org.zowe.apiml.security.authRequired",
+                    format!("Authentication is required for URL '{url}'"),
+                    "Authentication is required.",
+                    "Provide valid authentication.",
+                )
+            },
+            ApiError::PasswordExpired => t(
+                S::UNAUTHORIZED,
+                "ZWEAT412E",
+                "org.zowe.apiml.security.platform.errno.EMVSEXPIRE",
+                "The platform returned error: EMVSEXPIRE: The password for the specified identity has expired".to_string(),
+                "The specified password is expired.",
+                "Contact your security administrator to reset your password.",
+            ),
+            ApiError::NewPasswordInvalid => t(
+                S::BAD_REQUEST,
+                "ZWEAT413E",
+                "org.zowe.apiml.security.platform.errno.EMVSPASSWORD",
+                "The platform returned error: EMVSPASSWORD: The new password is not valid".to_string(),
+                "The new password is not valid.",
+                "Provide valid password.",
+            ),
+            ApiError::UserRevoked => t(
+                S::UNAUTHORIZED,
+                "ZWEAT414E",
+                "org.zowe.apiml.security.platform.errno.EMVSSAFEXTRERR",
+                "The platform returned error: EMVSSAFEXTRERR: The user name access has been revoked".to_string(),
+                "The user name access has been revoked.",
+                "Contact your security administrator to unsuspend your account.",
+            ),
+            ApiError::SafDenied { user } => t(
+                S::UNAUTHORIZED,
+                "ZWEAG711E",
+                "org.zowe.apiml.security.unauthorized",
+                format!("The principal '{user}' is missing queried authorization."),
+                "The principal does not have the queried access to the resource name within the resource class.",
+                "No action is needed.",
+            ),
+            ApiError::InvalidCheckRequest => t(
+                S::BAD_REQUEST,
+                // zgate's own number (API ML answers a bare 400 here).
+                "ZGATE400E",
+                "org.zowe.zgate.security.invalidCheckRequest",
+                format!("The body of the SAF check request for URL '{url}' is missing or invalid"),
+                "The request body must be {\"resourceClass\",\"resourceName\",\"accessLevel\"}.",
+                "Provide a valid JSON body with an access level of READ, UPDATE, CONTROL or ALTER.",
+            ),
+            ApiError::NotFound => t(
+                S::NOT_FOUND,
+                "ZWEAM104E",
+                "org.zowe.apiml.common.endPointNotFound",
+                format!("The endpoint you are looking for '{url}' could not be located"),
+                "The endpoint you are looking for could not be located.",
+                "Verify that the URL of the endpoint you are trying to reach is correct.",
+            ),
+            ApiError::BackendUnavailable => t(
+                S::SERVICE_UNAVAILABLE,
+                "ZWEAG104E",
+                "org.zowe.apiml.security.authenticationServiceUnavailable",
+                format!("Authentication service is not available at URL '{url}'. Error returned: 'the security manager did not answer'"),
+                "The authentication service is not available.",
+                "Make sure that the authentication service is running and is accessible by the URL provided in the message.",
+            ),
+        }
+    }
+
+    /// The full response for a request to `url` (the path).
+    pub fn render(&self, url: &str) -> Response {
+        let text = self.text(url);
+        let body = Messages {
+            messages: [Message {
+                message_type: "ERROR",
+                message_number: text.number,
+                message_content: text.content,
+                message_action: text.action,
+                message_reason: text.reason,
+                message_key: text.key,
+            }],
+        };
+        // serde_json writes compact JSON: `"messageKey":"` with no spaces.
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        let mut response = Response::new(Body::from(json));
+        *response.status_mut() = text.status;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let Some(failure) = text.auth_failure {
+            response
+                .headers_mut()
+                .insert(AUTH_FAILURE_HEADER, HeaderValue::from_static(failure));
+        }
+        response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = self.status();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// Middleware: renders an [`ApiError`] left in a response's extensions into
+/// the full error response, with the request path in the message.
+pub async fn render_errors(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    let mut response = next.run(request).await;
+    match response.extensions_mut().remove::<ApiError>() {
+        Some(error) => {
+            let mut rendered = error.render(&path);
+            // Keep the other extensions (the metrics' route tag).
+            let extensions = std::mem::take(response.extensions_mut());
+            rendered.extensions_mut().extend(extensions);
+            rendered
+        }
+        None => response,
+    }
+}

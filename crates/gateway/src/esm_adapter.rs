@@ -1,0 +1,204 @@
+//! The embedded ESM behind the gateway's narrow traits: [`SecurityManager`]
+//! (verify, check, health) and `zgate_auth::RevocationStore` (revoked token
+//! hashes, persisted in the ESM's store), plus the first-start administrator.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ring::rand::{SecureRandom, SystemRandom};
+use zgate_auth::{RevocationStore, StoreError, TokenHash};
+use zgate_esm::{Esm, Issuer, VerifyOutcome};
+
+use crate::security::{AccessLevel, AuthOutcome, BackendError, Password, SecurityManager};
+
+/// The ESM as the gateway uses it.
+#[derive(Clone)]
+pub struct EsmSecurity(pub Arc<Esm>);
+
+impl SecurityManager for EsmSecurity {
+    fn authenticate(
+        &self,
+        user: &str,
+        password: &Password,
+        new_password: Option<&Password>,
+    ) -> Result<AuthOutcome, BackendError> {
+        Ok(
+            match self
+                .0
+                .verify(user, password.expose(), new_password.map(Password::expose))
+            {
+                VerifyOutcome::Success { user } => AuthOutcome::Authenticated { user },
+                // Deliberately one answer: no user enumeration.
+                VerifyOutcome::UnknownUser | VerifyOutcome::WrongPassword => {
+                    AuthOutcome::InvalidCredentials
+                }
+                VerifyOutcome::Expired => AuthOutcome::PasswordExpired,
+                VerifyOutcome::NewPasswordInvalid { .. } => AuthOutcome::NewPasswordInvalid,
+                VerifyOutcome::Revoked => AuthOutcome::Revoked,
+            },
+        )
+    }
+
+    fn check(
+        &self,
+        user: &str,
+        class: &str,
+        resource: &str,
+        level: AccessLevel,
+    ) -> Result<bool, BackendError> {
+        let level = match level {
+            AccessLevel::Read => zgate_esm::AccessLevel::Read,
+            AccessLevel::Update => zgate_esm::AccessLevel::Update,
+            AccessLevel::Control => zgate_esm::AccessLevel::Control,
+            AccessLevel::Alter => zgate_esm::AccessLevel::Alter,
+        };
+        Ok(self.0.check(user, class, resource, level).authorized())
+    }
+
+    fn health(&self) -> Result<(), BackendError> {
+        // Reading the store's generation proves the database answers.
+        self.0
+            .reload_if_changed()
+            .map(|_| ())
+            .map_err(|e| BackendError(e.to_string()))
+    }
+}
+
+impl RevocationStore for EsmSecurity {
+    fn revoke(&self, hash: &TokenHash, expires_at_ms: i64) -> Result<(), StoreError> {
+        self.0
+            .token_state()
+            .revoke_token(&hash.to_hex(), expires_at_ms)
+            .map_err(|e| StoreError(e.to_string()))
+    }
+
+    fn is_revoked(&self, hash: &TokenHash) -> bool {
+        self.0.token_state().is_token_revoked(&hash.to_hex())
+    }
+}
+
+/// The administrator created on a first start.
+pub struct InitialAdmin {
+    /// Its user id.
+    pub user: String,
+    /// The 0600 file holding its initial password phrase.
+    pub password_file: PathBuf,
+}
+
+/// The user id of the first-start administrator.
+pub const ADMIN_USER: &str = "ADMIN";
+/// The file (in the home) holding its initial password.
+pub const ADMIN_PASSWORD_FILE: &str = "initial-admin-password";
+
+/// Why the administrator could not be created.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// The random generator failed.
+    #[error("no randomness available for the administrator's password")]
+    Random,
+    /// The ESM refused the command.
+    #[error("the ESM could not create the administrator: {0}")]
+    Esm(String),
+    /// The password file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Creates the SPECIAL administrator `ADMIN` with a random password phrase
+/// (not expired, so clients can log in with it at once), written to
+/// `<home>/initial-admin-password` (0600). Returns `None` when the user
+/// exists already.
+pub fn ensure_admin(esm: &Esm, home: &Path) -> Result<Option<(InitialAdmin, String)>, AdminError> {
+    if esm.user(ADMIN_USER).is_some() {
+        return Ok(None);
+    }
+    let phrase = random_phrase(ADMIN_USER)?;
+    let path = home.join(ADMIN_PASSWORD_FILE);
+    write_private(&path, format!("{phrase}\n").as_bytes()).map_err(|source| AdminError::Write {
+        path: path.clone(),
+        source,
+    })?;
+    // The command text carries the phrase: it goes to the ESM only, never to
+    // a log or an error message.
+    let command = format!(
+        "ADDUSER {ADMIN_USER} SPECIAL DFLTGRP(SYS1) NAME('ZGATE ADMINISTRATOR') PHRASE('{phrase}') NOEXPIRED"
+    );
+    if let Err(error) = esm.run_command(&Issuer::Operator, &command) {
+        let _ = std::fs::remove_file(&path);
+        return Err(AdminError::Esm(
+            error.to_string().replace(&phrase, "********"),
+        ));
+    }
+    Ok(Some((
+        InitialAdmin {
+            user: ADMIN_USER.to_string(),
+            password_file: path,
+        },
+        phrase,
+    )))
+}
+
+/// A password phrase of four groups of five characters from `[a-z0-9]`
+/// (~103 bits), meeting the ESM's phrase rules.
+fn random_phrase(user: &str) -> Result<String, AdminError> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyz23456789";
+    let rng = SystemRandom::new();
+    loop {
+        let mut bytes = [0u8; 20];
+        rng.fill(&mut bytes).map_err(|_| AdminError::Random)?;
+        let chars: Vec<char> = bytes
+            .iter()
+            .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+            .collect();
+        let phrase = chars
+            .chunks(5)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+            .join("-");
+        let letters = phrase.chars().filter(|c| c.is_alphabetic()).count();
+        let triple = phrase
+            .as_bytes()
+            .windows(3)
+            .any(|w| w[0] == w[1] && w[1] == w[2]);
+        if letters >= 2 && !triple && !phrase.to_ascii_uppercase().contains(user) {
+            return Ok(phrase);
+        }
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phrases_meet_the_rules() {
+        for _ in 0..200 {
+            let phrase = random_phrase("ADMIN").unwrap();
+            assert_eq!(phrase.len(), 23);
+            assert!(
+                zgate_esm::password::check_phrase_syntax("ADMIN", &phrase).is_ok(),
+                "{phrase}"
+            );
+        }
+    }
+}

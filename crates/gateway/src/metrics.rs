@@ -1,0 +1,213 @@
+//! Prometheus text metrics, hand-rolled on atomics: requests by route, method
+//! and status; a latency histogram; login outcomes. The request counters sit
+//! behind a read-mostly lock whose write side is taken only the first time a
+//! (route, method, status) combination is seen.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::state::AppState;
+
+/// Upper bounds of the latency buckets, seconds.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// A login's result, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// Logged in.
+    Success,
+    /// Unknown user or wrong password.
+    InvalidCredentials,
+    /// Password expired.
+    PasswordExpired,
+    /// New password rejected.
+    NewPasswordInvalid,
+    /// User revoked.
+    Revoked,
+    /// ESM unavailable.
+    BackendError,
+}
+
+impl LoginOutcome {
+    const ALL: [LoginOutcome; 6] = [
+        Self::Success,
+        Self::InvalidCredentials,
+        Self::PasswordExpired,
+        Self::NewPasswordInvalid,
+        Self::Revoked,
+        Self::BackendError,
+    ];
+    fn label(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::PasswordExpired => "password_expired",
+            Self::NewPasswordInvalid => "new_password_invalid",
+            Self::Revoked => "revoked",
+            Self::BackendError => "backend_error",
+        }
+    }
+}
+
+/// All counters.
+#[derive(Default)]
+pub struct Metrics {
+    requests: RwLock<BTreeMap<(String, String, u16), AtomicU64>>,
+    buckets: [AtomicU64; BUCKETS.len()],
+    latency_count: AtomicU64,
+    latency_sum_micros: AtomicU64,
+    logins: [AtomicU64; 6],
+}
+
+impl Metrics {
+    /// Counts one request.
+    pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        let key = (route.to_string(), method.to_string(), status);
+        let counted = self
+            .requests
+            .read()
+            .ok()
+            .and_then(|map| map.get(&key).map(|c| c.fetch_add(1, Ordering::Relaxed)))
+            .is_some();
+        if !counted {
+            if let Ok(mut map) = self.requests.write() {
+                map.entry(key)
+                    .or_insert_with(|| AtomicU64::new(0))
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+            if seconds <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.latency_count.fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_micros
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+    }
+
+    /// Counts one login attempt.
+    pub fn login(&self, outcome: LoginOutcome) {
+        if let Some(i) = LoginOutcome::ALL.iter().position(|o| *o == outcome) {
+            self.logins[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self, signature_checks: u64) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "# HELP zgate_http_requests_total HTTP requests by route, method and status.\n",
+        );
+        out.push_str("# TYPE zgate_http_requests_total counter\n");
+        if let Ok(map) = self.requests.read() {
+            for ((route, method, status), count) in map.iter() {
+                let _ = writeln!(
+                    out,
+                    "zgate_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {}",
+                    escape(route),
+                    escape(method),
+                    count.load(Ordering::Relaxed)
+                );
+            }
+        }
+        out.push_str("# HELP zgate_http_request_duration_seconds Time to produce a response.\n");
+        out.push_str("# TYPE zgate_http_request_duration_seconds histogram\n");
+        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+            let _ = writeln!(
+                out,
+                "zgate_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.latency_count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "zgate_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "zgate_http_request_duration_seconds_sum {}",
+            self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(out, "zgate_http_request_duration_seconds_count {count}");
+        out.push_str("# HELP zgate_login_total Login attempts by outcome.\n");
+        out.push_str("# TYPE zgate_login_total counter\n");
+        for (outcome, count) in LoginOutcome::ALL.iter().zip(&self.logins) {
+            let _ = writeln!(
+                out,
+                "zgate_login_total{{outcome=\"{}\"}} {}",
+                outcome.label(),
+                count.load(Ordering::Relaxed)
+            );
+        }
+        out.push_str("# HELP zgate_token_signature_checks_total JWT signatures verified (verification cache misses).\n");
+        out.push_str("# TYPE zgate_token_signature_checks_total counter\n");
+        let _ = writeln!(out, "zgate_token_signature_checks_total {signature_checks}");
+        out
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Middleware: times and counts every request, and logs one line per request
+/// (method, route, status, latency — never headers or bodies, which carry
+/// credentials).
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    // The route template, not the raw path: bounded label cardinality.
+    let route = response
+        .extensions()
+        .get::<RouteTag>()
+        .map(|tag| tag.0.as_str())
+        .unwrap_or("unmatched")
+        .to_string();
+    let elapsed = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    state.metrics().request(&route, &method, status, elapsed);
+    // Debug, not info: at tens of thousands of requests a second an access
+    // line per request costs more than the request. Audit events (login,
+    // logout) are logged at info by the handlers.
+    tracing::debug!(
+        target: "zgate::access",
+        method = %method,
+        route = %route,
+        status,
+        latency_ms = elapsed * 1000.0,
+        "request"
+    );
+    response
+}
+
+/// The matched route template, carried out to [`track`] on the response.
+#[derive(Debug, Clone)]
+pub struct RouteTag(String);
+
+/// Route middleware (inside routing, where [`MatchedPath`] is known): tags
+/// the response with the route template.
+pub async fn tag_route(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string());
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(RouteTag(route));
+    }
+    response
+}

@@ -1,0 +1,414 @@
+//! The API ML authentication endpoints (spec section 5) and operations
+//! endpoints, and the order of the layers around them.
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::Extension;
+use axum::Router;
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{render_errors, ApiError};
+use crate::extract::{
+    basic_from, token_error, token_from, Authenticated, AuthenticatedToken, TOKEN_COOKIE,
+};
+use crate::metrics::{tag_route, track};
+use crate::security::{AccessLevel, AuthOutcome, Password};
+use crate::server::RemoteAddr;
+use crate::state::AppState;
+
+/// The OpenAPI document of what this router serves.
+pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
+
+/// The prefixes every auth endpoint is served under.
+pub const AUTH_PREFIXES: [&str; 2] = ["/gateway/api/v1/auth", "/zaas/api/v1/auth"];
+/// The API Catalog alias serves login and logout only.
+pub const CATALOG_PREFIX: &str = "/apicatalog/api/v1/auth";
+
+/// Request headers that carry identity asserted by the gateway itself (to
+/// routed services); a client must never be able to send them.
+const FORGEABLE_HEADERS: [&str; 4] = [
+    "x-certificate-public",
+    "x-certificate-distinguishedname",
+    "x-certificate-commonname",
+    "client-cert",
+];
+
+/// Request bodies on these endpoints are small JSON documents.
+const BODY_LIMIT: usize = 64 * 1024;
+
+fn only(method_router: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    method_router.fallback(method_not_allowed)
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let auth = Router::new()
+        .route("/login", only(post(login)))
+        .route("/logout", only(post(logout)))
+        .route("/query", only(get(query)))
+        .route("/refresh", only(post(refresh)))
+        .route("/keys/public", only(get(keys_public_pem)))
+        .route("/keys/public/all", only(get(keys_public_all)))
+        .route("/keys/public/current", only(get(keys_public_current)));
+    let catalog = Router::new()
+        .route("/login", only(post(login)))
+        .route("/logout", only(post(logout)));
+    let mut app = Router::new();
+    for prefix in AUTH_PREFIXES {
+        app = app.nest(prefix, auth.clone());
+    }
+    app.nest(CATALOG_PREFIX, catalog)
+        .route("/gateway/auth/check", only(post(check)))
+        .route("/application/health", only(get(health)))
+        .route("/application/metrics", only(get(metrics)))
+        .route("/gateway/api-docs", only(get(api_docs)))
+        .fallback(not_found)
+        .route_layer(middleware::from_fn(tag_route))
+        // Layers run outside-in in the reverse order of these calls:
+        // track (counts the final status) → render_errors (error bodies quote
+        // the path) → strip forged identity headers → body limit → routes.
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(strip_forgeable_headers))
+        .layer(middleware::from_fn(render_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+async fn strip_forgeable_headers(mut request: Request, next: Next) -> Response {
+    let headers = request.headers_mut();
+    for name in FORGEABLE_HEADERS {
+        headers.remove(name);
+    }
+    let extra: Vec<_> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("x-certificate-"))
+        .cloned()
+        .collect();
+    for name in extra {
+        headers.remove(name);
+    }
+    next.run(request).await
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn token_cookie(state: &AppState, token: &str) -> Result<HeaderValue, ApiError> {
+    let mut cookie = format!("{TOKEN_COOKIE}={token}; Path=/; SameSite=Strict; HttpOnly; Secure");
+    if let Some(max_age) = state.settings().cookie_max_age_seconds {
+        cookie.push_str(&format!("; Max-Age={max_age}"));
+    }
+    HeaderValue::from_str(&cookie).map_err(|_| ApiError::BackendUnavailable)
+}
+
+fn with_token_cookie(state: &AppState, token: &str) -> Result<Response, ApiError> {
+    let mut response = no_content();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, token_cookie(state, token)?);
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: Option<String>,
+    password: Option<String>,
+    #[serde(rename = "newPassword")]
+    new_password: Option<String>,
+}
+
+/// POST login: Basic header or JSON body → 204 and the token cookie.
+async fn login(
+    State(state): State<AppState>,
+    remote: Option<Extension<RemoteAddr>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let remote = remote
+        .map(|Extension(RemoteAddr(addr))| addr.to_string())
+        .unwrap_or_default();
+    let body = body.map_err(|_| ApiError::InvalidInput)?;
+    // The body must parse whenever there is one, even when the header wins.
+    let parsed: Option<LoginBody> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(serde_json::from_slice(&body).map_err(|_| ApiError::InvalidInput)?)
+    };
+    let (user, password, new_password) = match basic_from(&headers) {
+        Some(basic) => {
+            let (user, password) = basic?;
+            let new_password = parsed.and_then(|b| b.new_password);
+            (user, password, new_password)
+        }
+        None => {
+            let body = parsed.ok_or(ApiError::InvalidInput)?;
+            match (body.username, body.password) {
+                (Some(user), Some(password)) if !user.is_empty() && !password.is_empty() => {
+                    (user, Password::new(password), body.new_password)
+                }
+                _ => return Err(ApiError::InvalidInput),
+            }
+        }
+    };
+    let new_password = new_password.filter(|p| !p.is_empty()).map(Password::new);
+    match state.authenticate(user, password, new_password).await? {
+        AuthOutcome::Authenticated { user } => {
+            let issued = state.tokens().issue(&user).map_err(|e| {
+                tracing::error!(error = %e, "token signing failed");
+                ApiError::BackendUnavailable
+            })?;
+            tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded");
+            with_token_cookie(&state, &issued.token)
+        }
+        AuthOutcome::InvalidCredentials => {
+            // The attempted user id is not logged: people type passwords into it.
+            tracing::info!(target: "zgate::audit", remote = %remote, "login failed: invalid credentials");
+            Err(ApiError::InvalidCredentials)
+        }
+        AuthOutcome::PasswordExpired => Err(ApiError::PasswordExpired),
+        AuthOutcome::NewPasswordInvalid => Err(ApiError::NewPasswordInvalid),
+        AuthOutcome::Revoked => Err(ApiError::UserRevoked),
+    }
+}
+
+/// POST logout: revokes the token everywhere (persisted).
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let token = token_from(&headers).ok_or(ApiError::TokenNotProvided)?;
+    match state.tokens().revoke(&token) {
+        Ok(claims) => {
+            tracing::info!(target: "zgate::audit", user = %claims.sub, "logout");
+            Ok(no_content())
+        }
+        Err(zgate_auth::TokenError::Malformed) => Err(ApiError::UnparsableToken),
+        Err(error) => Err(token_error(&error)),
+    }
+}
+
+#[derive(Serialize)]
+struct QueryResponse<'a> {
+    domain: &'a str,
+    #[serde(rename = "userId")]
+    user_id: &'a str,
+    creation: i64,
+    expiration: i64,
+}
+
+/// GET query: the claims of a valid token (dates in epoch milliseconds).
+async fn query(token: AuthenticatedToken) -> Response {
+    let claims = token.claims();
+    axum::Json(QueryResponse {
+        domain: &claims.dom,
+        user_id: &claims.sub,
+        creation: claims.iat.saturating_mul(1000),
+        expiration: claims.exp.saturating_mul(1000),
+    })
+    .into_response()
+}
+
+/// POST refresh (only when `allowTokenRefresh`): a new token, the old revoked.
+async fn refresh(
+    State(state): State<AppState>,
+    token: Result<AuthenticatedToken, ApiError>,
+) -> Result<Response, ApiError> {
+    // Off means absent: 404 whatever the credentials.
+    if !state.settings().allow_token_refresh {
+        return Err(ApiError::NotFound);
+    }
+    let token = token?;
+    let issued = state
+        .tokens()
+        .refresh(token.token())
+        .map_err(|e| token_error(&e))?;
+    with_token_cookie(&state, &issued.token)
+}
+
+async fn keys_public_pem(State(state): State<AppState>) -> Response {
+    let mut response = Response::new(Body::from(state.tokens().current_key().pem()));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
+
+async fn keys_public_all(State(state): State<AppState>) -> Response {
+    let keys: Vec<_> = state
+        .tokens()
+        .public_keys()
+        .iter()
+        .map(|k| k.jwk())
+        .collect();
+    axum::Json(serde_json::json!({ "keys": keys })).into_response()
+}
+
+async fn keys_public_current(State(state): State<AppState>) -> Response {
+    axum::Json(serde_json::json!({ "keys": [state.tokens().current_key().jwk()] })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CheckRequest {
+    resource_class: String,
+    resource_name: String,
+    access_level: String,
+}
+
+/// POST /gateway/auth/check: a SAF resource check for the caller.
+async fn check(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|_| ApiError::InvalidCheckRequest)?;
+    let request: CheckRequest =
+        serde_json::from_slice(&body).map_err(|_| ApiError::InvalidCheckRequest)?;
+    let level = AccessLevel::parse(&request.access_level).ok_or(ApiError::InvalidCheckRequest)?;
+    if request.resource_class.trim().is_empty() || request.resource_name.trim().is_empty() {
+        return Err(ApiError::InvalidCheckRequest);
+    }
+    let allowed = state
+        .security()
+        .check(
+            caller.user(),
+            &request.resource_class,
+            &request.resource_name,
+            level,
+        )
+        .map_err(|error| {
+            tracing::error!(%error, "SAF check failed");
+            ApiError::BackendUnavailable
+        })?;
+    tracing::debug!(
+        target: "zgate::audit",
+        user = %caller.user(),
+        class = %request.resource_class,
+        resource = %request.resource_name,
+        level = level.as_str(),
+        allowed,
+        "SAF check"
+    );
+    if allowed {
+        Ok(no_content())
+    } else {
+        Err(ApiError::SafDenied {
+            user: caller.user().to_string(),
+        })
+    }
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let security = state.security().clone();
+    let esm = tokio::task::spawn_blocking(move || security.health())
+        .await
+        .map_err(|e| crate::security::BackendError(e.to_string()))
+        .and_then(|r| r);
+    let up = esm.is_ok();
+    if let Err(error) = &esm {
+        tracing::warn!(%error, "health: ESM unreachable");
+    }
+    let status = if up { "UP" } else { "DOWN" };
+    let body = serde_json::json!({
+        "status": status,
+        "components": {
+            "esm": { "status": status, "details": { "store": if up { "reachable" } else { "unreachable" } } },
+            "tokens": { "status": "UP", "details": { "signingKey": state.tokens().current_key().kid } },
+        }
+    });
+    let mut response = axum::Json(body).into_response();
+    if !up {
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    }
+    response
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let text = state.metrics().render(state.tokens().signature_checks());
+    let mut response = Response::new(Body::from(text));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+async fn api_docs() -> Response {
+    let mut response = Response::new(Body::from(OPENAPI_YAML));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/yaml"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt as _;
+
+    #[test]
+    fn the_openapi_document_is_valid_yaml_with_every_route() {
+        let keys = zgate_config::raw::parse(OPENAPI_YAML).expect("valid YAML, no duplicate keys");
+        assert!(keys.contains_key("openapi"));
+        let paths = [
+            "/gateway/api/v1/auth/login.post.summary",
+            "/gateway/api/v1/auth/logout.post.summary",
+            "/gateway/api/v1/auth/query.get.summary",
+            "/gateway/api/v1/auth/refresh.post.summary",
+            "/gateway/api/v1/auth/keys/public.get.summary",
+            "/gateway/api/v1/auth/keys/public/all.get.summary",
+            "/gateway/api/v1/auth/keys/public/current.get.summary",
+            "/gateway/auth/check.post.summary",
+            "/application/health.get.summary",
+            "/application/metrics.get.summary",
+            "/gateway/api-docs.get.summary",
+        ];
+        for path in paths {
+            assert!(keys.contains_key(&format!("paths.{path}")), "{path}");
+        }
+    }
+
+    #[tokio::test]
+    async fn forged_identity_headers_never_reach_a_handler() {
+        let echo = Router::new()
+            .route(
+                "/echo",
+                get(|headers: HeaderMap| async move {
+                    let mut names: Vec<_> =
+                        headers.keys().map(|k| k.as_str().to_string()).collect();
+                    names.sort();
+                    names.join(",")
+                }),
+            )
+            .layer(middleware::from_fn(strip_forgeable_headers));
+        let request = http::Request::builder()
+            .uri("/echo")
+            .header("X-Certificate-Public", "MIIB")
+            .header("X-Certificate-DistinguishedName", "CN=ADMIN")
+            .header("X-Certificate-CommonName", "ADMIN")
+            .header("X-Certificate-Anything", "x")
+            .header("Client-Cert", ":MIIB:")
+            .header("X-Other", "kept")
+            .body(Body::empty())
+            .unwrap();
+        let response = echo.oneshot(request).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], b"x-other");
+    }
+}

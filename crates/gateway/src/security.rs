@@ -1,0 +1,111 @@
+//! What the gateway needs from a security manager, as a narrow trait: verify
+//! a password (optionally changing it), decide a SAF resource check, and say
+//! whether it is reachable. The embedded ESM implements it (see `esm_adapter`);
+//! tests may implement it in-process.
+
+use std::fmt;
+
+/// A password (or new password) from a request. No `Debug` with content, no
+/// `Display`: it cannot end up in a log line by accident.
+pub struct Password(String);
+
+impl Password {
+    /// Wraps a password.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+    /// The password, for the security manager only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(********)")
+    }
+}
+
+/// The result of a password verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthOutcome {
+    /// Verified; the canonical user id (as the ESM spells it).
+    Authenticated {
+        /// The user id.
+        user: String,
+    },
+    /// Unknown user or wrong password: deliberately one variant.
+    InvalidCredentials,
+    /// The password is right but expired and no new one was given.
+    PasswordExpired,
+    /// The new password does not satisfy the rules.
+    NewPasswordInvalid,
+    /// The user is revoked.
+    Revoked,
+}
+
+/// A SAF access level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AccessLevel {
+    /// READ.
+    Read,
+    /// UPDATE.
+    Update,
+    /// CONTROL.
+    Control,
+    /// ALTER.
+    Alter,
+}
+
+impl AccessLevel {
+    /// Parses `READ`, `UPDATE`, `CONTROL`, `ALTER` (any case).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_uppercase().as_str() {
+            "READ" => Some(Self::Read),
+            "UPDATE" => Some(Self::Update),
+            "CONTROL" => Some(Self::Control),
+            "ALTER" => Some(Self::Alter),
+            _ => None,
+        }
+    }
+    /// The RACF name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "READ",
+            Self::Update => "UPDATE",
+            Self::Control => "CONTROL",
+            Self::Alter => "ALTER",
+        }
+    }
+}
+
+/// The security manager could not answer (database down, ...). Its text goes
+/// to the log, never to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("security manager unavailable: {0}")]
+pub struct BackendError(pub String);
+
+/// The security manager as the gateway sees it.
+pub trait SecurityManager: Send + Sync + 'static {
+    /// Verifies `user`'s password; with `new_password`, changes it first
+    /// (validated against the ESM's rules). Failed attempts count toward
+    /// revocation inside the ESM.
+    fn authenticate(
+        &self,
+        user: &str,
+        password: &Password,
+        new_password: Option<&Password>,
+    ) -> Result<AuthOutcome, BackendError>;
+
+    /// Whether `user` has at least `level` to `resource` in `class`.
+    fn check(
+        &self,
+        user: &str,
+        class: &str,
+        resource: &str,
+        level: AccessLevel,
+    ) -> Result<bool, BackendError>;
+
+    /// Whether the ESM and its store answer.
+    fn health(&self) -> Result<(), BackendError>;
+}

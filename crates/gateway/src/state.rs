@@ -1,0 +1,114 @@
+//! Shared state of the HTTP surface.
+
+use std::sync::Arc;
+
+use zgate_auth::TokenService;
+
+use crate::error::ApiError;
+use crate::metrics::{LoginOutcome, Metrics};
+use crate::security::{AuthOutcome, Password, SecurityManager};
+
+/// Behaviour switches of the endpoints (from `components.gateway.apiml.security`).
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Serve `/auth/refresh`.
+    pub allow_token_refresh: bool,
+    /// `Max-Age` on the token cookie; `None` = a session cookie.
+    pub cookie_max_age_seconds: Option<u64>,
+}
+
+struct Inner {
+    security: Arc<dyn SecurityManager>,
+    tokens: Arc<TokenService>,
+    settings: Settings,
+    metrics: Metrics,
+    /// Password hashing is slow and memory-hungry on purpose (argon2id,
+    /// 19 MiB each): bound how many run at once so a login flood queues
+    /// instead of exhausting memory with blocking threads.
+    hashing: Arc<tokio::sync::Semaphore>,
+}
+
+/// Cheap to clone; one per router.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(
+        security: Arc<dyn SecurityManager>,
+        tokens: Arc<TokenService>,
+        settings: Settings,
+    ) -> Self {
+        Self(Arc::new(Inner {
+            security,
+            tokens,
+            settings,
+            metrics: Metrics::default(),
+            hashing: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            )),
+        }))
+    }
+
+    /// The token service.
+    pub fn tokens(&self) -> &TokenService {
+        &self.0.tokens
+    }
+
+    /// The security manager.
+    pub fn security(&self) -> &Arc<dyn SecurityManager> {
+        &self.0.security
+    }
+
+    /// Settings.
+    pub fn settings(&self) -> &Settings {
+        &self.0.settings
+    }
+
+    /// Metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// Verifies a password on a blocking thread (the hash is slow on purpose)
+    /// and counts the outcome.
+    pub async fn authenticate(
+        &self,
+        user: String,
+        password: Password,
+        new_password: Option<Password>,
+    ) -> Result<AuthOutcome, ApiError> {
+        let Ok(permit) = self.0.hashing.clone().acquire_owned().await else {
+            return Err(ApiError::BackendUnavailable);
+        };
+        let security = self.0.security.clone();
+        // The permit lives as long as the hash, even if the client goes away.
+        let result = tokio::task::spawn_blocking(move || {
+            let outcome = security.authenticate(&user, &password, new_password.as_ref());
+            drop(permit);
+            outcome
+        })
+        .await;
+        let outcome = match result {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(error)) => {
+                tracing::error!(%error, "security manager failed during authentication");
+                self.0.metrics.login(LoginOutcome::BackendError);
+                return Err(ApiError::BackendUnavailable);
+            }
+            Err(error) => {
+                tracing::error!(%error, "authentication task failed");
+                self.0.metrics.login(LoginOutcome::BackendError);
+                return Err(ApiError::BackendUnavailable);
+            }
+        };
+        self.0.metrics.login(match &outcome {
+            AuthOutcome::Authenticated { .. } => LoginOutcome::Success,
+            AuthOutcome::InvalidCredentials => LoginOutcome::InvalidCredentials,
+            AuthOutcome::PasswordExpired => LoginOutcome::PasswordExpired,
+            AuthOutcome::NewPasswordInvalid => LoginOutcome::NewPasswordInvalid,
+            AuthOutcome::Revoked => LoginOutcome::Revoked,
+        });
+        Ok(outcome)
+    }
+}
