@@ -60,6 +60,7 @@ pub mod key;
 pub mod model;
 pub mod passticket;
 pub mod password;
+pub mod ptkt;
 pub mod store;
 
 use std::borrow::Cow;

@@ -366,6 +366,8 @@ pub struct Profile {
     pub members: BTreeSet<String>,
     /// Created (ms since the epoch).
     pub created_ms: i64,
+    /// PTKTDATA PassTicket keys (`SSIGNON`); secret, never listed.
+    pub ssignon: Option<crate::ptkt::SsignonKeys>,
 }
 
 impl Profile {
@@ -383,6 +385,7 @@ impl Profile {
             conditional: BTreeMap::new(),
             members: BTreeSet::new(),
             created_ms: now_ms,
+            ssignon: None,
         }
     }
 

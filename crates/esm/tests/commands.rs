@@ -154,10 +154,11 @@ fn duplicates_and_missing_things() {
         "RACMAP ID(BOB) MAP USERDIDFILTER(NAME('x'))",
         NotSupported,
     );
+    // iss6: PassTicket keys are supported now; ICSF-held keys are not.
     bad(
         &esm,
-        "RDEFINE PTKTDATA APPL SSIGNON(KEYMASKED(0123456789ABCDEF))",
-        NotSupported,
+        "RDEFINE PTKTDATA APPL SSIGNON(KEYENCRYPTED(0123456789ABCDEF))",
+        Syntax,
     );
 }
 

@@ -1002,13 +1002,13 @@ impl Exec<'_> {
     }
 
     fn rdefine(&mut self, p: &Parsed, altering: bool) -> Result<(), CommandError> {
-        if p.has("SSIGNON") {
-            return Err(CommandError::new(
-                CommandErrorKind::NotSupported,
-                "IRRD002I SSIGNON (PASSTICKET KEYS) IS NOT SUPPORTED YET. COMMAND NOT PROCESSED.",
+        let (class, names) = self.class_and_profiles(p)?;
+        // iss6: PassTicket keys, PTKTDATA only.
+        if p.has("SSIGNON") && class != crate::ptkt::PTKTDATA {
+            return Err(invalid(
+                "IKJ56712I INVALID KEYWORD, SSIGNON (PTKTDATA CLASS ONLY)",
             ));
         }
-        let (class, names) = self.class_and_profiles(p)?;
         if !altering && p.has("DELMEM") {
             return Err(CommandError::new(
                 CommandErrorKind::Syntax,
@@ -1078,6 +1078,12 @@ impl Exec<'_> {
             }
             if let Some((v, _)) = one_value(p, "DATA")? {
                 profile.data = v;
+            }
+            if let Some(args) = p.args("SSIGNON") {
+                let mut keys = profile.ssignon.clone().unwrap_or_default();
+                crate::ptkt::parse_ssignon(args, &mut keys)
+                    .map_err(|e| CommandError::new(CommandErrorKind::Syntax, e.0))?;
+                profile.ssignon = Some(keys);
             }
             self.out
                 .changes
@@ -1183,6 +1189,10 @@ impl Exec<'_> {
                 self.say(format!("APPLICATION DATA  {}", prof.appldata));
             } else {
                 self.say("APPLICATION DATA  NONE");
+            }
+            if prof.ssignon.is_some() {
+                // Keys are never shown, as RACF shows them.
+                self.say("SSIGNON: KEYMASKED DATA");
             }
             if !prof.members.is_empty() {
                 self.say("RESOURCES IN GROUP");

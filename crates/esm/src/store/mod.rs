@@ -232,6 +232,7 @@ impl State {
                         e.warning = p.warning;
                         e.appldata = p.appldata.clone();
                         e.data = p.data.clone();
+                        e.ssignon = p.ssignon.clone();
                     }
                     None => {
                         class.insert(p.name.clone(), Arc::new((**p).clone()));
@@ -325,6 +326,22 @@ pub trait Store: Send {
     /// a statistic. Not part of the model: changes no generation.
     fn note_rejected_logon(&mut self) -> Result<(), StoreError> {
         Ok(())
+    }
+    /// PassTicket replay protection (iss6): records the use of a ticket
+    /// (`ticket_hash`, a digest of user, application and ticket) until
+    /// `expires_at_ms`, dropping expired records; `false` when it was
+    /// already used. One transaction, shared by every process on the store.
+    fn claim_passticket(
+        &mut self,
+        ticket_hash: &str,
+        expires_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        // A backend without replay records refuses: tickets fail closed.
+        let _ = (ticket_hash, expires_at_ms, now_ms);
+        Err(StoreError::Backend(
+            "PassTicket replay protection is not supported by this store".to_owned(),
+        ))
     }
     /// A canonical text dump of every row (tests compare dumps).
     fn dump(&mut self) -> Result<Vec<String>, StoreError>;

@@ -56,6 +56,10 @@ const MIGRATIONS: &[&str] = &[
     // 4: refresh counters, so RACLIST/GLOBAL refreshes reach every process.
     "ALTER TABLE classes ADD COLUMN raclist_generation INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE classes ADD COLUMN global_generation INTEGER NOT NULL DEFAULT 0;",
+    // 5 (iss6): PTKTDATA keys on profiles; PassTicket replay protection.
+    "ALTER TABLE profiles ADD COLUMN ssignon TEXT;
+     CREATE TABLE passticket_uses (hash TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL);
+     CREATE INDEX passticket_uses_expiry ON passticket_uses (expires_at_ms);",
 ];
 
 /// The newest schema version this build knows.
@@ -293,10 +297,11 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
         }
         Change::PutProfile(p) => {
             tx.execute(
-                "INSERT INTO profiles VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO profiles VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (class, name) DO UPDATE SET owner = excluded.owner,
                    uacc = excluded.uacc, warning = excluded.warning,
-                   appldata = excluded.appldata, data = excluded.data",
+                   appldata = excluded.appldata, data = excluded.data,
+                   ssignon = excluded.ssignon",
                 params![
                     p.class,
                     p.name,
@@ -305,7 +310,8 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
                     b(p.warning),
                     p.appldata,
                     p.data,
-                    p.created_ms
+                    p.created_ms,
+                    p.ssignon.as_ref().map(|k| k.to_stored())
                 ],
             )?;
         }
@@ -509,19 +515,24 @@ impl Store for SqliteStore {
                         r.get::<_, String>(5)?,
                         r.get::<_, String>(6)?,
                         r.get::<_, i64>(7)?,
+                        r.get::<_, Option<String>>(8)?,
                     ))
                 })
                 .map_err(db)?;
             let mut profiles: std::collections::BTreeMap<(String, String), Profile> =
                 Default::default();
             for row in rows {
-                let (class, name, owner, uacc, warning, appldata, data, created) =
+                let (class, name, owner, uacc, warning, appldata, data, created, ssignon) =
                     row.map_err(db)?;
                 let mut p = Profile::new(class.clone(), name.clone(), owner, created);
                 p.uacc = level(&uacc)?;
                 p.warning = warning;
                 p.appldata = appldata;
                 p.data = data;
+                p.ssignon = ssignon
+                    .as_deref()
+                    .map(crate::ptkt::SsignonKeys::from_stored)
+                    .transpose()?;
                 profiles.insert((class, name), p);
             }
             let mut st = tx.prepare("SELECT * FROM access_list").map_err(db)?;
@@ -645,6 +656,31 @@ impl Store for SqliteStore {
                 [now_ms],
             )
             .map_err(db)
+    }
+
+    fn claim_passticket(
+        &mut self,
+        ticket_hash: &str,
+        expires_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        tx.execute(
+            "DELETE FROM passticket_uses WHERE expires_at_ms < ?1",
+            [now_ms],
+        )
+        .map_err(db)?;
+        let inserted = tx
+            .execute(
+                "INSERT OR IGNORE INTO passticket_uses VALUES (?1, ?2)",
+                params![ticket_hash, expires_at_ms],
+            )
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(inserted == 1)
     }
 
     fn note_rejected_logon(&mut self) -> Result<(), StoreError> {

@@ -1,0 +1,335 @@
+//! PassTickets in the ESM (spec `esm.md` §6): PTKTDATA keys on profiles,
+//! generation on a user's behalf, evaluation as a password with replay
+//! protection persisted in the store.
+//!
+//! # Command syntax
+//!
+//! - legacy (DES): `RDEFINE PTKTDATA appl SSIGNON(KEYMASKED(16 hex digits))`
+//! - enhanced (HMAC-SHA-512), zgate's spelling modelled on RACF's
+//!   `EPTKEYMASKED`: `SSIGNON(EPTKEYMASKED(128 hex digits) EPTTYPE(UPPER|MIXED))`
+//!   (`EPTTYPE` defaults to `UPPER`). Both kinds may be given on one
+//!   profile; generation then uses the enhanced key, evaluation accepts either.
+//! - `APPLDATA('NO REPLAY PROTECTION')` turns replay protection off.
+//!
+//! Keys are never listed: `RLIST` shows `SSIGNON: KEYMASKED DATA` only.
+//!
+//! # Decisions
+//! - Profiles are discrete; the key is looked up as `appl.group.user`,
+//!   `appl.user`, `appl.group` (the user's default group), then `appl`.
+//! - Generating for a user needs UPDATE on `IRRPTAUTH.<appl>.<user>` in
+//!   PTKTDATA for the generating identity.
+//! - A ticket is valid ±600 s around now; without `NO REPLAY PROTECTION`
+//!   it is usable once: the store records (user, appl, ticket) until its
+//!   window closed, shared by every process on the store.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::command::parse::{texts, Operand};
+use crate::model::{normalize_id, Profile};
+use crate::passticket::{
+    evaluate_enhanced, evaluate_legacy, generate_enhanced, generate_legacy, parse_des_key_hex,
+    parse_enhanced_key_hex, PassTicket, PassTicketError, TicketType, VALIDITY_WINDOW_SECS,
+};
+use crate::store::{State, StoreError};
+use crate::{AccessLevel, Esm, VerifyOutcome};
+
+/// The PassTicket class.
+pub const PTKTDATA: &str = "PTKTDATA";
+
+/// The keys of one PTKTDATA profile. Holds secrets: `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SsignonKeys {
+    /// The legacy DES key.
+    pub legacy: Option<[u8; 8]>,
+    /// The enhanced HMAC key and ticket type.
+    pub enhanced: Option<(Vec<u8>, TicketType)>,
+}
+
+impl fmt::Debug for SsignonKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SsignonKeys(KEYMASKED DATA)")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+impl SsignonKeys {
+    /// The stored form: `L:<hex>;E:<UPPER|MIXED>:<hex>` (fields optional).
+    pub fn to_stored(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(k) = &self.legacy {
+            parts.push(format!("L:{}", hex(k)));
+        }
+        if let Some((k, t)) = &self.enhanced {
+            let t = match t {
+                TicketType::Upper => "UPPER",
+                TicketType::Mixed => "MIXED",
+            };
+            parts.push(format!("E:{t}:{}", hex(k)));
+        }
+        parts.join(";")
+    }
+
+    /// Parses [`SsignonKeys::to_stored`]'s form.
+    pub fn from_stored(s: &str) -> Result<SsignonKeys, StoreError> {
+        let bad = || StoreError::Corrupt("PTKTDATA key".to_owned());
+        let mut keys = SsignonKeys::default();
+        for part in s.split(';').filter(|p| !p.is_empty()) {
+            if let Some(k) = part.strip_prefix("L:") {
+                keys.legacy = Some(parse_des_key_hex(k).map_err(|_| bad())?);
+            } else if let Some(rest) = part.strip_prefix("E:") {
+                let (t, k) = rest.split_once(':').ok_or_else(bad)?;
+                let t = match t {
+                    "UPPER" => TicketType::Upper,
+                    "MIXED" => TicketType::Mixed,
+                    _ => return Err(bad()),
+                };
+                keys.enhanced = Some((parse_enhanced_key_hex(k).map_err(|_| bad())?.to_vec(), t));
+            } else {
+                return Err(bad());
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Whether any key is present.
+    pub fn is_empty(&self) -> bool {
+        self.legacy.is_none() && self.enhanced.is_none()
+    }
+}
+
+/// Why `SSIGNON(...)` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SsignonSyntaxError(pub String);
+
+/// Parses the operands inside `SSIGNON(...)` onto `keys` (RALTER keeps
+/// what is not given).
+pub fn parse_ssignon(args: &[Operand], keys: &mut SsignonKeys) -> Result<(), SsignonSyntaxError> {
+    let err = |m: &str| SsignonSyntaxError(format!("IKJ56702I INVALID SSIGNON, {m}"));
+    let one = |name: &str, a: &[Operand]| -> Result<String, SsignonSyntaxError> {
+        let t = texts(a);
+        match t.as_slice() {
+            [(v, _)] => Ok(v.clone()),
+            _ => Err(err(&format!("{name} NEEDS EXACTLY ONE VALUE"))),
+        }
+    };
+    let mut enhanced_key: Option<Vec<u8>> = None;
+    let mut ticket_type: Option<TicketType> = None;
+    for op in args {
+        let Operand::Keyword { name, args } = op else {
+            return Err(err("KEYMASKED(...) OR EPTKEYMASKED(...) EXPECTED"));
+        };
+        match name.as_str() {
+            "KEYMASKED" => {
+                let v = one(name, args)?;
+                keys.legacy =
+                    Some(parse_des_key_hex(&v).map_err(|_| err("KEYMASKED NEEDS 16 HEX DIGITS"))?);
+            }
+            "EPTKEYMASKED" => {
+                let v = one(name, args)?;
+                enhanced_key = Some(
+                    parse_enhanced_key_hex(&v)
+                        .map_err(|_| err("EPTKEYMASKED NEEDS 128 HEX DIGITS"))?
+                        .to_vec(),
+                );
+            }
+            "EPTTYPE" => {
+                ticket_type = Some(match one(name, args)?.to_ascii_uppercase().as_str() {
+                    "UPPER" => TicketType::Upper,
+                    "MIXED" => TicketType::Mixed,
+                    _ => return Err(err("EPTTYPE IS UPPER OR MIXED")),
+                });
+            }
+            "KEYENCRYPTED" | "EPTKEYLABEL" | "KEYLABEL" => {
+                return Err(err(&format!("{name} (ICSF KEYS) IS NOT SUPPORTED")));
+            }
+            other => return Err(err(&format!("UNKNOWN KEYWORD {other}"))),
+        }
+    }
+    match (enhanced_key, ticket_type, &mut keys.enhanced) {
+        (Some(k), t, slot) => *slot = Some((k, t.unwrap_or(TicketType::Upper))),
+        (None, Some(t), Some((_, old))) => *old = t,
+        (None, Some(_), None) => return Err(err("EPTTYPE NEEDS AN EPTKEYMASKED KEY")),
+        (None, None, _) => {}
+    }
+    if keys.is_empty() {
+        return Err(err("NO KEY GIVEN"));
+    }
+    Ok(())
+}
+
+/// Whether the profile asks for no replay protection.
+fn no_replay(p: &Profile) -> bool {
+    p.appldata
+        .to_ascii_uppercase()
+        .starts_with("NO REPLAY PROTECTION")
+}
+
+/// The discrete profile holding the key for (user, appl), in RACF's order.
+fn key_profile<'a>(state: &'a State, user: &str, appl: &str) -> Option<&'a Profile> {
+    let group = state.users.get(user).map(|u| u.default_group.clone());
+    let mut names = Vec::new();
+    if let Some(g) = &group {
+        names.push(format!("{appl}.{g}.{user}"));
+    }
+    names.push(format!("{appl}.{user}"));
+    if let Some(g) = &group {
+        names.push(format!("{appl}.{g}"));
+    }
+    names.push(appl.to_owned());
+    names
+        .iter()
+        .filter_map(|n| state.profile(PTKTDATA, n))
+        .find(|p| p.ssignon.as_ref().is_some_and(|k| !k.is_empty()))
+        .map(|p| &**p)
+}
+
+/// Why a PassTicket could not be generated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GenerateError {
+    /// No PTKTDATA profile with a key for the application.
+    #[error("no PTKTDATA profile with a key protects application {0}")]
+    NoProfile(String),
+    /// The generating identity lacks UPDATE on `IRRPTAUTH.<appl>.<user>`.
+    #[error("{generator} is not authorized to IRRPTAUTH.{appl}.{user} (UPDATE) in PTKTDATA")]
+    NotAuthorized {
+        /// Who asked.
+        generator: String,
+        /// Application.
+        appl: String,
+        /// Target user.
+        user: String,
+    },
+    /// Bad user or application name.
+    #[error(transparent)]
+    Name(#[from] PassTicketError),
+}
+
+fn norm_appl(appl: &str) -> Result<String, PassTicketError> {
+    let a = appl.trim().to_ascii_uppercase();
+    if a.is_empty()
+        || a.len() > 8
+        || !a
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"@#$".contains(&b))
+    {
+        return Err(PassTicketError::InvalidApplName);
+    }
+    Ok(a)
+}
+
+impl Esm {
+    fn now_secs(&self) -> u64 {
+        (self.config.clock.now_ms().max(0) / 1000) as u64
+    }
+
+    /// Generates a PassTicket for `user` and `appl` on behalf of `generator`
+    /// (which needs UPDATE on `IRRPTAUTH.<appl>.<user>` in PTKTDATA).
+    pub fn generate_passticket(
+        &self,
+        generator: &str,
+        user: &str,
+        appl: &str,
+    ) -> Result<PassTicket, GenerateError> {
+        let user = normalize_id(user).map_err(|_| PassTicketError::InvalidUserId)?;
+        let appl = norm_appl(appl)?;
+        let resource = format!("IRRPTAUTH.{appl}.{user}");
+        if !self
+            .check(generator, PTKTDATA, &resource, AccessLevel::Update)
+            .authorized()
+        {
+            return Err(GenerateError::NotAuthorized {
+                generator: generator.to_ascii_uppercase(),
+                appl,
+                user,
+            });
+        }
+        let keys = {
+            let mut inner = self.lock();
+            let _ = self.sync_locked(&mut inner);
+            key_profile(&inner.state, &user, &appl).and_then(|p| p.ssignon.clone())
+        };
+        let keys = keys.ok_or_else(|| GenerateError::NoProfile(appl.clone()))?;
+        let now = self.now_secs();
+        Ok(match (&keys.enhanced, &keys.legacy) {
+            (Some((k, t)), _) => generate_enhanced(k, &user, &appl, now, *t)?,
+            (None, Some(k)) => generate_legacy(k, &user, &appl, now)?,
+            (None, None) => return Err(GenerateError::NoProfile(appl)),
+        })
+    }
+
+    /// RACROUTE VERIFY with `APPL=`: `secret` is accepted as the user's
+    /// password or phrase, or as a valid PassTicket for `appl` (usable once
+    /// unless the profile says `NO REPLAY PROTECTION`). A secret that is
+    /// neither counts as a failed logon, toward revocation.
+    pub fn verify_for_appl(&self, user: &str, secret: &str, appl: &str) -> VerifyOutcome {
+        if let Some(outcome) = self.try_passticket(user, secret, appl) {
+            return outcome;
+        }
+        // Not a valid ticket: the ordinary password path decides and counts.
+        self.verify(user, secret, None)
+    }
+
+    /// `Some(outcome)` when `secret` is a valid, unreplayed PassTicket.
+    fn try_passticket(&self, user: &str, secret: &str, appl: &str) -> Option<VerifyOutcome> {
+        if secret.len() != 8 {
+            return None;
+        }
+        let user = normalize_id(user).ok()?;
+        let appl = norm_appl(appl).ok()?;
+        let (keys, replay, revoked) = {
+            let mut inner = self.lock();
+            let _ = self.sync_locked(&mut inner);
+            let u = inner.state.users.get(&user)?;
+            let revoked = u.revoked;
+            let p = key_profile(&inner.state, &user, &appl)?;
+            (p.ssignon.clone()?, !no_replay(p), revoked)
+        };
+        let now = self.now_secs();
+        let upper = secret.to_ascii_uppercase();
+        let mut when = None;
+        if let Some((k, t)) = &keys.enhanced {
+            let presented = if *t == TicketType::Upper {
+                upper.as_str()
+            } else {
+                secret
+            };
+            when = evaluate_enhanced(k, &user, &appl, presented, now, *t).ok()?;
+        }
+        if when.is_none() {
+            if let Some(k) = &keys.legacy {
+                when = evaluate_legacy(k, &user, &appl, &upper, now).ok()?;
+            }
+        }
+        let generated_at = when?;
+        if revoked {
+            return Some(VerifyOutcome::Revoked);
+        }
+        if replay {
+            let mut h = Sha256::new();
+            h.update(format!("{user}\0{appl}\0{secret}").as_bytes());
+            let digest = hex(&h.finalize());
+            let expires_ms = ((generated_at + VALIDITY_WINDOW_SECS + 1) * 1000) as i64;
+            let now_ms = self.config.clock.now_ms();
+            let mut inner = self.lock();
+            match inner.store.claim_passticket(&digest, expires_ms, now_ms) {
+                Ok(true) => {}
+                // Replayed, or the store cannot say: not accepted.
+                Ok(false) | Err(_) => return None,
+            }
+        }
+        Some(VerifyOutcome::Success { user })
+    }
+}
+
+/// Constant-time equality of two tickets' text (for callers comparing).
+pub fn tickets_equal(a: &str, b: &str) -> bool {
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
