@@ -16,6 +16,7 @@ pub mod totp;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use keys::{thumbprint_kid, Algorithm, KeyError, PublicKey, SigningKey};
 pub use ring_file::{KeyRing, KeyRingError, RetiredKey};
+pub use tokens::safidt::{SafIdtClaims, SAF_IDT_ISSUER, SAF_IDT_LIFETIME_SECONDS};
 pub use tokens::{
     Claims, IssuedToken, MemoryRevocationStore, RevocationStore, StoreError, TokenError, TokenHash,
     TokenService, TokenSettings, VerifiedToken, ISSUER,

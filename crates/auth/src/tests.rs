@@ -396,3 +396,42 @@ mod properties {
         }
     }
 }
+
+// iss6: SAF identity tokens.
+#[test]
+fn saf_idt_round_trip_expiry_and_separation_from_jwt() {
+    let (svc, clock) = service(RSA_A);
+    let idt = svc.issue_saf_idt("alice", "tstappl", 300).unwrap();
+    let (header, payload, _) = parts(&idt);
+    assert_eq!(header["kid"], svc.current_key().kid.as_str());
+    assert_eq!(payload["sub"], "ALICE");
+    assert_eq!(payload["aud"], "TSTAPPL");
+    assert_eq!(payload["iss"], SAF_IDT_ISSUER);
+    assert_eq!(
+        payload["exp"].as_i64().unwrap() - payload["iat"].as_i64().unwrap(),
+        300
+    );
+    let claims = svc.verify_saf_idt(&idt, Some("TSTAPPL")).unwrap();
+    assert_eq!(claims.sub, "ALICE");
+    assert!(svc.verify_saf_idt(&idt, Some("OTHER")).is_err());
+    // Not a gateway JWT, and a gateway JWT is not a SAF IDT.
+    assert!(svc.verify(&idt).is_err());
+    let jwt = svc.issue("ALICE").unwrap().token;
+    assert!(svc.verify_saf_idt(&jwt, None).is_err());
+    // Verifiable with the published key (what a backend does with the JWKS).
+    let jwk = svc.current_key().jwk();
+    let public = PublicKey::from_jwk(&jwk).unwrap();
+    let (input, sig) = idt.rsplit_once('.').unwrap();
+    assert!(public.verify(input.as_bytes(), &B64URL.decode(sig).unwrap()));
+    // Tampering and expiry.
+    let (_, payload, _) = parts(&idt);
+    let mut forged_payload = payload.clone();
+    forged_payload["sub"] = "BOB".into();
+    let forged = forge(header.clone(), forged_payload, |_| vec![0; 256]);
+    assert!(svc.verify_saf_idt(&forged, None).is_err());
+    clock.advance_ms(300_000);
+    assert!(matches!(
+        svc.verify_saf_idt(&idt, None),
+        Err(TokenError::Expired)
+    ));
+}

@@ -19,6 +19,10 @@ use crate::clock::Clock;
 use crate::keys::PublicKey;
 use crate::ring_file::KeyRing;
 
+// iss6: SAF identity tokens share the signer and its private fields.
+#[path = "safidt.rs"]
+pub mod safidt;
+
 /// The issuer of gateway JWTs (spec section 6).
 pub const ISSUER: &str = "APIML";
 /// Tokens longer than this are rejected unparsed.
