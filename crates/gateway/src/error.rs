@@ -57,6 +57,27 @@ pub enum ApiError {
     NotFound,
     /// The ESM or token store did not answer.
     BackendUnavailable,
+    // --- iss6: routing and PassTickets ---
+    /// Per-service SAF authorization denied a routed request (403).
+    RouteForbidden {
+        /// The resource checked.
+        resource: String,
+    },
+    /// No instance of a routed service answered (503).
+    ServiceUnavailable {
+        /// The service id.
+        service: String,
+    },
+    /// `auth/ticket` without `applicationName` (400).
+    TicketNoApplication,
+    /// `auth/ticket` could not generate (400 when no PTKTDATA profile).
+    TicketFailed {
+        /// Why (no secrets).
+        reason: String,
+        /// 400 (missing profile) or 500.
+        bad_request: bool,
+    },
+    // --- end iss6 ---
 }
 
 #[derive(Serialize)]
@@ -231,6 +252,48 @@ impl ApiError {
                 "The authentication service is not available.",
                 "Make sure that the authentication service is running and is accessible by the URL provided in the message.",
             ),
+            // --- iss6: routing and PassTickets ---
+            ApiError::RouteForbidden { resource } => t(
+                S::FORBIDDEN,
+                "ZWEAT403E",
+                "org.zowe.apiml.security.forbidden",
+                format!("The user is not authorized to the target resource: {resource}"),
+                "The user does not have READ access to the service's SAF resource.",
+                "Ask the security administrator for access.",
+            ),
+            ApiError::ServiceUnavailable { service } => t(
+                S::SERVICE_UNAVAILABLE,
+                // API ML's number for an unreachable routed service.
+                "ZWEAO503E",
+                "org.zowe.apiml.gateway.serviceUnavailable",
+                format!("The service '{service}' is not available at URL '{url}'. No instance answered."),
+                "No instance of the service answered the request.",
+                "Make sure that the service is running and reachable by the gateway.",
+            ),
+            ApiError::TicketNoApplication => t(
+                S::BAD_REQUEST,
+                "ZWEAG140E",
+                "org.zowe.apiml.security.ticket.invalidApplicationName",
+                "The 'applicationName' parameter name is missing.".to_owned(),
+                "The application name is not provided.",
+                "Provide the 'applicationName' parameter.",
+            ),
+            ApiError::TicketFailed {
+                reason,
+                bad_request,
+            } => t(
+                if *bad_request {
+                    S::BAD_REQUEST
+                } else {
+                    S::INTERNAL_SERVER_ERROR
+                },
+                "ZWEAG141E",
+                "org.zowe.apiml.security.ticket.generateFailed",
+                format!("The generation of the PassTicket failed. Reason: {reason}"),
+                "The PassTicket could not be generated.",
+                "Check the PTKTDATA profile of the application and the gateway's IRRPTAUTH access.",
+            ),
+            // --- end iss6 ---
         }
     }
 

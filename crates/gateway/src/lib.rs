@@ -18,6 +18,7 @@ pub mod esm_adapter;
 pub mod extract;
 pub mod metrics;
 pub mod routes;
+pub mod routing;
 pub mod security;
 pub mod server;
 pub mod state;

@@ -47,6 +47,14 @@ fn only(method_router: MethodRouter<AppState>) -> MethodRouter<AppState> {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
+    router_with(state, None)
+}
+
+/// The whole HTTP surface, with routing to services (iss6) when given.
+pub fn router_with(
+    state: AppState,
+    routing: Option<std::sync::Arc<crate::routing::Routing>>,
+) -> Router {
     let auth = Router::new()
         .route("/login", only(post(login)))
         .route("/logout", only(post(logout)))
@@ -62,13 +70,21 @@ pub fn router(state: AppState) -> Router {
     for prefix in AUTH_PREFIXES {
         app = app.nest(prefix, auth.clone());
     }
-    app.nest(CATALOG_PREFIX, catalog)
+    let app = app
+        .nest(CATALOG_PREFIX, catalog)
         .route("/gateway/auth/check", only(post(check)))
         .route("/application/health", only(get(health)))
         .route("/application/metrics", only(get(metrics)))
-        .route("/gateway/api-docs", only(get(api_docs)))
-        .fallback(not_found)
-        .route_layer(middleware::from_fn(tag_route))
+        .route("/gateway/api-docs", only(get(api_docs)));
+    // iss6: service endpoints, and routed traffic as the fallback.
+    let app = match routing {
+        Some(routing) => app
+            .merge(crate::routing::endpoints())
+            .fallback(crate::routing::routed)
+            .layer(Extension(routing)),
+        None => app.fallback(not_found),
+    };
+    app.route_layer(middleware::from_fn(tag_route))
         // Layers run outside-in in the reverse order of these calls:
         // track (counts the final status) → render_errors (error bodies quote
         // the path) → strip forged identity headers → body limit → routes.

@@ -1,0 +1,600 @@
+//! Routing to services (spec `apiml-api.md` §7): service definitions,
+//! the router `/<serviceId>/<api|ui|ws>/<version>/<rest>`, the
+//! authentication schemes, instance health and failover, and the endpoints
+//! that go with them:
+//!
+//! - `GET /gateway/api/v1/services`: the loaded definitions (SAF `ZOWE`
+//!   `APIML.SERVICES` READ);
+//! - `POST /gateway/api/v1/services/reload`: re-reads the definitions
+//!   (SAF `ZOWE` `APIML.SERVICES` UPDATE); `SIGHUP` does the same. A bad
+//!   set is refused with its file:line errors and the previous one kept;
+//! - `POST /gateway/api/v1/auth/ticket`: a PassTicket for the caller;
+//! - `POST /gateway/api/v1/auth/safidt/validate`: checks a SAF identity
+//!   token for a backend (`{"token","applid"?}` → 200 claims / 401).
+//!
+//! Architecture invariant: routed requests authenticate through the one
+//! path every endpoint uses (the [`Authenticated`] extractor); this module
+//! never reads a credential itself except to strip it.
+
+pub mod proxy;
+pub mod schemes;
+pub mod services;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use serde::Deserialize;
+
+use crate::error::{ApiError, AUTH_FAILURE_HEADER};
+use crate::extract::Authenticated;
+use crate::security::AccessLevel;
+use crate::state::AppState;
+pub use services::{DefinitionErrors, Scheme, Service};
+
+/// The SAF resource class of Zowe's own resources.
+pub const SERVICES_CLASS: &str = "ZOWE";
+
+/// Issues PassTickets for the gateway (the ESM in this process).
+pub trait PassTicketIssuer: Send + Sync + 'static {
+    /// A PassTicket for `user` and `applid`, generated as the gateway's
+    /// server user; `Err` says why (no secrets), `Ok(Err)` = no profile.
+    fn passticket(&self, user: &str, applid: &str) -> Result<String, TicketError>;
+}
+
+/// Why a PassTicket was not produced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TicketError {
+    /// No PTKTDATA profile for the application.
+    #[error("no PTKTDATA profile for application {0}")]
+    NoProfile(String),
+    /// Anything else (not authorized, bad names, store).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Routing settings.
+#[derive(Clone)]
+pub struct RoutingSettings {
+    /// Where the definitions are.
+    pub services_directory: PathBuf,
+    /// `ZOWE APIML.SERVICES.<serviceId>` READ for routed requests.
+    pub per_service_authorization: bool,
+    /// Time to the backend's response headers.
+    pub response_timeout: Duration,
+    /// Connect timeout per instance.
+    pub connect_timeout: Duration,
+    /// Health polling interval.
+    pub health_interval: Duration,
+    /// TLS to `https` instances (from `pki::tls::client_config`).
+    pub client_tls: Option<Arc<rustls::ClientConfig>>,
+    /// SAF IDT lifetime.
+    pub saf_idt_lifetime_seconds: i64,
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        Self {
+            services_directory: PathBuf::from("services"),
+            per_service_authorization: false,
+            response_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(5),
+            health_interval: Duration::from_secs(10),
+            client_tls: None,
+            saf_idt_lifetime_seconds: zgate_auth::SAF_IDT_LIFETIME_SECONDS,
+        }
+    }
+}
+
+struct Instance {
+    base: String,
+    healthy: AtomicBool,
+}
+
+struct Entry {
+    service: Service,
+    instances: Vec<Instance>,
+    next: AtomicUsize,
+}
+
+impl Entry {
+    /// Instances to try, round-robin, healthy first.
+    fn order(&self) -> Vec<&Instance> {
+        let n = self.instances.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut all: Vec<&Instance> = (0..n).map(|i| &self.instances[(start + i) % n]).collect();
+        all.sort_by_key(|i| !i.healthy.load(Ordering::Relaxed));
+        all
+    }
+}
+
+/// The loaded services and the client that reaches them.
+pub struct Routing {
+    entries: RwLock<Arc<Vec<Arc<Entry>>>>,
+    settings: RoutingSettings,
+    client: proxy::UpstreamClient,
+    issuer: Option<Arc<dyn PassTicketIssuer>>,
+}
+
+fn build(services: Vec<Service>) -> Vec<Arc<Entry>> {
+    services
+        .into_iter()
+        .map(|service| {
+            Arc::new(Entry {
+                instances: service
+                    .instance_base_urls
+                    .iter()
+                    .map(|b| Instance {
+                        base: b.clone(),
+                        healthy: AtomicBool::new(true),
+                    })
+                    .collect(),
+                service,
+                next: AtomicUsize::new(0),
+            })
+        })
+        .collect()
+}
+
+impl Routing {
+    /// Loads the definitions (errors refuse the start).
+    pub fn new(
+        settings: RoutingSettings,
+        issuer: Option<Arc<dyn PassTicketIssuer>>,
+    ) -> Result<Arc<Routing>, DefinitionErrors> {
+        let services = services::load_dir(&settings.services_directory)?;
+        let connector =
+            proxy::Connector::new(settings.client_tls.clone(), settings.connect_timeout);
+        Ok(Arc::new(Routing {
+            entries: RwLock::new(Arc::new(build(services))),
+            client: proxy::client(connector),
+            settings,
+            issuer,
+        }))
+    }
+
+    /// Re-reads the definitions; a bad set is refused and the current one
+    /// kept. Returns how many services are loaded.
+    pub fn reload(&self) -> Result<usize, DefinitionErrors> {
+        let services = services::load_dir(&self.settings.services_directory)?;
+        let n = services.len();
+        if let Ok(mut e) = self.entries.write() {
+            *e = Arc::new(build(services));
+        }
+        Ok(n)
+    }
+
+    /// The loaded services.
+    pub fn services(&self) -> Vec<Service> {
+        self.snapshot().iter().map(|e| e.service.clone()).collect()
+    }
+
+    fn snapshot(&self) -> Arc<Vec<Arc<Entry>>> {
+        self.entries
+            .read()
+            .map(|e| e.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    fn find(&self, id: &str) -> Option<Arc<Entry>> {
+        self.snapshot()
+            .iter()
+            .find(|e| e.service.service_id.eq_ignore_ascii_case(id))
+            .cloned()
+    }
+
+    /// Polls every instance's health URL forever (spawn it).
+    pub async fn poll_health(self: Arc<Self>) {
+        loop {
+            let entries = self.snapshot();
+            for e in entries.iter() {
+                let Some(path) = &e.service.health_check_relative_url else {
+                    continue;
+                };
+                for i in &e.instances {
+                    let url = format!("{}/{}", i.base, path.trim_start_matches('/'));
+                    let ok = match url.parse::<Uri>() {
+                        Ok(uri) => {
+                            let req = http::Request::get(uri).body(Body::empty());
+                            match req {
+                                Ok(req) => matches!(
+                                    tokio::time::timeout(
+                                        self.settings.connect_timeout,
+                                        self.client.request(req)
+                                    )
+                                    .await,
+                                    Ok(Ok(r)) if r.status().is_success()
+                                ),
+                                Err(_) => false,
+                            }
+                        }
+                        Err(_) => false,
+                    };
+                    if i.healthy.swap(ok, Ordering::Relaxed) != ok {
+                        tracing::info!(service = %e.service.service_id, instance = %i.base, healthy = ok, "instance health changed");
+                    }
+                }
+            }
+            tokio::time::sleep(self.settings.health_interval).await;
+        }
+    }
+}
+
+/// The routes this module adds (merge into the main router before its
+/// layers; the routed fallback is [`routed`]).
+pub fn endpoints() -> Router<AppState> {
+    let mut r = Router::new()
+        .route("/gateway/api/v1/services", get(list_services))
+        .route("/gateway/api/v1/services/reload", post(reload_services));
+    for prefix in crate::routes::AUTH_PREFIXES {
+        r = r
+            .route(&format!("{prefix}/ticket"), post(ticket))
+            .route(&format!("{prefix}/safidt/validate"), post(validate_safidt));
+    }
+    r
+}
+
+async fn require(
+    state: &AppState,
+    user: &str,
+    resource: &str,
+    level: AccessLevel,
+) -> Result<(), ApiError> {
+    let security = state.security().clone();
+    let (u, r) = (user.to_owned(), resource.to_owned());
+    let allowed =
+        tokio::task::spawn_blocking(move || security.check(&u, SERVICES_CLASS, &r, level))
+            .await
+            .map_err(|_| ApiError::BackendUnavailable)?
+            .map_err(|_| ApiError::BackendUnavailable)?;
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::RouteForbidden {
+            resource: format!("{SERVICES_CLASS} {resource} {}", level.as_str()),
+        })
+    }
+}
+
+async fn list_services(
+    State(state): State<AppState>,
+    Extension(routing): Extension<Arc<Routing>>,
+    caller: Authenticated,
+) -> Result<Response, ApiError> {
+    require(&state, caller.user(), "APIML.SERVICES", AccessLevel::Read).await?;
+    Ok(Json(serde_json::json!({ "services": routing.services() })).into_response())
+}
+
+async fn reload_services(
+    State(state): State<AppState>,
+    Extension(routing): Extension<Arc<Routing>>,
+    caller: Authenticated,
+) -> Result<Response, ApiError> {
+    require(&state, caller.user(), "APIML.SERVICES", AccessLevel::Update).await?;
+    let r = routing.clone();
+    let result = tokio::task::spawn_blocking(move || r.reload())
+        .await
+        .map_err(|_| ApiError::BackendUnavailable)?;
+    Ok(match result {
+        Ok(n) => Json(serde_json::json!({ "loaded": n })).into_response(),
+        Err(errors) => {
+            tracing::warn!(%errors, "service definitions refused; the previous set stays");
+            let list: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+            (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(serde_json::json!({ "errors": list, "kept": routing.services().len() })),
+            )
+                .into_response()
+        }
+    })
+}
+
+#[derive(Deserialize)]
+struct TicketBody {
+    #[serde(rename = "applicationName")]
+    application_name: Option<String>,
+}
+
+async fn ticket(
+    Extension(routing): Extension<Arc<Routing>>,
+    caller: crate::extract::AuthenticatedToken,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let parsed: TicketBody =
+        serde_json::from_slice(&body).map_err(|_| ApiError::TicketNoApplication)?;
+    let appl = parsed
+        .application_name
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .ok_or(ApiError::TicketNoApplication)?;
+    let user = caller.claims().sub.clone();
+    let issuer = routing.issuer.clone().ok_or(ApiError::TicketFailed {
+        reason: "PassTickets are not available".into(),
+        bad_request: false,
+    })?;
+    let (u, a) = (user.clone(), appl.clone());
+    let result = tokio::task::spawn_blocking(move || issuer.passticket(&u, &a))
+        .await
+        .map_err(|_| ApiError::BackendUnavailable)?;
+    match result {
+        Ok(ticket) => Ok(Json(serde_json::json!({
+            "token": caller.token(),
+            "userId": user,
+            "applicationName": appl,
+            "ticket": ticket,
+        }))
+        .into_response()),
+        Err(TicketError::NoProfile(_)) => Err(ApiError::TicketFailed {
+            reason: format!("no PTKTDATA profile for application {appl}"),
+            bad_request: true,
+        }),
+        Err(TicketError::Failed(reason)) => Err(ApiError::TicketFailed {
+            reason,
+            bad_request: false,
+        }),
+    }
+}
+
+#[derive(Deserialize)]
+struct IdtBody {
+    token: Option<String>,
+    applid: Option<String>,
+}
+
+async fn validate_safidt(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+    let parsed: IdtBody = serde_json::from_slice(&body).map_err(|_| ApiError::InvalidInput)?;
+    let token = parsed.token.ok_or(ApiError::InvalidInput)?;
+    match state
+        .tokens()
+        .verify_saf_idt(&token, parsed.applid.as_deref())
+    {
+        Ok(claims) => Ok(Json(claims).into_response()),
+        Err(e) => Err(crate::extract::token_error(&e)),
+    }
+}
+
+/// The parts of a routed path.
+struct Target {
+    entry: Arc<Entry>,
+    kind: String,
+    /// Path on the instance, after the base URL (starts with `/` or empty).
+    path: String,
+}
+
+fn resolve(routing: &Routing, uri: &Uri) -> Option<Target> {
+    let path = uri.path();
+    let mut segs = path.trim_start_matches('/').splitn(4, '/');
+    let id = segs.next()?;
+    let kind = segs.next()?;
+    if !matches!(kind, "api" | "ui" | "ws") {
+        return None;
+    }
+    let version = segs.next();
+    let rest = segs.next();
+    let entry = routing.find(id)?;
+    let with_version = version.map(|v| format!("{kind}/{v}"));
+    let (route, tail) = entry
+        .service
+        .routes
+        .iter()
+        .find_map(|r| match &with_version {
+            Some(g) if &r.gateway_url == g => {
+                Some((r, rest.map(|t| format!("/{t}")).unwrap_or_default()))
+            }
+            _ => None,
+        })
+        .or_else(|| {
+            entry
+                .service
+                .routes
+                .iter()
+                .find(|r| r.gateway_url == kind)
+                .map(|r| {
+                    let t = [version, rest]
+                        .iter()
+                        .flatten()
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    (r, if t.is_empty() { t } else { format!("/{t}") })
+                })
+        })?;
+    let mut path = format!("{}{}", route.service_relative_url, tail);
+    if path.is_empty() {
+        path.push('/');
+    }
+    if let Some(q) = uri.query() {
+        path.push('?');
+        path.push_str(q);
+    }
+    let kind = kind.to_owned();
+    Some(Target { entry, kind, path })
+}
+
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in listed {
+        if !(keep_upgrade && n == header::UPGRADE) {
+            headers.remove(n);
+        }
+    }
+    for n in HOP_BY_HOP {
+        if keep_upgrade && (n == "upgrade" || n == "connection") {
+            continue;
+        }
+        headers.remove(n);
+    }
+}
+
+fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+fn body_is_empty(req: &Request) -> bool {
+    let h = req.headers();
+    !h.contains_key(header::TRANSFER_ENCODING)
+        && h.get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| v.trim() == "0")
+}
+
+/// The fallback handler: routes `/<serviceId>/<api|ui|ws>/...`.
+pub async fn routed(
+    State(state): State<AppState>,
+    Extension(routing): Extension<Arc<Routing>>,
+    request: Request,
+) -> Response {
+    let Some(target) = resolve(&routing, request.uri()) else {
+        return ApiError::NotFound.into_response();
+    };
+    let service = target.entry.service.clone();
+    let (mut parts, body) = request.into_parts();
+
+    // Authenticate through the one path, unless the service bypasses.
+    let mut failure: Option<String> = None;
+    let mut caller: Option<Authenticated> = None;
+    if service.scheme != Scheme::Bypass || routing.settings.per_service_authorization {
+        match Authenticated::from_request_parts(&mut parts, &state).await {
+            Ok(c) => caller = Some(c),
+            Err(e) => failure = Some(schemes::failure_text(&e)),
+        }
+    }
+    if routing.settings.per_service_authorization {
+        let Some(c) = &caller else {
+            return ApiError::AuthRequired.into_response();
+        };
+        let resource = format!("APIML.SERVICES.{}", service.service_id.to_ascii_uppercase());
+        if let Err(e) = require(&state, c.user(), &resource, AccessLevel::Read).await {
+            return e.into_response();
+        }
+    }
+    if service.scheme != Scheme::Bypass {
+        let produced =
+            schemes::apply(&state, &routing, &service, caller.as_ref(), &mut parts).await;
+        match produced {
+            Err(why) => {
+                failure.get_or_insert(why);
+            }
+            // The certificate is the x509 scheme's credential.
+            Ok(()) if service.scheme == Scheme::X509 => failure = None,
+            Ok(()) => {}
+        }
+    }
+    if let Some(f) = &failure {
+        if let Ok(v) = HeaderValue::from_str(f) {
+            parts.headers.insert(AUTH_FAILURE_HEADER, v);
+        }
+    }
+    let upgrade = target.kind == "ws" && is_upgrade(&parts.headers);
+    strip_hop_by_hop(&mut parts.headers, upgrade);
+    parts.headers.remove(header::HOST);
+    let request = Request::from_parts(parts, body);
+    let mut response = forward(&routing, &target, request, upgrade).await;
+    if let Some(f) = &failure {
+        if let Ok(v) = HeaderValue::from_str(f) {
+            response.headers_mut().insert(AUTH_FAILURE_HEADER, v);
+        }
+    }
+    response
+}
+
+async fn forward(
+    routing: &Routing,
+    target: &Target,
+    mut request: Request,
+    upgrade: bool,
+) -> Response {
+    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
+    let retryable = body_is_empty(&request) && !upgrade;
+    let (parts, body) = request.into_parts();
+    let mut body = Some(body);
+    for instance in target.entry.order() {
+        let uri = match format!("{}{}", instance.base, target.path).parse::<Uri>() {
+            Ok(u) => u,
+            Err(_) => return ApiError::NotFound.into_response(),
+        };
+        let mut req = http::Request::new(match body.take() {
+            Some(b) => b,
+            None if retryable => Body::empty(),
+            None => break,
+        });
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = uri;
+        *req.headers_mut() = parts.headers.clone();
+        if retryable && parts.method != Method::GET && parts.method != Method::HEAD {
+            req.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+        }
+        let sent = tokio::time::timeout(
+            routing.settings.response_timeout,
+            routing.client.request(req),
+        )
+        .await;
+        match sent {
+            Ok(Ok(mut resp)) => {
+                if let (Some(client_up), StatusCode::SWITCHING_PROTOCOLS) =
+                    (client_upgrade, resp.status())
+                {
+                    let backend_up = hyper::upgrade::on(&mut resp);
+                    tokio::spawn(async move {
+                        if let (Ok(c), Ok(b)) = (client_up.await, backend_up.await) {
+                            let mut c = hyper_util::rt::TokioIo::new(c);
+                            let mut b = hyper_util::rt::TokioIo::new(b);
+                            let _ = tokio::io::copy_bidirectional(&mut c, &mut b).await;
+                        }
+                    });
+                    let (p, _) = resp.into_parts();
+                    return Response::from_parts(p, Body::empty());
+                }
+                let (mut p, b) = resp.into_parts();
+                strip_hop_by_hop(&mut p.headers, false);
+                return Response::from_parts(p, Body::new(b));
+            }
+            Ok(Err(e)) if e.is_connect() => {
+                instance.healthy.store(false, Ordering::Relaxed);
+                tracing::warn!(service = %target.entry.service.service_id, instance = %instance.base, error = %e, "instance unreachable; trying the next");
+                if !retryable {
+                    break;
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(service = %target.entry.service.service_id, instance = %instance.base, error = %e, "routed request failed");
+                return (StatusCode::BAD_GATEWAY, "").into_response();
+            }
+            Err(_) => {
+                return (StatusCode::GATEWAY_TIMEOUT, "").into_response();
+            }
+        }
+    }
+    ApiError::ServiceUnavailable {
+        service: target.entry.service.service_id.clone(),
+    }
+    .into_response()
+}

@@ -1,0 +1,210 @@
+//! The authentication schemes (spec §7 table): strip every inbound
+//! credential, then add what the service's scheme names. A scheme whose
+//! credential cannot be produced yields `Err(message)`: the caller forwards
+//! the request without credentials and sets `X-Zowe-Auth-Failure`.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use http::request::Parts;
+use http::{header, HeaderValue};
+
+use super::{Routing, Service};
+use crate::error::ApiError;
+use crate::extract::{token_from, Authenticated, Via};
+use crate::server::PeerCertificates;
+use crate::state::AppState;
+
+/// Cookies that carry credentials (names, or prefixes ending in `*`).
+const CREDENTIAL_COOKIES: [&str; 4] = [
+    "apimlAuthenticationToken*",
+    "personalAccessToken",
+    "jwtToken",
+    "LtpaToken2",
+];
+
+/// Headers that carry credentials.
+const CREDENTIAL_HEADERS: [&str; 7] = [
+    "authorization",
+    "private-token",
+    "x-saf-token",
+    "client-cert",
+    "x-certificate-public",
+    "x-certificate-distinguishedname",
+    "x-certificate-commonname",
+];
+
+fn is_credential_cookie(name: &str) -> bool {
+    CREDENTIAL_COOKIES
+        .iter()
+        .any(|c| match c.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => name == *c,
+        })
+}
+
+/// Removes every inbound credential, keeping the other cookies.
+pub fn strip_credentials(parts: &mut Parts) {
+    for h in CREDENTIAL_HEADERS {
+        parts.headers.remove(h);
+    }
+    let others: Vec<String> = parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .filter(|c| !is_credential_cookie(c.split_once('=').map_or(*c, |(n, _)| n.trim())))
+        .map(str::to_owned)
+        .collect();
+    parts.headers.remove(header::COOKIE);
+    if !others.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&others.join("; ")) {
+            parts.headers.insert(header::COOKIE, v);
+        }
+    }
+    let extra: Vec<_> = parts
+        .headers
+        .keys()
+        .filter(|n| n.as_str().starts_with("x-certificate-"))
+        .cloned()
+        .collect();
+    for n in extra {
+        parts.headers.remove(n);
+    }
+}
+
+fn add_cookie(parts: &mut Parts, cookie: &str) -> Result<(), String> {
+    let value = match parts
+        .headers
+        .get(header::COOKIE)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(existing) => format!("{existing}; {cookie}"),
+        None => cookie.to_owned(),
+    };
+    let v = HeaderValue::from_str(&value).map_err(|_| "ZWEAG160E bad cookie".to_owned())?;
+    parts.headers.insert(header::COOKIE, v);
+    Ok(())
+}
+
+/// The `X-Zowe-Auth-Failure` text for an authentication error.
+pub fn failure_text(e: &ApiError) -> String {
+    match e {
+        ApiError::AuthRequired | ApiError::TokenNotProvided => {
+            "ZWEAG160E No authentication provided in the request".into()
+        }
+        ApiError::InvalidToken | ApiError::UnparsableToken => "ZWEAG102E Token is not valid".into(),
+        ApiError::TokenExpired => "ZWEAT100E Token is expired".into(),
+        ApiError::BackendUnavailable => "ZWEAG104E Authentication service is not available".into(),
+        ApiError::UserRevoked => "ZWEAT414E The user is revoked".into(),
+        ApiError::PasswordExpired => "ZWEAT412E The password has expired".into(),
+        _ => "ZWEAG120E Invalid username or password".into(),
+    }
+}
+
+/// Rewrites the request's credentials for `service`'s scheme. Inbound
+/// credentials are stripped whatever happens.
+pub async fn apply(
+    state: &AppState,
+    routing: &Routing,
+    service: &Service,
+    caller: Option<&Authenticated>,
+    parts: &mut Parts,
+) -> Result<(), String> {
+    // Read the caller's own gateway JWT before stripping (zoweJwt reuses it).
+    let inbound_jwt = token_from(&parts.headers)
+        .filter(|_| caller.is_some_and(|c| c.via() == Via::Token))
+        .filter(|t| state.tokens().verify(t).is_ok());
+    strip_credentials(parts);
+    if service.scheme == super::Scheme::X509 {
+        // The TLS peer certificate is the credential, whoever the caller is.
+        return x509(service, parts);
+    }
+    let Some(caller) = caller else {
+        // Already reported by the authentication failure.
+        return Ok(());
+    };
+    let user = caller.user().to_owned();
+    use super::Scheme as S;
+    match service.scheme {
+        S::Bypass => Ok(()),
+        S::ZoweJwt | S::Zosmf => {
+            let jwt = match inbound_jwt {
+                Some(t) => t,
+                None => {
+                    state
+                        .tokens()
+                        .issue(&user)
+                        .map_err(|_| "ZWEAG104E The token could not be issued".to_owned())?
+                        .token
+                }
+            };
+            let name = if service.scheme == S::ZoweJwt {
+                crate::extract::TOKEN_COOKIE
+            } else {
+                "jwtToken"
+            };
+            add_cookie(parts, &format!("{name}={jwt}"))
+        }
+        S::HttpBasicPassTicket => {
+            let applid = service.applid.clone().unwrap_or_default();
+            let issuer = routing
+                .issuer
+                .clone()
+                .ok_or_else(|| "ZWEAG141E PassTickets are not available".to_owned())?;
+            let (u, a) = (user.clone(), applid.clone());
+            let ticket = tokio::task::spawn_blocking(move || issuer.passticket(&u, &a))
+                .await
+                .map_err(|_| "ZWEAG141E PassTicket generation failed".to_owned())?
+                .map_err(|e| {
+                    format!("ZWEAG141E The generation of the PassTicket failed. Reason: {e}")
+                })?;
+            let basic = B64.encode(format!("{user}:{ticket}"));
+            let v = HeaderValue::from_str(&format!("Basic {basic}"))
+                .map_err(|_| "ZWEAG141E bad PassTicket".to_owned())?;
+            parts.headers.insert(header::AUTHORIZATION, v);
+            Ok(())
+        }
+        S::SafIdt => {
+            let applid = service.applid.clone().unwrap_or_default();
+            let idt = state
+                .tokens()
+                .issue_saf_idt(&user, &applid, routing.settings.saf_idt_lifetime_seconds)
+                .map_err(|_| "ZWEAG151E The SAF identity token could not be issued".to_owned())?;
+            let v = HeaderValue::from_str(&idt).map_err(|_| "ZWEAG151E bad token".to_owned())?;
+            parts.headers.insert("x-saf-token", v);
+            Ok(())
+        }
+        S::X509 => x509(service, parts),
+    }
+}
+
+fn x509(service: &Service, parts: &mut Parts) -> Result<(), String> {
+    let Some(PeerCertificates(chain)) = parts.extensions.get::<PeerCertificates>().cloned() else {
+        return Err("ZWEAG167E No client certificate provided in the request".into());
+    };
+    let Some(leaf) = chain.first() else {
+        return Err("ZWEAG167E No client certificate provided in the request".into());
+    };
+    let info = zgate_pki::x509::CertInfo::parse(leaf)
+        .map_err(|_| "ZWEAG167E The client certificate cannot be parsed".to_owned())?;
+    let wanted = |h: &str| {
+        service.headers.is_empty() || service.headers.iter().any(|w| w.eq_ignore_ascii_case(h))
+    };
+    let mut set = |name: &'static str, value: String| {
+        if wanted(name) {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                parts.headers.insert(name, v);
+            }
+        }
+    };
+    set("x-certificate-public", B64.encode(leaf.as_ref()));
+    set("x-certificate-distinguishedname", info.subject.clone());
+    set(
+        "x-certificate-commonname",
+        info.common_name.clone().unwrap_or_default(),
+    );
+    Ok(())
+}
