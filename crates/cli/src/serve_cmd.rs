@@ -12,7 +12,7 @@ use zgate_esm::Esm;
 use zgate_gateway::bootstrap;
 use zgate_gateway::esm_adapter::{ensure_admin, EsmSecurity};
 use zgate_gateway::server::{serve_tls, shutdown_signal};
-use zgate_gateway::{router, AppState, Settings};
+use zgate_gateway::{AppState, Settings};
 
 use crate::config_cmd::load_or_report;
 use crate::Global;
@@ -154,7 +154,20 @@ fn start(
             cookie_max_age_seconds: config.gateway.security.cookie_max_age_seconds,
         },
     );
-    let app = router(state);
+    // iss6: routing to services (definitions validated here: bad ones
+    // refuse the start with file:line errors), PassTickets as ZWESVUSR.
+    if !esm_existed {
+        zgate_gateway::routing::setup::bootstrap_server_user(&esm)
+            .context("cannot set up the gateway's server user")?;
+    }
+    let routing = match zgate_gateway::routing::setup::routing(&config, esm.clone()) {
+        Ok(routing) => routing,
+        Err(error) => {
+            eprintln!("zgate: {error}");
+            return Ok(ExitCode::from(crate::config_cmd::EXIT_CONFIG));
+        }
+    };
+    let app = zgate_gateway::routes::router_with(state, Some(routing.clone()));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -199,6 +212,23 @@ fn start(
                 }
             }
         });
+        // iss6: instance health, and SIGHUP re-reads the service definitions.
+        let health = tokio::spawn(routing.clone().poll_health());
+        let hup = tokio::spawn(async move {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                let r = routing.clone();
+                match tokio::task::spawn_blocking(move || r.reload()).await {
+                    Ok(Ok(n)) => tracing::info!(services = n, "service definitions reloaded"),
+                    Ok(Err(errors)) => tracing::warn!(%errors, "service definitions refused; the previous set stays"),
+                    Err(_) => {}
+                }
+            }
+        });
         serve_tls(
             listener,
             tls,
@@ -208,6 +238,8 @@ fn start(
         )
         .await;
         reload.abort();
+        health.abort();
+        hup.abort();
         anyhow::Ok(())
     })?;
     println!("zgate: stopped");

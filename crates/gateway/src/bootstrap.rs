@@ -68,7 +68,8 @@ pub fn keystore_params(config: &Config) -> Result<pki::KeystoreParams, StartErro
     })
 }
 
-fn truststore_params(config: &Config) -> Option<pki::TruststoreParams> {
+/// The truststore of the configuration, when one exists (public for routing).
+pub fn truststore_params(config: &Config) -> Option<pki::TruststoreParams> {
     let ts = &config.certificate.truststore;
     if ts.store_type == "PKCS12" && ts.file.exists() {
         Some(pki::TruststoreParams::Pkcs12 {

@@ -17,6 +17,7 @@
 //! never reads a credential itself except to strip it.
 
 pub mod proxy;
+pub mod setup;
 pub mod schemes;
 pub mod services;
 

@@ -1,0 +1,86 @@
+//! Building the routing from the configuration, and the first-start setup
+//! of the gateway's server user for PassTickets.
+//!
+//! The gateway generates PassTickets as its server user [`SERVER_USER`]
+//! (`ZWESVUSR`, Zowe's default started-task user). On a new ESM,
+//! [`bootstrap_server_user`] defines it (PROTECTED: no password), activates
+//! `PTKTDATA` with generic profiles and permits it UPDATE on
+//! `IRRPTAUTH.**`; an administrator then only defines each application's
+//! `RDEFINE PTKTDATA <applid> SSIGNON(KEYMASKED(...))`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use zgate_config::{Config, VerifyCertificates};
+use zgate_esm::ptkt::GenerateError;
+use zgate_esm::{Esm, Issuer};
+use zgate_pki as pki;
+
+use super::{DefinitionErrors, PassTicketIssuer, Routing, RoutingSettings, TicketError};
+use crate::bootstrap::{keystore_params, truststore_params};
+
+/// The identity PassTickets are generated as.
+pub const SERVER_USER: &str = "ZWESVUSR";
+
+/// The first-start commands for the server user.
+pub const SERVER_USER_SETUP: [&str; 4] = [
+    "ADDUSER ZWESVUSR DFLTGRP(SYS1) NOPASSWORD NAME('ZGATE SERVER')",
+    "SETROPTS CLASSACT(PTKTDATA) GENERIC(PTKTDATA)",
+    "RDEFINE PTKTDATA IRRPTAUTH.** UACC(NONE)",
+    "PERMIT IRRPTAUTH.** CLASS(PTKTDATA) ID(ZWESVUSR) ACCESS(UPDATE)",
+];
+
+/// Runs [`SERVER_USER_SETUP`] as one transaction (first start only).
+pub fn bootstrap_server_user(esm: &Esm) -> Result<(), zgate_esm::CommandError> {
+    let commands: Vec<String> = SERVER_USER_SETUP.iter().map(|c| (*c).to_owned()).collect();
+    esm.run_atomic(&Issuer::Operator, &commands)
+        .map(|_| ())
+        .map_err(|(_, e)| e)
+}
+
+/// PassTickets from the ESM in this process, as [`SERVER_USER`].
+pub struct EsmTickets(pub Arc<Esm>);
+
+impl PassTicketIssuer for EsmTickets {
+    fn passticket(&self, user: &str, applid: &str) -> Result<String, TicketError> {
+        match self.0.generate_passticket(SERVER_USER, user, applid) {
+            Ok(t) => Ok(t.as_str().to_owned()),
+            Err(GenerateError::NoProfile(a)) => Err(TicketError::NoProfile(a)),
+            Err(e) => Err(TicketError::Failed(e.to_string())),
+        }
+    }
+}
+
+/// Why routing could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RoutingSetupError {
+    /// Bad service definitions.
+    #[error("service definitions:\n{0}")]
+    Definitions(#[from] DefinitionErrors),
+}
+
+/// The routing for `config` (TLS per `zowe.verifyCertificates`).
+pub fn routing(config: &Config, esm: Arc<Esm>) -> Result<Arc<Routing>, RoutingSetupError> {
+    let mode = match config.verify_certificates {
+        VerifyCertificates::Strict => pki::tls::VerifyMode::Strict,
+        VerifyCertificates::NonStrict => pki::tls::VerifyMode::NonStrict,
+        VerifyCertificates::Disabled => pki::tls::VerifyMode::dangerous_disabled(),
+    };
+    let mut params = pki::tls::ClientTlsParams::new(truststore_params(config));
+    // The gateway presents its own certificate to services (x509 scheme).
+    params.client_cert = keystore_params(config).ok();
+    let client_tls = match pki::tls::client_config(&params, mode) {
+        Ok(c) => Some(Arc::new(c)),
+        Err(error) => {
+            tracing::warn!(%error, "no TLS to https services");
+            None
+        }
+    };
+    let settings = RoutingSettings {
+        services_directory: config.services_directory.clone(),
+        client_tls,
+        health_interval: Duration::from_secs(5),
+        ..RoutingSettings::default()
+    };
+    Ok(Routing::new(settings, Some(Arc::new(EsmTickets(esm))))?)
+}
