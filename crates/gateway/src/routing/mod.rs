@@ -17,9 +17,9 @@
 //! never reads a credential itself except to strip it.
 
 pub mod proxy;
-pub mod setup;
 pub mod schemes;
 pub mod services;
+pub mod setup;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -459,11 +459,10 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
 }
 
 fn body_is_empty(req: &Request) -> bool {
-    let h = req.headers();
-    !h.contains_key(header::TRANSFER_ENCODING)
-        && h.get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .is_none_or(|v| v.trim() == "0")
+    // HTTP/2 has neither Content-Length nor chunking: ask the body itself.
+    use axum::body::HttpBody as _;
+    let body = req.body();
+    body.is_end_stream() || body.size_hint().exact() == Some(0)
 }
 
 /// The fallback handler: routes `/<serviceId>/<api|ui|ws>/...`.

@@ -1,0 +1,497 @@
+//! Routing to services end to end (iss6): the real `zgate serve` in front of
+//! real `zgate-test-backend` processes. For each scheme the backend reports
+//! what it received; PassTickets are checked by the backend against the
+//! same home's ESM.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod gateway_support;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use gateway_support::{zgate, Server};
+
+/// The backend binary: next to the test executable's directory
+/// (target/debug), built on demand when a run selected only this crate.
+fn backend_exe() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let path = dir.join("zgate-test-backend");
+    if !path.exists() {
+        let cargo = option_env!("CARGO").unwrap_or("cargo");
+        let st = Command::new(cargo)
+            .args(["build", "-p", "zgate-testbackend"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    path
+}
+
+struct Backend {
+    child: Child,
+    port: u16,
+}
+
+impl Backend {
+    fn start(args: &[&str]) -> Backend {
+        use std::io::BufRead as _;
+        let mut child = Command::new(backend_exe())
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        Backend { child, port }
+    }
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/base", self.port)
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn esm(home: &Path, commands: &[&str]) {
+    for c in commands {
+        let out = zgate(home, &["esm", c]);
+        assert!(
+            out.status.success(),
+            "{c}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The JSON body of a `curl -i` answer.
+fn body(text: &str) -> serde_json::Value {
+    let start = text.find("\r\n\r\n").map(|i| i + 4).unwrap_or(0);
+    serde_json::from_str(&text[start..]).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn header_of(v: &serde_json::Value, name: &str) -> Option<String> {
+    v["headers"][name].as_array().map(|a| {
+        a.iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
+}
+
+fn service(id: &str, urls: &[String], auth: &str) -> String {
+    let urls: Vec<String> = urls.iter().map(|u| format!("        - {u}\n")).collect();
+    format!(
+        "    - serviceId: {id}\n      title: {id}\n      instanceBaseUrls:\n{}      healthCheckRelativeUrl: /application/health\n      routes:\n        - gatewayUrl: api/v1\n          serviceRelativeUrl: /api/v1\n{auth}",
+        urls.concat()
+    )
+}
+
+const FORGED: [&str; 8] = [
+    "-H",
+    "X-Certificate-CommonName: ADMIN",
+    "-H",
+    "X-Certificate-DistinguishedName: CN=ADMIN",
+    "-H",
+    "Client-Cert: MIIforged",
+    "-H",
+    "X-Certificate-Public: MIIforged",
+];
+
+#[test]
+fn every_scheme_gets_exactly_its_credential() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    drop(Server::start(&home, &[], &[]));
+    esm(
+        &home,
+        &[
+            "ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED",
+            "RDEFINE PTKTDATA TSTAPPL SSIGNON(KEYMASKED(E001193519561977))",
+            "SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)",
+            "RDEFINE ZOWE APIML.SERVICES UACC(NONE)",
+            "PERMIT APIML.SERVICES CLASS(ZOWE) ID(ADMIN) ACCESS(UPDATE)",
+        ],
+    );
+    let echo = Backend::start(&[]);
+    let pt = Backend::start(&["--esm-home", home.to_str().unwrap(), "--applid", "TSTAPPL"]);
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://127.0.0.1:{}/", l.local_addr().unwrap().port())
+    };
+    let e = vec![echo.url()];
+    let defs = [
+        service("bypasssvc", &e, ""),
+        service(
+            "jwtsvc",
+            &e,
+            "      authentication:\n        scheme: zoweJwt\n",
+        ),
+        service(
+            "ptsvc",
+            &[pt.url()],
+            "      authentication:\n        scheme: httpBasicPassTicket\n        applid: TSTAPPL\n",
+        ),
+        service(
+            "idtsvc",
+            &e,
+            "      authentication:\n        scheme: safIdt\n        applid: TSTAPPL\n",
+        ),
+        service(
+            "zosmfsvc",
+            &e,
+            "      authentication:\n        scheme: zosmf\n",
+        ),
+        service(
+            "x509svc",
+            &e,
+            "      authentication:\n        scheme: x509\n",
+        ),
+        service("deadsvc", &[dead], ""),
+    ];
+    std::fs::create_dir_all(home.join("services")).unwrap();
+    std::fs::write(
+        home.join("services/test.yml"),
+        format!("services:\n{}", defs.concat()),
+    )
+    .unwrap();
+    let server = Server::start(&home, &[], &[]);
+    let jwt = server.login("ALICE", "SECRET1");
+    let cookie = format!("apimlAuthenticationToken={jwt}; other=kept");
+    let with_cookie = |path: &str| {
+        let mut args = vec!["-H".to_owned(), format!("Cookie: {cookie}")];
+        args.extend(FORGED.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        server.curl(&a, path)
+    };
+    let no_forged = |v: &serde_json::Value| {
+        for h in [
+            "x-certificate-commonname",
+            "x-certificate-distinguishedname",
+            "client-cert",
+            "x-certificate-public",
+        ] {
+            assert!(header_of(v, h).is_none(), "{h} reached the backend: {v}");
+        }
+    };
+
+    // zoweJwt: the caller's own JWT as the cookie; other cookies kept.
+    let (s, t) = with_cookie("/jwtsvc/api/v1/hello?x=1");
+    assert_eq!(s, 200, "{t}");
+    let v = body(&t);
+    assert_eq!(v["path"], "/base/api/v1/hello?x=1");
+    assert_eq!(
+        header_of(&v, "cookie").unwrap(),
+        format!("other=kept; apimlAuthenticationToken={jwt}")
+    );
+    assert!(header_of(&v, "authorization").is_none());
+    no_forged(&v);
+    // Basic caller of zoweJwt: a fresh JWT, not the password.
+    let (s, t) = server.curl(&["-u", "ALICE:SECRET1"], "/jwtsvc/api/v1/hello");
+    assert_eq!(s, 200, "{t}");
+    let v = body(&t);
+    let c = header_of(&v, "cookie").unwrap();
+    assert!(
+        c.starts_with("apimlAuthenticationToken=ey") && !c.contains(&jwt),
+        "{c}"
+    );
+    assert!(header_of(&v, "authorization").is_none());
+
+    // httpBasicPassTicket: USER:PASSTICKET, valid once against the ESM.
+    let (s, t) = with_cookie("/ptsvc/api/v1/x");
+    assert_eq!(s, 200, "{t}");
+    let v = body(&t);
+    let auth = header_of(&v, "authorization").unwrap();
+    let decoded = String::from_utf8(
+        base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            auth.strip_prefix("Basic ").unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let (user, ticket) = decoded.split_once(':').unwrap();
+    assert_eq!(user, "ALICE");
+    assert_eq!(ticket.len(), 8);
+    assert_ne!(ticket, "SECRET1");
+    assert_eq!(v["basicValid"], true, "{v}");
+    assert!(header_of(&v, "cookie")
+        .unwrap_or_default()
+        .find("apimlAuthenticationToken")
+        .is_none());
+    no_forged(&v);
+
+    // safIdt: X-SAF-Token, verifiable through zgate.
+    let (s, t) = with_cookie("/idtsvc/api/v1/x");
+    assert_eq!(s, 200, "{t}");
+    let v = body(&t);
+    let idt = header_of(&v, "x-saf-token").unwrap();
+    assert!(header_of(&v, "cookie")
+        .unwrap_or_default()
+        .find("apimlAuthenticationToken")
+        .is_none());
+    let (s, t) = server.curl(
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &format!(r#"{{"token":"{idt}","applid":"TSTAPPL"}}"#),
+        ],
+        "/gateway/api/v1/auth/safidt/validate",
+    );
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(body(&t)["sub"], "ALICE");
+    let (s, _) = server.curl(
+        &[
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            &format!(r#"{{"token":"{jwt}"}}"#),
+        ],
+        "/gateway/api/v1/auth/safidt/validate",
+    );
+    assert_eq!(s, 401);
+
+    // zosmf: Cookie jwtToken.
+    let (s, t) = with_cookie("/zosmfsvc/api/v1/x");
+    assert_eq!(s, 200, "{t}");
+    let c = header_of(&body(&t), "cookie").unwrap();
+    assert!(
+        c.contains("jwtToken=ey") && !c.contains("apimlAuthenticationToken"),
+        "{c}"
+    );
+
+    // x509 without a client certificate: forwarded, failure header both ways,
+    // and the forged certificate headers never arrive.
+    let (s, t) = with_cookie("/x509svc/api/v1/x");
+    assert_eq!(s, 200, "{t}");
+    assert!(
+        t.to_ascii_lowercase()
+            .contains("x-zowe-auth-failure: zweag167e"),
+        "{t}"
+    );
+    let v = body(&t);
+    assert!(header_of(&v, "x-zowe-auth-failure")
+        .unwrap()
+        .starts_with("ZWEAG167E"));
+    no_forged(&v);
+
+    // bypass: the caller's credentials pass through; forged ones do not.
+    let (s, t) = with_cookie("/bypasssvc/api/v1/x");
+    assert_eq!(s, 200, "{t}");
+    let v = body(&t);
+    assert!(header_of(&v, "cookie").unwrap().contains(&jwt));
+    no_forged(&v);
+
+    // No credentials on a zoweJwt service: forwarded with the failure header.
+    let (s, t) = server.curl(&FORGED, "/jwtsvc/api/v1/x");
+    assert_eq!(s, 200, "{t}");
+    assert!(t.contains("ZWEAG160E"), "{t}");
+    let v = body(&t);
+    assert!(header_of(&v, "cookie").is_none());
+    assert!(header_of(&v, "x-zowe-auth-failure")
+        .unwrap()
+        .starts_with("ZWEAG160E"));
+    no_forged(&v);
+    // A bad password: forwarded, failure header, no credential.
+    let (s, t) = server.curl(&["-u", "ALICE:WRONG1"], "/ptsvc/api/v1/x");
+    assert_eq!(s, 200, "{t}");
+    let v = body(&t);
+    assert!(header_of(&v, "authorization").is_none(), "{v}");
+    assert!(header_of(&v, "x-zowe-auth-failure").is_some());
+
+    // No instance answers: 503 with the message.
+    let (s, t) = server.curl(&[], "/deadsvc/api/v1/x");
+    assert_eq!(s, 503, "{t}");
+    assert!(t.contains("ZWEAO503E") && t.contains("deadsvc"), "{t}");
+    let (s, _) = server.curl(&[], "/nosuch/api/v1/x");
+    assert_eq!(s, 404);
+
+    // auth/ticket.
+    let ticket_req = |b: &str| {
+        server.curl(
+            &[
+                "-X",
+                "POST",
+                "-H",
+                &format!("Cookie: apimlAuthenticationToken={jwt}"),
+                "-H",
+                "Content-Type: application/json",
+                "-d",
+                b,
+            ],
+            "/gateway/api/v1/auth/ticket",
+        )
+    };
+    let (s, t) = ticket_req(r#"{"applicationName":"TSTAPPL"}"#);
+    assert_eq!(s, 200, "{t}");
+    let v = body(&t);
+    assert_eq!(v["userId"], "ALICE");
+    assert_eq!(v["applicationName"], "TSTAPPL");
+    assert_eq!(v["token"], jwt.as_str());
+    assert_eq!(v["ticket"].as_str().unwrap().len(), 8);
+    let (s, t) = ticket_req("{}");
+    assert_eq!(s, 400, "{t}");
+    assert!(t.contains("ZWEAG140E"));
+    let (s, t) = ticket_req(r#"{"applicationName":"NOAPPL"}"#);
+    assert_eq!(s, 400, "{t}");
+    assert!(t.contains("ZWEAG141E"));
+
+    // The services list: APIML.SERVICES READ.
+    let admin = format!("ADMIN:{}", server.admin_password());
+    let (s, t) = server.curl(&["-u", &admin], "/gateway/api/v1/services");
+    assert_eq!(s, 200, "{t}");
+    assert_eq!(body(&t)["services"].as_array().unwrap().len(), 7);
+    let (s, t) = server.curl(&["-u", "ALICE:SECRET1"], "/gateway/api/v1/services");
+    assert_eq!(s, 403, "{t}");
+    assert!(t.contains("ZWEAT403E"));
+
+    // A bad set on reload is refused by file:line; the old set keeps serving.
+    let mut f = std::fs::File::create(home.join("services/bad.yml")).unwrap();
+    f.write_all(b"services:\n  - serviceId: broken\n    instanceBaseUrls: [ftp://x/]\n    routes: []\n  - serviceId: jwtsvc\n    instanceBaseUrls: [http://localhost:1/]\n    routes: []\n").unwrap();
+    drop(f);
+    let (s, t) = server.curl(
+        &["-X", "POST", "-u", &admin],
+        "/gateway/api/v1/services/reload",
+    );
+    assert_eq!(s, 422, "{t}");
+    assert!(
+        t.contains("bad.yml:2:") && t.contains("duplicate serviceId") && t.contains("jwtsvc"),
+        "{t}"
+    );
+    let (s, _) = with_cookie("/jwtsvc/api/v1/hello");
+    assert_eq!(s, 200);
+    // SIGHUP with the bad file: still served; then fixed + SIGHUP: new set.
+    std::fs::write(home.join("services/bad.yml"), "services:\n  - serviceId: newsvc\n    instanceBaseUrls: [http://127.0.0.1:1/]\n    routes: [{gatewayUrl: api/v1}]\n").unwrap();
+    Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut seen = false;
+    for _ in 0..50 {
+        let (_, t) = server.curl(&["-u", &admin], "/gateway/api/v1/services");
+        if t.contains("newsvc") {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(seen, "SIGHUP did not reload");
+}
+
+/// VmHWM (peak resident set) of a process, KiB.
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn streaming_slow_backends_and_failover() {
+    const SIZE: u64 = 1024 * 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let a = Backend::start(&[]);
+    let mut b = Backend::start(&[]);
+    std::fs::create_dir_all(home.join("services")).unwrap();
+    std::fs::write(
+        home.join("services/s.yml"),
+        format!("services:\n{}", service("stream", &[a.url(), b.url()], "")),
+    )
+    .unwrap();
+    let server = Server::start(&home, &[], &[]);
+    let pid = server.child.id();
+
+    // Upload: curl streams stdin as a chunked PUT; the backend counts.
+    let up = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c {SIZE} /dev/zero | curl -s --cacert {} -T - {}",
+            server.ca_file().display(),
+            server.url("/stream/api/v1/upload")
+        ))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&up.stdout).unwrap();
+    assert_eq!(v["bodyLength"], SIZE, "{v}");
+    // Download.
+    let down = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{size_download}",
+            "--cacert",
+        ])
+        .arg(server.ca_file())
+        .arg(server.url(&format!("/stream/api/v1/download?bytes={SIZE}")))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&down.stdout), SIZE.to_string());
+    let hwm = vm_hwm_kib(pid);
+    eprintln!(
+        "gateway VmHWM after {} MiB up + down: {} KiB",
+        SIZE >> 20,
+        hwm
+    );
+    assert!(hwm < 200 * 1024, "gateway peak RSS {hwm} KiB");
+
+    // A slow request does not hold up others: the fast one finishes first.
+    let slow_url = server.url("/stream/api/v1/slow?ms=3000");
+    let ca = server.ca_file();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx2 = tx.clone();
+    let slow = std::thread::spawn(move || {
+        let out = Command::new("curl")
+            .args(["-s", "--cacert"])
+            .arg(&ca)
+            .arg(&slow_url)
+            .output()
+            .unwrap();
+        tx2.send("slow").unwrap();
+        out
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (s, _) = server.curl(&[], "/stream/api/v1/fast");
+    assert_eq!(s, 200);
+    tx.send("fast").unwrap();
+    assert_eq!(rx.recv().unwrap(), "fast");
+    assert!(slow.join().unwrap().status.success());
+
+    // Failover: kill one instance mid-test; every request still succeeds.
+    for i in 0..20 {
+        if i == 5 {
+            let _ = b.child.kill();
+            let _ = b.child.wait();
+        }
+        let (s, t) = server.curl(&[], "/stream/api/v1/ping");
+        assert_eq!(s, 200, "request {i}: {t}");
+    }
+    drop(a);
+}

@@ -1,0 +1,184 @@
+//! `zgate-test-backend`: an HTTP echo service for zgate's end-to-end tests.
+//!
+//! `zgate-test-backend [--port N] [--esm-home DIR --applid APPL]` prints
+//! `listening on PORT` and serves, on any path:
+//! - default: JSON `{"method","path","headers":{name:[values]},"bodyLength"}`
+//!   (the body is read and counted, never kept);
+//! - a path ending in `/download?bytes=N`: N bytes streamed in 64 KiB chunks;
+//! - a path ending in `/slow?ms=N`: the echo after N ms;
+//! - `/application/health`: `{"status":"UP"}`;
+//! - with `--esm-home`: a Basic `Authorization` is checked against that
+//!   home's ESM as a password or PassTicket for `--applid` (replay
+//!   protection included) and the echo says `"basicValid": true|false`.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use hyper::body::{Frame, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+
+struct Ctx {
+    esm: Option<(zgate_esm::Esm, String)>,
+}
+
+type Out = Response<BoxBody<Bytes, Infallible>>;
+
+fn json(status: u16, v: serde_json::Value) -> Out {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())).boxed());
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or_default();
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn query(req: &Request<Incoming>, key: &str) -> Option<u64> {
+    req.uri().query()?.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k == key).then(|| v.parse().ok()).flatten()
+    })
+}
+
+async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Out, Infallible> {
+    let path = req.uri().path().to_owned();
+    if path == "/application/health" {
+        return Ok(json(200, serde_json::json!({"status": "UP"})));
+    }
+    if path.ends_with("/download") {
+        let total = query(&req, "bytes").unwrap_or(0);
+        let chunk = Bytes::from(vec![b'z'; 64 * 1024]);
+        let stream = futures_stream(total, chunk);
+        let mut r = Response::new(BodyExt::boxed(stream));
+        r.headers_mut().insert(
+            hyper::header::CONTENT_LENGTH,
+            hyper::header::HeaderValue::from(total),
+        );
+        return Ok(r);
+    }
+    if path.ends_with("/slow") {
+        tokio::time::sleep(Duration::from_millis(query(&req, "ms").unwrap_or(1000))).await;
+    }
+    let method = req.method().to_string();
+    let full_path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in req.headers() {
+        headers
+            .entry(k.as_str().to_owned())
+            .or_default()
+            .push(String::from_utf8_lossy(v.as_bytes()).into_owned());
+    }
+    let basic = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let mut body = req.into_body();
+    let mut length: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(f) => {
+                if let Some(d) = f.data_ref() {
+                    length += d.len() as u64;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let mut out = serde_json::json!({
+        "method": method,
+        "path": full_path,
+        "headers": headers,
+        "bodyLength": length,
+    });
+    if let (Some((esm, applid)), Some(basic)) = (&ctx.esm, basic) {
+        let valid = match basic.split_once(':') {
+            Some((u, p)) => {
+                let _ = esm.reload_if_changed();
+                matches!(
+                    esm.verify_for_appl(u, p, applid),
+                    zgate_esm::VerifyOutcome::Success { .. }
+                )
+            }
+            None => false,
+        };
+        out["basicValid"] = serde_json::Value::Bool(valid);
+    }
+    Ok(json(200, out))
+}
+
+fn futures_stream(
+    total: u64,
+    chunk: Bytes,
+) -> impl hyper::body::Body<Data = Bytes, Error = Infallible> + Send + 'static {
+    // A body that yields `total` bytes in `chunk`-sized frames on demand.
+    struct Gen {
+        left: u64,
+        chunk: Bytes,
+    }
+    impl hyper::body::Body for Gen {
+        type Data = Bytes;
+        type Error = Infallible;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            if self.left == 0 {
+                return std::task::Poll::Ready(None);
+            }
+            let n = self.left.min(self.chunk.len() as u64) as usize;
+            self.left -= n as u64;
+            std::task::Poll::Ready(Some(Ok(Frame::data(self.chunk.slice(..n)))))
+        }
+    }
+    Gen { left: total, chunk }
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let port: u16 = arg(&args, "--port")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let esm = match (arg(&args, "--esm-home"), arg(&args, "--applid")) {
+        (Some(home), Some(applid)) => Some((
+            zgate_esm::Esm::open(std::path::Path::new(&home))
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
+            applid,
+        )),
+        _ => None,
+    };
+    let ctx = Arc::new(Ctx { esm });
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    println!("listening on {}", listener.local_addr()?.port());
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades()
+                .await;
+        });
+    }
+}
