@@ -495,3 +495,48 @@ fn streaming_slow_backends_and_failover() {
     }
     drop(a);
 }
+
+#[test]
+fn per_service_authorization_when_switched_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let echo = Backend::start(&[]);
+    std::fs::create_dir_all(home.join("services")).unwrap();
+    std::fs::write(
+        home.join("services/s.yml"),
+        format!("services:\n{}", service("guarded", &[echo.url()], "")),
+    )
+    .unwrap();
+    let on = ["--set", "zgate.services.authorization=true"];
+    drop(Server::start(&home, &on, &[]));
+    esm(
+        &home,
+        &[
+            "ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED",
+            "SETROPTS CLASSACT(ZOWE)",
+            "RDEFINE ZOWE APIML.SERVICES.GUARDED UACC(NONE)",
+        ],
+    );
+    let server = Server::start(&home, &on, &[]);
+    let (s, t) = server.curl(&["-u", "ALICE:SECRET1"], "/guarded/api/v1/x");
+    assert_eq!(s, 403, "{t}");
+    assert!(
+        t.contains("ZWEAT403E") && t.contains("APIML.SERVICES.GUARDED"),
+        "{t}"
+    );
+    let (s, _) = server.curl(&[], "/guarded/api/v1/x");
+    assert_eq!(s, 401);
+    esm(
+        &home,
+        &["PERMIT APIML.SERVICES.GUARDED CLASS(ZOWE) ID(ALICE) ACCESS(READ)"],
+    );
+    let mut status = 0;
+    for _ in 0..30 {
+        status = server.curl(&["-u", "ALICE:SECRET1"], "/guarded/api/v1/x").0;
+        if status == 200 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(status, 200);
+}

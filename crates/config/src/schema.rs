@@ -293,6 +293,8 @@ pub const KEYS: &[KeySpec] = &[
     k("zgate.auth.securityDomain", Text, Lit("security-domain")),
     k("zgate.auth.cookie.maxAgeSeconds", Count, NoDefault),
     k("zgate.services.directory", Path, Home("services")),
+    // iss6: SAF `ZOWE APIML.SERVICES.<serviceId>` READ on routed requests.
+    k("zgate.services.authorization", Bool, Lit("false")),
     k("zgate.log.format", OneOf(&["text", "json"]), Lit("text")),
     k(
         "zgate.log.level",

@@ -196,6 +196,8 @@ pub struct Config {
     pub gateway: GatewayConfig,
     /// Routed service definitions.
     pub services_directory: PathBuf,
+    /// Per-service SAF authorization of routed requests (iss6).
+    pub services_authorization: bool,
     /// Log format.
     pub log_format: LogFormat,
     /// Log level name.
@@ -533,6 +535,7 @@ impl Config {
             },
         };
         let services_directory = r.required_path("zgate.services.directory");
+        let services_authorization = r.boolean("zgate.services.authorization");
         let log_format = match r.word("zgate.log.format").as_str() {
             "json" => LogFormat::Json,
             _ => LogFormat::Text,
@@ -564,6 +567,7 @@ impl Config {
             client_tls,
             gateway,
             services_directory,
+            services_authorization,
             log_format,
             log_level,
         })

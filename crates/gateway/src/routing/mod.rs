@@ -232,14 +232,32 @@ impl Routing {
 /// layers; the routed fallback is [`routed`]).
 pub fn endpoints() -> Router<AppState> {
     let mut r = Router::new()
-        .route("/gateway/api/v1/services", get(list_services))
-        .route("/gateway/api/v1/services/reload", post(reload_services));
+        .route(
+            "/gateway/api/v1/services",
+            get(list_services).fallback(wrong_method),
+        )
+        .route(
+            "/gateway/api/v1/services/reload",
+            post(reload_services).fallback(wrong_method),
+        );
     for prefix in crate::routes::AUTH_PREFIXES {
         r = r
-            .route(&format!("{prefix}/ticket"), post(ticket))
-            .route(&format!("{prefix}/safidt/validate"), post(validate_safidt));
+            .route(
+                &format!("{prefix}/ticket"),
+                post(ticket).fallback(wrong_method),
+            )
+            .route(
+                &format!("{prefix}/safidt/validate"),
+                post(validate_safidt).fallback(wrong_method),
+            );
     }
     r
+}
+
+async fn wrong_method(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+    }
 }
 
 async fn require(

@@ -149,7 +149,9 @@ pub async fn apply(
             add_cookie(parts, &format!("{name}={jwt}"))
         }
         S::HttpBasicPassTicket => {
-            let applid = service.applid.clone().unwrap_or_default();
+            let applid = service.applid.clone().ok_or_else(|| {
+                "ZWEAG141E The service defines no applid for PassTickets".to_owned()
+            })?;
             let issuer = routing
                 .issuer
                 .clone()
@@ -168,7 +170,10 @@ pub async fn apply(
             Ok(())
         }
         S::SafIdt => {
-            let applid = service.applid.clone().unwrap_or_default();
+            let applid = service
+                .applid
+                .clone()
+                .ok_or_else(|| "ZWEAG151E The service defines no applid for SAF IDTs".to_owned())?;
             let idt = state
                 .tokens()
                 .issue_saf_idt(&user, &applid, routing.settings.saf_idt_lifetime_seconds)

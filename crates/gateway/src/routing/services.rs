@@ -333,12 +333,8 @@ pub fn parse_file(
             .applid
             .map(|a| a.trim().to_ascii_uppercase())
             .filter(|a| !a.is_empty());
-        if matches!(scheme, Scheme::HttpBasicPassTicket | Scheme::SafIdt) && applid.is_none() {
-            errors.push(err(
-                line,
-                format!("{id}: scheme {} needs an applid", scheme.as_str()),
-            ));
-        }
+        // A PassTicket or SAF IDT service without an applid loads (Zowe's
+        // own samples have one); its requests then carry X-Zowe-Auth-Failure.
         let headers = match auth.headers {
             Some(serde_yaml_ng::Value::String(s)) => s
                 .split(',')

@@ -78,6 +78,7 @@ pub fn routing(config: &Config, esm: Arc<Esm>) -> Result<Arc<Routing>, RoutingSe
     };
     let settings = RoutingSettings {
         services_directory: config.services_directory.clone(),
+        per_service_authorization: config.services_authorization,
         client_tls,
         health_interval: Duration::from_secs(5),
         ..RoutingSettings::default()

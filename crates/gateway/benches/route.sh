@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Routed-request benchmark (iss6), loopback only, bounded (DURATION s per run):
+# requests/s and p99 for the same echo backend reached
+#   1. directly (HTTP),
+#   2. through nginx as a TLS reverse proxy with keep-alive to the backend,
+#   3. through zgate (zoweJwt scheme, caller authenticated by its JWT cookie).
+# Usage: crates/gateway/benches/route.sh [DURATION=10] [CONNECTIONS=32] [THREADS=2]
+set -euo pipefail
+DURATION=${1:-10}; CONNS=${2:-32}; THREADS=${3:-2}
+ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
+cd "$ROOT"
+if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
+  apt-get install -y nginx-light wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y nginx-light wrk >/dev/null; }
+fi
+cargo build --release -q -p zgate-cli -p zgate-testbackend
+BIN=$ROOT/target/release
+T=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$T"; }
+trap cleanup EXIT
+
+"$BIN/zgate-test-backend" > "$T/backend.out" & PIDS+=($!)
+for _ in $(seq 50); do [ -s "$T/backend.out" ] && break; sleep 0.1; done
+BPORT=$(awk '{print $3}' "$T/backend.out")
+
+HOME_DIR=$T/home; mkdir -p "$HOME_DIR/services"
+cat > "$HOME_DIR/services/bench.yml" <<YML
+services:
+  - serviceId: bench
+    title: bench
+    instanceBaseUrls: [http://127.0.0.1:$BPORT/]
+    routes: [{gatewayUrl: api/v1, serviceRelativeUrl: /api/v1}]
+    authentication: {scheme: zoweJwt}
+YML
+"$BIN/zgate" --home "$HOME_DIR" --set zgate.server.address=127.0.0.1 --set zgate.log.level=warn serve --port 0 > "$T/zgate.out" 2> "$T/zgate.err" & PIDS+=($!)
+for _ in $(seq 100); do grep -q "listening on" "$T/zgate.out" 2>/dev/null && break; sleep 0.1; done
+ZPORT=$(grep -o 'localhost:[0-9]*' "$T/zgate.out" | head -1 | cut -d: -f2)
+CA=$HOME_DIR/keystore/local_ca/local_ca.cer
+PW=$(cat "$HOME_DIR/initial-admin-password")
+JWT=$(curl -s -i --cacert "$CA" -X POST -u "ADMIN:$PW" "https://localhost:$ZPORT/gateway/api/v1/auth/login" \
+  | sed -n 's/^[Ss]et-[Cc]ookie: apimlAuthenticationToken=\([^;]*\).*/\1/p')
+[ -n "$JWT" ] || { echo "login failed"; exit 1; }
+
+# nginx: TLS with zgate's own server certificate, keep-alive upstream.
+KS=$HOME_DIR/keystore/localhost/localhost.keystore
+openssl pkcs12 -in "$KS.p12" -passin pass:password -nokeys -clcerts -out "$T/cert.pem" 2>/dev/null \
+  || openssl pkcs12 -in "$KS.p12" -passin pass:password -nokeys -clcerts -legacy -out "$T/cert.pem"
+openssl pkcs12 -in "$KS.p12" -passin pass:password -nocerts -nodes -out "$T/key.pem" 2>/dev/null \
+  || openssl pkcs12 -in "$KS.p12" -passin pass:password -nocerts -nodes -legacy -out "$T/key.pem"
+NPORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+cat > "$T/nginx.conf" <<NGX
+worker_processes 2;
+pid $T/nginx.pid;
+error_log $T/nginx.err warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream backend { server 127.0.0.1:$BPORT; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NPORT ssl;
+    http2 off;
+    ssl_certificate $T/cert.pem; ssl_certificate_key $T/key.pem;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+NGX
+sed -i 's/^    http2 off;$//' "$T/nginx.conf"
+nginx -c "$T/nginx.conf" -p "$T" -g 'daemon off;' & PIDS+=($!)
+sleep 0.5
+
+run() { # name url [header]
+  local name=$1 url=$2; shift 2
+  local out
+  out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$@" "$url")
+  local rps p99
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  printf '%-34s %12s req/s   p99 %s\n' "$name" "$rps" "$p99"
+}
+echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, loopback, $(nproc) cores"
+run "backend direct (http)" "http://127.0.0.1:$BPORT/api/v1/hello"
+run "nginx TLS -> backend (keep-alive)" "https://127.0.0.1:$NPORT/api/v1/hello"
+run "zgate TLS zoweJwt (JWT cookie)" "https://127.0.0.1:$ZPORT/bench/api/v1/hello" -H "Cookie: apimlAuthenticationToken=$JWT"
