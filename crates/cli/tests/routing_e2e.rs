@@ -12,22 +12,33 @@ use std::process::{Child, Command, Stdio};
 
 use gateway_support::{zgate, Server};
 
-/// The backend binary: next to the test executable's directory
-/// (target/debug), built on demand when a run selected only this crate.
+/// The backend binary, next to the test executable's directory
+/// (target/debug). Built (or brought up to date) once per test process, so
+/// a run that selected only this crate still gets the current one.
 fn backend_exe() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let path = dir.join("zgate-test-backend");
-    if !path.exists() {
-        let cargo = option_env!("CARGO").unwrap_or("cargo");
-        let st = Command::new(cargo)
-            .args(["build", "-p", "zgate-testbackend"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-    path
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let path = exe
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .join("zgate-test-backend");
+            let cargo = option_env!("CARGO").unwrap_or("cargo");
+            let st = Command::new(cargo)
+                .args(["build", "-q", "-p", "zgate-testbackend"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .unwrap();
+            assert!(
+                st.success() && path.exists(),
+                "cannot build zgate-test-backend"
+            );
+            path
+        })
+        .clone()
 }
 
 struct Backend {
@@ -539,4 +550,63 @@ fn per_service_authorization_when_switched_on() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     assert_eq!(status, 200);
+}
+
+#[test]
+fn websocket_upgrade_tunnels_both_ways_with_the_scheme_applied() {
+    use std::io::Read as _;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    drop(Server::start(&home, &[], &[]));
+    esm(&home, &["ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED"]);
+    let echo = Backend::start(&[]);
+    std::fs::create_dir_all(home.join("services")).unwrap();
+    let def = format!(
+        "services:\n  - serviceId: wssvc\n    instanceBaseUrls: [{}]\n    routes: [{{gatewayUrl: ws/v1, serviceRelativeUrl: /ws}}]\n    authentication: {{scheme: zoweJwt}}\n",
+        echo.url()
+    );
+    std::fs::write(home.join("services/ws.yml"), def).unwrap();
+    let server = Server::start(&home, &[], &[]);
+    let jwt = server.login("ALICE", "SECRET1");
+    // openssl s_client offers no ALPN: HTTP/1.1, where Upgrade lives.
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect"])
+        .arg(format!("localhost:{}", server.port))
+        .arg("-CAfile")
+        .arg(server.ca_file())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    write!(
+        stdin,
+        "GET /wssvc/ws/v1/chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nCookie: apimlAuthenticationToken={jwt}\r\n\r\n"
+    )
+    .unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    stdin.write_all(b"ping-through-the-tunnel\n").unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    drop(stdin);
+    let mut out = String::new();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let _ = stdout.read_to_string(&mut out);
+        out
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = reader.join().unwrap();
+    assert!(out.starts_with("HTTP/1.1 101"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "upgraded /base/ws/chat cookie=apimlAuthenticationToken={jwt}"
+        )),
+        "{out}"
+    );
+    assert!(out.contains("ping-through-the-tunnel"), "{out}");
 }

@@ -7,6 +7,8 @@
 //! - a path ending in `/download?bytes=N`: N bytes streamed in 64 KiB chunks;
 //! - a path ending in `/slow?ms=N`: the echo after N ms;
 //! - `/application/health`: `{"status":"UP"}`;
+//! - `Upgrade: websocket`: 101, then a line `upgraded <path> cookie=<cookie>`
+//!   and every byte echoed (a raw tunnel check, not a WebSocket codec);
 //! - with `--esm-home`: a Basic `Authorization` is checked against that
 //!   home's ESM as a password or PassTicket for `--applid` (replay
 //!   protection included) and the echo says `"basicValid": true|false`.
@@ -47,8 +49,50 @@ fn query(req: &Request<Incoming>, key: &str) -> Option<u64> {
     })
 }
 
-async fn handle(ctx: Arc<Ctx>, req: Request<Incoming>) -> Result<Out, Infallible> {
+async fn handle(ctx: Arc<Ctx>, mut req: Request<Incoming>) -> Result<Out, Infallible> {
     let path = req.uri().path().to_owned();
+    if req
+        .headers()
+        .get(hyper::header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"))
+    {
+        // Not a WebSocket implementation: after the 101 it echoes raw bytes,
+        // prefixed by what it saw of the request, which is what the
+        // gateway's tunnel needs to carry both ways.
+        let seen = format!(
+            "upgraded {} cookie={}\n",
+            path,
+            req.headers()
+                .get(hyper::header::COOKIE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+        );
+        let on = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+            if let Ok(up) = on.await {
+                let mut io = TokioIo::new(up);
+                let _ = io.write_all(seen.as_bytes()).await;
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = io.read(&mut buf).await {
+                    if n == 0 || io.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let mut r = Response::new(Full::new(Bytes::new()).boxed());
+        *r.status_mut() = hyper::StatusCode::SWITCHING_PROTOCOLS;
+        r.headers_mut().insert(
+            hyper::header::UPGRADE,
+            hyper::header::HeaderValue::from_static("websocket"),
+        );
+        r.headers_mut().insert(
+            hyper::header::CONNECTION,
+            hyper::header::HeaderValue::from_static("Upgrade"),
+        );
+        return Ok(r);
+    }
     if path == "/application/health" {
         return Ok(json(200, serde_json::json!({"status": "UP"})));
     }
