@@ -616,3 +616,71 @@ async fn forward(
     }
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn routing(yaml: &str) -> Arc<Routing> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("s.yml"), yaml).unwrap();
+        let r = Routing::new(
+            RoutingSettings {
+                services_directory: dir.path().to_path_buf(),
+                ..RoutingSettings::default()
+            },
+            None,
+        )
+        .unwrap();
+        // The definitions are loaded; the directory may go.
+        drop(dir);
+        r
+    }
+
+    fn path(r: &Routing, uri: &str) -> Option<String> {
+        resolve(r, &uri.parse().unwrap()).map(|t| format!("{} {}", t.kind, t.path))
+    }
+
+    #[tokio::test]
+    async fn paths_map_to_instance_paths() {
+        let r = routing(
+            "services:\n  - serviceId: svc\n    instanceBaseUrls: [http://h:1/ctx/]\n    routes:\n      - {gatewayUrl: api/v1, serviceRelativeUrl: /api/v1}\n      - {gatewayUrl: ui/v1, serviceRelativeUrl: /}\n      - {gatewayUrl: api, serviceRelativeUrl: /zosmf}\n",
+        );
+        assert_eq!(
+            path(&r, "/svc/api/v1/a/b?q=1").unwrap(),
+            "api /api/v1/a/b?q=1"
+        );
+        assert_eq!(path(&r, "/svc/api/v1").unwrap(), "api /api/v1");
+        assert_eq!(path(&r, "/svc/ui/v1/").unwrap(), "ui /");
+        assert_eq!(path(&r, "/SVC/api/v2/x").unwrap(), "api /zosmf/v2/x");
+        assert!(path(&r, "/svc/ws/v1/x").is_none());
+        assert!(path(&r, "/svc/other/v1/x").is_none());
+        assert!(path(&r, "/nosuch/api/v1/x").is_none());
+    }
+
+    #[test]
+    fn every_inbound_credential_is_stripped_and_other_cookies_kept() {
+        let req = http::Request::get("/x")
+            .header("authorization", "Basic QTpC")
+            .header("private-token", "pat")
+            .header("x-saf-token", "idt")
+            .header("client-cert", "c")
+            .header("x-certificate-public", "p")
+            .header("x-certificate-whatever", "w")
+            .header(
+                "cookie",
+                "apimlAuthenticationToken=a; apimlAuthenticationToken.2=b; personalAccessToken=c; jwtToken=d; LtpaToken2=e; keep=1",
+            )
+            .header("cookie", "also=2")
+            .header("accept", "text/plain")
+            .body(())
+            .unwrap();
+        let (mut parts, _) = req.into_parts();
+        schemes::strip_credentials(&mut parts);
+        let mut names: Vec<&str> = parts.headers.keys().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["accept", "cookie"]);
+        assert_eq!(parts.headers["cookie"], "keep=1; also=2");
+    }
+}
