@@ -610,3 +610,50 @@ fn websocket_upgrade_tunnels_both_ways_with_the_scheme_applied() {
     );
     assert!(out.contains("ping-through-the-tunnel"), "{out}");
 }
+
+#[test]
+fn https_instances_are_verified_and_see_the_gateway_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    drop(Server::start(&home, &[], &[]));
+    esm(&home, &["ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED"]);
+    // The backend serves zgate's own certificate (CN/SAN localhost), signed
+    // by the CA in zgate's truststore.
+    let tls = Backend::start(&["--tls-home", home.to_str().unwrap()]);
+    std::fs::create_dir_all(home.join("services")).unwrap();
+    let by_name = format!("https://localhost:{}/base", tls.port);
+    let untrusted = {
+        // A plain HTTP listener spoken to as HTTPS: the handshake fails.
+        let plain = Backend::start(&[]);
+        let url = format!("https://localhost:{}/base", plain.port);
+        (plain, url)
+    };
+    std::fs::write(
+        home.join("services/tls.yml"),
+        format!(
+            "services:\n{}{}",
+            service(
+                "tlssvc",
+                &[by_name],
+                "      authentication:\n        scheme: x509\n"
+            ),
+            service("badtls", &[untrusted.1.clone()], "")
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&home, &[], &[]);
+    let (s, t) = server.curl(&["-u", "ALICE:SECRET1"], "/tlssvc/api/v1/x");
+    assert_eq!(s, 200, "{t}");
+    let v = body(&t);
+    // The gateway presented its own client certificate.
+    assert!(
+        v["clientCertificate"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("localhost"),
+        "{v}"
+    );
+    assert!(header_of(&v, "authorization").is_none());
+    let (s, t) = server.curl(&[], "/badtls/api/v1/x");
+    assert_eq!(s, 503, "{t}");
+}

@@ -7,6 +7,9 @@
 //! - a path ending in `/download?bytes=N`: N bytes streamed in 64 KiB chunks;
 //! - a path ending in `/slow?ms=N`: the echo after N ms;
 //! - `/application/health`: `{"status":"UP"}`;
+//! - with `--tls-home DIR`: HTTPS with that zgate home's server keystore,
+//!   asking for a client certificate (verified against its truststore);
+//!   the echo then carries `"clientCertificate": "<subject DN>"|null`;
 //! - `Upgrade: websocket`: 101, then a line `upgraded <path> cookie=<cookie>`
 //!   and every byte echoed (a raw tunnel check, not a WebSocket codec);
 //! - with `--esm-home`: a Basic `Authorization` is checked against that
@@ -30,6 +33,10 @@ struct Ctx {
     esm: Option<(zgate_esm::Esm, String)>,
 }
 
+/// The subject of the client certificate of a TLS connection.
+#[derive(Clone)]
+struct PeerSubject(Option<String>);
+
 type Out = Response<BoxBody<Bytes, Infallible>>;
 
 fn json(status: u16, v: serde_json::Value) -> Out {
@@ -49,7 +56,11 @@ fn query(req: &Request<Incoming>, key: &str) -> Option<u64> {
     })
 }
 
-async fn handle(ctx: Arc<Ctx>, mut req: Request<Incoming>) -> Result<Out, Infallible> {
+async fn handle(
+    ctx: Arc<Ctx>,
+    peer: Option<PeerSubject>,
+    mut req: Request<Incoming>,
+) -> Result<Out, Infallible> {
     let path = req.uri().path().to_owned();
     if req
         .headers()
@@ -148,6 +159,10 @@ async fn handle(ctx: Arc<Ctx>, mut req: Request<Incoming>) -> Result<Out, Infall
         "headers": headers,
         "bodyLength": length,
     });
+    if let Some(PeerSubject(subject)) = peer {
+        out["clientCertificate"] =
+            subject.map_or(serde_json::Value::Null, serde_json::Value::String);
+    }
     if let (Some((esm, applid)), Some(basic)) = (&ctx.esm, basic) {
         let valid = match basic.split_once(':') {
             Some((u, p)) => {
@@ -211,18 +226,67 @@ async fn main() -> std::io::Result<()> {
         )),
         _ => None,
     };
+    let tls = match arg(&args, "--tls-home") {
+        Some(home) => {
+            let home = std::path::PathBuf::from(home);
+            let pw = || zgate_pki::Password::new("password");
+            let params = zgate_pki::ServerTlsParams::new(
+                zgate_pki::KeystoreParams::Pkcs12 {
+                    file: home.join("keystore/localhost/localhost.keystore.p12"),
+                    password: pw(),
+                    alias: None,
+                },
+                Some(zgate_pki::TruststoreParams::Pkcs12 {
+                    file: home.join("keystore/localhost/localhost.truststore.p12"),
+                    password: pw(),
+                }),
+            );
+            let mut config = zgate_pki::tls::server_config(&params)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+        }
+        None => None,
+    };
     let ctx = Arc::new(Ctx { esm });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on {}", listener.local_addr()?.port());
     loop {
         let (tcp, _) = listener.accept().await?;
         let ctx = ctx.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(ctx.clone(), req));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service)
-                .with_upgrades()
-                .await;
+            let builder = hyper::server::conn::http1::Builder::new();
+            match tls {
+                None => {
+                    let service =
+                        hyper::service::service_fn(move |req| handle(ctx.clone(), None, req));
+                    let _ = builder
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .with_upgrades()
+                        .await;
+                }
+                Some(acceptor) => {
+                    let Ok(stream) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let subject = stream
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .and_then(|c| zgate_pki::x509::CertInfo::parse(c).ok())
+                        .map(|i| i.subject);
+                    let peer = PeerSubject(subject);
+                    let service = hyper::service::service_fn(move |req| {
+                        handle(ctx.clone(), Some(peer.clone()), req)
+                    });
+                    let _ = builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
+                        .await;
+                }
+            }
         });
     }
 }
