@@ -637,7 +637,7 @@ fn https_instances_are_verified_and_see_the_gateway_certificate() {
                 &[by_name],
                 "      authentication:\n        scheme: x509\n"
             ),
-            service("badtls", &[untrusted.1.clone()], "")
+            service("badtls", std::slice::from_ref(&untrusted.1), "")
         ),
     )
     .unwrap();
