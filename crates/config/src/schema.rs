@@ -184,6 +184,8 @@ pub const KEYS: &[KeySpec] = &[
         Lit("local_ca_password"),
     ),
     k("zowe.setup.certificate.pkcs12.lock", Bool, Lit("true")),
+    // zgate's own: GSKit-compatible (3DES/RC2-40/SHA-1) PKCS12 files.
+    k("zowe.setup.certificate.pkcs12.legacy", Bool, Lit("false")),
     k(
         "zowe.setup.certificate.pkcs12.import.keystore",
         Path,

@@ -128,6 +128,8 @@ pub struct SetupCertificateConfig {
     pub ca_password: Secret,
     /// Restrict file permissions.
     pub lock: bool,
+    /// Write GSKit-compatible (legacy) PKCS12 encryption.
+    pub legacy_pkcs12: bool,
     /// An existing PKCS12 to import instead of generating.
     pub import_keystore: Option<PathBuf>,
     /// Its password.
@@ -472,6 +474,7 @@ impl Config {
             ca_alias: r.text("zowe.setup.certificate.pkcs12.caAlias"),
             ca_password: r.secret("zowe.setup.certificate.pkcs12.caPassword"),
             lock: r.boolean("zowe.setup.certificate.pkcs12.lock"),
+            legacy_pkcs12: r.boolean("zowe.setup.certificate.pkcs12.legacy"),
             import_keystore: r.path("zowe.setup.certificate.pkcs12.import.keystore"),
             import_password: r
                 .opt_text("zowe.setup.certificate.pkcs12.import.password")
