@@ -17,6 +17,7 @@ pub mod error;
 pub mod esm_adapter;
 pub mod extract;
 pub mod metrics;
+pub mod pat_routes;
 pub mod routes;
 pub mod security;
 pub mod server;
