@@ -158,7 +158,12 @@ fn start(
         .gateway
         .security
         .personal_access_token_enabled
-        .then(|| Arc::new(zgate_auth::PatService::new(tokens.clone(), Arc::new(security.clone()))));
+        .then(|| {
+            Arc::new(zgate_auth::PatService::new(
+                tokens.clone(),
+                Arc::new(security.clone()),
+            ))
+        });
     let mut state = AppState::new(
         Arc::new(security),
         tokens,

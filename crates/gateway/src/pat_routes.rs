@@ -48,8 +48,14 @@ pub fn routes() -> Router<AppState> {
         .route("/access-token/validate", only(post(validate)))
         .route("/access-token/revoke", only(delete(revoke)))
         .route("/access-token/revoke/tokens", only(delete(revoke_own)))
-        .route("/access-token/revoke/tokens/user", only(delete(revoke_user)))
-        .route("/access-token/revoke/tokens/scope", only(delete(revoke_scope)))
+        .route(
+            "/access-token/revoke/tokens/user",
+            only(delete(revoke_user)),
+        )
+        .route(
+            "/access-token/revoke/tokens/scope",
+            only(delete(revoke_scope)),
+        )
         .route("/access-token/evict", only(delete(evict)))
 }
 
@@ -92,6 +98,13 @@ async fn generate(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
+    // The body first: a bad one writes nothing, not even a logon statistic.
+    let body: GenerateBody = parse(body, ApiError::PatInvalidBody)?;
+    let scopes = body.scopes.unwrap_or_default();
+    zgate_auth::pat::normalize_scopes(&scopes).map_err(|e| match e {
+        PatError::NoScopes => ApiError::PatNoScopes,
+        _ => ApiError::PatInvalidBody,
+    })?;
     // Only a real logon makes a PAT: Basic, else a mapped certificate.
     let caller = match authenticate_basic(&parts.headers, &state).await {
         Some(result) => result?,
@@ -100,17 +113,15 @@ async fn generate(
             None => return Err(ApiError::AuthRequired),
         },
     };
-    let body: GenerateBody = parse(body, ApiError::PatInvalidBody)?;
-    let scopes = body.scopes.unwrap_or_default();
-    let (token, claims) =
-        pats.generate(caller.user(), body.validity, &scopes)
-            .map_err(|e| match e {
-                PatError::NoScopes => ApiError::PatNoScopes,
-                PatError::BadScope => ApiError::PatInvalidBody,
-                PatError::Token(t) => store_error(&t),
-                PatError::OutOfScope => ApiError::InvalidToken,
-                _ => ApiError::BackendUnavailable,
-            })?;
+    let (token, claims) = pats
+        .generate(caller.user(), body.validity, &scopes)
+        .map_err(|e| match e {
+            PatError::NoScopes => ApiError::PatNoScopes,
+            PatError::BadScope => ApiError::PatInvalidBody,
+            PatError::Token(t) => store_error(&t),
+            PatError::OutOfScope => ApiError::InvalidToken,
+            _ => ApiError::BackendUnavailable,
+        })?;
     tracing::info!(
         target: "zgate::audit",
         user = %claims.sub,
@@ -188,7 +199,11 @@ async fn revoke_own(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn require(state: &AppState, caller: &Authenticated, level: AccessLevel) -> Result<(), ApiError> {
+async fn require(
+    state: &AppState,
+    caller: &Authenticated,
+    level: AccessLevel,
+) -> Result<(), ApiError> {
     let security = state.security().clone();
     let user = caller.user().to_string();
     let allowed = tokio::task::spawn_blocking(move || {
@@ -227,7 +242,11 @@ async fn rule(
     let pats = pats(&state)?;
     require(&state, &caller, AccessLevel::Read).await?;
     let body: RuleBody = parse(body, ApiError::PatMissingField)?;
-    let target = if by_user { body.user_id } else { body.service_id };
+    let target = if by_user {
+        body.user_id
+    } else {
+        body.service_id
+    };
     let target = target
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
