@@ -282,7 +282,7 @@ impl PatService {
     pub fn validate(&self, token: &str, service_id: &str) -> Result<VerifiedPat, PatError> {
         let v = self.verify(token)?;
         let service = service_id.trim().to_ascii_lowercase();
-        if v.claims.scopes.iter().any(|s| *s == service) {
+        if v.claims.scopes.contains(&service) {
             Ok(v)
         } else {
             Err(PatError::OutOfScope)

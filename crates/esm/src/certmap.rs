@@ -493,7 +493,7 @@ impl Esm {
                             Some((
                                 user.into(),
                                 label.into(),
-                                format!("{subject}"),
+                                subject.to_string(),
                                 format!("{issuer} serial {serial}"),
                             ))
                         })

@@ -167,7 +167,7 @@ impl Authenticated {
             None => true,
             Some(scopes) => {
                 let service = service_id.to_ascii_lowercase();
-                scopes.iter().any(|s| *s == service)
+                scopes.contains(&service)
             }
         }
     }
