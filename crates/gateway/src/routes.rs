@@ -410,6 +410,14 @@ mod tests {
             "/application/health.get.summary",
             "/application/metrics.get.summary",
             "/gateway/api-docs.get.summary",
+            // issue 5
+            "/gateway/api/v1/auth/access-token/generate.post.summary",
+            "/gateway/api/v1/auth/access-token/validate.post.summary",
+            "/gateway/api/v1/auth/access-token/revoke.delete.summary",
+            "/gateway/api/v1/auth/access-token/revoke/tokens.delete.summary",
+            "/gateway/api/v1/auth/access-token/revoke/tokens/user.delete.summary",
+            "/gateway/api/v1/auth/access-token/revoke/tokens/scope.delete.summary",
+            "/gateway/api/v1/auth/access-token/evict.delete.summary",
         ];
         for path in paths {
             assert!(keys.contains_key(&format!("paths.{path}")), "{path}");
