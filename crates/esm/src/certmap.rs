@@ -384,7 +384,14 @@ impl Esm {
             match action {
                 "MAP" => {
                     let user = need_id()?;
-                    let label = need_label(&label)?;
+                    // Without WITHLABEL, RACF names the map LABELnnnnnnnn.
+                    let label = match &label {
+                        Some(_) => need_label(&label)?,
+                        None => (1..)
+                            .map(|n| format!("LABEL{n:08}"))
+                            .find(|l| records.get(MAP_KIND, l).is_none())
+                            .unwrap_or_default(),
+                    };
                     let (s, i) = filters.clone().unwrap_or_default();
                     if records.get(MAP_KIND, &label).is_some() {
                         return Err(err(

@@ -486,7 +486,9 @@ impl Esm {
             let out = command::execute(&inner.state, &env, text)?;
             match self.commit(&mut inner, out) {
                 Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
-                other => return other.map_err(|e| CommandError::store(&e)),
+                // issue 5: LISTUSER shows that a TOTP factor is active.
+                Ok(out) => return Ok(self.annotate_listuser(text, out)),
+                Err(e) => return Err(CommandError::store(&e)),
             }
         }
     }

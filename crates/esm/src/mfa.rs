@@ -334,6 +334,34 @@ impl Esm {
         })
     }
 
+    /// Adds ` MFA FACTOR=TOTP ACTIVE ...` after each listed user that has a
+    /// factor (LISTUSER), never the secret.
+    pub(crate) fn annotate_listuser(&self, text: &str, out: CommandOutput) -> CommandOutput {
+        let is_listuser = tokenize(text)
+            .ok()
+            .and_then(|ops| ops.first().and_then(word))
+            .and_then(|w| command_name(&w))
+            == Some("LISTUSER");
+        if !is_listuser {
+            return out;
+        }
+        let mut lines = Vec::with_capacity(out.lines.len());
+        let mut user = None;
+        for line in out.lines {
+            if let Some(rest) = line.strip_prefix("USER=") {
+                user = rest.split_whitespace().next().map(str::to_string);
+            }
+            let last = line.starts_with(" LAST-ACCESS=");
+            lines.push(line);
+            if last {
+                if let Some(mfa) = user.as_deref().and_then(|u| self.mfa_listing(u)) {
+                    lines.push(format!(" {mfa}"));
+                }
+            }
+        }
+        CommandOutput { lines }
+    }
+
     /// Whether a user has an active TOTP factor.
     pub fn mfa_active(&self, user: &str) -> bool {
         self.mfa_listing(user).is_some()

@@ -331,4 +331,8 @@ fn listmap_delmap_and_bad_input() {
     let again = zgate_esm::Esm::open(home.path()).unwrap();
     assert_eq!(again.map_certificate(&der).unwrap().as_deref(), Some("BOB"));
     ok(&esm, "RACDCERT DELMAP(LABEL('alice'))");
+    ok(&esm, "RACDCERT MAP ID(ALICE) SDNFILTER('CN=nolabel')");
+    assert!(ok(&esm, "RACDCERT LISTMAP")
+        .join("\n")
+        .contains("Label: LABEL00000001"));
 }

@@ -244,6 +244,16 @@ fn enrolment_listing_removal_and_errors() {
         .lines
         .join("\n");
     assert!(!listing.contains(&secret));
+    assert!(
+        listing.contains(" MFA FACTOR=TOTP ACTIVE ALGORITHM=SHA512 DIGITS=8 PERIOD=30"),
+        "{listing}"
+    );
+    let plain = esm
+        .run_command(&Issuer::Operator, "LISTUSER PLAIN")
+        .unwrap()
+        .lines
+        .join("\n");
+    assert!(!plain.contains("MFA"), "{plain}");
     assert_eq!(
         esm.mfa_listing("U1").unwrap(),
         "MFA FACTOR=TOTP ACTIVE ALGORITHM=SHA512 DIGITS=8 PERIOD=30"

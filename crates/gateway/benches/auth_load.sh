@@ -55,8 +55,8 @@ for _ in $(seq 1 2000); do
 done
 
 map=$("$zgate" --home "$home" cert client --user admin --out "$work/clients" | sed -n 's/^ *\(RACDCERT MAP .*\)$/\1/p')
-cert=$(ls "$work"/clients/*.cer "$work"/clients/*.pem 2>/dev/null | grep -v key | head -1)
-key=$(ls "$work"/clients/*key* | head -1)
+cert=$(find "$work/clients" -name '*.cer' | head -n 1)
+key=$(find "$work/clients" -name '*.key' | head -n 1)
 "$zgate" --home "$home" esm -f - >/dev/null <<EOF
 SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)
 RDEFINE ZOWE APIML.** UACC(NONE)

@@ -328,10 +328,9 @@ pub trait Store: Send {
     }
     /// Loads the security records (issue 5: PAT rules, TOTP factors,
     /// certificate mappings; see [`crate::records`]).
+    /// A backend without them has none (and refuses to write any).
     fn load_records(&mut self) -> Result<Vec<crate::records::Record>, StoreError> {
-        Err(StoreError::Backend(
-            "this store keeps no security records".into(),
-        ))
+        Ok(Vec::new())
     }
     /// Applies record operations in ONE transaction, under the same
     /// generation check as [`Store::apply`]; returns the new generation.
