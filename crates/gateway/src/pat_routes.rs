@@ -24,7 +24,9 @@ use serde::Deserialize;
 use zgate_auth::{PatError, PatService, TokenError};
 
 use crate::error::ApiError;
-use crate::extract::{authenticate_basic, authenticate_certificate, token_error, Authenticated};
+use crate::extract::{
+    authenticate_basic, authenticate_certificate, token_error, Authenticated, GATEWAY_SERVICE_ID,
+};
 use crate::security::AccessLevel;
 use crate::state::AppState;
 
@@ -187,6 +189,7 @@ async fn revoke_own(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
+    gateway_caller(&caller)?;
     let body = body.map_err(|_| ApiError::InvalidInput)?;
     let parsed: TimestampBody = if body.iter().all(u8::is_ascii_whitespace) {
         TimestampBody::default()

@@ -235,6 +235,17 @@ async fn generate_claims_limits_and_every_credential_place() {
     )
     .await;
     r.assert_error(401, "ZWEAG105E");
+    // A PAT without the gateway in scope cannot administer PATs either.
+    let r = send(
+        &w.app,
+        req("DELETE", &format!("{P}/access-token/revoke/tokens"))
+            .header("private-token", api_only.clone())
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    r.assert_error(401, "ZWEAG130E");
+    assert_eq!(validate(&w.app, &api_only, "api1").await, 204);
     // Wrong password.
     generate(&w.app, "ALICE", "WRONGPW1", r#"{"scopes":["a"]}"#)
         .await
