@@ -739,7 +739,8 @@ impl Esm {
         let ok = ok
             && match &factor {
                 None => true,
-                Some(f) => code.is_some_and(|c| self.accept_totp(&id, f, c, now)),
+                Some(None) => false,
+                Some(Some(f)) => code.is_some_and(|c| self.accept_totp(&id, f, c, now)),
             };
         let mut inner = self.lock();
         let mut attempt = 0;

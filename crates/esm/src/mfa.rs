@@ -367,8 +367,11 @@ impl Esm {
         self.mfa_listing(user).is_some()
     }
 
-    pub(crate) fn totp_factor(&self, id: &str) -> Option<TotpFactor> {
-        self.with_records(|r| TotpFactor::decode(r.get(FACTOR_KIND, id)?))
+    /// The user's factor: `None` without one; `Some(None)` when the stored
+    /// record does not decode (hand-edited or corrupt): the logon then fails
+    /// closed, never falling back to the password alone.
+    pub(crate) fn totp_factor(&self, id: &str) -> Option<Option<TotpFactor>> {
+        self.with_records(|r| r.get(FACTOR_KIND, id).map(TotpFactor::decode))
     }
 
     /// Checks a code for `id` at `now_ms` and, when it matches a step later

@@ -333,3 +333,45 @@ fn enrolment_listing_removal_and_errors() {
         VerifyOutcome::Success { user: "U3".into() }
     );
 }
+
+#[test]
+fn a_corrupt_factor_record_fails_closed() {
+    let (dir, esm, clock) = fresh();
+    run(&esm, "ADDUSER U1 PASSWORD(PASSW0RD) NOEXPIRED");
+    let uri = enrol(&esm, "U1", "");
+    drop(esm);
+    {
+        // A secret that is not base32 (hand-edited database).
+        let conn = rusqlite::Connection::open(dir.path().join("esm.db")).unwrap();
+        conn.execute(
+            "UPDATE security_records SET value = 'SHA1 6 30 not-base32!' WHERE kind = 'mfa.totp'",
+            [],
+        )
+        .unwrap();
+    }
+    let esm = Esm::open_with(
+        dir.path(),
+        EsmConfig {
+            clock: clock.clone(),
+            hash_cost: HashCost::TEST_ONLY,
+            ..EsmConfig::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        esm.verify("U1", "PASSW0RD", None),
+        VerifyOutcome::WrongPassword
+    );
+    let code = oathtool(&uri, now_s(&clock));
+    assert_eq!(
+        esm.verify("U1", &format!("PASSW0RD:{code}"), None),
+        VerifyOutcome::WrongPassword
+    );
+    // Re-enrolling repairs it.
+    let uri = enrol(&esm, "U1", "");
+    let code = oathtool(&uri, now_s(&clock));
+    assert_eq!(
+        esm.verify("U1", &format!("PASSW0RD:{code}"), None),
+        VerifyOutcome::Success { user: "U1".into() }
+    );
+}

@@ -202,11 +202,21 @@ async fn revoke_own(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// A PAT works on the gateway's own endpoints only with the gateway in scope.
+fn gateway_caller(caller: &Authenticated) -> Result<(), ApiError> {
+    if caller.allows_service(GATEWAY_SERVICE_ID) {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidToken)
+    }
+}
+
 async fn require(
     state: &AppState,
     caller: &Authenticated,
     level: AccessLevel,
 ) -> Result<(), ApiError> {
+    gateway_caller(caller)?;
     let security = state.security().clone();
     let user = caller.user().to_string();
     let allowed = tokio::task::spawn_blocking(move || {
