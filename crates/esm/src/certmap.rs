@@ -523,3 +523,27 @@ impl Esm {
         .map_err(|e: ExtCommandError| e.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // Untrusted input: filters typed by administrators, certificates
+        // sent by any TLS peer. Never a panic.
+        #[test]
+        fn filters_never_panic_and_round_trip(text in "[A-Za-z=. ,+0-9]{0,60}") {
+            if let Ok(rdns) = parse_filter(&text) {
+                let joined = rdns.join(".");
+                prop_assert_eq!(parse_filter(&joined).unwrap(), rdns);
+            }
+        }
+
+        #[test]
+        fn certificates_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = CertNames::from_der(&bytes);
+            let _ = CertNames::from_pem_or_der(&bytes);
+        }
+    }
+}

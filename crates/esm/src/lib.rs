@@ -35,6 +35,10 @@
 //! - [`EsmConfig::audit`]: an [`AuditSink`] receiving WARNING grants and
 //!   denials ([`MemoryAudit`] keeps the last n in memory).
 //! - [`Esm::user`] → [`UserSummary`].
+//! - Issue 5: [`Esm::verify_with_factor`] (TOTP, see [`mfa`]),
+//!   [`Esm::map_certificate`] (see [`certmap`]), PAT revocation state
+//!   ([`Esm::pat_salt`], [`Esm::pat_rule`], [`Esm::put_pat_rule`],
+//!   [`Esm::evict_pat_rules`]), [`Esm::set_mfa_settings`].
 //! - [`Esm::reload_if_changed`]: picks up changes another process committed
 //!   (the gateway should call it every second or so; commands and logons
 //!   do it themselves, and a commit computed on stale data is refused by
