@@ -84,8 +84,8 @@ fn store_error(e: &TokenError) -> ApiError {
     }
 }
 
+/// Unknown fields are ignored, as on login (clients may send more).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct GenerateBody {
     #[serde(default)]
     validity: i64,

@@ -275,7 +275,7 @@ async fn bad_bodies_are_clear_errors_and_write_nothing() {
         (r#"{"validity":1,"scopes":[1,2]}"#, "ZWEAT605E"),
         (r#"{"validity":1,"scopes":["a b"]}"#, "ZWEAT605E"),
         (r#"{"validity":1,"scopes":["a/../b"]}"#, "ZWEAT605E"),
-        (r#"{"validity":1,"scope":["a"]}"#, "ZWEAT605E"),
+        (r#"{"validity":1,"scope":["a"]}"#, "ZWEAT606E"),
         (r#"{"validity":1}"#, "ZWEAT606E"),
         (r#"{"validity":1,"scopes":[]}"#, "ZWEAT606E"),
         (r#"{"validity":1,"scopes":["", " "]}"#, "ZWEAT606E"),
