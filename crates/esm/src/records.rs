@@ -204,6 +204,13 @@ impl Esm {
         }
     }
 
+    /// Whether a user is revoked (`None`: not defined). Cheap: for
+    /// credentials that outlive a logon (PATs, certificates).
+    pub fn user_revoked(&self, id: &str) -> Option<bool> {
+        let id = crate::model::normalize_id(id).ok()?;
+        self.lock().state.users.get(&id).map(|u| u.revoked)
+    }
+
     /// Sets how TOTP codes are read and checked.
     pub fn set_mfa_settings(&self, settings: MfaSettings) {
         *self.ext.mfa.write().unwrap_or_else(|e| e.into_inner()) = settings;

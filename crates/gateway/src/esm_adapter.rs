@@ -75,6 +75,10 @@ impl SecurityManager for EsmSecurity {
         }
     }
 
+    fn user_active(&self, user: &str) -> Result<bool, BackendError> {
+        Ok(self.0.user_revoked(user) == Some(false))
+    }
+
     fn health(&self) -> Result<(), BackendError> {
         // Reading the store's generation proves the database answers.
         self.0

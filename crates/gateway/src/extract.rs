@@ -209,6 +209,17 @@ fn from_pat(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
         return Err(ApiError::InvalidToken);
     };
     let verified = pats.verify(token).map_err(|e| token_error(&e))?;
+    // A PAT outlives its logon: a user revoked or deleted since loses it.
+    if !state
+        .security()
+        .user_active(&verified.claims.sub)
+        .map_err(|error| {
+            tracing::error!(%error, "security manager failed");
+            ApiError::BackendUnavailable
+        })?
+    {
+        return Err(ApiError::UserRevoked);
+    }
     Ok(Authenticated {
         user: verified.claims.sub.clone(),
         via: Via::PersonalAccessToken,

@@ -153,7 +153,14 @@ async fn validate(
     let pats = pats(&state)?;
     let body: ValidateBody = parse(body, ApiError::InvalidInput)?;
     match pats.validate(&body.token, &body.service_id) {
-        Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Ok(v) => {
+            // A user revoked or deleted since the PAT was issued loses it.
+            if state.security().user_active(&v.claims.sub).unwrap_or(false) {
+                Ok(StatusCode::NO_CONTENT.into_response())
+            } else {
+                Err(ApiError::InvalidToken)
+            }
+        }
         Err(PatError::Token(e)) => Err(store_error(&e)),
         Err(_) => Err(ApiError::InvalidToken),
     }

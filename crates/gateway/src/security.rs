@@ -130,6 +130,12 @@ pub trait SecurityManager: Send + Sync + 'static {
     fn map_certificate(&self, _der: &[u8]) -> Result<CertOutcome, BackendError> {
         Ok(CertOutcome::NoMapping)
     }
+
+    /// Whether a user may still use a credential issued earlier (a PAT):
+    /// `false` when revoked or deleted since.
+    fn user_active(&self, _user: &str) -> Result<bool, BackendError> {
+        Ok(true)
+    }
 }
 
 /// What a client certificate maps to.

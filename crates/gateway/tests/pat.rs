@@ -519,6 +519,34 @@ async fn validate_revoke_and_rules() {
 }
 
 #[tokio::test]
+async fn a_revoked_user_loses_its_pats() {
+    let w = world();
+    let t = pat(&w.app, r#"["gateway"]"#).await;
+    assert_eq!(
+        check(&w.app, ("private-token", t.clone())).await.status,
+        204
+    );
+    w.esm
+        .run_command(&Issuer::Operator, "ALTUSER ALICE REVOKE")
+        .unwrap();
+    check(&w.app, ("private-token", t.clone()))
+        .await
+        .assert_error(401, "ZWEAT414E");
+    assert_eq!(validate(&w.app, &t, "gateway").await, 401);
+    w.esm
+        .run_command(&Issuer::Operator, "ALTUSER ALICE RESUME")
+        .unwrap();
+    assert_eq!(
+        check(&w.app, ("private-token", t.clone())).await.status,
+        204
+    );
+    w.esm
+        .run_command(&Issuer::Operator, "DELUSER ALICE")
+        .unwrap();
+    assert_eq!(validate(&w.app, &t, "gateway").await, 401);
+}
+
+#[tokio::test]
 async fn expired_pat_and_disabled_pats() {
     let w = world();
     let t = pat(&w.app, r#"["gateway"]"#).await;
