@@ -28,7 +28,7 @@ use crate::model::normalize_id;
 use crate::records::{hex, RecordOp};
 use crate::Esm;
 
-const MAP_KIND: &str = "cert.map";
+pub(crate) const MAP_KIND: &str = "cert.map";
 const REG_KIND: &str = "cert.reg";
 
 /// Why a certificate could not be read.
@@ -155,6 +155,17 @@ pub fn parse_filter(text: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// (subject filter, issuer filter) → user, from the `cert.map` records.
+pub(crate) fn filter_index(
+    records: &crate::records::Records,
+) -> std::collections::HashMap<(String, String), String> {
+    records
+        .iter(MAP_KIND)
+        .filter_map(|(_, v)| decode_map(v))
+        .map(|m| ((m.sdn, m.idn), m.user))
+        .collect()
+}
+
 struct MapEntry {
     user: String,
     sdn: String,
@@ -210,12 +221,7 @@ impl Esm {
             if let Some(v) = r.get(REG_KIND, &format!("{issuer_full}|{}", names.serial)) {
                 return v.split('\t').next().map(str::to_string);
             }
-            // (sdn, idn) → user, built per lookup from the (few) filters.
-            let maps: std::collections::HashMap<(String, String), String> = r
-                .iter(MAP_KIND)
-                .filter_map(|(_, v)| decode_map(v))
-                .map(|m| ((m.sdn, m.idn), m.user))
-                .collect();
+            let maps = &r.cert_filters;
             let partials = |dn: &[String]| -> Vec<String> {
                 (0..dn.len()).map(|i| dn[i..].join(".")).collect()
             };

@@ -74,6 +74,9 @@ impl RecordOp {
 #[derive(Default, Clone)]
 pub struct Records {
     by_kind: HashMap<String, HashMap<String, String>>,
+    /// Certificate name filters (subject, issuer) → user, derived from the
+    /// `cert.map` records so a mapping is a few hash lookups.
+    pub(crate) cert_filters: HashMap<(String, String), String>,
 }
 
 impl Records {
@@ -87,6 +90,7 @@ impl Records {
                 .or_default()
                 .insert(r.key, r.value);
         }
+        records.cert_filters = crate::certmap::filter_index(&records);
         records
     }
 
@@ -105,6 +109,17 @@ impl Records {
 
     /// Applies committed operations.
     pub fn apply(&mut self, ops: &[RecordOp]) {
+        let filters_changed = ops.iter().any(|op| match op {
+            RecordOp::Put(r) => r.kind == crate::certmap::MAP_KIND,
+            RecordOp::Delete { kind, .. } => kind == crate::certmap::MAP_KIND,
+        });
+        self.apply_ops(ops);
+        if filters_changed {
+            self.cert_filters = crate::certmap::filter_index(self);
+        }
+    }
+
+    fn apply_ops(&mut self, ops: &[RecordOp]) {
         for op in ops {
             match op {
                 RecordOp::Put(r) => {
