@@ -396,3 +396,8 @@ mod properties {
         }
     }
 }
+
+/// A token service over `clock` (shared with the PAT tests).
+pub(crate) fn token_service_with_clock(clock: Arc<ManualClock>) -> TokenService {
+    service_with(RSA_A, clock, Arc::default())
+}

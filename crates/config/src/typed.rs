@@ -153,6 +153,10 @@ pub struct SecurityConfig {
     pub security_domain: String,
     /// `Max-Age` of the token cookie (None: a session cookie).
     pub cookie_max_age_seconds: Option<u64>,
+    /// What separates password and MFA code in the password field (`zgate.mfa.separator`).
+    pub mfa_separator: String,
+    /// TOTP steps accepted either side of now (`zgate.mfa.skewSteps`).
+    pub mfa_skew_steps: u32,
 }
 
 /// Log output format.
@@ -533,6 +537,11 @@ impl Config {
                     .boolean("components.gateway.apiml.security.personalAccessToken.enabled"),
                 security_domain: r.text("zgate.auth.securityDomain"),
                 cookie_max_age_seconds: r.number("zgate.auth.cookie.maxAgeSeconds"),
+                mfa_separator: r.text("zgate.mfa.separator"),
+                mfa_skew_steps: r
+                    .number("zgate.mfa.skewSteps")
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(1),
             },
         };
         let services_directory = r.required_path("zgate.services.directory");

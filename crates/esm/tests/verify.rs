@@ -419,6 +419,7 @@ fn schema_migrates_forward_and_refuses_newer() {
             "ALTER TABLE options DROP COLUMN rules;
              ALTER TABLE classes DROP COLUMN raclist_generation;
              ALTER TABLE classes DROP COLUMN global_generation;
+             DROP TABLE security_records;
              PRAGMA user_version = 2;",
         )
         .unwrap();
