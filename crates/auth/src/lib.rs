@@ -9,12 +9,14 @@
 
 pub mod clock;
 pub mod keys;
+pub mod pat;
 pub mod ring_file;
 pub mod tokens;
 pub mod totp;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use keys::{thumbprint_kid, Algorithm, KeyError, PublicKey, SigningKey};
+pub use pat::{PatClaims, PatError, PatRuleStore, PatService, RuleKind, VerifiedPat, PAT_ISSUER};
 pub use ring_file::{KeyRing, KeyRingError, RetiredKey};
 pub use tokens::safidt::{SafIdtClaims, SAF_IDT_ISSUER, SAF_IDT_LIFETIME_SECONDS};
 pub use tokens::{

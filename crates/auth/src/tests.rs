@@ -435,3 +435,8 @@ fn saf_idt_round_trip_expiry_and_separation_from_jwt() {
         Err(TokenError::Expired)
     ));
 }
+
+/// A token service over `clock` (shared with the PAT tests).
+pub(crate) fn token_service_with_clock(clock: Arc<ManualClock>) -> TokenService {
+    service_with(RSA_A, clock, Arc::default())
+}

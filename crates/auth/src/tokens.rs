@@ -215,6 +215,22 @@ impl TokenService {
             jti: self.uuid()?,
             dom: self.settings.domain.clone(),
         };
+        let token = self.sign_claims(&claims)?;
+        Ok(IssuedToken { token, claims })
+    }
+
+    /// The clock (shared with the PAT service).
+    pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// A random token id (UUID v4 text).
+    pub(crate) fn new_jti(&self) -> Result<String, TokenError> {
+        self.uuid()
+    }
+
+    /// Signs any claims with the current key: a compact JWS.
+    pub(crate) fn sign_claims<T: Serialize>(&self, claims: &T) -> Result<String, TokenError> {
         let signer = self.ring.current();
         let header = serde_json::json!({
             "alg": signer.public().alg.name(),
@@ -227,10 +243,7 @@ impl TokenService {
         let signature = signer
             .sign(signing_input.as_bytes())
             .map_err(|_| TokenError::Signing)?;
-        Ok(IssuedToken {
-            token: format!("{signing_input}.{}", B64URL.encode(signature)),
-            claims,
-        })
+        Ok(format!("{signing_input}.{}", B64URL.encode(signature)))
     }
 
     /// Verifies a token: signature once (then cached), revocation and expiry
@@ -317,6 +330,23 @@ impl TokenService {
     }
 
     fn verify_uncached(&self, token: &str, now_ms: i64) -> Result<Claims, TokenError> {
+        // The issuer first: a PAT (other claims) is a wrong issuer, not malformed.
+        let payload: serde_json::Value = self.verify_signature(token, now_ms)?;
+        if payload.get("iss").and_then(|v| v.as_str()) != Some(ISSUER) {
+            return Err(TokenError::WrongIssuer);
+        }
+        serde_json::from_value(payload).map_err(|_| TokenError::Malformed)
+    }
+
+    /// Checks shape, header and signature (no claims): the decoded payload.
+    pub(crate) fn verify_signature<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        now_ms: i64,
+    ) -> Result<T, TokenError> {
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(TokenError::Malformed);
+        }
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -349,11 +379,7 @@ impl TokenService {
         if !key.verify(signing_input.as_bytes(), &signature) {
             return Err(TokenError::BadSignature);
         }
-        let claims: Claims = decode_json(payload_b64)?;
-        if claims.iss != ISSUER {
-            return Err(TokenError::WrongIssuer);
-        }
-        Ok(claims)
+        decode_json(payload_b64)
     }
 
     fn uuid(&self) -> Result<String, TokenError> {

@@ -5,11 +5,12 @@
 //! become the pki crate's typed parameters; its results and errors become
 //! text and exit codes. The YAML handling lives in [`settings`] behind two
 //! functions until the config crate takes it over.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use anyhow::Context;
+use zgate_config::{Config, VerifyCertificates};
+use zgate_gateway::bootstrap;
 use zgate_pki as pki;
 
 use crate::Global;
@@ -158,29 +159,17 @@ pub fn run(global: &Global, args: CertArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn absolute(home: &Path, path: &str) -> PathBuf {
-    let path = PathBuf::from(path);
-    if path.is_absolute() {
-        path
-    } else {
-        home.join(path)
+/// The configuration as `serve` reads it (`<home>/zgate.yaml` or
+/// `--config`, plus `--set`); a bad one is reported and ends the command.
+fn load_config(global: &Global) -> Result<Config, ExitCode> {
+    let loaded = crate::config_cmd::load_or_report(global, &[])?;
+    for warning in &loaded.warnings {
+        eprintln!("zgate: warning: {warning}");
     }
+    Ok(loaded.config)
 }
 
-/// This machine's host name (Linux: the kernel's; else $HOSTNAME).
-fn machine_hostname() -> Option<String> {
-    for file in ["/proc/sys/kernel/hostname", "/etc/hostname"] {
-        if let Ok(name) = std::fs::read_to_string(file) {
-            let name = name.trim();
-            if !name.is_empty() {
-                return Some(name.to_string());
-            }
-        }
-    }
-    std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty())
-}
-
-/// The setup values every subcommand shares, with Zowe's defaults.
+/// The setup values every subcommand shares (`zowe.setup.certificate.*`).
 struct Setup {
     dir: PathBuf,
     name: String,
@@ -194,60 +183,31 @@ struct Setup {
     import_cas: Vec<PathBuf>,
 }
 
-fn setup_from(global: &Global, s: &settings::CertSettings) -> anyhow::Result<Setup> {
-    let defaults = pki::Dname::default();
-    let dname_field = |key: &str, default: &str| {
-        s.setup_str(&format!("dname.{key}"))
-            .unwrap_or_else(|| default.to_string())
-    };
-    let validity_days = match s.setup_str("validity") {
-        Some(v) => v.parse::<u32>().with_context(|| {
-            format!("zowe.setup.certificate.validity `{v}` is not a number of days")
-        })?,
-        None => 3650,
-    };
-    Ok(Setup {
-        dir: s
-            .setup_str("pkcs12.directory")
-            .map(|d| absolute(&global.home, &d))
-            .unwrap_or_else(|| global.home.join("keystore")),
-        name: s
-            .setup_str("pkcs12.name")
-            .unwrap_or_else(|| "localhost".into()),
-        password: s
-            .setup_str("pkcs12.password")
-            .unwrap_or_else(|| "password".into()),
-        ca_alias: s
-            .setup_str("pkcs12.caAlias")
-            .unwrap_or_else(|| "local_ca".into()),
-        ca_password: s
-            .setup_str("pkcs12.caPassword")
-            .unwrap_or_else(|| "local_ca_password".into()),
-        dname: pki::Dname {
-            ca_common_name: dname_field("caCommonName", &defaults.ca_common_name),
-            common_name: dname_field("commonName", &defaults.common_name),
-            org_unit: dname_field("orgUnit", &defaults.org_unit),
-            org: dname_field("org", &defaults.org),
-            locality: dname_field("locality", &defaults.locality),
-            state: dname_field("state", &defaults.state),
-            country: dname_field("country", &defaults.country),
-        },
-        validity_days,
-        lock: s.setup_bool("pkcs12.lock")?.unwrap_or(false),
-        legacy: s.setup_bool("pkcs12.legacy")?.unwrap_or(false),
-        import_cas: s
-            .setup_list("importCertificateAuthorities")
-            .into_iter()
-            .map(|p| absolute(&global.home, &p))
-            .collect(),
-    })
+fn setup_from(config: &Config) -> Setup {
+    let params = bootstrap::init_params(config, SystemTime::now());
+    let setup = &config.setup_certificate;
+    Setup {
+        dir: params.dir,
+        name: params.name,
+        password: setup.password.expose().to_string(),
+        ca_alias: params.ca_alias,
+        ca_password: setup.ca_password.expose().to_string(),
+        dname: params.dname,
+        validity_days: params.validity_days,
+        lock: params.lock,
+        legacy: params.legacy_pkcs12,
+        import_cas: params.import_cas,
+    }
 }
 
 fn run_init(global: &Global, args: InitArgs) -> anyhow::Result<ExitCode> {
-    let settings = settings::read_cert_settings(global)?;
+    let config = match load_config(global) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
     // zowe.yaml's scenario 2: `pkcs12.import.keystore` brings an existing
     // keystore instead of generating one.
-    if settings.setup_str("pkcs12.import.keystore").is_some() {
+    if config.setup_certificate.import_keystore.is_some() {
         return run_import(
             global,
             ImportArgs {
@@ -273,39 +233,20 @@ fn run_init(global: &Global, args: InitArgs) -> anyhow::Result<ExitCode> {
             anyhow::bail!("--ip `{ip}` is not an IP address; give host names with --hostname");
         }
     }
-    let setup = setup_from(global, &settings)?;
-    let mut sans = settings.setup_list("san");
-    if sans.is_empty() {
-        sans = settings.external_domains();
-    }
-    sans.extend(args.hostnames);
-    sans.extend(args.ips);
-    if let Some(host) = machine_hostname() {
-        sans.push(host);
-    }
-    let params = pki::InitParams {
-        dir: setup.dir,
-        name: setup.name,
-        password: pki::Password::new(setup.password.clone()),
-        ca_alias: setup.ca_alias,
-        ca_password: pki::Password::new(setup.ca_password),
-        dname: setup.dname,
-        validity_days: setup.validity_days,
-        sans,
-        key_type: args.key_type.into(),
-        legacy_pkcs12: args.pkcs12_legacy || setup.legacy,
-        import_cas: setup.import_cas,
-        force: args.force,
-        lock: setup.lock,
-        now: SystemTime::now(),
-    };
+    let mut params = bootstrap::init_params(&config, SystemTime::now());
+    params.sans.extend(args.hostnames);
+    params.sans.extend(args.ips);
+    params.key_type = args.key_type.into();
+    params.legacy_pkcs12 |= args.pkcs12_legacy;
+    params.force = args.force;
+    let password = config.setup_certificate.password.expose().to_string();
     let report = pki::init(&params)?;
     let runtime = settings::RuntimeCertificate {
         keystore_file: report.keystore.clone(),
-        keystore_password: setup.password.clone(),
+        keystore_password: password.clone(),
         keystore_alias: report.alias.clone(),
         truststore_file: report.truststore.clone(),
-        truststore_password: setup.password,
+        truststore_password: password,
         pem_key: report.key_pem.clone(),
         pem_certificate: report.cert_pem.clone(),
         pem_cas: vec![report.ca_pem.clone()],
@@ -333,14 +274,18 @@ fn run_init(global: &Global, args: InitArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_import(global: &Global, args: ImportArgs) -> anyhow::Result<ExitCode> {
-    let settings = settings::read_cert_settings(global)?;
-    let setup = setup_from(global, &settings)?;
+    let config = match load_config(global) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let setup = setup_from(&config);
+    let configured = &config.setup_certificate;
     let source = if let (Some(key), Some(cert)) = (args.key, args.cert) {
         pki::ImportSource::Pem { key, chain: cert }
     } else {
         let file = args
             .keystore
-            .or_else(|| settings.setup_str("pkcs12.import.keystore").map(|f| absolute(&global.home, &f)))
+            .or_else(|| configured.import_keystore.clone())
             .ok_or_else(|| {
                 anyhow::anyhow!(
                     "nothing to import: give --keystore FILE --password P [--alias A], or --key KEY --cert CHAIN \
@@ -349,16 +294,19 @@ fn run_import(global: &Global, args: ImportArgs) -> anyhow::Result<ExitCode> {
             })?;
         let password = args
             .password
-            .or_else(|| settings.setup_str("pkcs12.import.password"))
+            .or_else(|| {
+                configured
+                    .import_password
+                    .as_ref()
+                    .map(|p| p.expose().to_string())
+            })
             .ok_or_else(|| {
                 anyhow::anyhow!("give the password of {} with --password", file.display())
             })?;
         pki::ImportSource::Pkcs12 {
             file,
             password: pki::Password::new(password),
-            alias: args
-                .alias
-                .or_else(|| settings.setup_str("pkcs12.import.alias")),
+            alias: args.alias.or_else(|| configured.import_alias.clone()),
         }
     };
     let mut cas = setup.import_cas.clone();
@@ -399,8 +347,11 @@ fn run_import(global: &Global, args: ImportArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_client(global: &Global, args: ClientArgs) -> anyhow::Result<ExitCode> {
-    let settings = settings::read_cert_settings(global)?;
-    let setup = setup_from(global, &settings)?;
+    let config = match load_config(global) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let setup = setup_from(&config);
     let ca_alias = setup.ca_alias.to_ascii_lowercase();
     let ca_keystore = setup
         .dir
@@ -442,73 +393,40 @@ fn run_client(global: &Global, args: ClientArgs) -> anyhow::Result<ExitCode> {
 
 /// The keystore/truststore the doctor examines: flags first, then
 /// `zowe.certificate`.
-fn doctor_params(
-    global: &Global,
-    args: &DoctorArgs,
-    s: &settings::CertSettings,
-) -> anyhow::Result<pki::DoctorParams> {
+fn doctor_params(args: &DoctorArgs, config: &Config) -> anyhow::Result<pki::DoctorParams> {
+    let runtime = &config.certificate;
     let mut params = pki::DoctorParams::new(SystemTime::now());
     let keystore_password = args
         .password
         .clone()
-        .or_else(|| s.runtime_str("keystore.password"));
-    let keystore_file = args.keystore.clone().or_else(|| {
-        s.runtime_str("keystore.file").map(|f| {
-            if pki::is_keyring_url(&f) {
-                PathBuf::from(f)
-            } else {
-                absolute(&global.home, &f)
-            }
-        })
-    });
-    params.keystore = match keystore_file {
-        Some(file) => Some(pki::KeystoreParams::Pkcs12 {
-            file,
-            password: pki::Password::new(keystore_password.clone().unwrap_or_default()),
-            alias: args
-                .alias
+        .unwrap_or_else(|| runtime.keystore.password.expose().to_string());
+    params.keystore = Some(pki::KeystoreParams::Pkcs12 {
+        file: args
+            .keystore
+            .clone()
+            .unwrap_or_else(|| runtime.keystore.file.clone()),
+        password: pki::Password::new(keystore_password.clone()),
+        alias: Some(
+            args.alias
                 .clone()
-                .or_else(|| s.runtime_str("keystore.alias")),
-        }),
-        None => match (s.runtime_str("pem.key"), s.runtime_str("pem.certificate")) {
-            (Some(key), Some(cert)) => Some(pki::KeystoreParams::Pem {
-                key: absolute(&global.home, &key),
-                certificate: absolute(&global.home, &cert),
-            }),
-            _ => None,
-        },
-    };
-    let truststore_file = args.truststore.clone().or_else(|| {
-        s.runtime_str("truststore.file").map(|f| {
-            if pki::is_keyring_url(&f) {
-                PathBuf::from(f)
-            } else {
-                absolute(&global.home, &f)
-            }
-        })
+                .unwrap_or_else(|| runtime.keystore_alias.clone()),
+        ),
     });
-    params.truststore = match truststore_file {
-        Some(file) => Some(pki::TruststoreParams::Pkcs12 {
-            file,
-            password: pki::Password::new(
-                args.truststore_password
-                    .clone()
-                    .or_else(|| s.runtime_str("truststore.password"))
-                    .or(keystore_password)
-                    .unwrap_or_default(),
-            ),
-        }),
-        None => {
-            let files: Vec<PathBuf> = s
-                .runtime_list("pem.certificateAuthorities")
-                .iter()
-                .map(|f| absolute(&global.home, f))
-                .collect();
-            (!files.is_empty()).then_some(pki::TruststoreParams::Pem { files })
-        }
+    let truststore_password = match (&args.truststore_password, &args.truststore) {
+        (Some(p), _) => p.clone(),
+        // An explicit truststore without its own password: the keystore's.
+        (None, Some(_)) => keystore_password,
+        (None, None) => runtime.truststore.password.expose().to_string(),
     };
+    params.truststore = Some(pki::TruststoreParams::Pkcs12 {
+        file: args
+            .truststore
+            .clone()
+            .unwrap_or_else(|| runtime.truststore.file.clone()),
+        password: pki::Password::new(truststore_password),
+    });
     params.hostnames = if args.hostnames.is_empty() {
-        let mut hosts = s.external_domains();
+        let mut hosts = config.external_domains.clone();
         if !hosts.iter().any(|h| h.eq_ignore_ascii_case("localhost")) {
             hosts.push("localhost".into());
         }
@@ -517,16 +435,20 @@ fn doctor_params(
         args.hostnames.clone()
     };
     params.connect = args.connect.clone();
-    params.verify = match &s.verify {
-        Some(v) => v.parse()?,
-        None => pki::VerifySetting::Strict,
+    params.verify = match config.verify_certificates {
+        VerifyCertificates::Strict => pki::VerifySetting::Strict,
+        VerifyCertificates::NonStrict => pki::VerifySetting::NonStrict,
+        VerifyCertificates::Disabled => pki::VerifySetting::Disabled,
     };
     Ok(params)
 }
 
 fn run_doctor(global: &Global, args: DoctorArgs) -> anyhow::Result<ExitCode> {
-    let settings = settings::read_cert_settings(global)?;
-    let params = doctor_params(global, &args, &settings)?;
+    let config = match load_config(global) {
+        Ok(config) => config,
+        Err(code) => return Ok(code),
+    };
+    let params = doctor_params(&args, &config)?;
     let checks = pki::doctor(&params);
     let failed = pki::doctor::any_failed(&checks);
     // Written, not println!: a closed pipe (`| head`) is an error, not a panic.
@@ -575,8 +497,9 @@ fn run_doctor(global: &Global, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Reading and writing the certificate keys of `zgate.yaml`. Kept small on
-/// purpose: the config crate replaces it.
+/// Writing the runtime certificate keys (`zowe.certificate.*`) that
+/// `cert init` / `cert import` produce into `<home>/zgate.yaml`. Reading is
+/// the config crate's job.
 pub(crate) mod settings {
     use std::path::{Path, PathBuf};
 
@@ -584,32 +507,6 @@ pub(crate) mod settings {
     use serde_yaml_ng::{Mapping, Value};
 
     use crate::Global;
-
-    /// Keys `--set` may override here.
-    const PREFIXES: &[&str] = &[
-        "zowe.setup.certificate",
-        "zowe.certificate",
-        "zowe.verifyCertificates",
-        "zowe.externalDomains",
-    ];
-
-    /// The certificate-related part of the configuration.
-    pub struct CertSettings {
-        /// `zowe.setup.certificate`
-        pub setup: Value,
-        /// `zowe.certificate`
-        pub runtime: Value,
-        /// `zowe.verifyCertificates`
-        pub verify: Option<String>,
-        external_domains: Vec<String>,
-    }
-
-    fn config_path(global: &Global) -> PathBuf {
-        global
-            .config
-            .clone()
-            .unwrap_or_else(|| global.home.join("zgate.yaml"))
-    }
 
     fn load(path: &Path) -> anyhow::Result<Value> {
         match std::fs::read_to_string(path) {
@@ -631,6 +528,7 @@ pub(crate) mod settings {
     }
 
     /// The value at a dotted path.
+    #[cfg(test)]
     pub fn get<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
         let mut node = root;
         for part in path.split('.').filter(|p| !p.is_empty()) {
@@ -663,121 +561,6 @@ pub(crate) mod settings {
             .ok_or_else(|| anyhow::anyhow!("`{path}` is not a mapping"))?
             .insert(Value::String((*last).to_string()), value);
         Ok(())
-    }
-
-    fn scalar_string(value: &Value) -> Option<String> {
-        match value {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        }
-    }
-
-    impl CertSettings {
-        /// A setup key as text; empty strings count as unset (zowe.yaml's
-        /// template leaves `""` for "use the default").
-        pub fn setup_str(&self, path: &str) -> Option<String> {
-            get(&self.setup, path)
-                .and_then(scalar_string)
-                .filter(|s| !s.is_empty())
-        }
-
-        /// A runtime key (`zowe.certificate.*`) as text.
-        pub fn runtime_str(&self, path: &str) -> Option<String> {
-            get(&self.runtime, path)
-                .and_then(scalar_string)
-                .filter(|s| !s.is_empty())
-        }
-
-        /// A setup key as a boolean.
-        pub fn setup_bool(&self, path: &str) -> anyhow::Result<Option<bool>> {
-            match get(&self.setup, path) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::Bool(b)) => Ok(Some(*b)),
-                Some(Value::String(s)) if s.is_empty() => Ok(None),
-                Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
-                    "true" | "yes" => Ok(Some(true)),
-                    "false" | "no" => Ok(Some(false)),
-                    _ => anyhow::bail!("zowe.setup.certificate.{path} `{s}` is not true or false"),
-                },
-                Some(other) => {
-                    anyhow::bail!("zowe.setup.certificate.{path} `{other:?}` is not true or false")
-                }
-            }
-        }
-
-        /// A setup key holding a list, one string, or comma-separated strings.
-        pub fn setup_list(&self, path: &str) -> Vec<String> {
-            list(get(&self.setup, path))
-        }
-
-        /// A runtime key holding a list, one string, or comma-separated strings.
-        pub fn runtime_list(&self, path: &str) -> Vec<String> {
-            list(get(&self.runtime, path))
-        }
-
-        /// `zowe.externalDomains`.
-        pub fn external_domains(&self) -> Vec<String> {
-            self.external_domains.clone()
-        }
-    }
-
-    fn list(value: Option<&Value>) -> Vec<String> {
-        match value {
-            Some(Value::Sequence(items)) => items
-                .iter()
-                .filter_map(scalar_string)
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-            Some(other) => scalar_string(other)
-                .map(|s| {
-                    s.split(',')
-                        .map(|p| p.trim().to_string())
-                        .filter(|p| !p.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            None => Vec::new(),
-        }
-    }
-
-    /// Read `zowe.setup.certificate`, `zowe.certificate`,
-    /// `zowe.verifyCertificates` and `zowe.externalDomains` from the config
-    /// (`--config`, else `<home>/zgate.yaml`), with `--set` overrides applied.
-    pub fn read_cert_settings(global: &Global) -> anyhow::Result<CertSettings> {
-        let mut root = load(&config_path(global))?;
-        for assignment in &global.set {
-            let (key, raw) = assignment
-                .split_once('=')
-                .ok_or_else(|| anyhow::anyhow!("--set `{assignment}` is not KEY=VALUE"))?;
-            let key = key.trim();
-            if !PREFIXES
-                .iter()
-                .any(|p| key == *p || key.starts_with(&format!("{p}.")))
-            {
-                continue;
-            }
-            // Typed like YAML would type it, except that a value YAML cannot
-            // parse (or that parses to null) stays the literal string.
-            let value = match serde_yaml_ng::from_str::<Value>(raw) {
-                Ok(Value::Null) | Err(_) => Value::String(raw.to_string()),
-                Ok(Value::Mapping(_)) => Value::String(raw.to_string()),
-                Ok(v) => v,
-            };
-            set(&mut root, key, value)?;
-        }
-        Ok(CertSettings {
-            setup: get(&root, "zowe.setup.certificate")
-                .cloned()
-                .unwrap_or(Value::Null),
-            runtime: get(&root, "zowe.certificate")
-                .cloned()
-                .unwrap_or(Value::Null),
-            verify: get(&root, "zowe.verifyCertificates").and_then(scalar_string),
-            external_domains: list(get(&root, "zowe.externalDomains")),
-        })
     }
 
     /// The runtime keys `cert init` / `cert import` write.
@@ -870,6 +653,7 @@ pub(crate) mod settings {
 mod tests {
     use super::*;
     use clap::Parser;
+    use std::path::Path;
 
     #[derive(Parser)]
     struct TestCli {
@@ -1148,16 +932,14 @@ mod tests {
             set: vec!["zowe.setup.certificate.san=a.example.com, 10.1.1.1".into()],
             config: Some(example),
         };
-        let s = settings::read_cert_settings(&g).unwrap();
-        assert_eq!(s.setup_str("type").as_deref(), Some("PKCS12"));
-        assert_eq!(
-            s.setup_str("pkcs12.directory").as_deref(),
-            Some("/var/zowe/keystore")
-        );
-        assert_eq!(s.verify.as_deref(), Some("STRICT"));
-        assert_eq!(s.external_domains(), vec!["sample-domain.com"]);
-        assert_eq!(s.setup_list("san"), vec!["a.example.com", "10.1.1.1"]);
-        let setup = setup_from(&g, &s).unwrap();
+        let config = load_config(&g).unwrap();
+        let configured = &config.setup_certificate;
+        assert_eq!(configured.store_type, "PKCS12");
+        assert_eq!(configured.directory, PathBuf::from("/var/zowe/keystore"));
+        assert_eq!(config.verify_certificates, VerifyCertificates::Strict);
+        assert_eq!(config.external_domains, vec!["sample-domain.com"]);
+        assert_eq!(configured.san, vec!["a.example.com", "10.1.1.1"]);
+        let setup = setup_from(&config);
         assert_eq!(setup.name, "localhost");
         assert_eq!(setup.validity_days, 3650);
         assert_eq!(setup.dname, zgate_pki::Dname::default());

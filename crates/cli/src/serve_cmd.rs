@@ -146,14 +146,36 @@ fn start(
     for cipher in unsupported {
         tracing::warn!("{cipher}");
     }
-    let state = AppState::new(
+    // issue 5: MFA settings, PATs, client certificates.
+    esm.set_mfa_settings(zgate_esm::MfaSettings {
+        separator: config.gateway.security.mfa_separator.clone(),
+        // Each step either side costs an HMAC per logon; more than 10
+        // (5 minutes) defeats the point of a time-based code.
+        skew_steps: config.gateway.security.mfa_skew_steps.min(10),
+    });
+    let tokens = Arc::new(tokens);
+    let pats = config
+        .gateway
+        .security
+        .personal_access_token_enabled
+        .then(|| {
+            Arc::new(zgate_auth::PatService::new(
+                tokens.clone(),
+                Arc::new(security.clone()),
+            ))
+        });
+    let mut state = AppState::new(
         Arc::new(security),
-        Arc::new(tokens),
+        tokens,
         Settings {
             allow_token_refresh: config.gateway.security.allow_token_refresh,
             cookie_max_age_seconds: config.gateway.security.cookie_max_age_seconds,
+            x509_enabled: config.gateway.security.x509_enabled,
         },
     );
+    if let Some(pats) = pats {
+        state = state.with_pats(pats);
+    }
     // iss6: routing to services (definitions validated here: bad ones
     // refuse the start with file:line errors), PassTickets as ZWESVUSR.
     if !esm_existed {

@@ -656,3 +656,75 @@ fn https_instances_are_verified_and_see_the_gateway_certificate() {
     let (s, t) = server.curl(&[], "/badtls/api/v1/x");
     assert_eq!(s, 503, "{t}");
 }
+
+/// A personal access token reaches the services in its scopes, as a fresh
+/// gateway JWT for zoweJwt services, and is no credential anywhere else.
+#[test]
+fn a_personal_access_token_authenticates_only_for_its_scopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let pats = [
+        "--set",
+        "components.gateway.apiml.security.personalAccessToken.enabled=true",
+    ];
+    drop(Server::start(&home, &pats, &[]));
+    esm(&home, &["ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED"]);
+    let echo = Backend::start(&[]);
+    let e = vec![echo.url()];
+    let jwt_scheme = "      authentication:\n        scheme: zoweJwt\n";
+    std::fs::create_dir_all(home.join("services")).unwrap();
+    std::fs::write(
+        home.join("services/test.yml"),
+        format!(
+            "services:\n{}{}",
+            service("inscope", &e, jwt_scheme),
+            service("outofscope", &e, jwt_scheme)
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&home, &pats, &[]);
+    let (status, text) = server.curl(
+        &[
+            "-X",
+            "POST",
+            "-u",
+            "ALICE:SECRET1",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+            r#"{"validity":1,"scopes":["InScope"]}"#,
+        ],
+        "/gateway/api/v1/auth/access-token/generate",
+    );
+    assert_eq!(status, 200, "{text}");
+    let pat = text.rsplit("\r\n\r\n").next().unwrap().trim().to_string();
+    let header = format!("PRIVATE-TOKEN: {pat}");
+
+    let (status, text) = server.curl(&["-H", &header], "/inscope/api/v1/hello");
+    assert_eq!(status, 200, "{text}");
+    let seen = body(&text);
+    let cookie = header_of(&seen, "cookie").expect("a JWT cookie for the service");
+    let fresh = cookie
+        .strip_prefix("apimlAuthenticationToken=")
+        .expect("only the gateway JWT");
+    assert_ne!(fresh, pat, "the service gets a gateway JWT, not the PAT");
+    assert!(header_of(&seen, "private-token").is_none(), "{seen}");
+    assert!(header_of(&seen, "x-zowe-auth-failure").is_none(), "{seen}");
+
+    let (status, text) = server.curl(&["-H", &header], "/outofscope/api/v1/hello");
+    assert_eq!(status, 200, "{text}");
+    let seen = body(&text);
+    assert!(header_of(&seen, "cookie").is_none(), "{seen}");
+    assert!(header_of(&seen, "private-token").is_none(), "{seen}");
+    assert_eq!(
+        header_of(&seen, "x-zowe-auth-failure").as_deref(),
+        Some("ZWEAG102E Token is not valid")
+    );
+    assert!(
+        text.contains("X-Zowe-Auth-Failure: ZWEAG102E")
+            || text
+                .to_ascii_lowercase()
+                .contains("x-zowe-auth-failure: zweag102e"),
+        "{text}"
+    );
+}

@@ -246,6 +246,9 @@ pub fn merge(
                 line: raw.line,
             };
             match entries.iter_mut().find(|entry| entry.spec.key == key) {
+                // zowe.yaml's convention (its example leaves `""` all over
+                // zowe.setup.certificate): an empty string means "the default".
+                Some(_) if matches!(&raw.value, RawValue::Scalar(text) if text.is_empty()) => {}
                 Some(entry) => {
                     entry.value = Some(raw.value);
                     entry.source = source;

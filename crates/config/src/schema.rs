@@ -184,6 +184,8 @@ pub const KEYS: &[KeySpec] = &[
         Lit("local_ca_password"),
     ),
     k("zowe.setup.certificate.pkcs12.lock", Bool, Lit("true")),
+    // zgate's own: GSKit-compatible (3DES/RC2-40/SHA-1) PKCS12 files.
+    k("zowe.setup.certificate.pkcs12.legacy", Bool, Lit("false")),
     k(
         "zowe.setup.certificate.pkcs12.import.keystore",
         Path,
@@ -292,6 +294,9 @@ pub const KEYS: &[KeySpec] = &[
     k("zgate.server.shutdownGraceSeconds", Count, Lit("30")),
     k("zgate.auth.securityDomain", Text, Lit("security-domain")),
     k("zgate.auth.cookie.maxAgeSeconds", Count, NoDefault),
+    // issue 5: MFA (TOTP) codes in the password field, and the skew window.
+    k("zgate.mfa.separator", Text, Lit(":")),
+    k("zgate.mfa.skewSteps", Count, Lit("1")),
     k("zgate.services.directory", Path, Home("services")),
     // iss6: SAF `ZOWE APIML.SERVICES.<serviceId>` READ on routed requests.
     k("zgate.services.authorization", Bool, Lit("false")),

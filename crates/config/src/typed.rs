@@ -128,6 +128,8 @@ pub struct SetupCertificateConfig {
     pub ca_password: Secret,
     /// Restrict file permissions.
     pub lock: bool,
+    /// Write GSKit-compatible (legacy) PKCS12 encryption.
+    pub legacy_pkcs12: bool,
     /// An existing PKCS12 to import instead of generating.
     pub import_keystore: Option<PathBuf>,
     /// Its password.
@@ -151,6 +153,10 @@ pub struct SecurityConfig {
     pub security_domain: String,
     /// `Max-Age` of the token cookie (None: a session cookie).
     pub cookie_max_age_seconds: Option<u64>,
+    /// What separates password and MFA code in the password field (`zgate.mfa.separator`).
+    pub mfa_separator: String,
+    /// TOTP steps accepted either side of now (`zgate.mfa.skewSteps`).
+    pub mfa_skew_steps: u32,
 }
 
 /// Log output format.
@@ -474,6 +480,7 @@ impl Config {
             ca_alias: r.text("zowe.setup.certificate.pkcs12.caAlias"),
             ca_password: r.secret("zowe.setup.certificate.pkcs12.caPassword"),
             lock: r.boolean("zowe.setup.certificate.pkcs12.lock"),
+            legacy_pkcs12: r.boolean("zowe.setup.certificate.pkcs12.legacy"),
             import_keystore: r.path("zowe.setup.certificate.pkcs12.import.keystore"),
             import_password: r
                 .opt_text("zowe.setup.certificate.pkcs12.import.password")
@@ -532,6 +539,11 @@ impl Config {
                     .boolean("components.gateway.apiml.security.personalAccessToken.enabled"),
                 security_domain: r.text("zgate.auth.securityDomain"),
                 cookie_max_age_seconds: r.number("zgate.auth.cookie.maxAgeSeconds"),
+                mfa_separator: r.text("zgate.mfa.separator"),
+                mfa_skew_steps: r
+                    .number("zgate.mfa.skewSteps")
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(1),
             },
         };
         let services_directory = r.required_path("zgate.services.directory");

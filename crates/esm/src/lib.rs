@@ -35,6 +35,10 @@
 //! - [`EsmConfig::audit`]: an [`AuditSink`] receiving WARNING grants and
 //!   denials ([`MemoryAudit`] keeps the last n in memory).
 //! - [`Esm::user`] → [`UserSummary`].
+//! - Issue 5: [`Esm::verify_with_factor`] (TOTP, see [`mfa`]),
+//!   [`Esm::map_certificate`] (see [`certmap`]), PAT revocation state
+//!   ([`Esm::pat_salt`], [`Esm::pat_rule`], [`Esm::put_pat_rule`],
+//!   [`Esm::evict_pat_rules`]), [`Esm::set_mfa_settings`].
 //! - [`Esm::reload_if_changed`]: picks up changes another process committed
 //!   (the gateway should call it every second or so; commands and logons
 //!   do it themselves, and a commit computed on stale data is refused by
@@ -62,6 +66,11 @@ pub mod passticket;
 pub mod password;
 pub mod ptkt;
 pub mod store;
+// issue 5: PATs, MFA, certificate mapping
+pub mod certmap;
+pub mod mfa;
+pub mod pat_rules;
+pub mod records;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -73,6 +82,8 @@ pub use command::{CommandError, CommandErrorKind, CommandOutput, Issuer};
 pub use index::{CheckContext, Decision, GrantSource};
 pub use model::{AccessLevel, Condition};
 pub use password::HashCost;
+pub use pat_rules::PatRule;
+pub use records::MfaSettings;
 
 use command::{Env, Outcome, Refresh};
 use index::Index;
@@ -307,7 +318,7 @@ pub struct BatchReport {
 }
 
 /// How often a command is redone when another process commits first.
-const MAX_ATTEMPTS: u32 = 3;
+pub(crate) const MAX_ATTEMPTS: u32 = 3;
 
 struct Inner {
     store: Box<dyn Store>,
@@ -322,6 +333,8 @@ pub struct Esm {
     tokens: RwLock<HashMap<String, i64>>,
     config: EsmConfig,
     dummy: SecretHash,
+    /// Issue 5: PAT rules, TOTP factors, certificate mappings.
+    ext: records::Extensions,
 }
 
 fn upper(s: &str) -> Cow<'_, str> {
@@ -382,7 +395,9 @@ impl Esm {
         let generation = store.generation()?;
         let index = Index::build(&state);
         let tokens = state.revoked_tokens.clone();
+        let ext = records::Extensions::new(records::Records::from_rows(store.load_records()?));
         Ok(Esm {
+            ext,
             inner: Mutex::new(Inner {
                 store,
                 state,
@@ -456,6 +471,10 @@ impl Esm {
 
     /// Runs one RACF command as one transaction.
     pub fn run_command(&self, issuer: &Issuer, text: &str) -> Result<CommandOutput, CommandError> {
+        // issue 5: MFA factors and certificate mappings live beside the model.
+        if let Some(result) = self.run_extension_command(issuer, text) {
+            return result;
+        }
         let mut inner = self.lock();
         let mut attempt = 0;
         loop {
@@ -472,7 +491,9 @@ impl Esm {
             let out = command::execute(&inner.state, &env, text)?;
             match self.commit(&mut inner, out) {
                 Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
-                other => return other.map_err(|e| CommandError::store(&e)),
+                // issue 5: LISTUSER shows that a TOTP factor is active.
+                Ok(out) => return Ok(self.annotate_listuser(text, out)),
+                Err(e) => return Err(CommandError::store(&e)),
             }
         }
     }
@@ -633,6 +654,8 @@ impl Esm {
             *index = Index::rebuild_preserving(&state, old);
         }
         *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = state.revoked_tokens.clone();
+        self.ext
+            .replace(records::Records::from_rows(inner.store.load_records()?));
         inner.state = state;
         inner.generation = generation;
         Ok(true)
@@ -651,8 +674,33 @@ impl Esm {
     /// revoked only when the secret is right. Failures are counted; with
     /// `SETROPTS PASSWORD(REVOKE(n))` the (n+1)th consecutive failure revokes.
     pub fn verify(&self, user: &str, secret: &str, new_secret: Option<&str>) -> VerifyOutcome {
+        self.verify_with_factor(user, secret, new_secret, None)
+    }
+
+    /// [`Esm::verify`] with a second factor (see [`mfa`]): for a user with an
+    /// active TOTP factor, `code` or else the text after the last separator
+    /// of `secret` must be a fresh code; a wrong or missing code is a wrong
+    /// password (counted). Users without a factor ignore `code`.
+    pub fn verify_with_factor(
+        &self,
+        user: &str,
+        secret: &str,
+        new_secret: Option<&str>,
+        code: Option<&str>,
+    ) -> VerifyOutcome {
         // An invalid id takes the unknown-user path, at the same cost.
         let id = normalize_id(user).unwrap_or_default();
+        // issue 5: the second factor.
+        let factor = self.totp_factor(&id);
+        let separator = self.mfa_settings().separator;
+        let (secret, code) = match (&factor, code) {
+            (None, _) => (secret, None),
+            (Some(_), Some(code)) => (secret, Some(code)),
+            (Some(_), None) => match secret.rsplit_once(separator.as_str()) {
+                Some((password, code)) if !separator.is_empty() => (password, Some(code)),
+                _ => (secret, None),
+            },
+        };
         let kind = kind_of(secret);
         // Read what is needed, then hash without holding the lock.
         let (stored, mixed_case) = {
@@ -692,6 +740,13 @@ impl Esm {
             }
         };
         let now = self.config.clock.now_ms();
+        // The code is consumed only when the password is right.
+        let ok = ok
+            && match &factor {
+                None => true,
+                Some(None) => false,
+                Some(Some(f)) => code.is_some_and(|c| self.accept_totp(&id, f, c, now)),
+            };
         let mut inner = self.lock();
         let mut attempt = 0;
         loop {

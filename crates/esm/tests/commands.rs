@@ -144,10 +144,11 @@ fn duplicates_and_missing_things() {
     bad(&esm, "REMOVE BOB GROUP(DEV)", Invalid); // its default group
     bad(&esm, "DELGROUP DEV", Invalid); // BOB is connected
     bad(&esm, "DELGROUP SYS1", Invalid);
+    // RACDCERT is supported since issue 5: a map for an unknown user.
     bad(
         &esm,
-        "RACDCERT MAP ID(BOB) SDNFILTER('CN=BOB')",
-        NotSupported,
+        "RACDCERT MAP ID(NOBODY) SDNFILTER('CN=BOB')",
+        NotFound,
     );
     bad(
         &esm,

@@ -421,6 +421,7 @@ fn schema_migrates_forward_and_refuses_newer() {
              ALTER TABLE classes DROP COLUMN global_generation;
              ALTER TABLE profiles DROP COLUMN ssignon;
              DROP TABLE passticket_uses;
+             DROP TABLE security_records;
              PRAGMA user_version = 2;",
         )
         .unwrap();

@@ -134,7 +134,17 @@ pub fn ensure_certificates(config: &Config) -> Result<Option<pki::InitReport>, S
             default_file.display()
         )));
     }
-    let mut params = pki::InitParams::with_defaults(setup.directory.clone(), SystemTime::now());
+    let params = init_params(config, SystemTime::now());
+    Ok(Some(pki::init(&params)?))
+}
+
+/// What `zgate cert init` and a first `zgate serve` generate, from
+/// `zowe.setup.certificate.*`: Zowe's defaults, the configured SANs (else the
+/// external domains) plus this machine's host name (pki adds `localhost`,
+/// `localhost.localdomain` and `127.0.0.1`).
+pub fn init_params(config: &Config, now: SystemTime) -> pki::InitParams {
+    let setup = &config.setup_certificate;
+    let mut params = pki::InitParams::with_defaults(setup.directory.clone(), now);
     params.name = setup.name.clone();
     params.password = pki::Password::new(setup.password.expose());
     params.ca_alias = setup.ca_alias.clone();
@@ -154,9 +164,26 @@ pub fn ensure_certificates(config: &Config) -> Result<Option<pki::InitReport>, S
     } else {
         setup.san.clone()
     };
+    if let Some(host) = machine_hostname() {
+        params.sans.push(host);
+    }
     params.import_cas = setup.import_certificate_authorities.clone();
     params.lock = setup.lock;
-    Ok(Some(pki::init(&params)?))
+    params.legacy_pkcs12 = setup.legacy_pkcs12;
+    params
+}
+
+/// This machine's host name (Linux: the kernel's; else `$HOSTNAME`).
+pub fn machine_hostname() -> Option<String> {
+    for file in ["/proc/sys/kernel/hostname", "/etc/hostname"] {
+        if let Ok(name) = std::fs::read_to_string(file) {
+            let name = name.trim();
+            if !name.is_empty() {
+                return Some(name.to_string());
+            }
+        }
+    }
+    std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty())
 }
 
 /// The CA certificate clients should trust (for the start-up banner).

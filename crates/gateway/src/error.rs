@@ -78,6 +78,17 @@ pub enum ApiError {
         bad_request: bool,
     },
     // --- end iss6 ---
+    // --- issue 5: personal access tokens and client certificates ---
+    /// A PAT request body that does not parse (ZWEAT605E).
+    PatInvalidBody,
+    /// A PAT request without scopes (ZWEAT606E).
+    PatNoScopes,
+    /// A revocation rule request without its user or service id (ZWEAT607E).
+    PatMissingField,
+    /// The caller lacks the SAF access a PAT administration endpoint needs (403).
+    Forbidden,
+    /// A client certificate no ESM filter maps to a user (ZWEAG161E).
+    CertificateNotMapped,
 }
 
 #[derive(Serialize)]
@@ -294,6 +305,46 @@ impl ApiError {
                 "Check the PTKTDATA profile of the application and the gateway's IRRPTAUTH access.",
             ),
             // --- end iss6 ---
+            ApiError::PatInvalidBody => t(
+                S::BAD_REQUEST,
+                "ZWEAT605E",
+                "org.zowe.apiml.security.query.invalidAccessTokenBody",
+                format!("Invalid body provided in request to create personal access token for URL '{url}'"),
+                "The request body is not valid JSON of the documented shape, or a scope is not a service id.",
+                "Provide a body {\"validity\":days,\"scopes\":[\"serviceid\",...]} with service ids of a-z 0-9 . _ -.",
+            ),
+            ApiError::PatNoScopes => t(
+                S::BAD_REQUEST,
+                "ZWEAT606E",
+                "org.zowe.apiml.security.token.accessTokenBodyMissingScopes",
+                "Body in the HTTP request for Personal Access Token does not contain scopes".to_string(),
+                "The request body has no scopes, or only empty ones.",
+                "Provide at least one service id in \"scopes\".",
+            ),
+            ApiError::PatMissingField => t(
+                S::BAD_REQUEST,
+                "ZWEAT607E",
+                "org.zowe.apiml.security.query.invalidRevokeRequestBody",
+                format!("Body in the revoke request is not valid for URL '{url}'"),
+                "The request body must name the user (\"userId\") or service (\"serviceId\") of the rule.",
+                "Provide the missing field.",
+            ),
+            ApiError::Forbidden => t(
+                S::FORBIDDEN,
+                "ZWEAT403E",
+                "org.zowe.apiml.security.forbidden",
+                format!("The user is not authorized to the target resource: {url}"),
+                "The user is missing the access to the resource ZOWE APIML.SERVICES this operation needs.",
+                "Ask your security administrator for access.",
+            ),
+            ApiError::CertificateNotMapped => t(
+                S::UNAUTHORIZED,
+                "ZWEAG161E",
+                "org.zowe.apiml.security.login.noUserMappedToCertificate",
+                "No user was found".to_string(),
+                "No ESM certificate filter maps the client certificate to a user.",
+                "Ask your security administrator to map the certificate (RACDCERT MAP).",
+            ),
         }
     }
 

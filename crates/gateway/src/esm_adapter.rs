@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ring::rand::{SecureRandom, SystemRandom};
-use zgate_auth::{RevocationStore, StoreError, TokenHash};
-use zgate_esm::{Esm, Issuer, VerifyOutcome};
+use zgate_auth::{PatRuleStore, RevocationStore, RuleKind, StoreError, TokenHash};
+use zgate_esm::{Esm, Issuer, PatRule, VerifyOutcome};
 
-use crate::security::{AccessLevel, AuthOutcome, BackendError, Password, SecurityManager};
+use crate::security::{
+    AccessLevel, AuthOutcome, BackendError, CertOutcome, Password, SecurityManager,
+};
 
 /// The ESM as the gateway uses it.
 #[derive(Clone)]
@@ -22,21 +24,11 @@ impl SecurityManager for EsmSecurity {
         password: &Password,
         new_password: Option<&Password>,
     ) -> Result<AuthOutcome, BackendError> {
-        Ok(
-            match self
-                .0
-                .verify(user, password.expose(), new_password.map(Password::expose))
-            {
-                VerifyOutcome::Success { user } => AuthOutcome::Authenticated { user },
-                // Deliberately one answer: no user enumeration.
-                VerifyOutcome::UnknownUser | VerifyOutcome::WrongPassword => {
-                    AuthOutcome::InvalidCredentials
-                }
-                VerifyOutcome::Expired => AuthOutcome::PasswordExpired,
-                VerifyOutcome::NewPasswordInvalid { .. } => AuthOutcome::NewPasswordInvalid,
-                VerifyOutcome::Revoked => AuthOutcome::Revoked,
-            },
-        )
+        Ok(verify_outcome(self.0.verify(
+            user,
+            password.expose(),
+            new_password.map(Password::expose),
+        )))
     }
 
     fn check(
@@ -53,6 +45,38 @@ impl SecurityManager for EsmSecurity {
             AccessLevel::Alter => zgate_esm::AccessLevel::Alter,
         };
         Ok(self.0.check(user, class, resource, level).authorized())
+    }
+
+    fn authenticate_with_factor(
+        &self,
+        user: &str,
+        password: &Password,
+        new_password: Option<&Password>,
+        code: Option<&Password>,
+    ) -> Result<AuthOutcome, BackendError> {
+        Ok(verify_outcome(self.0.verify_with_factor(
+            user,
+            password.expose(),
+            new_password.map(Password::expose),
+            code.map(Password::expose),
+        )))
+    }
+
+    fn map_certificate(&self, der: &[u8]) -> Result<CertOutcome, BackendError> {
+        match self.0.map_certificate(der) {
+            Err(_) => Ok(CertOutcome::NotX509),
+            Ok(None) => Ok(CertOutcome::NoMapping),
+            Ok(Some(user)) => match self.0.user(&user) {
+                Some(summary) if summary.revoked => Ok(CertOutcome::Revoked),
+                Some(_) => Ok(CertOutcome::Mapped { user }),
+                // A filter for a user deleted since: nobody.
+                None => Ok(CertOutcome::NoMapping),
+            },
+        }
+    }
+
+    fn user_active(&self, user: &str) -> Result<bool, BackendError> {
+        Ok(self.0.user_revoked(user) == Some(false))
     }
 
     fn health(&self) -> Result<(), BackendError> {
@@ -74,6 +98,47 @@ impl RevocationStore for EsmSecurity {
 
     fn is_revoked(&self, hash: &TokenHash) -> bool {
         self.0.token_state().is_token_revoked(&hash.to_hex())
+    }
+}
+
+fn verify_outcome(outcome: VerifyOutcome) -> AuthOutcome {
+    match outcome {
+        VerifyOutcome::Success { user } => AuthOutcome::Authenticated { user },
+        // Deliberately one answer: no user enumeration.
+        VerifyOutcome::UnknownUser | VerifyOutcome::WrongPassword => {
+            AuthOutcome::InvalidCredentials
+        }
+        VerifyOutcome::Expired => AuthOutcome::PasswordExpired,
+        VerifyOutcome::NewPasswordInvalid { .. } => AuthOutcome::NewPasswordInvalid,
+        VerifyOutcome::Revoked => AuthOutcome::Revoked,
+    }
+}
+
+// --- issue 5: PAT revocation rules in the ESM's store ---
+fn esm_rule(kind: RuleKind) -> PatRule {
+    match kind {
+        RuleKind::Token => PatRule::Token,
+        RuleKind::User => PatRule::User,
+        RuleKind::Scope => PatRule::Scope,
+    }
+}
+
+impl PatRuleStore for EsmSecurity {
+    fn salt(&self) -> Result<Vec<u8>, StoreError> {
+        self.0.pat_salt().map_err(|e| StoreError(e.to_string()))
+    }
+    fn rule(&self, kind: RuleKind, hash: &str) -> Option<i64> {
+        self.0.pat_rule(esm_rule(kind), hash)
+    }
+    fn put_rule(&self, kind: RuleKind, hash: &str, value_ms: i64) -> Result<bool, StoreError> {
+        self.0
+            .put_pat_rule(esm_rule(kind), hash, value_ms)
+            .map_err(|e| StoreError(e.to_string()))
+    }
+    fn evict(&self, now_ms: i64, max_age_ms: i64) -> Result<usize, StoreError> {
+        self.0
+            .evict_pat_rules(now_ms, max_age_ms)
+            .map_err(|e| StoreError(e.to_string()))
     }
 }
 

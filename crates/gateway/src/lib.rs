@@ -8,7 +8,12 @@
 //! - every error answer is produced by [`error::ApiError::render`], nowhere else;
 //! - a handler that needs an authenticated caller takes a proof type from
 //!   [`extract`] ([`AuthenticatedToken`], [`Authenticated`]);
-//! - no header or body is ever logged (they carry passwords and tokens).
+//! - no header or body is ever logged (they carry passwords and tokens);
+//! - a request is authenticated in ONE place, [`extract::authenticate_request`]
+//!   (JWT or PAT in cookie/Bearer, PAT cookie/`PRIVATE-TOKEN`, Basic with an
+//!   optional TOTP code, mapped client certificate); a PAT is usable only for
+//!   the services in its scopes ([`Authenticated::allows_service`]; the
+//!   gateway's own endpoints are service `gateway`).
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -17,6 +22,7 @@ pub mod error;
 pub mod esm_adapter;
 pub mod extract;
 pub mod metrics;
+pub mod pat_routes;
 pub mod routes;
 pub mod routing;
 pub mod security;

@@ -18,7 +18,7 @@ use crate::extract::{
 };
 use crate::metrics::{tag_route, track};
 use crate::security::{AccessLevel, AuthOutcome, Password};
-use crate::server::RemoteAddr;
+use crate::server::{PeerCertificates, RemoteAddr};
 use crate::state::AppState;
 
 /// The OpenAPI document of what this router serves.
@@ -62,7 +62,9 @@ pub fn router_with(
         .route("/refresh", only(post(refresh)))
         .route("/keys/public", only(get(keys_public_pem)))
         .route("/keys/public/all", only(get(keys_public_all)))
-        .route("/keys/public/current", only(get(keys_public_current)));
+        .route("/keys/public/current", only(get(keys_public_current)))
+        // issue 5: personal access tokens.
+        .merge(crate::pat_routes::routes());
     let catalog = Router::new()
         .route("/login", only(post(login)))
         .route("/logout", only(post(logout)));
@@ -147,12 +149,16 @@ struct LoginBody {
     password: Option<String>,
     #[serde(rename = "newPassword")]
     new_password: Option<String>,
+    /// issue 5: the MFA code, apart from the password.
+    #[serde(rename = "mfaToken")]
+    mfa_token: Option<String>,
 }
 
 /// POST login: Basic header or JSON body → 204 and the token cookie.
 async fn login(
     State(state): State<AppState>,
     remote: Option<Extension<RemoteAddr>>,
+    peer: Option<Extension<PeerCertificates>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -166,6 +172,27 @@ async fn login(
     } else {
         Some(serde_json::from_slice(&body).map_err(|_| ApiError::InvalidInput)?)
     };
+    // issue 5: a client certificate alone logs in as its mapped user.
+    if basic_from(&headers).is_none() && parsed.is_none() {
+        if let Some(Extension(peer)) = peer {
+            let mut extensions = http::Extensions::new();
+            extensions.insert(peer);
+            if let Some(result) = crate::extract::authenticate_certificate(&extensions, &state) {
+                let user = result?.user().to_string();
+                let issued = state.tokens().issue(&user).map_err(|e| {
+                    tracing::error!(error = %e, "token signing failed");
+                    ApiError::BackendUnavailable
+                })?;
+                tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded (client certificate)");
+                return with_token_cookie(&state, &issued.token);
+            }
+        }
+    }
+    let mfa_token = parsed
+        .as_ref()
+        .and_then(|b| b.mfa_token.clone())
+        .filter(|c| !c.is_empty())
+        .map(Password::new);
     let (user, password, new_password) = match basic_from(&headers) {
         Some(basic) => {
             let (user, password) = basic?;
@@ -183,7 +210,10 @@ async fn login(
         }
     };
     let new_password = new_password.filter(|p| !p.is_empty()).map(Password::new);
-    match state.authenticate(user, password, new_password).await? {
+    match state
+        .authenticate_with_factor(user, password, new_password, mfa_token)
+        .await?
+    {
         AuthOutcome::Authenticated { user } => {
             let issued = state.tokens().issue(&user).map_err(|e| {
                 tracing::error!(error = %e, "token signing failed");
@@ -293,6 +323,10 @@ async fn check(
     let body = body.map_err(|_| ApiError::InvalidCheckRequest)?;
     let request: CheckRequest =
         serde_json::from_slice(&body).map_err(|_| ApiError::InvalidCheckRequest)?;
+    // A PAT works on the gateway's own endpoints only with the gateway in scope.
+    if !caller.allows_service(crate::extract::GATEWAY_SERVICE_ID) {
+        return Err(ApiError::InvalidToken);
+    }
     let level = AccessLevel::parse(&request.access_level).ok_or(ApiError::InvalidCheckRequest)?;
     if request.resource_class.trim().is_empty() || request.resource_name.trim().is_empty() {
         return Err(ApiError::InvalidCheckRequest);
@@ -392,6 +426,14 @@ mod tests {
             "/application/health.get.summary",
             "/application/metrics.get.summary",
             "/gateway/api-docs.get.summary",
+            // issue 5
+            "/gateway/api/v1/auth/access-token/generate.post.summary",
+            "/gateway/api/v1/auth/access-token/validate.post.summary",
+            "/gateway/api/v1/auth/access-token/revoke.delete.summary",
+            "/gateway/api/v1/auth/access-token/revoke/tokens.delete.summary",
+            "/gateway/api/v1/auth/access-token/revoke/tokens/user.delete.summary",
+            "/gateway/api/v1/auth/access-token/revoke/tokens/scope.delete.summary",
+            "/gateway/api/v1/auth/access-token/evict.delete.summary",
         ];
         for path in paths {
             assert!(keys.contains_key(&format!("paths.{path}")), "{path}");

@@ -108,4 +108,48 @@ pub trait SecurityManager: Send + Sync + 'static {
 
     /// Whether the ESM and its store answer.
     fn health(&self) -> Result<(), BackendError>;
+
+    // --- issue 5 ---
+    /// [`SecurityManager::authenticate`] with a separately given second
+    /// factor (`mfaToken`). Backends without MFA refuse a code.
+    fn authenticate_with_factor(
+        &self,
+        user: &str,
+        password: &Password,
+        new_password: Option<&Password>,
+        code: Option<&Password>,
+    ) -> Result<AuthOutcome, BackendError> {
+        match code {
+            None => self.authenticate(user, password, new_password),
+            Some(_) => Ok(AuthOutcome::InvalidCredentials),
+        }
+    }
+
+    /// Maps a client certificate (DER) to a user. Backends without a
+    /// mapping map nothing.
+    fn map_certificate(&self, _der: &[u8]) -> Result<CertOutcome, BackendError> {
+        Ok(CertOutcome::NoMapping)
+    }
+
+    /// Whether a user may still use a credential issued earlier (a PAT):
+    /// `false` when revoked or deleted since.
+    fn user_active(&self, _user: &str) -> Result<bool, BackendError> {
+        Ok(true)
+    }
+}
+
+/// What a client certificate maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertOutcome {
+    /// A user that may log on.
+    Mapped {
+        /// The user id.
+        user: String,
+    },
+    /// No filter matches (ZWEAG161E).
+    NoMapping,
+    /// The mapped user is revoked.
+    Revoked,
+    /// Not an X.509 certificate.
+    NotX509,
 }

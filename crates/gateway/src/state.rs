@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use zgate_auth::TokenService;
+use zgate_auth::{PatService, TokenService};
 
 use crate::error::ApiError;
 use crate::metrics::{LoginOutcome, Metrics};
-use crate::security::{AuthOutcome, Password, SecurityManager};
+use crate::security::{AuthOutcome, CertOutcome, Password, SecurityManager};
 
 /// Behaviour switches of the endpoints (from `components.gateway.apiml.security`).
 #[derive(Debug, Clone, Default)]
@@ -15,6 +15,8 @@ pub struct Settings {
     pub allow_token_refresh: bool,
     /// `Max-Age` on the token cookie; `None` = a session cookie.
     pub cookie_max_age_seconds: Option<u64>,
+    /// Client certificates authenticate (`x509.enabled`; issue 5).
+    pub x509_enabled: bool,
 }
 
 struct Inner {
@@ -26,6 +28,8 @@ struct Inner {
     /// 19 MiB each): bound how many run at once so a login flood queues
     /// instead of exhausting memory with blocking threads.
     hashing: Arc<tokio::sync::Semaphore>,
+    /// Personal access tokens, when enabled (issue 5).
+    pats: Option<Arc<PatService>>,
 }
 
 /// Cheap to clone; one per router.
@@ -47,7 +51,37 @@ impl AppState {
             hashing: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
             )),
+            pats: None,
         }))
+    }
+
+    /// Enables personal access tokens (call right after [`AppState::new`]).
+    pub fn with_pats(mut self, pats: Arc<PatService>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.pats = Some(pats);
+        }
+        self
+    }
+
+    /// The PAT service, when PATs are enabled.
+    pub fn pats(&self) -> Option<&Arc<PatService>> {
+        self.0.pats.as_ref()
+    }
+
+    /// Maps a client certificate (DER) to a user that may log on
+    /// (in memory, no hashing: runs inline).
+    pub fn authenticate_certificate(&self, der: &[u8]) -> Result<String, ApiError> {
+        match self.0.security.map_certificate(der) {
+            Ok(CertOutcome::Mapped { user }) => Ok(user),
+            Ok(CertOutcome::Revoked) => Err(ApiError::UserRevoked),
+            Ok(CertOutcome::NoMapping) | Ok(CertOutcome::NotX509) => {
+                Err(ApiError::CertificateNotMapped)
+            }
+            Err(error) => {
+                tracing::error!(%error, "security manager failed mapping a certificate");
+                Err(ApiError::BackendUnavailable)
+            }
+        }
     }
 
     /// The token service.
@@ -78,13 +112,32 @@ impl AppState {
         password: Password,
         new_password: Option<Password>,
     ) -> Result<AuthOutcome, ApiError> {
+        self.authenticate_with_factor(user, password, new_password, None)
+            .await
+    }
+
+    /// [`AppState::authenticate`] with a separately given MFA code
+    /// (`mfaToken`); without one, an MFA user's code is read from the
+    /// password field by the security manager.
+    pub async fn authenticate_with_factor(
+        &self,
+        user: String,
+        password: Password,
+        new_password: Option<Password>,
+        code: Option<Password>,
+    ) -> Result<AuthOutcome, ApiError> {
         let Ok(permit) = self.0.hashing.clone().acquire_owned().await else {
             return Err(ApiError::BackendUnavailable);
         };
         let security = self.0.security.clone();
         // The permit lives as long as the hash, even if the client goes away.
         let result = tokio::task::spawn_blocking(move || {
-            let outcome = security.authenticate(&user, &password, new_password.as_ref());
+            let outcome = security.authenticate_with_factor(
+                &user,
+                &password,
+                new_password.as_ref(),
+                code.as_ref(),
+            );
             drop(permit);
             outcome
         })

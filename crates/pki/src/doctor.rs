@@ -3,12 +3,11 @@
 //! whole: problems are checks. Time is a parameter (`now`).
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 
 use crate::error::PkiError;
 use crate::signing::JwtAlgorithm;
@@ -649,65 +648,6 @@ fn check_certificate(
     }
 }
 
-/// Accepts any server and remembers what it presented.
-#[derive(Debug)]
-struct Recorder {
-    provider: Arc<rustls::crypto::CryptoProvider>,
-    chain: Mutex<Vec<CertificateDer<'static>>>,
-}
-
-impl ServerCertVerifier for Recorder {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        if let Ok(mut chain) = self.chain.lock() {
-            chain.clear();
-            chain.push(end_entity.clone().into_owned());
-            chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
-        }
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 struct Handshake {
     version: String,
     cipher: String,
@@ -726,10 +666,7 @@ fn split_target(target: &str) -> Option<(String, u16)> {
 
 fn handshake(target: &str, host: &str, port: u16, timeout: Duration) -> Result<Handshake, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let recorder = Arc::new(Recorder {
-        provider: provider.clone(),
-        chain: Mutex::new(Vec::new()),
-    });
+    let recorder = Arc::new(crate::tls::AcceptAnyServer::new(provider.clone()));
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
@@ -769,7 +706,7 @@ fn handshake(target: &str, host: &str, port: u16, timeout: Duration) -> Result<H
     let mut sink = [0u8; 1];
     let _ = tcp.set_read_timeout(Some(Duration::from_millis(50)));
     let _ = tcp.read(&mut sink);
-    let chain = recorder.chain.lock().map(|c| c.clone()).unwrap_or_default();
+    let chain = recorder.presented_chain();
     Ok(Handshake {
         version,
         cipher,

@@ -323,9 +323,7 @@ pub fn client_config(params: &ClientTlsParams, mode: VerifyMode) -> Result<rustl
     }
     let provider = Arc::new(provider);
     let verifier: Arc<dyn ServerCertVerifier> = match mode {
-        VerifyMode::Disabled(_) => Arc::new(AcceptAnyServer {
-            provider: provider.clone(),
-        }),
+        VerifyMode::Disabled(_) => Arc::new(AcceptAnyServer::new(provider.clone())),
         VerifyMode::Strict | VerifyMode::NonStrict => {
             let truststore = params.truststore.as_ref().ok_or_else(|| {
                 PkiError::InvalidInput(
@@ -428,21 +426,45 @@ impl ServerCertVerifier for IgnoreHostName {
 }
 
 /// DISABLED: any certificate; the handshake signature is still checked so
-/// the session is at least bound to the key the server presented.
+/// the session is at least bound to the key the server presented. It keeps
+/// the chain the server presented last, which the doctor examines.
 #[derive(Debug)]
 pub(crate) struct AcceptAnyServer {
-    pub(crate) provider: Arc<CryptoProvider>,
+    provider: Arc<CryptoProvider>,
+    presented: std::sync::Mutex<Vec<CertificateDer<'static>>>,
+}
+
+impl AcceptAnyServer {
+    pub(crate) fn new(provider: Arc<CryptoProvider>) -> Self {
+        AcceptAnyServer {
+            provider,
+            presented: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The chain of the last server seen: end entity first.
+    pub(crate) fn presented_chain(&self) -> Vec<CertificateDer<'static>> {
+        self.presented
+            .lock()
+            .map(|chain| chain.clone())
+            .unwrap_or_default()
+    }
 }
 
 impl ServerCertVerifier for AcceptAnyServer {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        if let Ok(mut chain) = self.presented.lock() {
+            chain.clear();
+            chain.push(end_entity.clone().into_owned());
+            chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
+        }
         Ok(ServerCertVerified::assertion())
     }
 

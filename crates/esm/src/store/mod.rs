@@ -343,6 +343,23 @@ pub trait Store: Send {
             "PassTicket replay protection is not supported by this store".to_owned(),
         ))
     }
+    /// Loads the security records (issue 5: PAT rules, TOTP factors,
+    /// certificate mappings; see [`crate::records`]).
+    /// A backend without them has none (and refuses to write any).
+    fn load_records(&mut self) -> Result<Vec<crate::records::Record>, StoreError> {
+        Ok(Vec::new())
+    }
+    /// Applies record operations in ONE transaction, under the same
+    /// generation check as [`Store::apply`]; returns the new generation.
+    fn apply_records(
+        &mut self,
+        _ops: &[crate::records::RecordOp],
+        _expected_generation: i64,
+    ) -> Result<i64, StoreError> {
+        Err(StoreError::Backend(
+            "this store keeps no security records".into(),
+        ))
+    }
     /// A canonical text dump of every row (tests compare dumps).
     fn dump(&mut self) -> Result<Vec<String>, StoreError>;
 }

@@ -11,6 +11,7 @@ use crate::model::{
     AccessLevel, ClassSettings, Condition, Credential, Group, Options, Profile, SecretHash, User,
 };
 use crate::password::PasswordRule;
+use crate::records::{Record, RecordOp};
 
 /// Forward-only migrations; index + 1 is the schema version they lead to.
 const MIGRATIONS: &[&str] = &[
@@ -56,7 +57,12 @@ const MIGRATIONS: &[&str] = &[
     // 4: refresh counters, so RACLIST/GLOBAL refreshes reach every process.
     "ALTER TABLE classes ADD COLUMN raclist_generation INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE classes ADD COLUMN global_generation INTEGER NOT NULL DEFAULT 0;",
-    // 5 (iss6): PTKTDATA keys on profiles; PassTicket replay protection.
+    // 5 (issue 5): security records beside the model: PAT revocation rules
+    // (salted hashes only), TOTP factors and their last accepted step,
+    // certificate name filters and registered certificates.
+    "CREATE TABLE security_records (kind TEXT NOT NULL, key TEXT NOT NULL,
+        value TEXT NOT NULL, PRIMARY KEY (kind, key));",
+    // 6 (issue 6): PTKTDATA keys on profiles; PassTicket replay protection.
     "ALTER TABLE profiles ADD COLUMN ssignon TEXT;
      CREATE TABLE passticket_uses (hash TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL);
      CREATE INDEX passticket_uses_expiry ON passticket_uses (expires_at_ms);",
@@ -698,6 +704,64 @@ impl Store for SqliteStore {
         .map_err(db)?;
         tx.commit().map_err(db)
     }
+
+    // --- issue 5: security records (see `crate::records`) ---
+    fn load_records(&mut self) -> Result<Vec<Record>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare("SELECT kind, key, value FROM security_records")
+            .map_err(db)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Record {
+                    kind: r.get(0)?,
+                    key: r.get(1)?,
+                    value: r.get(2)?,
+                })
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    fn apply_records(
+        &mut self,
+        ops: &[RecordOp],
+        expected_generation: i64,
+    ) -> Result<i64, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let found = read_generation(&tx)?;
+        if found != expected_generation {
+            return Err(StoreError::Conflict {
+                found,
+                expected: expected_generation,
+            });
+        }
+        for op in ops {
+            match op {
+                RecordOp::Put(r) => tx.execute(
+                    "INSERT OR REPLACE INTO security_records (kind, key, value) VALUES (?1, ?2, ?3)",
+                    params![r.kind, r.key, r.value],
+                ),
+                RecordOp::Delete { kind, key } => tx.execute(
+                    "DELETE FROM security_records WHERE kind = ?1 AND key = ?2",
+                    params![kind, key],
+                ),
+            }
+            .map_err(db)?;
+        }
+        let next = found + 1;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'generation'",
+            [next.to_string()],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(next)
+    }
+    // --- end issue 5 ---
 
     fn dump(&mut self) -> Result<Vec<String>, StoreError> {
         let tables: Vec<String> = {

@@ -500,6 +500,11 @@ pub async fn routed(
     let mut caller: Option<Authenticated> = None;
     if service.scheme != Scheme::Bypass || routing.settings.per_service_authorization {
         match Authenticated::from_request_parts(&mut parts, &state).await {
+            // A personal access token authenticates only for the services
+            // in its scopes; elsewhere it is no credential at all.
+            Ok(c) if !c.allows_service(&service.service_id) => {
+                failure = Some(schemes::failure_text(&ApiError::InvalidToken));
+            }
             Ok(c) => caller = Some(c),
             Err(e) => failure = Some(schemes::failure_text(&e)),
         }

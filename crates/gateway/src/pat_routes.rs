@@ -1,0 +1,314 @@
+//! The personal access token endpoints (spec apiml-api.md §5), served under
+//! every auth prefix when `personalAccessToken.enabled` (else 404):
+//! `access-token/generate`, `validate`, `revoke`, `revoke/tokens`,
+//! `revoke/tokens/user`, `revoke/tokens/scope`, `evict`.
+//!
+//! Who may call what: `generate` needs Basic credentials or a mapped client
+//! certificate (not a token: a PAT is made from a real logon); `validate`
+//! and `revoke` are proven by the token in the body; `revoke/tokens` needs
+//! any authentication and revokes the caller's own tokens;
+//! `revoke/tokens/user` and `/scope` need `ZOWE APIML.SERVICES` READ, and
+//! `evict` UPDATE (403 otherwise).
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post, MethodRouter};
+use axum::Router;
+use http::request::Parts;
+use http::{header, HeaderValue, StatusCode};
+use serde::Deserialize;
+use zgate_auth::{PatError, PatService, TokenError};
+
+use crate::error::ApiError;
+use crate::extract::{
+    authenticate_basic, authenticate_certificate, token_error, Authenticated, GATEWAY_SERVICE_ID,
+};
+use crate::security::AccessLevel;
+use crate::state::AppState;
+
+/// The SAF class and resource guarding PAT administration.
+pub const PAT_ADMIN_CLASS: &str = "ZOWE";
+/// See [`PAT_ADMIN_CLASS`].
+pub const PAT_ADMIN_RESOURCE: &str = "APIML.SERVICES";
+
+fn only(method_router: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    method_router.fallback(|method: http::Method| async move {
+        ApiError::MethodNotAllowed {
+            method: method.to_string(),
+        }
+    })
+}
+
+/// The PAT routes, relative to an auth prefix.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/access-token/generate", only(post(generate)))
+        .route("/access-token/validate", only(post(validate)))
+        .route("/access-token/revoke", only(delete(revoke)))
+        .route("/access-token/revoke/tokens", only(delete(revoke_own)))
+        .route(
+            "/access-token/revoke/tokens/user",
+            only(delete(revoke_user)),
+        )
+        .route(
+            "/access-token/revoke/tokens/scope",
+            only(delete(revoke_scope)),
+        )
+        .route("/access-token/evict", only(delete(evict)))
+}
+
+fn pats(state: &AppState) -> Result<Arc<PatService>, ApiError> {
+    // Disabled means absent.
+    state.pats().cloned().ok_or(ApiError::NotFound)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    bad: ApiError,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|_| bad.clone())?;
+    serde_json::from_slice(&body).map_err(|_| bad)
+}
+
+fn store_error(e: &TokenError) -> ApiError {
+    match e {
+        TokenError::Store(error) => {
+            tracing::error!(%error, "PAT store failed");
+            ApiError::BackendUnavailable
+        }
+        other => token_error(other),
+    }
+}
+
+/// Unknown fields are ignored, as on login (clients may send more).
+#[derive(Deserialize)]
+struct GenerateBody {
+    #[serde(default)]
+    validity: i64,
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+}
+
+/// POST access-token/generate → 200 text/plain, the token.
+async fn generate(
+    State(state): State<AppState>,
+    parts: Parts,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let pats = pats(&state)?;
+    // The body first: a bad one writes nothing, not even a logon statistic.
+    let body: GenerateBody = parse(body, ApiError::PatInvalidBody)?;
+    let scopes = body.scopes.unwrap_or_default();
+    zgate_auth::pat::normalize_scopes(&scopes).map_err(|e| match e {
+        PatError::NoScopes => ApiError::PatNoScopes,
+        _ => ApiError::PatInvalidBody,
+    })?;
+    // Only a real logon makes a PAT: Basic, else a mapped certificate.
+    let caller = match authenticate_basic(&parts.headers, &state).await {
+        Some(result) => result?,
+        None => match authenticate_certificate(&parts.extensions, &state) {
+            Some(result) => result?,
+            None => return Err(ApiError::AuthRequired),
+        },
+    };
+    let (token, claims) = pats
+        .generate(caller.user(), body.validity, &scopes)
+        .map_err(|e| match e {
+            PatError::NoScopes => ApiError::PatNoScopes,
+            PatError::BadScope => ApiError::PatInvalidBody,
+            PatError::Token(t) => store_error(&t),
+            PatError::OutOfScope => ApiError::InvalidToken,
+            _ => ApiError::BackendUnavailable,
+        })?;
+    tracing::info!(
+        target: "zgate::audit",
+        user = %claims.sub,
+        scopes = %claims.scopes.join(","),
+        days = (claims.exp - claims.iat) / 86_400,
+        "personal access token issued"
+    );
+    let mut response = Response::new(Body::from(token));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct ValidateBody {
+    token: String,
+    #[serde(rename = "serviceId")]
+    service_id: String,
+}
+
+/// POST access-token/validate → 204 when valid and in scope, else 401.
+async fn validate(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let pats = pats(&state)?;
+    let body: ValidateBody = parse(body, ApiError::InvalidInput)?;
+    match pats.validate(&body.token, &body.service_id) {
+        Ok(v) => {
+            // A user revoked or deleted since the PAT was issued loses it.
+            if state.security().user_active(&v.claims.sub).unwrap_or(false) {
+                Ok(StatusCode::NO_CONTENT.into_response())
+            } else {
+                Err(ApiError::InvalidToken)
+            }
+        }
+        Err(PatError::Token(e)) => Err(store_error(&e)),
+        Err(_) => Err(ApiError::InvalidToken),
+    }
+}
+
+#[derive(Deserialize)]
+struct RevokeBody {
+    token: String,
+}
+
+/// DELETE access-token/revoke → 204; invalid or already revoked 401.
+async fn revoke(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let pats = pats(&state)?;
+    let body: RevokeBody = parse(body, ApiError::InvalidInput)?;
+    let claims = pats.revoke(&body.token).map_err(|e| store_error(&e))?;
+    tracing::info!(target: "zgate::audit", user = %claims.sub, "personal access token revoked");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize, Default)]
+struct TimestampBody {
+    #[serde(default)]
+    timestamp: i64,
+}
+
+/// DELETE access-token/revoke/tokens: the caller's own tokens.
+async fn revoke_own(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let pats = pats(&state)?;
+    gateway_caller(&caller)?;
+    let body = body.map_err(|_| ApiError::InvalidInput)?;
+    let parsed: TimestampBody = if body.iter().all(u8::is_ascii_whitespace) {
+        TimestampBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|_| ApiError::InvalidInput)?
+    };
+    pats.revoke_user(caller.user(), parsed.timestamp)
+        .map_err(|e| store_error(&e))?;
+    tracing::info!(target: "zgate::audit", user = %caller.user(), "own personal access tokens revoked");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A PAT works on the gateway's own endpoints only with the gateway in scope.
+fn gateway_caller(caller: &Authenticated) -> Result<(), ApiError> {
+    if caller.allows_service(GATEWAY_SERVICE_ID) {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidToken)
+    }
+}
+
+async fn require(
+    state: &AppState,
+    caller: &Authenticated,
+    level: AccessLevel,
+) -> Result<(), ApiError> {
+    gateway_caller(caller)?;
+    let security = state.security().clone();
+    let user = caller.user().to_string();
+    let allowed = tokio::task::spawn_blocking(move || {
+        security.check(&user, PAT_ADMIN_CLASS, PAT_ADMIN_RESOURCE, level)
+    })
+    .await
+    .map_err(|_| ApiError::BackendUnavailable)?
+    .map_err(|error| {
+        tracing::error!(%error, "SAF check failed");
+        ApiError::BackendUnavailable
+    })?;
+    if allowed {
+        Ok(())
+    } else {
+        tracing::info!(target: "zgate::audit", user = %caller.user(), level = level.as_str(), "PAT administration denied");
+        Err(ApiError::Forbidden)
+    }
+}
+
+#[derive(Deserialize)]
+struct RuleBody {
+    #[serde(rename = "userId", default)]
+    user_id: Option<String>,
+    #[serde(rename = "serviceId", default)]
+    service_id: Option<String>,
+    #[serde(default)]
+    timestamp: i64,
+}
+
+async fn rule(
+    state: AppState,
+    caller: Authenticated,
+    body: Result<Bytes, BytesRejection>,
+    by_user: bool,
+) -> Result<Response, ApiError> {
+    let pats = pats(&state)?;
+    require(&state, &caller, AccessLevel::Read).await?;
+    let body: RuleBody = parse(body, ApiError::PatMissingField)?;
+    let target = if by_user {
+        body.user_id
+    } else {
+        body.service_id
+    };
+    let target = target
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::PatMissingField)?;
+    let result = if by_user {
+        pats.revoke_user(&target, body.timestamp)
+    } else {
+        pats.revoke_scope(&target, body.timestamp)
+    };
+    result.map_err(|e| store_error(&e))?;
+    tracing::info!(
+        target: "zgate::audit",
+        user = %caller.user(),
+        rule = if by_user { "user" } else { "scope" },
+        "personal access token revocation rule added"
+    );
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// DELETE access-token/revoke/tokens/user `{"userId","timestamp"?}`.
+async fn revoke_user(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    rule(state, caller, body, true).await
+}
+
+/// DELETE access-token/revoke/tokens/scope `{"serviceId","timestamp"?}`.
+async fn revoke_scope(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    rule(state, caller, body, false).await
+}
+
+/// DELETE access-token/evict: drops what can no longer matter.
+async fn evict(State(state): State<AppState>, caller: Authenticated) -> Result<Response, ApiError> {
+    let pats = pats(&state)?;
+    require(&state, &caller, AccessLevel::Update).await?;
+    let n = pats.evict().map_err(|e| store_error(&e))?;
+    tracing::info!(target: "zgate::audit", user = %caller.user(), evicted = n, "personal access token rules evicted");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
