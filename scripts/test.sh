@@ -40,4 +40,6 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo nextest"
+# The routing tests start real backend processes: build that binary first.
+cargo build --locked -q -p zgate-testbackend
 cargo nextest run --workspace --locked --no-fail-fast
