@@ -58,11 +58,6 @@ pub enum ApiError {
     /// The ESM or token store did not answer.
     BackendUnavailable,
     // --- iss6: routing and PassTickets ---
-    /// Per-service SAF authorization denied a routed request (403).
-    RouteForbidden {
-        /// The resource checked.
-        resource: String,
-    },
     /// No instance of a routed service answered (503).
     ServiceUnavailable {
         /// The service id.
@@ -85,8 +80,11 @@ pub enum ApiError {
     PatNoScopes,
     /// A revocation rule request without its user or service id (ZWEAT607E).
     PatMissingField,
-    /// The caller lacks the SAF access a PAT administration endpoint needs (403).
-    Forbidden,
+    /// The caller lacks the SAF access an endpoint or routed service needs (403).
+    Forbidden {
+        /// Class, resource and level checked.
+        resource: String,
+    },
     /// A client certificate no ESM filter maps to a user (ZWEAG161E).
     CertificateNotMapped,
 }
@@ -264,14 +262,6 @@ impl ApiError {
                 "Make sure that the authentication service is running and is accessible by the URL provided in the message.",
             ),
             // --- iss6: routing and PassTickets ---
-            ApiError::RouteForbidden { resource } => t(
-                S::FORBIDDEN,
-                "ZWEAT403E",
-                "org.zowe.apiml.security.forbidden",
-                format!("The user is not authorized to the target resource: {resource}"),
-                "The user does not have READ access to the service's SAF resource.",
-                "Ask the security administrator for access.",
-            ),
             ApiError::ServiceUnavailable { service } => t(
                 S::SERVICE_UNAVAILABLE,
                 // API ML's number for an unreachable routed service.
@@ -329,12 +319,12 @@ impl ApiError {
                 "The request body must name the user (\"userId\") or service (\"serviceId\") of the rule.",
                 "Provide the missing field.",
             ),
-            ApiError::Forbidden => t(
+            ApiError::Forbidden { resource } => t(
                 S::FORBIDDEN,
                 "ZWEAT403E",
                 "org.zowe.apiml.security.forbidden",
-                format!("The user is not authorized to the target resource: {url}"),
-                "The user is missing the access to the resource ZOWE APIML.SERVICES this operation needs.",
+                format!("The user is not authorized to the target resource: {resource}"),
+                "The user does not have the SAF access this request needs.",
                 "Ask your security administrator for access.",
             ),
             ApiError::CertificateNotMapped => t(

@@ -30,9 +30,7 @@ use crate::extract::{
 use crate::security::AccessLevel;
 use crate::state::AppState;
 
-/// The SAF class and resource guarding PAT administration.
-pub const PAT_ADMIN_CLASS: &str = "ZOWE";
-/// See [`PAT_ADMIN_CLASS`].
+/// The SAF resource (class `ZOWE`) guarding PAT administration.
 pub const PAT_ADMIN_RESOURCE: &str = "APIML.SERVICES";
 
 fn only(method_router: MethodRouter<AppState>) -> MethodRouter<AppState> {
@@ -218,29 +216,10 @@ fn gateway_caller(caller: &Authenticated) -> Result<(), ApiError> {
     }
 }
 
-async fn require(
-    state: &AppState,
-    caller: &Authenticated,
-    level: AccessLevel,
-) -> Result<(), ApiError> {
+/// The PAT administration endpoints need `ZOWE APIML.SERVICES` at `level`.
+fn require(state: &AppState, caller: &Authenticated, level: AccessLevel) -> Result<(), ApiError> {
     gateway_caller(caller)?;
-    let security = state.security().clone();
-    let user = caller.user().to_string();
-    let allowed = tokio::task::spawn_blocking(move || {
-        security.check(&user, PAT_ADMIN_CLASS, PAT_ADMIN_RESOURCE, level)
-    })
-    .await
-    .map_err(|_| ApiError::BackendUnavailable)?
-    .map_err(|error| {
-        tracing::error!(%error, "SAF check failed");
-        ApiError::BackendUnavailable
-    })?;
-    if allowed {
-        Ok(())
-    } else {
-        tracing::info!(target: "zgate::audit", user = %caller.user(), level = level.as_str(), "PAT administration denied");
-        Err(ApiError::Forbidden)
-    }
+    state.require_access(caller.user(), PAT_ADMIN_RESOURCE, level)
 }
 
 #[derive(Deserialize)]
@@ -260,7 +239,7 @@ async fn rule(
     by_user: bool,
 ) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
-    require(&state, &caller, AccessLevel::Read).await?;
+    require(&state, &caller, AccessLevel::Read)?;
     let body: RuleBody = parse(body, ApiError::PatMissingField)?;
     let target = if by_user {
         body.user_id
@@ -307,7 +286,7 @@ async fn revoke_scope(
 /// DELETE access-token/evict: drops what can no longer matter.
 async fn evict(State(state): State<AppState>, caller: Authenticated) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
-    require(&state, &caller, AccessLevel::Update).await?;
+    require(&state, &caller, AccessLevel::Update)?;
     let n = pats.evict().map_err(|e| store_error(&e))?;
     tracing::info!(target: "zgate::audit", user = %caller.user(), evicted = n, "personal access token rules evicted");
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -6,7 +6,11 @@ use zgate_auth::{PatService, TokenService};
 
 use crate::error::ApiError;
 use crate::metrics::{LoginOutcome, Metrics};
-use crate::security::{AuthOutcome, CertOutcome, Password, SecurityManager};
+use crate::security::{AccessLevel, AuthOutcome, CertOutcome, Password, SecurityManager};
+
+/// The class of the gateway's own SAF resources (API ML's
+/// `serviceResourceClass`, default `ZOWE`).
+pub const SERVICE_RESOURCE_CLASS: &str = "ZOWE";
 
 /// Behaviour switches of the endpoints (from `components.gateway.apiml.security`).
 #[derive(Debug, Clone, Default)]
@@ -102,6 +106,33 @@ impl AppState {
     /// Metrics.
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// Requires `level` on `resource` in the `ZOWE` class (API ML's
+    /// `serviceResourceClass`) for `user`: the one SAF gate of the gateway's
+    /// own administrative endpoints and of per-service authorization. The
+    /// check runs on the in-memory index, so it needs no blocking thread.
+    pub fn require_access(
+        &self,
+        user: &str,
+        resource: &str,
+        level: AccessLevel,
+    ) -> Result<(), ApiError> {
+        let allowed = self
+            .security()
+            .check(user, SERVICE_RESOURCE_CLASS, resource, level)
+            .map_err(|error| {
+                tracing::error!(%error, "SAF check failed");
+                ApiError::BackendUnavailable
+            })?;
+        if allowed {
+            Ok(())
+        } else {
+            tracing::info!(target: "zgate::audit", %user, %resource, level = level.as_str(), "access denied");
+            Err(ApiError::Forbidden {
+                resource: format!("{SERVICE_RESOURCE_CLASS} {resource} {}", level.as_str()),
+            })
+        }
     }
 
     /// Verifies a password on a blocking thread (the hash is slow on purpose)

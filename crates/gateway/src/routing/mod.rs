@@ -40,9 +40,6 @@ use crate::security::AccessLevel;
 use crate::state::AppState;
 pub use services::{DefinitionErrors, Scheme, Service};
 
-/// The SAF resource class of Zowe's own resources.
-pub const SERVICES_CLASS: &str = "ZOWE";
-
 /// Issues PassTickets for the gateway (the ESM in this process).
 pub trait PassTicketIssuer: Send + Sync + 'static {
     /// A PassTicket for `user` and `applid`, generated as the gateway's
@@ -260,34 +257,12 @@ async fn wrong_method(method: Method) -> ApiError {
     }
 }
 
-async fn require(
-    state: &AppState,
-    user: &str,
-    resource: &str,
-    level: AccessLevel,
-) -> Result<(), ApiError> {
-    let security = state.security().clone();
-    let (u, r) = (user.to_owned(), resource.to_owned());
-    let allowed =
-        tokio::task::spawn_blocking(move || security.check(&u, SERVICES_CLASS, &r, level))
-            .await
-            .map_err(|_| ApiError::BackendUnavailable)?
-            .map_err(|_| ApiError::BackendUnavailable)?;
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::RouteForbidden {
-            resource: format!("{SERVICES_CLASS} {resource} {}", level.as_str()),
-        })
-    }
-}
-
 async fn list_services(
     State(state): State<AppState>,
     Extension(routing): Extension<Arc<Routing>>,
     caller: Authenticated,
 ) -> Result<Response, ApiError> {
-    require(&state, caller.user(), "APIML.SERVICES", AccessLevel::Read).await?;
+    state.require_access(caller.user(), "APIML.SERVICES", AccessLevel::Read)?;
     Ok(Json(serde_json::json!({ "services": routing.services() })).into_response())
 }
 
@@ -296,7 +271,7 @@ async fn reload_services(
     Extension(routing): Extension<Arc<Routing>>,
     caller: Authenticated,
 ) -> Result<Response, ApiError> {
-    require(&state, caller.user(), "APIML.SERVICES", AccessLevel::Update).await?;
+    state.require_access(caller.user(), "APIML.SERVICES", AccessLevel::Update)?;
     let r = routing.clone();
     let result = tokio::task::spawn_blocking(move || r.reload())
         .await
@@ -514,7 +489,7 @@ pub async fn routed(
             return ApiError::AuthRequired.into_response();
         };
         let resource = format!("APIML.SERVICES.{}", service.service_id.to_ascii_uppercase());
-        if let Err(e) = require(&state, c.user(), &resource, AccessLevel::Read).await {
+        if let Err(e) = state.require_access(c.user(), &resource, AccessLevel::Read) {
             return e.into_response();
         }
     }
