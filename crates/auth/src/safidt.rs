@@ -7,11 +7,9 @@
 //! `iat`, `exp` (iat + lifetime), `jti`. A SAF IDT is never accepted as a
 //! gateway JWT (different issuer) and a gateway JWT is never a SAF IDT.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::{decode_json, Header, TokenError, TokenService};
+use super::{TokenError, TokenService};
 
 /// The `iss` of SAF identity tokens.
 pub const SAF_IDT_ISSUER: &str = "APIML_SAFIDT";
@@ -53,19 +51,7 @@ impl TokenService {
             exp: now_s.saturating_add(lifetime_seconds),
             jti: self.uuid()?,
         };
-        let signer = self.ring.current();
-        let header = serde_json::json!({
-            "alg": signer.public().alg.name(),
-            "typ": "JWT",
-            "kid": signer.public().kid,
-        });
-        let header = B64URL.encode(header.to_string());
-        let payload = B64URL.encode(serde_json::to_vec(&claims).map_err(|_| TokenError::Signing)?);
-        let input = format!("{header}.{payload}");
-        let signature = signer
-            .sign(input.as_bytes())
-            .map_err(|_| TokenError::Signing)?;
-        Ok(format!("{input}.{}", B64URL.encode(signature)))
+        self.sign_claims(&claims)
     }
 
     /// Verifies a SAF identity token: signature by a current or retired
@@ -75,39 +61,14 @@ impl TokenService {
         token: &str,
         applid: Option<&str>,
     ) -> Result<SafIdtClaims, TokenError> {
-        if token.len() > 8192 {
-            return Err(TokenError::Malformed);
-        }
         let now_ms = self.clock.now_ms();
-        let mut parts = token.split('.');
-        let (Some(h64), Some(p64), Some(s64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenError::Malformed);
-        };
-        let header: Header = decode_json(h64)?;
-        if header.crit.is_some() {
-            return Err(TokenError::UnsupportedAlgorithm);
-        }
-        let kid = header.kid.as_deref().ok_or(TokenError::UnknownKey)?;
-        let key = self
-            .ring
-            .verifier(kid, now_ms)
-            .ok_or(TokenError::UnknownKey)?;
-        if header.alg != key.alg.name() {
-            return Err(TokenError::UnsupportedAlgorithm);
-        }
-        let signature = B64URL.decode(s64).map_err(|_| TokenError::Malformed)?;
-        let input = token
-            .get(..h64.len() + 1 + p64.len())
-            .ok_or(TokenError::Malformed)?;
-        if !key.verify(input.as_bytes(), &signature) {
-            return Err(TokenError::BadSignature);
-        }
-        let claims: SafIdtClaims = decode_json(p64)?;
-        if claims.iss != SAF_IDT_ISSUER {
+        // The issuer first: a gateway JWT is a wrong issuer, not malformed.
+        let payload: serde_json::Value = self.verify_signature(token, now_ms)?;
+        if payload.get("iss").and_then(|v| v.as_str()) != Some(SAF_IDT_ISSUER) {
             return Err(TokenError::WrongIssuer);
         }
+        let claims: SafIdtClaims =
+            serde_json::from_value(payload).map_err(|_| TokenError::Malformed)?;
         if claims.exp.saturating_mul(1000) <= now_ms {
             return Err(TokenError::Expired);
         }
