@@ -188,7 +188,7 @@ impl PatService {
         h.update([0u8]);
         h.update(value.as_bytes());
         let digest = h.finalize();
-        Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+        Ok(hex::encode(digest))
     }
 
     /// Issues a PAT for `user` (already authenticated).

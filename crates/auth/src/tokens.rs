@@ -61,7 +61,7 @@ impl TokenHash {
     }
     /// Lower-case hex.
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.0)
     }
     /// Parses lower- or upper-case hex.
     pub fn from_hex(text: &str) -> Option<Self> {
@@ -387,7 +387,7 @@ impl TokenService {
         self.rng.fill(&mut b).map_err(|_| TokenError::Signing)?;
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
-        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        let hex = hex::encode(b);
         Ok(format!(
             "{}-{}-{}-{}-{}",
             &hex[0..8],

@@ -13,6 +13,13 @@ mod esm_cmd;
 mod home;
 mod serve_cmd;
 
+/// The gateway allocates and frees small buffers on every request from every
+/// worker thread; glibc's allocator spent a tenth of a routed request in
+/// arena bookkeeping (`crates/gateway/benches/route.sh`, perf), mimalloc's
+/// thread-local free lists a fraction of that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// zgate: the Zowe security architecture as one program.
 #[derive(Parser, Debug)]
 #[command(name = "zgate", version, about)]

@@ -191,7 +191,10 @@ fn start(
     };
     let app = zgate_gateway::routes::router_with(state, Some(routing.clone()));
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // This runtime accepts connections and runs the housekeeping (ESM
+    // reload, health polls, SIGHUP); requests are served by the per-core
+    // worker threads `serve_tls` starts.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -258,7 +261,8 @@ fn start(
             shutdown_signal(),
             Duration::from_secs(config.gateway.shutdown_grace_seconds),
         )
-        .await;
+        .await
+        .context("cannot start the worker threads")?;
         reload.abort();
         health.abort();
         hup.abort();

@@ -25,8 +25,9 @@ use crate::command::parse::Operand;
 use crate::command::{CommandError, CommandErrorKind, CommandOutput, Issuer};
 use crate::mfa::{authorized, ExtCommandError};
 use crate::model::normalize_id;
-use crate::records::{hex, RecordOp};
+use crate::records::RecordOp;
 use crate::Esm;
+use hex::encode as hex;
 
 pub(crate) const MAP_KIND: &str = "cert.map";
 const REG_KIND: &str = "cert.reg";

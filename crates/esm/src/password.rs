@@ -61,20 +61,6 @@ fn argon(cost: HashCost) -> Result<Argon2<'static>, HashError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// Hashes a secret with a fresh random salt.
 pub fn hash_secret(secret: &str, cost: HashCost) -> Result<SecretHash, HashError> {
     let mut salt = [0u8; 16];
@@ -92,8 +78,8 @@ fn hash_with_salt(secret: &str, salt: &[u8], cost: HashCost) -> Result<SecretHas
         cost.memory_kib,
         cost.iterations,
         cost.parallelism,
-        hex(salt),
-        hex(&out)
+        hex::encode(salt),
+        hex::encode(out)
     )))
 }
 
@@ -121,7 +107,7 @@ fn parse_hash(stored: &SecretHash) -> Option<(HashCost, Vec<u8>, Vec<u8>)> {
             _ => return None,
         }
     }
-    Some((cost, unhex(salt)?, unhex(hash)?))
+    Some((cost, hex::decode(salt).ok()?, hex::decode(hash).ok()?))
 }
 
 /// Whether `secret` matches `stored`, compared in constant time. A corrupt

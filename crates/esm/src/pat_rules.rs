@@ -6,7 +6,7 @@
 //! database never holds a token, and not even which users or services have
 //! rules. Lookups are in memory.
 
-use crate::records::{hex, unhex, RecordOp};
+use crate::records::RecordOp;
 use crate::{Esm, EsmError};
 
 const SALT_KIND: &str = "pat.salt";
@@ -37,17 +37,25 @@ impl Esm {
     /// The salt of PAT hashes: 32 random bytes made on first use and kept
     /// in the store (every instance sharing the store hashes alike).
     pub fn pat_salt(&self) -> Result<Vec<u8>, EsmError> {
-        if let Some(salt) = self.with_records(|r| r.get(SALT_KIND, SALT_KEY).and_then(unhex)) {
+        if let Some(salt) =
+            self.with_records(|r| r.get(SALT_KIND, SALT_KEY).and_then(|h| hex::decode(h).ok()))
+        {
             return Ok(salt);
         }
         self.commit_records(|records, _| {
-            if let Some(salt) = records.get(SALT_KIND, SALT_KEY).and_then(unhex) {
+            if let Some(salt) = records
+                .get(SALT_KIND, SALT_KEY)
+                .and_then(|h| hex::decode(h).ok())
+            {
                 return Ok((Vec::new(), salt));
             }
             let mut salt = vec![0u8; 32];
             getrandom::getrandom(&mut salt)
                 .map_err(|e| EsmError::Import(format!("no randomness for the PAT salt: {e}")))?;
-            Ok::<_, EsmError>((vec![RecordOp::put(SALT_KIND, SALT_KEY, hex(&salt))], salt))
+            Ok::<_, EsmError>((
+                vec![RecordOp::put(SALT_KIND, SALT_KEY, hex::encode(&salt))],
+                salt,
+            ))
         })
     }
 

@@ -54,23 +54,19 @@ impl fmt::Debug for SsignonKeys {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02X}")).collect()
-}
-
 impl SsignonKeys {
     /// The stored form: `L:<hex>;E:<UPPER|MIXED>:<hex>` (fields optional).
     pub fn to_stored(&self) -> String {
         let mut parts = Vec::new();
         if let Some(k) = &self.legacy {
-            parts.push(format!("L:{}", hex(k)));
+            parts.push(format!("L:{}", hex::encode_upper(k)));
         }
         if let Some((k, t)) = &self.enhanced {
             let t = match t {
                 TicketType::Upper => "UPPER",
                 TicketType::Mixed => "MIXED",
             };
-            parts.push(format!("E:{t}:{}", hex(k)));
+            parts.push(format!("E:{t}:{}", hex::encode_upper(k)));
         }
         parts.join(";")
     }
@@ -315,7 +311,7 @@ impl Esm {
         if replay {
             let mut h = Sha256::new();
             h.update(format!("{user}\0{appl}\0{secret}").as_bytes());
-            let digest = hex(&h.finalize());
+            let digest = hex::encode_upper(h.finalize());
             let expires_ms = ((generated_at + VALIDITY_WINDOW_SECS + 1) * 1000) as i64;
             let now_ms = self.config.clock.now_ms();
             let mut inner = self.lock();

@@ -4,9 +4,12 @@
 #   1. directly (HTTP),
 #   2. through nginx as a TLS reverse proxy with keep-alive to the backend,
 #   3. through zgate (zoweJwt scheme, caller authenticated by its JWT cookie).
-# Usage: crates/gateway/benches/route.sh [DURATION=10] [CONNECTIONS=32] [THREADS=2]
+# Usage: crates/gateway/benches/route.sh [DURATION=10] [CONNECTIONS=32] [THREADS=2] [ROUNDS=1]
+# Each line also gives the CPU time the proxy process (nginx: master and
+# workers) and the backend spent per request, read from /proc before and
+# after the run.
 set -euo pipefail
-DURATION=${1:-10}; CONNS=${2:-32}; THREADS=${3:-2}
+DURATION=${1:-10}; CONNS=${2:-32}; THREADS=${3:-2}; ROUNDS=${4:-1}
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$ROOT"
 if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then
@@ -68,16 +71,42 @@ sed -i 's/^    http2 off;$//' "$T/nginx.conf"
 nginx -c "$T/nginx.conf" -p "$T" -g 'daemon off;' & PIDS+=($!)
 sleep 0.5
 
-run() { # name url [header]
-  local name=$1 url=$2; shift 2
-  local out
+COOKIE="Cookie: apimlAuthenticationToken=$JWT"
+ZPID=${PIDS[1]}
+NGINX_PID=${PIDS[2]}
+BACKEND_PID=${PIDS[0]}
+
+# CPU time (ms) of a process and its children threads/workers so far.
+cpu_ms() { # pid...
+  local total=0 p
+  for p in "$@"; do
+    [ -r "/proc/$p/stat" ] || continue
+    total=$(( total + $(awk '{print $14 + $15}' "/proc/$p/stat") ))
+  done
+  echo $(( total * 1000 / $(getconf CLK_TCK) ))
+}
+
+run() { # name proxy-pids url [header]
+  local name=$1 pids=$2 url=$3; shift 3
+  local out before after bbefore bafter
+  before=$(cpu_ms $pids); bbefore=$(cpu_ms "$BACKEND_PID")
   out=$(wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" --latency "$@" "$url")
-  local rps p99
+  after=$(cpu_ms $pids); bafter=$(cpu_ms "$BACKEND_PID")
+  local rps p99 n
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  printf '%-34s %12s req/s   p99 %s\n' "$name" "$rps" "$p99"
+  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  # Proxy CPU per request: what the proxy itself spends, independent of how
+  # the machine's other load shares the cores.
+  printf '%-34s %10s req/s   p99 %-8s proxy CPU %s us/req   backend CPU %s us/req\n' "$name" "$rps" "$p99" \
+    "$( [ -n "$pids" ] && echo $(( (after - before) * 1000000 / n / 1000 )) || echo -)" \
+    "$(( (bafter - bbefore) * 1000000 / n / 1000 ))"
 }
-echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, loopback, $(nproc) cores"
-run "backend direct (http)" "http://127.0.0.1:$BPORT/api/v1/hello"
-run "nginx TLS -> backend (keep-alive)" "https://127.0.0.1:$NPORT/api/v1/hello"
-run "zgate TLS zoweJwt (JWT cookie)" "https://127.0.0.1:$ZPORT/bench/api/v1/hello" -H "Cookie: apimlAuthenticationToken=$JWT"
+echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, loopback, $(nproc) cores, $ROUNDS round(s)"
+for round in $(seq "$ROUNDS"); do
+  # The same request everywhere: nginx and the backend get the cookie too,
+  # so every backend receives (and echoes) the same headers.
+  run "backend direct (http)" "" "http://127.0.0.1:$BPORT/api/v1/hello" -H "$COOKIE"
+  run "nginx TLS -> backend (keep-alive)" "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" "https://127.0.0.1:$NPORT/api/v1/hello" -H "$COOKIE"
+  run "zgate TLS zoweJwt (JWT cookie)" "$ZPID" "https://127.0.0.1:$ZPORT/bench/api/v1/hello" -H "$COOKIE"
+done

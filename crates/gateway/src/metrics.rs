@@ -2,16 +2,23 @@
 //! and status; a latency histogram; login outcomes. The request counters sit
 //! behind a read-mostly lock whose write side is taken only the first time a
 //! (route, method, status) combination is seen.
+//!
+//! Counting is on every request's path, so it allocates nothing and touches
+//! as few shared cache lines as it can: the lookup borrows the route and
+//! method, and the histogram stores per-bucket counts (one increment), made
+//! cumulative only when rendered.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::sync::RwLock;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use http::Method;
 
 use crate::state::AppState;
 
@@ -58,39 +65,45 @@ impl LoginOutcome {
     }
 }
 
+/// One route's request counts.
+type CountsByMethodStatus = HashMap<(Method, u16), AtomicU64>;
+
 /// All counters.
 #[derive(Default)]
 pub struct Metrics {
-    requests: RwLock<BTreeMap<(String, String, u16), AtomicU64>>,
-    buckets: [AtomicU64; BUCKETS.len()],
-    latency_count: AtomicU64,
+    /// route → (method, status) → count.
+    requests: RwLock<HashMap<String, CountsByMethodStatus>>,
+    /// Requests per latency bucket; the last one is over every bound.
+    buckets: [AtomicU64; BUCKETS.len() + 1],
     latency_sum_micros: AtomicU64,
     logins: [AtomicU64; 6],
 }
 
 impl Metrics {
     /// Counts one request.
-    pub fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        let key = (route.to_string(), method.to_string(), status);
-        let counted = self
-            .requests
-            .read()
-            .ok()
-            .and_then(|map| map.get(&key).map(|c| c.fetch_add(1, Ordering::Relaxed)))
-            .is_some();
+    pub fn request(&self, route: &str, method: &Method, status: u16, seconds: f64) {
+        let counted = self.requests.read().ok().is_some_and(|map| {
+            map.get(route)
+                .and_then(|by_method| by_method.get(&(method.clone(), status)))
+                .map(|count| count.fetch_add(1, Ordering::Relaxed))
+                .is_some()
+        });
         if !counted {
             if let Ok(mut map) = self.requests.write() {
-                map.entry(key)
+                map.entry(route.to_owned())
+                    .or_default()
+                    .entry((method.clone(), status))
                     .or_insert_with(|| AtomicU64::new(0))
                     .fetch_add(1, Ordering::Relaxed);
             }
         }
-        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
-            if seconds <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
+        let bucket = BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(BUCKETS.len());
+        if let Some(bucket) = self.buckets.get(bucket) {
+            bucket.fetch_add(1, Ordering::Relaxed);
         }
-        self.latency_count.fetch_add(1, Ordering::Relaxed);
         self.latency_sum_micros
             .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
     }
@@ -110,26 +123,40 @@ impl Metrics {
         );
         out.push_str("# TYPE zgate_http_requests_total counter\n");
         if let Ok(map) = self.requests.read() {
-            for ((route, method, status), count) in map.iter() {
+            let mut lines: Vec<(&str, &str, u16, u64)> = map
+                .iter()
+                .flat_map(|(route, by_method)| {
+                    by_method.iter().map(|((method, status), count)| {
+                        (
+                            route.as_str(),
+                            method.as_str(),
+                            *status,
+                            count.load(Ordering::Relaxed),
+                        )
+                    })
+                })
+                .collect();
+            lines.sort_unstable();
+            for (route, method, status, count) in lines {
                 let _ = writeln!(
                     out,
-                    "zgate_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {}",
+                    "zgate_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {count}",
                     escape(route),
                     escape(method),
-                    count.load(Ordering::Relaxed)
                 );
             }
         }
         out.push_str("# HELP zgate_http_request_duration_seconds Time to produce a response.\n");
         out.push_str("# TYPE zgate_http_request_duration_seconds histogram\n");
+        let mut count = 0;
         for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+            count += bucket.load(Ordering::Relaxed);
             let _ = writeln!(
                 out,
-                "zgate_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
+                "zgate_http_request_duration_seconds_bucket{{le=\"{bound}\"}} {count}"
             );
         }
-        let count = self.latency_count.load(Ordering::Relaxed);
+        count += self.buckets[BUCKETS.len()].load(Ordering::Relaxed);
         let _ = writeln!(
             out,
             "zgate_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
@@ -168,18 +195,16 @@ fn escape(text: &str) -> String {
 /// credentials).
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = request.method().clone();
     let response = next.run(request).await;
     // The route template, not the raw path: bounded label cardinality.
     let route = response
         .extensions()
         .get::<RouteTag>()
-        .map(|tag| tag.0.as_str())
-        .unwrap_or("unmatched")
-        .to_string();
+        .map_or("unmatched", RouteTag::as_str);
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    state.metrics().request(&route, &method, status, elapsed);
+    state.metrics().request(route, &method, status, elapsed);
     // Debug, not info: at tens of thousands of requests a second an access
     // line per request costs more than the request. Audit events (login,
     // logout) are logged at info by the handlers.
@@ -194,20 +219,32 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
     response
 }
 
-/// The matched route template, carried out to [`track`] on the response.
+/// The route a response answered, carried out to [`track`] on the
+/// response: an endpoint's template, or a routed service's.
 #[derive(Debug, Clone)]
-pub struct RouteTag(String);
+pub enum RouteTag {
+    /// A gateway endpoint.
+    Endpoint(MatchedPath),
+    /// A routed service (`/<serviceId>/**`).
+    Service(Arc<str>),
+}
+
+impl RouteTag {
+    fn as_str(&self) -> &str {
+        match self {
+            RouteTag::Endpoint(path) => path.as_str(),
+            RouteTag::Service(label) => label,
+        }
+    }
+}
 
 /// Route middleware (inside routing, where [`MatchedPath`] is known): tags
 /// the response with the route template.
 pub async fn tag_route(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let mut response = next.run(request).await;
     if let Some(route) = route {
-        response.extensions_mut().insert(RouteTag(route));
+        response.extensions_mut().insert(RouteTag::Endpoint(route));
     }
     response
 }

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Extension;
 use axum::Router;
-use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{render_errors, ApiError};
@@ -31,11 +31,11 @@ pub const CATALOG_PREFIX: &str = "/apicatalog/api/v1/auth";
 
 /// Request headers that carry identity asserted by the gateway itself (to
 /// routed services); a client must never be able to send them.
-const FORGEABLE_HEADERS: [&str; 4] = [
-    "x-certificate-public",
-    "x-certificate-distinguishedname",
-    "x-certificate-commonname",
-    "client-cert",
+static FORGEABLE_HEADERS: [HeaderName; 4] = [
+    HeaderName::from_static("x-certificate-public"),
+    HeaderName::from_static("x-certificate-distinguishedname"),
+    HeaderName::from_static("x-certificate-commonname"),
+    HeaderName::from_static("client-cert"),
 ];
 
 /// Request bodies on these endpoints are small JSON documents.
@@ -99,9 +99,16 @@ pub fn router_with(
 
 async fn strip_forgeable_headers(mut request: Request, next: Next) -> Response {
     let headers = request.headers_mut();
-    for name in FORGEABLE_HEADERS {
+    for name in &FORGEABLE_HEADERS {
         headers.remove(name);
     }
+    remove_certificate_headers(headers);
+    next.run(request).await
+}
+
+/// Removes every `x-certificate-*` header (API ML's certificate headers and
+/// any variant of them a client might try).
+pub(crate) fn remove_certificate_headers(headers: &mut HeaderMap) {
     let extra: Vec<_> = headers
         .keys()
         .filter(|name| name.as_str().starts_with("x-certificate-"))
@@ -110,7 +117,6 @@ async fn strip_forgeable_headers(mut request: Request, next: Next) -> Response {
     for name in extra {
         headers.remove(name);
     }
-    next.run(request).await
 }
 
 async fn method_not_allowed(method: Method) -> ApiError {

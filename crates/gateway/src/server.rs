@@ -3,6 +3,7 @@
 //! in-flight requests finish within a grace period).
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +11,8 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
@@ -29,15 +30,29 @@ pub struct PeerCertificates(pub Arc<Vec<rustls::pki_types::CertificateDer<'stati
 #[derive(Debug, Clone, Copy)]
 pub struct RemoteAddr(pub std::net::SocketAddr);
 
+/// What a worker receives for each accepted connection.
+struct Accepted {
+    tcp: std::net::TcpStream,
+    remote: SocketAddr,
+    watcher: Watcher,
+}
+
 /// Serves `app` over TLS on `listener` until `shutdown` completes, then waits
 /// up to `grace` for open connections to finish their requests.
+///
+/// Thread per core: the caller's runtime only accepts; each accepted
+/// connection goes, round-robin, to one of `available_parallelism` worker
+/// threads, each running its own single-threaded runtime. A connection and
+/// the upstream requests it makes (the routing client is per thread too)
+/// then live on one thread: no task migrates between cores and no wake-up
+/// crosses threads, which on a loaded machine is most of a proxy's cost.
 pub async fn serve_tls(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
     app: Router,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
-) {
+) -> std::io::Result<()> {
     let acceptor = TlsAcceptor::from(tls);
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
@@ -52,7 +67,39 @@ pub async fn serve_tls(
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .max_concurrent_streams(256);
+
+    let count = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    // Workers run until told the drain is over (dropping their runtime
+    // earlier would cancel the requests the drain waits for).
+    let (drained_tx, drained_rx) = tokio::sync::watch::channel(false);
+    let mut workers = Vec::with_capacity(count);
+    let mut threads = Vec::with_capacity(count);
+    for index in 0..count {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Accepted>();
+        workers.push(sender);
+        let worker = Worker {
+            acceptor: acceptor.clone(),
+            app: app.clone(),
+            builder: builder.clone(),
+        };
+        let mut drained = drained_rx.clone();
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("zgate-worker-{index}"))
+                .spawn(move || {
+                    runtime.block_on(async move {
+                        worker.run(receiver).await;
+                        let _ = drained.wait_for(|done| *done).await;
+                    });
+                })?,
+        );
+    }
+
     tokio::pin!(shutdown);
+    let mut next = 0usize;
     loop {
         let (tcp, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -67,50 +114,105 @@ pub async fn serve_tls(
             () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls_stream =
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => stream,
-                    Ok(Err(error)) => {
-                        tracing::debug!(%remote, %error, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::debug!(%remote, "TLS handshake timed out");
-                        return;
-                    }
-                };
-            let peer = tls_stream.get_ref().1.peer_certificates().map(|certs| {
-                PeerCertificates(Arc::new(
-                    certs.iter().map(|c| c.clone().into_owned()).collect(),
-                ))
-            });
-            let service =
-                hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
-                    if let Some(peer) = &peer {
-                        request.extensions_mut().insert(peer.clone());
-                    }
-                    app.clone().oneshot(request)
-                });
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(tls_stream), service)
-                .into_owned();
-            if let Err(error) = watcher.watch(connection).await {
-                tracing::debug!(%remote, error = %error, "connection closed with an error");
-            }
-        });
+        let Ok(tcp) = tcp.into_std() else { continue };
+        let accepted = Accepted {
+            tcp,
+            remote,
+            watcher: graceful.watcher(),
+        };
+        if let Some(worker) = workers.get(next % workers.len()) {
+            // A send fails only when that worker has died; the connection
+            // is then closed, not served.
+            let _ = worker.send(accepted);
+        }
+        next = next.wrapping_add(1);
     }
     drop(listener);
+    drop(workers);
     tracing::info!("shutting down: waiting for in-flight requests");
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("grace period over; closing remaining connections");
+    }
+    let _ = drained_tx.send(true);
+    let _ = tokio::task::spawn_blocking(move || {
+        for thread in threads {
+            let _ = thread.join();
+        }
+    })
+    .await;
+    Ok(())
+}
+
+/// One worker thread's share of the server.
+struct Worker {
+    acceptor: TlsAcceptor,
+    app: Router,
+    builder: Builder<TokioExecutor>,
+}
+
+impl Worker {
+    /// Serves the connections it is handed until the acceptor goes away.
+    async fn run(self, mut receiver: tokio::sync::mpsc::UnboundedReceiver<Accepted>) {
+        while let Some(accepted) = receiver.recv().await {
+            // `from_std` registers the socket with this thread's reactor.
+            let tcp = match TcpStream::from_std(accepted.tcp) {
+                Ok(tcp) => tcp,
+                Err(error) => {
+                    tracing::debug!(remote = %accepted.remote, %error, "cannot adopt connection");
+                    continue;
+                }
+            };
+            tokio::spawn(serve_connection(
+                self.acceptor.clone(),
+                self.app.clone(),
+                self.builder.clone(),
+                tcp,
+                accepted.remote,
+                accepted.watcher,
+            ));
+        }
+    }
+}
+
+async fn serve_connection(
+    acceptor: TlsAcceptor,
+    app: Router,
+    builder: Builder<TokioExecutor>,
+    tcp: TcpStream,
+    remote: SocketAddr,
+    watcher: Watcher,
+) {
+    let tls_stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            tracing::debug!(%remote, %error, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%remote, "TLS handshake timed out");
+            return;
+        }
+    };
+    let peer = tls_stream.get_ref().1.peer_certificates().map(|certs| {
+        PeerCertificates(Arc::new(
+            certs.iter().map(|c| c.clone().into_owned()).collect(),
+        ))
+    });
+    let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+        request.extensions_mut().insert(RemoteAddr(remote));
+        if let Some(peer) = &peer {
+            request.extensions_mut().insert(peer.clone());
+        }
+        app.clone().oneshot(request)
+    });
+    let connection = builder
+        .serve_connection_with_upgrades(TokioIo::new(tls_stream), service)
+        .into_owned();
+    if let Err(error) = watcher.watch(connection).await {
+        tracing::debug!(%remote, error = %error, "connection closed with an error");
     }
 }
 

@@ -50,7 +50,7 @@ impl Staging {
         let mut random = [0u8; 8];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
             .map_err(|_| PkiError::Generate("no system randomness".into()))?;
-        let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let name = hex::encode(random);
         let root = parent.join(format!(".zgate-staging-{name}"));
         fs::DirBuilder::new()
             .mode(0o700)

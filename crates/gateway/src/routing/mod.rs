@@ -36,6 +36,7 @@ use serde::Deserialize;
 
 use crate::error::{ApiError, AUTH_FAILURE_HEADER};
 use crate::extract::Authenticated;
+use crate::metrics::RouteTag;
 use crate::security::AccessLevel;
 use crate::state::AppState;
 pub use services::{DefinitionErrors, Scheme, Service};
@@ -100,6 +101,8 @@ struct Entry {
     service: Service,
     instances: Vec<Instance>,
     next: AtomicUsize,
+    /// The metrics label of its requests, `/<serviceId>/**`.
+    route_label: Arc<str>,
 }
 
 impl Entry {
@@ -117,7 +120,7 @@ impl Entry {
 pub struct Routing {
     entries: RwLock<Arc<Vec<Arc<Entry>>>>,
     settings: RoutingSettings,
-    client: proxy::UpstreamClient,
+    clients: proxy::Clients,
     issuer: Option<Arc<dyn PassTicketIssuer>>,
 }
 
@@ -134,6 +137,7 @@ fn build(services: Vec<Service>) -> Vec<Arc<Entry>> {
                         healthy: AtomicBool::new(true),
                     })
                     .collect(),
+                route_label: Arc::from(format!("/{}/**", service.service_id)),
                 service,
                 next: AtomicUsize::new(0),
             })
@@ -152,7 +156,7 @@ impl Routing {
             proxy::Connector::new(settings.client_tls.clone(), settings.connect_timeout);
         Ok(Arc::new(Routing {
             entries: RwLock::new(Arc::new(build(services))),
-            client: proxy::client(connector),
+            clients: proxy::Clients::new(connector),
             settings,
             issuer,
         }))
@@ -205,7 +209,7 @@ impl Routing {
                                 Ok(req) => matches!(
                                     tokio::time::timeout(
                                         self.settings.connect_timeout,
-                                        self.client.request(req)
+                                        self.clients.get().request(req)
                                     )
                                     .await,
                                     Ok(Ok(r)) if r.status().is_success()
@@ -412,32 +416,34 @@ fn resolve(routing: &Routing, uri: &Uri) -> Option<Target> {
     Some(Target { entry, kind, path })
 }
 
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+static HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
 
 fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for n in listed {
-        if !(keep_upgrade && n == header::UPGRADE) {
-            headers.remove(n);
+    if headers.contains_key(header::CONNECTION) {
+        let listed: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .collect();
+        for n in listed {
+            if !(keep_upgrade && n == header::UPGRADE) {
+                headers.remove(n);
+            }
         }
     }
-    for n in HOP_BY_HOP {
-        if keep_upgrade && (n == "upgrade" || n == "connection") {
+    for n in &HOP_BY_HOP {
+        if keep_upgrade && (n == header::UPGRADE || n == header::CONNECTION) {
             continue;
         }
         headers.remove(n);
@@ -451,11 +457,56 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-fn body_is_empty(req: &Request) -> bool {
-    // HTTP/2 has neither Content-Length nor chunking: ask the body itself.
-    use axum::body::HttpBody as _;
-    let body = req.body();
-    body.is_end_stream() || body.size_hint().exact() == Some(0)
+/// Request bodies up to this size, when their size is known, are held in
+/// memory until an instance takes the request, so that they fail over like
+/// requests without a body. Larger or unsized bodies stream straight through
+/// and go to one instance only (as with nginx's `proxy_request_buffering
+/// off`): they are never held whole.
+const REPLAYABLE_BODY_LIMIT: u64 = 64 * 1024;
+
+/// A routed request's body, as the attempts at its instances see it.
+enum Payload {
+    /// Known to be empty.
+    Empty,
+    /// Small and complete: every attempt sends a copy (a reference count).
+    Replayable(Bytes),
+    /// Streamed to the first instance that takes the request.
+    Streamed(Option<Body>),
+}
+
+impl Payload {
+    /// Reads a small body of known size; streams anything else.
+    async fn of(body: Body, within: Duration) -> Result<Payload, ApiError> {
+        use axum::body::HttpBody as _;
+        // HTTP/2 has neither Content-Length nor chunking: ask the body itself.
+        if body.is_end_stream() || body.size_hint().exact() == Some(0) {
+            return Ok(Payload::Empty);
+        }
+        match body.size_hint().upper() {
+            Some(upper) if upper <= REPLAYABLE_BODY_LIMIT => {
+                // A client that stops sending gets the time a backend would
+                // have had to answer, as if the body were streamed.
+                let bytes = tokio::time::timeout(
+                    within,
+                    axum::body::to_bytes(body, REPLAYABLE_BODY_LIMIT as usize),
+                )
+                .await
+                .map_err(|_| ApiError::InvalidInput)?
+                .map_err(|_| ApiError::InvalidInput)?;
+                Ok(Payload::Replayable(bytes))
+            }
+            _ => Ok(Payload::Streamed(Some(body))),
+        }
+    }
+
+    /// The body for the next attempt; `None` once a streamed body is spent.
+    fn next(&mut self) -> Option<Body> {
+        match self {
+            Payload::Empty => Some(Body::empty()),
+            Payload::Replayable(bytes) => Some(Body::from(bytes.clone())),
+            Payload::Streamed(body) => body.take(),
+        }
+    }
 }
 
 /// The fallback handler: routes `/<serviceId>/<api|ui|ws>/...`.
@@ -467,7 +518,8 @@ pub async fn routed(
     let Some(target) = resolve(&routing, request.uri()) else {
         return ApiError::NotFound.into_response();
     };
-    let service = target.entry.service.clone();
+    let entry = target.entry.clone();
+    let service = &entry.service;
     let (mut parts, body) = request.into_parts();
 
     // Authenticate through the one path, unless the service bypasses.
@@ -494,8 +546,7 @@ pub async fn routed(
         }
     }
     if service.scheme != Scheme::Bypass {
-        let produced =
-            schemes::apply(&state, &routing, &service, caller.as_ref(), &mut parts).await;
+        let produced = schemes::apply(&state, &routing, service, caller.as_ref(), &mut parts).await;
         match produced {
             Err(why) => {
                 failure.get_or_insert(why);
@@ -521,6 +572,9 @@ pub async fn routed(
         }
     }
     response
+        .extensions_mut()
+        .insert(RouteTag::Service(entry.route_label.clone()));
+    response
 }
 
 async fn forward(
@@ -530,29 +584,45 @@ async fn forward(
     upgrade: bool,
 ) -> Response {
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
-    let retryable = body_is_empty(&request) && !upgrade;
-    let (parts, body) = request.into_parts();
-    let mut body = Some(body);
-    for instance in target.entry.order() {
+    let (mut parts, body) = request.into_parts();
+    let mut payload = if upgrade {
+        Payload::Streamed(Some(body))
+    } else {
+        match Payload::of(body, routing.settings.response_timeout).await {
+            Ok(payload) => payload,
+            Err(e) => return e.into_response(),
+        }
+    };
+    if matches!(payload, Payload::Empty)
+        && parts.method != Method::GET
+        && parts.method != Method::HEAD
+    {
+        parts
+            .headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    }
+    let retryable = !matches!(payload, Payload::Streamed(_));
+    let order = target.entry.order();
+    let last = order.len().saturating_sub(1);
+    for (attempt, instance) in order.into_iter().enumerate() {
         let uri = match format!("{}{}", instance.base, target.path).parse::<Uri>() {
             Ok(u) => u,
             Err(_) => return ApiError::NotFound.into_response(),
         };
-        let mut req = http::Request::new(match body.take() {
-            Some(b) => b,
-            None if retryable => Body::empty(),
-            None => break,
-        });
+        let Some(body) = payload.next() else { break };
+        let mut req = http::Request::new(body);
         *req.method_mut() = parts.method.clone();
         *req.uri_mut() = uri;
-        *req.headers_mut() = parts.headers.clone();
-        if retryable && parts.method != Method::GET && parts.method != Method::HEAD {
-            req.headers_mut()
-                .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-        }
+        // The last attempt, or the only one a streamed body allows, takes
+        // the headers; earlier ones copy them.
+        *req.headers_mut() = if attempt == last || !retryable {
+            std::mem::take(&mut parts.headers)
+        } else {
+            parts.headers.clone()
+        };
         let sent = tokio::time::timeout(
             routing.settings.response_timeout,
-            routing.client.request(req),
+            routing.clients.get().request(req),
         )
         .await;
         match sent {

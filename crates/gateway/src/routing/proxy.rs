@@ -175,9 +175,47 @@ impl tower::Service<Uri> for Connector {
 
 /// A pooled client (keep-alive to instances, idle connections dropped
 /// after 90 s).
-pub fn client(connector: Connector) -> UpstreamClient {
+fn client(connector: Connector) -> UpstreamClient {
     Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(64)
         .build(connector)
+}
+
+/// How many per-thread pools a [`Clients`] holds; threads beyond it share.
+const CLIENT_SLOTS: usize = 64;
+
+static NEXT_SLOT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+thread_local! {
+    static SLOT: usize = NEXT_SLOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % CLIENT_SLOTS;
+}
+
+/// One pooled client per thread. hyper's client runs each upstream
+/// connection as a task on the runtime that opened it; a pool shared by the
+/// server's per-core workers would hand a connection opened on one core to
+/// a request on another, and every request and response would then cross
+/// threads. A pool per thread keeps a request and its upstream connection
+/// on the same core (the server runs one single-threaded runtime per core).
+pub struct Clients {
+    connector: Connector,
+    slots: Box<[std::sync::OnceLock<UpstreamClient>]>,
+}
+
+impl Clients {
+    /// Pools are opened lazily, on a thread's first request.
+    pub fn new(connector: Connector) -> Self {
+        Self {
+            connector,
+            slots: (0..CLIENT_SLOTS)
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
+        }
+    }
+
+    /// The calling thread's client.
+    pub fn get(&self) -> &UpstreamClient {
+        let slot = SLOT.with(|slot| *slot);
+        self.slots[slot % self.slots.len()].get_or_init(|| client(self.connector.clone()))
+    }
 }

@@ -6,7 +6,7 @@
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use http::request::Parts;
-use http::{header, HeaderValue};
+use http::{header, HeaderName, HeaderValue};
 
 use super::{Routing, Service};
 use crate::error::ApiError;
@@ -22,15 +22,15 @@ const CREDENTIAL_COOKIES: [&str; 4] = [
     "LtpaToken2",
 ];
 
-/// Headers that carry credentials.
-const CREDENTIAL_HEADERS: [&str; 7] = [
-    "authorization",
-    "private-token",
-    "x-saf-token",
-    "client-cert",
-    "x-certificate-public",
-    "x-certificate-distinguishedname",
-    "x-certificate-commonname",
+/// Headers that carry credentials (and every other `x-certificate-*`).
+static CREDENTIAL_HEADERS: [HeaderName; 7] = [
+    header::AUTHORIZATION,
+    HeaderName::from_static("private-token"),
+    HeaderName::from_static("x-saf-token"),
+    HeaderName::from_static("client-cert"),
+    HeaderName::from_static("x-certificate-public"),
+    HeaderName::from_static("x-certificate-distinguishedname"),
+    HeaderName::from_static("x-certificate-commonname"),
 ];
 
 fn is_credential_cookie(name: &str) -> bool {
@@ -44,35 +44,34 @@ fn is_credential_cookie(name: &str) -> bool {
 
 /// Removes every inbound credential, keeping the other cookies.
 pub fn strip_credentials(parts: &mut Parts) {
-    for h in CREDENTIAL_HEADERS {
+    for h in &CREDENTIAL_HEADERS {
         parts.headers.remove(h);
     }
-    let others: Vec<String> = parts
-        .headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-        .filter(|c| !is_credential_cookie(c.split_once('=').map_or(*c, |(n, _)| n.trim())))
-        .map(str::to_owned)
-        .collect();
-    parts.headers.remove(header::COOKIE);
-    if !others.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&others.join("; ")) {
-            parts.headers.insert(header::COOKIE, v);
+    if parts.headers.contains_key(header::COOKIE) {
+        let mut others = String::new();
+        for cookie in parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .filter(|c| !is_credential_cookie(c.split_once('=').map_or(*c, |(n, _)| n.trim())))
+        {
+            if !others.is_empty() {
+                others.push_str("; ");
+            }
+            others.push_str(cookie);
+        }
+        parts.headers.remove(header::COOKIE);
+        if !others.is_empty() {
+            if let Ok(v) = HeaderValue::from_str(&others) {
+                parts.headers.insert(header::COOKIE, v);
+            }
         }
     }
-    let extra: Vec<_> = parts
-        .headers
-        .keys()
-        .filter(|n| n.as_str().starts_with("x-certificate-"))
-        .cloned()
-        .collect();
-    for n in extra {
-        parts.headers.remove(n);
-    }
+    crate::routes::remove_certificate_headers(&mut parts.headers);
 }
 
 fn add_cookie(parts: &mut Parts, cookie: &str) -> Result<(), String> {
