@@ -495,14 +495,30 @@ fn streaming_slow_backends_and_failover() {
     assert_eq!(rx.recv().unwrap(), "fast");
     assert!(slow.join().unwrap().status.success());
 
-    // Failover: kill one instance mid-test; every request still succeeds.
+    // Failover: kill one instance mid-test; every request still succeeds,
+    // those with a (small) body included: the first requests after the kill
+    // alternate between the instances, so both kinds meet the dead one.
     for i in 0..20 {
         if i == 5 {
             let _ = b.child.kill();
             let _ = b.child.wait();
         }
-        let (s, t) = server.curl(&[], "/stream/api/v1/ping");
+        let body = format!("{{\"request\":{i}}}");
+        let (s, t) = if i % 2 == 0 {
+            server.curl(&[], "/stream/api/v1/ping")
+        } else {
+            server.curl(
+                &["-H", "Content-Type: application/json", "-d", &body],
+                "/stream/api/v1/ping",
+            )
+        };
         assert_eq!(s, 200, "request {i}: {t}");
+        if i % 2 == 1 {
+            let json = t.split("\r\n\r\n").last().unwrap();
+            let v: serde_json::Value = serde_json::from_str(json).unwrap();
+            assert_eq!(v["method"], "POST", "{v}");
+            assert_eq!(v["bodyLength"], body.len(), "{v}");
+        }
     }
     drop(a);
 }
