@@ -3,13 +3,11 @@
 //! and the `X-Zowe-Auth-Failure` header where the contract lists one.
 //!
 //! Handlers return `Err(ApiError)`; the response they produce carries the
-//! error as an extension and no body. The [`render_errors`] middleware — the
+//! error as an extension and no body. The gateway's edge ([`render_error`]) — the
 //! outermost layer that knows the request path — writes the body, because
 //! API ML's message texts quote the URL.
 
 use axum::body::Body;
-use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 use serde::Serialize;
@@ -377,14 +375,13 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Middleware: renders an [`ApiError`] left in a response's extensions into
-/// the full error response, with the request path in the message.
-pub async fn render_errors(request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_string();
-    let mut response = next.run(request).await;
+/// Renders an [`ApiError`] left in a response's extensions into the full
+/// error response, with the request path in the message (the gateway's edge
+/// calls it on every response).
+pub fn render_error(mut response: Response, path: &str) -> Response {
     match response.extensions_mut().remove::<ApiError>() {
         Some(error) => {
-            let mut rendered = error.render(&path);
+            let mut rendered = error.render(path);
             // Keep the other extensions (the metrics' route tag).
             let extensions = std::mem::take(response.extensions_mut());
             rendered.extensions_mut().extend(extensions);

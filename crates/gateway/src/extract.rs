@@ -21,13 +21,13 @@ use crate::state::AppState;
 pub const TOKEN_COOKIE: &str = "apimlAuthenticationToken";
 
 /// The gateway JWT of the request: cookie first, then `Authorization: Bearer`.
-pub fn token_from(headers: &HeaderMap) -> Option<String> {
+pub fn token_from(headers: &HeaderMap) -> Option<&str> {
     for value in headers.get_all(header::COOKIE) {
         let Ok(text) = value.to_str() else { continue };
         for pair in text.split(';') {
             if let Some((name, value)) = pair.trim().split_once('=') {
                 if name.trim() == TOKEN_COOKIE && !value.trim().is_empty() {
-                    return Some(value.trim().to_string());
+                    return Some(value.trim());
                 }
             }
         }
@@ -35,7 +35,7 @@ pub fn token_from(headers: &HeaderMap) -> Option<String> {
     let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, rest) = auth.split_once(' ')?;
     if scheme.eq_ignore_ascii_case("bearer") && !rest.trim().is_empty() {
-        return Some(rest.trim().to_string());
+        return Some(rest.trim());
     }
     None
 }
@@ -111,10 +111,10 @@ impl FromRequestParts<AppState> for AuthenticatedToken {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = token_from(&parts.headers).ok_or(ApiError::TokenNotProvided)?;
-        let verified = state.tokens().verify(&token).map_err(|e| token_error(&e))?;
+        let verified = state.tokens().verify(token).map_err(|e| token_error(&e))?;
         Ok(Self {
             claims: verified.claims,
-            token: TokenText(token),
+            token: TokenText(token.to_owned()),
         })
     }
 }
@@ -280,14 +280,14 @@ pub async fn authenticate_request(
     state: &AppState,
 ) -> Result<Authenticated, ApiError> {
     if let Some(token) = token_from(&parts.headers) {
-        return match state.tokens().verify(&token) {
+        return match state.tokens().verify(token) {
             Ok(verified) => Ok(Authenticated {
                 user: verified.claims.sub.clone(),
                 via: Via::Token,
                 scopes: None,
             }),
             // Not a gateway JWT: a PAT may stand in the same places.
-            Err(TokenError::WrongIssuer) if state.pats().is_some() => from_pat(state, &token),
+            Err(TokenError::WrongIssuer) if state.pats().is_some() => from_pat(state, token),
             Err(e) => Err(token_error(&e)),
         };
     }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::RwLock;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::Method;
@@ -190,13 +190,10 @@ fn escape(text: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Middleware: times and counts every request, and logs one line per request
+/// Counts and times one answered request, and logs one line for it
 /// (method, route, status, latency — never headers or bodies, which carry
 /// credentials).
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let response = next.run(request).await;
+pub fn record(state: &AppState, method: &Method, started: Instant, response: &Response) {
     // The route template, not the raw path: bounded label cardinality.
     let route = response
         .extensions()
@@ -204,7 +201,7 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .map_or("unmatched", RouteTag::as_str);
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    state.metrics().request(route, &method, status, elapsed);
+    state.metrics().request(route, method, status, elapsed);
     // Debug, not info: at tens of thousands of requests a second an access
     // line per request costs more than the request. Audit events (login,
     // logout) are logged at info by the handlers.
@@ -216,10 +213,9 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         latency_ms = elapsed * 1000.0,
         "request"
     );
-    response
 }
 
-/// The route a response answered, carried out to [`track`] on the
+/// The route a response answered, carried out to [`record`] on the
 /// response: an endpoint's template, or a routed service's.
 #[derive(Debug, Clone)]
 pub enum RouteTag {

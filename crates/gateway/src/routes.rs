@@ -12,11 +12,11 @@ use axum::Router;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{render_errors, ApiError};
+use crate::error::ApiError;
 use crate::extract::{
     basic_from, token_error, token_from, Authenticated, AuthenticatedToken, TOKEN_COOKIE,
 };
-use crate::metrics::{tag_route, track};
+use crate::metrics::{record, tag_route};
 use crate::security::{AccessLevel, AuthOutcome, Password};
 use crate::server::{PeerCertificates, RemoteAddr};
 use crate::state::AppState;
@@ -86,24 +86,40 @@ pub fn router_with(
             .layer(Extension(routing)),
         None => app.fallback(not_found),
     };
+    // Outside-in: the edge (below) → body limit → routes (endpoints are
+    // tagged with their template for the metrics).
     app.route_layer(middleware::from_fn(tag_route))
-        // Layers run outside-in in the reverse order of these calls:
-        // track (counts the final status) → render_errors (error bodies quote
-        // the path) → strip forged identity headers → body limit → routes.
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(strip_forgeable_headers))
-        .layer(middleware::from_fn(render_errors))
-        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
         .with_state(state)
 }
 
-async fn strip_forgeable_headers(mut request: Request, next: Next) -> Response {
-    let headers = request.headers_mut();
+/// The edge every request passes, endpoints and routed services alike, in
+/// this order:
+/// 1. identity headers only the gateway may set are removed (forgery);
+/// 2. the request is served;
+/// 3. an [`ApiError`] the handler left is rendered into the documented
+///    error body, which quotes the path;
+/// 4. the request is counted and timed, with its final status.
+///
+/// One middleware, not four: each layer of axum's costs a boxed future and
+/// a clone of the routes on every request, and these steps are one unit.
+async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    strip_forgeable_headers(request.headers_mut());
+    let response = crate::error::render_error(next.run(request).await, uri.path());
+    record(&state, &method, started, &response);
+    response
+}
+
+/// Removes the identity headers only the gateway may set.
+fn strip_forgeable_headers(headers: &mut HeaderMap) {
     for name in &FORGEABLE_HEADERS {
         headers.remove(name);
     }
     remove_certificate_headers(headers);
-    next.run(request).await
 }
 
 /// Removes every `x-certificate-*` header (API ML's certificate headers and
@@ -242,7 +258,7 @@ async fn login(
 /// POST logout: revokes the token everywhere (persisted).
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let token = token_from(&headers).ok_or(ApiError::TokenNotProvided)?;
-    match state.tokens().revoke(&token) {
+    match state.tokens().revoke(token) {
         Ok(claims) => {
             tracing::info!(target: "zgate::audit", user = %claims.sub, "logout");
             Ok(no_content())
@@ -458,7 +474,12 @@ mod tests {
                     names.join(",")
                 }),
             )
-            .layer(middleware::from_fn(strip_forgeable_headers));
+            .layer(middleware::from_fn(
+                |mut r: Request, next: Next| async move {
+                    strip_forgeable_headers(r.headers_mut());
+                    next.run(r).await
+                },
+            ));
         let request = http::Request::builder()
             .uri("/echo")
             .header("X-Certificate-Public", "MIIB")

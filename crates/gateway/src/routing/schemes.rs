@@ -115,8 +115,9 @@ pub async fn apply(
     // Read the caller's own gateway JWT before stripping (zoweJwt reuses it).
     // `Via::Token` means authentication verified exactly this token (the same
     // `token_from` on the same headers), so it is not verified a second time.
-    let inbound_jwt =
-        token_from(&parts.headers).filter(|_| caller.is_some_and(|c| c.via() == Via::Token));
+    let inbound_jwt = token_from(&parts.headers)
+        .filter(|_| caller.is_some_and(|c| c.via() == Via::Token))
+        .map(str::to_owned);
     strip_credentials(parts);
     if service.scheme == super::Scheme::X509 {
         // The TLS peer certificate is the credential, whoever the caller is.
