@@ -520,6 +520,13 @@ fn streaming_slow_backends_and_failover() {
             assert_eq!(v["bodyLength"], body.len(), "{v}");
         }
     }
+    // Routed requests are counted under their service, not as "unmatched".
+    let (_, metrics) = server.curl(&[], "/application/metrics");
+    assert!(
+        metrics.contains(r#"zgate_http_requests_total{route="/stream/**",method="POST",status="200"} 10"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(r#"route="unmatched""#), "{metrics}");
     drop(a);
 }
 
