@@ -523,7 +523,9 @@ fn streaming_slow_backends_and_failover() {
     // Routed requests are counted under their service, not as "unmatched".
     let (_, metrics) = server.curl(&[], "/application/metrics");
     assert!(
-        metrics.contains(r#"zgate_http_requests_total{route="/stream/**",method="POST",status="200"} 10"#),
+        metrics.contains(
+            r#"zgate_http_requests_total{route="/stream/**",method="POST",status="200"} 10"#
+        ),
         "{metrics}"
     );
     assert!(!metrics.contains(r#"route="unmatched""#), "{metrics}");

@@ -709,6 +709,42 @@ mod tests {
         assert!(path(&r, "/nosuch/api/v1/x").is_none());
     }
 
+    #[tokio::test]
+    async fn only_small_sized_bodies_are_held_for_a_retry() {
+        let within = Duration::from_secs(5);
+        let kind = |p: &Payload| match p {
+            Payload::Empty => "empty",
+            Payload::Replayable(_) => "replayable",
+            Payload::Streamed(_) => "streamed",
+        };
+        let empty = Payload::of(Body::empty(), within).await.unwrap();
+        assert_eq!(kind(&empty), "empty");
+        let mut small = Payload::of(Body::from(vec![7u8; 1000]), within)
+            .await
+            .unwrap();
+        assert_eq!(kind(&small), "replayable");
+        // Every attempt gets the whole body.
+        for _ in 0..2 {
+            let body = small.next().unwrap();
+            assert_eq!(axum::body::to_bytes(body, 2000).await.unwrap().len(), 1000);
+        }
+        let limit = usize::try_from(REPLAYABLE_BODY_LIMIT).unwrap();
+        let mut large = Payload::of(Body::from(vec![7u8; limit + 1]), within)
+            .await
+            .unwrap();
+        assert_eq!(kind(&large), "streamed");
+        assert!(large.next().is_some());
+        assert!(
+            large.next().is_none(),
+            "a streamed body goes to one instance"
+        );
+        // Chunked (no size known): streamed, never read ahead.
+        use http_body_util::BodyExt as _;
+        let chunked = http_body_util::Full::new(Bytes::from_static(b"x")).map_frame(|f| f);
+        let unsized_body = Payload::of(Body::new(chunked), within).await.unwrap();
+        assert_eq!(kind(&unsized_body), "streamed");
+    }
+
     #[test]
     fn every_inbound_credential_is_stripped_and_other_cookies_kept() {
         let req = http::Request::get("/x")
