@@ -79,19 +79,43 @@ pub fn router_with(
         .route("/application/metrics", only(get(metrics)))
         .route("/gateway/api-docs", only(get(api_docs)));
     // iss6: service endpoints, and routed traffic as the fallback.
-    let app = match routing {
+    let app = match &routing {
         Some(routing) => app
             .merge(crate::routing::endpoints())
             .fallback(crate::routing::routed)
-            .layer(Extension(routing)),
+            .layer(Extension(routing.clone())),
         None => app.fallback(not_found),
     };
     // Outside-in: the edge (below) → body limit → routes (endpoints are
     // tagged with their template for the metrics).
+    let edge_state = Edge {
+        state: state.clone(),
+        routing,
+    };
     app.route_layer(middleware::from_fn(tag_route))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(state.clone(), edge))
+        .layer(middleware::from_fn_with_state(edge_state, edge))
         .with_state(state)
+}
+
+/// The first path segments of the gateway's own endpoints. A request whose
+/// path starts otherwise can only be a routed service's (or nobody's), and
+/// the edge hands it to routing directly rather than through the router's
+/// matching, which would only fall back to routing anyway.
+const ENDPOINT_SEGMENTS: [&str; 4] = ["gateway", "zaas", "apicatalog", "application"];
+
+/// Whether the router may have an endpoint for `path` (axum matches paths
+/// case-sensitively, and so does this).
+fn may_be_endpoint(path: &str) -> bool {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    ENDPOINT_SEGMENTS.contains(&first)
+}
+
+/// What the edge needs.
+#[derive(Clone)]
+struct Edge {
+    state: AppState,
+    routing: Option<std::sync::Arc<crate::routing::Routing>>,
 }
 
 /// The edge every request passes, endpoints and routed services alike, in
@@ -104,13 +128,24 @@ pub fn router_with(
 ///
 /// One middleware, not four: each layer of axum's costs a boxed future and
 /// a clone of the routes on every request, and these steps are one unit.
-async fn edge(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+async fn edge(State(edge): State<Edge>, mut request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let method = request.method().clone();
     let uri = request.uri().clone();
     strip_forgeable_headers(request.headers_mut());
-    let response = crate::error::render_error(next.run(request).await, uri.path());
-    record(&state, &method, started, &response);
+    let response = match &edge.routing {
+        Some(routing) if !may_be_endpoint(uri.path()) => {
+            crate::routing::routed(
+                State(edge.state.clone()),
+                Extension(routing.clone()),
+                request,
+            )
+            .await
+        }
+        _ => next.run(request).await,
+    };
+    let response = crate::error::render_error(response, uri.path());
+    record(&edge.state, &method, started, &response);
     response
 }
 
@@ -460,6 +495,33 @@ mod tests {
         for path in paths {
             assert!(keys.contains_key(&format!("paths.{path}")), "{path}");
         }
+    }
+
+    #[test]
+    fn every_endpoint_path_starts_with_an_endpoint_segment() {
+        // The edge sends every other path straight to routing: an endpoint
+        // outside ENDPOINT_SEGMENTS would never be reached.
+        let keys = zgate_config::raw::parse(OPENAPI_YAML).unwrap();
+        let mut seen = 0;
+        for key in keys.keys() {
+            let Some(rest) = key.strip_prefix("paths./") else {
+                continue;
+            };
+            let path = format!("/{}", rest.split('.').next().unwrap());
+            if path.starts_with("/{serviceId}") {
+                // The routed services' template, not an endpoint.
+                continue;
+            }
+            assert!(may_be_endpoint(&path), "{path}");
+            seen += 1;
+        }
+        assert!(seen > 20, "{seen} paths");
+        for prefix in AUTH_PREFIXES.iter().chain([&CATALOG_PREFIX]) {
+            assert!(may_be_endpoint(prefix), "{prefix}");
+        }
+        assert!(!may_be_endpoint("/zosmf/api/v1/info"));
+        assert!(!may_be_endpoint("/Gateway/api/v1/auth/login"));
+        assert!(!may_be_endpoint("/"));
     }
 
     #[tokio::test]
