@@ -65,13 +65,8 @@ impl TokenHash {
     }
     /// Parses lower- or upper-case hex.
     pub fn from_hex(text: &str) -> Option<Self> {
-        if text.len() != 64 {
-            return None;
-        }
         let mut out = [0u8; 32];
-        for (i, slot) in out.iter_mut().enumerate() {
-            *slot = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-        }
+        hex::decode_to_slice(text, &mut out).ok()?;
         Some(Self(out))
     }
 }

@@ -211,16 +211,8 @@ fn closest_in_window(now: u64, seconds: impl Iterator<Item = u64>) -> Option<u64
 
 /// Decodes hexadecimal digits (either case) into exactly `N` bytes.
 fn decode_hex<const N: usize>(hex: &str) -> Option<[u8; N]> {
-    let digits = hex.as_bytes();
-    if digits.len() != 2 * N {
-        return None;
-    }
     let mut out = [0u8; N];
-    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-        let high = char::from(pair[0]).to_digit(16)?;
-        let low = char::from(pair[1]).to_digit(16)?;
-        *byte = u8::try_from(high << 4 | low).ok()?;
-    }
+    hex::decode_to_slice(hex, &mut out).ok()?;
     Some(out)
 }
 
