@@ -93,7 +93,7 @@ impl Default for RoutingSettings {
 }
 
 struct Instance {
-    base: String,
+    origin: proxy::Origin,
     healthy: AtomicBool,
 }
 
@@ -120,7 +120,7 @@ impl Entry {
 pub struct Routing {
     entries: RwLock<Arc<Vec<Arc<Entry>>>>,
     settings: RoutingSettings,
-    clients: proxy::Clients,
+    upstream: proxy::Upstream,
     issuer: Option<Arc<dyn PassTicketIssuer>>,
 }
 
@@ -129,11 +129,13 @@ fn build(services: Vec<Service>) -> Vec<Arc<Entry>> {
         .into_iter()
         .map(|service| {
             Arc::new(Entry {
+                // The definitions' validation refuses what does not parse.
                 instances: service
                     .instance_base_urls
                     .iter()
-                    .map(|b| Instance {
-                        base: b.clone(),
+                    .filter_map(|b| proxy::Origin::parse(b))
+                    .map(|origin| Instance {
+                        origin,
                         healthy: AtomicBool::new(true),
                     })
                     .collect(),
@@ -152,11 +154,9 @@ impl Routing {
         issuer: Option<Arc<dyn PassTicketIssuer>>,
     ) -> Result<Arc<Routing>, DefinitionErrors> {
         let services = services::load_dir(&settings.services_directory)?;
-        let connector =
-            proxy::Connector::new(settings.client_tls.clone(), settings.connect_timeout);
         Ok(Arc::new(Routing {
             entries: RwLock::new(Arc::new(build(services))),
-            clients: proxy::Clients::new(connector),
+            upstream: proxy::Upstream::new(settings.client_tls.clone(), settings.connect_timeout),
             settings,
             issuer,
         }))
@@ -201,26 +201,33 @@ impl Routing {
                     continue;
                 };
                 for i in &e.instances {
-                    let url = format!("{}/{}", i.base, path.trim_start_matches('/'));
-                    let ok = match url.parse::<Uri>() {
-                        Ok(uri) => {
-                            let req = http::Request::get(uri).body(Body::empty());
-                            match req {
-                                Ok(req) => matches!(
-                                    tokio::time::timeout(
-                                        self.settings.connect_timeout,
-                                        self.clients.get().request(req)
-                                    )
-                                    .await,
-                                    Ok(Ok(r)) if r.status().is_success()
-                                ),
-                                Err(_) => false,
-                            }
-                        }
-                        Err(_) => false,
+                    let path = format!("/{}", path.trim_start_matches('/'));
+                    let check = async {
+                        let response = self
+                            .upstream
+                            .send(
+                                &i.origin,
+                                &Method::GET,
+                                &path,
+                                &HeaderMap::new(),
+                                &Bytes::new(),
+                            )
+                            .await
+                            .ok()?;
+                        let ok = response.status().is_success();
+                        // Read to the end, so that the connection is reused.
+                        axum::body::to_bytes(Body::new(response.into_body()), 1 << 20)
+                            .await
+                            .ok()?;
+                        Some(ok)
                     };
+                    let ok = tokio::time::timeout(self.settings.connect_timeout, check)
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or(false);
                     if i.healthy.swap(ok, Ordering::Relaxed) != ok {
-                        tracing::info!(service = %e.service.service_id, instance = %i.base, healthy = ok, "instance health changed");
+                        tracing::info!(service = %e.service.service_id, instance = %i.origin.base(), healthy = ok, "instance health changed");
                     }
                 }
             }
@@ -498,15 +505,6 @@ impl Payload {
             _ => Ok(Payload::Streamed(Some(body))),
         }
     }
-
-    /// The body for the next attempt; `None` once a streamed body is spent.
-    fn next(&mut self) -> Option<Body> {
-        match self {
-            Payload::Empty => Some(Body::empty()),
-            Payload::Replayable(bytes) => Some(Body::from(bytes.clone())),
-            Payload::Streamed(body) => body.take(),
-        }
-    }
 }
 
 /// The fallback handler: routes `/<serviceId>/<api|ui|ws>/...`.
@@ -584,8 +582,8 @@ async fn forward(
     upgrade: bool,
 ) -> Response {
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
-    let (mut parts, body) = request.into_parts();
-    let mut payload = if upgrade {
+    let (parts, body) = request.into_parts();
+    let payload = if upgrade {
         Payload::Streamed(Some(body))
     } else {
         match Payload::of(body, routing.settings.response_timeout).await {
@@ -593,78 +591,104 @@ async fn forward(
             Err(e) => return e.into_response(),
         }
     };
-    if matches!(payload, Payload::Empty)
-        && parts.method != Method::GET
-        && parts.method != Method::HEAD
-    {
-        parts
-            .headers
-            .insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
-    }
-    let retryable = !matches!(payload, Payload::Streamed(_));
-    let order = target.entry.order();
-    let last = order.len().saturating_sub(1);
-    for (attempt, instance) in order.into_iter().enumerate() {
-        let uri = match format!("{}{}", instance.base, target.path).parse::<Uri>() {
-            Ok(u) => u,
-            Err(_) => return ApiError::NotFound.into_response(),
-        };
-        let Some(body) = payload.next() else { break };
-        let mut req = http::Request::new(body);
-        *req.method_mut() = parts.method.clone();
-        *req.uri_mut() = uri;
-        // The last attempt, or the only one a streamed body allows, takes
-        // the headers; earlier ones copy them.
-        *req.headers_mut() = if attempt == last || !retryable {
-            std::mem::take(&mut parts.headers)
-        } else {
-            parts.headers.clone()
-        };
-        let sent = tokio::time::timeout(
-            routing.settings.response_timeout,
-            routing.clients.get().request(req),
-        )
-        .await;
-        match sent {
-            Ok(Ok(mut resp)) => {
-                if let (Some(client_up), StatusCode::SWITCHING_PROTOCOLS) =
-                    (client_upgrade, resp.status())
-                {
-                    let backend_up = hyper::upgrade::on(&mut resp);
-                    tokio::spawn(async move {
-                        if let (Ok(c), Ok(b)) = (client_up.await, backend_up.await) {
-                            let mut c = hyper_util::rt::TokioIo::new(c);
-                            let mut b = hyper_util::rt::TokioIo::new(b);
-                            let _ = tokio::io::copy_bidirectional(&mut c, &mut b).await;
+    let service = &target.entry.service.service_id;
+    let within = routing.settings.response_timeout;
+    match payload {
+        Payload::Streamed(mut body) => {
+            for instance in target.entry.order() {
+                let sent = tokio::time::timeout(
+                    within,
+                    routing.upstream.dedicated(
+                        &instance.origin,
+                        &target.path,
+                        &parts.method,
+                        &parts.headers,
+                        &mut body,
+                    ),
+                )
+                .await;
+                match sent {
+                    Ok(Ok(mut response)) => {
+                        if let (Some(client_up), StatusCode::SWITCHING_PROTOCOLS) =
+                            (client_upgrade, response.status())
+                        {
+                            let backend_up = hyper::upgrade::on(&mut response);
+                            tokio::spawn(async move {
+                                if let (Ok(c), Ok(b)) = (client_up.await, backend_up.await) {
+                                    let mut c = hyper_util::rt::TokioIo::new(c);
+                                    let mut b = hyper_util::rt::TokioIo::new(b);
+                                    let _ = tokio::io::copy_bidirectional(&mut c, &mut b).await;
+                                }
+                            });
+                            let (p, _) = response.into_parts();
+                            return Response::from_parts(p, Body::empty());
                         }
-                    });
-                    let (p, _) = resp.into_parts();
-                    return Response::from_parts(p, Body::empty());
-                }
-                let (mut p, b) = resp.into_parts();
-                strip_hop_by_hop(&mut p.headers, false);
-                return Response::from_parts(p, Body::new(b));
-            }
-            Ok(Err(e)) if e.is_connect() => {
-                instance.healthy.store(false, Ordering::Relaxed);
-                tracing::warn!(service = %target.entry.service.service_id, instance = %instance.base, error = %e, "instance unreachable; trying the next");
-                if !retryable {
-                    break;
+                        return relayed(response.map(Body::new));
+                    }
+                    Ok(Err(e)) => {
+                        if let Some(r) = failed(service, instance, e) {
+                            return r;
+                        }
+                    }
+                    Err(_) => return (StatusCode::GATEWAY_TIMEOUT, "").into_response(),
                 }
             }
-            Ok(Err(e)) => {
-                tracing::warn!(service = %target.entry.service.service_id, instance = %instance.base, error = %e, "routed request failed");
-                return (StatusCode::BAD_GATEWAY, "").into_response();
-            }
-            Err(_) => {
-                return (StatusCode::GATEWAY_TIMEOUT, "").into_response();
+        }
+        Payload::Empty | Payload::Replayable(_) => {
+            let body = match payload {
+                Payload::Replayable(bytes) => bytes,
+                _ => Bytes::new(),
+            };
+            for instance in target.entry.order() {
+                let sent = tokio::time::timeout(
+                    within,
+                    routing.upstream.send(
+                        &instance.origin,
+                        &parts.method,
+                        &target.path,
+                        &parts.headers,
+                        &body,
+                    ),
+                )
+                .await;
+                match sent {
+                    Ok(Ok(response)) => return relayed(response.map(Body::new)),
+                    Ok(Err(e)) => {
+                        if let Some(r) = failed(service, instance, e) {
+                            return r;
+                        }
+                    }
+                    Err(_) => return (StatusCode::GATEWAY_TIMEOUT, "").into_response(),
+                }
             }
         }
     }
     ApiError::ServiceUnavailable {
-        service: target.entry.service.service_id.clone(),
+        service: service.clone(),
     }
     .into_response()
+}
+
+/// A backend's response on its way to the caller.
+fn relayed(mut response: Response) -> Response {
+    strip_hop_by_hop(response.headers_mut(), false);
+    response
+}
+
+/// An attempt that failed: an unreachable instance is marked down and the
+/// next one tried (`None`); any other failure is the caller's 502.
+fn failed(service: &str, instance: &Instance, error: proxy::SendError) -> Option<Response> {
+    match error {
+        proxy::SendError::Connect(e) => {
+            instance.healthy.store(false, Ordering::Relaxed);
+            tracing::warn!(service, instance = %instance.origin.base(), error = %e, "instance unreachable; trying the next");
+            None
+        }
+        proxy::SendError::Failed(e) => {
+            tracing::warn!(service, instance = %instance.origin.base(), error = %e, "routed request failed");
+            Some((StatusCode::BAD_GATEWAY, "").into_response())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -719,25 +743,15 @@ mod tests {
         };
         let empty = Payload::of(Body::empty(), within).await.unwrap();
         assert_eq!(kind(&empty), "empty");
-        let mut small = Payload::of(Body::from(vec![7u8; 1000]), within)
+        let small = Payload::of(Body::from(vec![7u8; 1000]), within)
             .await
             .unwrap();
-        assert_eq!(kind(&small), "replayable");
-        // Every attempt gets the whole body.
-        for _ in 0..2 {
-            let body = small.next().unwrap();
-            assert_eq!(axum::body::to_bytes(body, 2000).await.unwrap().len(), 1000);
-        }
+        assert!(matches!(&small, Payload::Replayable(b) if b.len() == 1000));
         let limit = usize::try_from(REPLAYABLE_BODY_LIMIT).unwrap();
-        let mut large = Payload::of(Body::from(vec![7u8; limit + 1]), within)
+        let large = Payload::of(Body::from(vec![7u8; limit + 1]), within)
             .await
             .unwrap();
         assert_eq!(kind(&large), "streamed");
-        assert!(large.next().is_some());
-        assert!(
-            large.next().is_none(),
-            "a streamed body goes to one instance"
-        );
         // Chunked (no size known): streamed, never read ahead.
         use http_body_util::BodyExt as _;
         let chunked = http_body_util::Full::new(Bytes::from_static(b"x")).map_frame(|f| f);
