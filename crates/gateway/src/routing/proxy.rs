@@ -920,4 +920,104 @@ mod tests {
             "GET /ctx/ HTTP/1.1\r\nhost: h:8080\r\n\r\n"
         );
     }
+
+    /// A backend speaking raw HTTP/1.1: each connection answers one request
+    /// with the next canned response, then stays open or closes.
+    async fn raw_backend(
+        responses: Vec<(&'static str, bool)>,
+    ) -> (u16, tokio::task::JoinHandle<usize>) {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let mut connections = 0;
+            let mut responses = responses.into_iter();
+            while let Some((response, keep_open)) = responses.next() {
+                let (mut s, _) = listener.accept().await.unwrap();
+                connections += 1;
+                let mut buf = vec![0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut buf).await.unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                }
+                s.write_all(response.as_bytes()).await.unwrap();
+                if keep_open {
+                    // Held open while the test runs; closed by the next accept's turn.
+                    tokio::spawn(async move {
+                        let _ = s.read(&mut buf).await;
+                    });
+                }
+            }
+            connections
+        });
+        (port, task)
+    }
+
+    async fn get(upstream: &Upstream, origin: &Origin) -> Result<(StatusCode, Vec<u8>), SendError> {
+        let response = upstream
+            .send(origin, &Method::GET, "/x", &HeaderMap::new(), &Bytes::new())
+            .await?;
+        let status = response.status();
+        let body = axum::body::to_bytes(Body::new(response.into_body()), 1 << 20)
+            .await
+            .map_err(|e| SendError::Failed(io::Error::other(e)))?;
+        Ok((status, body.to_vec()))
+    }
+
+    #[tokio::test]
+    async fn pooled_connections_are_reused_and_stale_ones_replaced() {
+        // 1: chunked, kept alive, then closed by the backend while idle;
+        // 2: close-delimited; 3: plain length.
+        let (port, backend) = raw_backend(vec![
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                false,
+            ),
+            ("HTTP/1.1 200 OK\r\n\r\nuntil close", false),
+            ("HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok", true),
+        ])
+        .await;
+        let origin = Origin::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        let upstream = Upstream::new(None, Duration::from_secs(5));
+        assert_eq!(
+            get(&upstream, &origin).await.unwrap(),
+            (StatusCode::OK, b"abc".to_vec())
+        );
+        // The first connection went back to the pool, and the backend has
+        // closed it: the request goes on a new connection, unseen by the
+        // caller.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            get(&upstream, &origin).await.unwrap(),
+            (StatusCode::OK, b"until close".to_vec())
+        );
+        assert_eq!(
+            get(&upstream, &origin).await.unwrap(),
+            (StatusCode::CREATED, b"ok".to_vec())
+        );
+        assert_eq!(backend.await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn broken_responses_are_failures_and_refused_connections_unreachable() {
+        let (port, _backend) = raw_backend(vec![(
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok",
+            false,
+        )])
+        .await;
+        let origin = Origin::parse(&format!("http://127.0.0.1:{port}")).unwrap();
+        let upstream = Upstream::new(None, Duration::from_secs(5));
+        assert!(matches!(
+            get(&upstream, &origin).await,
+            Err(SendError::Failed(_))
+        ));
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dead = Origin::parse(&format!("http://{}", closed.local_addr().unwrap())).unwrap();
+        drop(closed);
+        assert!(matches!(
+            get(&upstream, &dead).await,
+            Err(SendError::Connect(_))
+        ));
+    }
 }
