@@ -931,8 +931,7 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let task = tokio::spawn(async move {
             let mut connections = 0;
-            let mut responses = responses.into_iter();
-            while let Some((response, keep_open)) = responses.next() {
+            for (response, keep_open) in responses {
                 let (mut s, _) = listener.accept().await.unwrap();
                 connections += 1;
                 let mut buf = vec![0u8; 4096];
