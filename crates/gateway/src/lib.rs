@@ -21,6 +21,7 @@ pub mod bootstrap;
 pub mod error;
 pub mod esm_adapter;
 pub mod extract;
+pub mod h1;
 pub mod metrics;
 pub mod pat_routes;
 pub mod routes;
@@ -31,6 +32,6 @@ pub mod state;
 
 pub use error::ApiError;
 pub use extract::{Authenticated, AuthenticatedToken};
-pub use routes::router;
+pub use routes::{router, Gateway};
 pub use security::{AccessLevel, AuthOutcome, BackendError, Password, SecurityManager};
 pub use state::{AppState, Settings};

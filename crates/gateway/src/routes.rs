@@ -4,13 +4,14 @@
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Extension;
 use axum::Router;
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde::{Deserialize, Serialize};
+use tower::ServiceExt as _;
 
 use crate::error::ApiError;
 use crate::extract::{
@@ -46,7 +47,7 @@ fn only(method_router: MethodRouter<AppState>) -> MethodRouter<AppState> {
 }
 
 /// The whole HTTP surface.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState) -> Gateway {
     router_with(state, None)
 }
 
@@ -54,7 +55,7 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with(
     state: AppState,
     routing: Option<std::sync::Arc<crate::routing::Routing>>,
-) -> Router {
+) -> Gateway {
     let auth = Router::new()
         .route("/login", only(post(login)))
         .route("/logout", only(post(logout)))
@@ -86,16 +87,17 @@ pub fn router_with(
             .layer(Extension(routing.clone())),
         None => app.fallback(not_found),
     };
-    // Outside-in: the edge (below) → body limit → routes (endpoints are
-    // tagged with their template for the metrics).
-    let edge_state = Edge {
-        state: state.clone(),
-        routing,
-    };
-    app.route_layer(middleware::from_fn(tag_route))
+    // Outside-in: the edge ([`Gateway::serve`]) → body limit → routes
+    // (endpoints are tagged with their template for the metrics).
+    let endpoints = app
+        .route_layer(middleware::from_fn(tag_route))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(edge_state, edge))
-        .with_state(state)
+        .with_state(state.clone());
+    Gateway {
+        state,
+        routing,
+        endpoints,
+    }
 }
 
 /// The first path segments of the gateway's own endpoints. A request whose
@@ -111,42 +113,74 @@ fn may_be_endpoint(path: &str) -> bool {
     ENDPOINT_SEGMENTS.contains(&first)
 }
 
-/// What the edge needs.
+/// The gateway's whole HTTP surface: what the server calls for every
+/// request, whichever protocol and parser it came through.
 #[derive(Clone)]
-struct Edge {
+pub struct Gateway {
     state: AppState,
     routing: Option<std::sync::Arc<crate::routing::Routing>>,
+    /// The gateway's own endpoints (and routing's), behind the edge.
+    endpoints: Router,
 }
 
-/// The edge every request passes, endpoints and routed services alike, in
-/// this order:
-/// 1. identity headers only the gateway may set are removed (forgery);
-/// 2. the request is served;
-/// 3. an [`ApiError`] the handler left is rendered into the documented
-///    error body, which quotes the path;
-/// 4. the request is counted and timed, with its final status.
-///
-/// One middleware, not four: each layer of axum's costs a boxed future and
-/// a clone of the routes on every request, and these steps are one unit.
-async fn edge(State(edge): State<Edge>, mut request: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let method = request.method().clone();
-    let uri = request.uri().clone();
-    strip_forgeable_headers(request.headers_mut());
-    let response = match &edge.routing {
-        Some(routing) if !may_be_endpoint(uri.path()) => {
-            crate::routing::routed(
-                State(edge.state.clone()),
-                Extension(routing.clone()),
-                request,
-            )
-            .await
-        }
-        _ => next.run(request).await,
-    };
-    let response = crate::error::render_error(response, uri.path());
-    record(&edge.state, &method, started, &response);
-    response
+impl Gateway {
+    /// The edge every request passes, endpoints and routed services alike,
+    /// in this order:
+    /// 1. identity headers only the gateway may set are removed (forgery);
+    /// 2. the request is served: a routed service's path goes to routing
+    ///    directly, anything else through the endpoints' router;
+    /// 3. an [`ApiError`] the handler left is rendered into the documented
+    ///    error body, which quotes the path;
+    /// 4. the request is counted and timed, with its final status.
+    ///
+    /// Plain code, not middleware: every axum layer costs a boxed future and
+    /// a clone of the routes per request, and these steps are one unit.
+    pub async fn serve(&self, mut request: Request) -> Response {
+        let started = std::time::Instant::now();
+        let method = request.method().clone();
+        let uri = request.uri().clone();
+        strip_forgeable_headers(request.headers_mut());
+        let response = match &self.routing {
+            Some(routing) if !may_be_endpoint(uri.path()) => {
+                crate::routing::routed(
+                    State(self.state.clone()),
+                    Extension(routing.clone()),
+                    request,
+                )
+                .await
+            }
+            _ => match self.endpoints.clone().oneshot(request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            },
+        };
+        let response = crate::error::render_error(response, uri.path());
+        record(&self.state, &method, started, &response);
+        response
+    }
+}
+
+impl<B> tower::Service<http::Request<B>> for Gateway
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let gateway = self.clone();
+        Box::pin(async move { Ok(gateway.serve(request.map(Body::new)).await) })
+    }
 }
 
 /// Removes the identity headers only the gateway may set.
@@ -465,7 +499,7 @@ async fn api_docs() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tower::ServiceExt as _;
+    use axum::middleware::Next;
 
     #[test]
     fn the_openapi_document_is_valid_yaml_with_every_route() {

@@ -1,20 +1,22 @@
-//! The TLS listener: rustls handshakes (ALPN h2 / http/1.1), hyper's auto
-//! HTTP/1.1 + HTTP/2 connections, graceful shutdown (stop accepting, let
-//! in-flight requests finish within a grace period).
+//! The TLS listener: rustls handshakes (ALPN h2 / http/1.1), plain
+//! HTTP/1.1 requests in [`crate::h1`]'s loop, everything else in hyper's
+//! auto HTTP/1.1 + HTTP/2 connections, graceful shutdown (stop accepting,
+//! let in-flight requests finish within a grace period).
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::body::{Body, Bytes};
+
+use crate::routes::Gateway;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt as _;
 
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,7 +51,7 @@ struct Accepted {
 pub async fn serve_tls(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
-    app: Router,
+    app: Gateway,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> std::io::Result<()> {
@@ -72,6 +74,9 @@ pub async fn serve_tls(
     // Workers run until told the drain is over (dropping their runtime
     // earlier would cancel the requests the drain waits for).
     let (drained_tx, drained_rx) = tokio::sync::watch::channel(false);
+    // Tells the plain-request loops to close their idle connections (hyper's
+    // connections hear it from the graceful shutdown).
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
     let mut workers = Vec::with_capacity(count);
     let mut threads = Vec::with_capacity(count);
     for index in 0..count {
@@ -84,6 +89,7 @@ pub async fn serve_tls(
             acceptor: acceptor.clone(),
             app: app.clone(),
             builder: builder.clone(),
+            stopping: stopping_rx.clone(),
         };
         let mut drained = drained_rx.clone();
         threads.push(
@@ -130,6 +136,7 @@ pub async fn serve_tls(
     drop(listener);
     drop(workers);
     tracing::info!("shutting down: waiting for in-flight requests");
+    let _ = stopping_tx.send(true);
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()
@@ -149,8 +156,9 @@ pub async fn serve_tls(
 /// One worker thread's share of the server.
 struct Worker {
     acceptor: TlsAcceptor,
-    app: Router,
+    app: Gateway,
     builder: Builder<TokioExecutor>,
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Worker {
@@ -172,20 +180,25 @@ impl Worker {
                 tcp,
                 accepted.remote,
                 accepted.watcher,
+                self.stopping.clone(),
             ));
         }
     }
 }
 
+/// One connection: the TLS handshake, then plain HTTP/1.1 requests in
+/// [`crate::h1`]'s loop and anything else (HTTP/2, or the first request
+/// that is not plain, and all after it) in hyper.
 async fn serve_connection(
     acceptor: TlsAcceptor,
-    app: Router,
+    app: Gateway,
     builder: Builder<TokioExecutor>,
     tcp: TcpStream,
     remote: SocketAddr,
     watcher: Watcher,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
-    let tls_stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+    let mut tls_stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(error)) => {
             tracing::debug!(%remote, %error, "TLS handshake failed");
@@ -201,15 +214,34 @@ async fn serve_connection(
             certs.iter().map(|c| c.clone().into_owned()).collect(),
         ))
     });
-    let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
-        request.extensions_mut().insert(RemoteAddr(remote));
+    // Every request of the connection, whoever parsed it, carries the same
+    // connection facts.
+    let with_connection = move |extensions: &mut http::Extensions| {
+        extensions.insert(RemoteAddr(remote));
         if let Some(peer) = &peer {
-            request.extensions_mut().insert(peer.clone());
+            extensions.insert(peer.clone());
         }
-        app.clone().oneshot(request)
+    };
+    let replayed = if tls_stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+        Bytes::new()
+    } else {
+        let plain = |mut request: http::Request<Body>| {
+            with_connection(request.extensions_mut());
+            app.serve(request)
+        };
+        match crate::h1::serve(&mut tls_stream, plain, HEADER_READ_TIMEOUT, &mut stopping).await {
+            crate::h1::Outcome::Closed => return,
+            crate::h1::Outcome::HandOver(replayed) => replayed,
+        }
+    };
+    let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+        with_connection(request.extensions_mut());
+        let app = app.clone();
+        async move { Ok::<_, std::convert::Infallible>(app.serve(request.map(Body::new)).await) }
     });
+    let io = TokioIo::new(crate::h1::Replayed::new(replayed, tls_stream));
     let connection = builder
-        .serve_connection_with_upgrades(TokioIo::new(tls_stream), service)
+        .serve_connection_with_upgrades(io, service)
         .into_owned();
     if let Err(error) = watcher.watch(connection).await {
         tracing::debug!(%remote, error = %error, "connection closed with an error");

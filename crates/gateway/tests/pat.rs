@@ -7,18 +7,18 @@ mod support;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::Router;
 use support::*;
 use zgate_auth::{Clock as _, KeyRing, ManualClock, PatService, TokenService, TokenSettings};
 use zgate_esm::{Esm, EsmConfig, HashCost, Issuer};
 use zgate_gateway::esm_adapter::EsmSecurity;
+use zgate_gateway::routes::Gateway;
 use zgate_gateway::{router, AppState, Settings};
 
 const T0: i64 = 1_700_000_000_000;
 const P: &str = "/gateway/api/v1/auth";
 
 struct World {
-    app: Router,
+    app: Gateway,
     clock: Arc<ManualClock>,
     esm: Arc<Esm>,
     dir: tempfile::TempDir,
@@ -37,7 +37,7 @@ fn open_esm(dir: &std::path::Path) -> Arc<Esm> {
     )
 }
 
-fn app_on(esm: &Arc<Esm>, clock: Arc<ManualClock>, pats_enabled: bool) -> Router {
+fn app_on(esm: &Arc<Esm>, clock: Arc<ManualClock>, pats_enabled: bool) -> Gateway {
     let security = EsmSecurity(esm.clone());
     let tokens = Arc::new(
         TokenService::new(
@@ -87,7 +87,7 @@ fn world() -> World {
     }
 }
 
-async fn generate(app: &Router, user: &str, password: &str, body: &str) -> Reply {
+async fn generate(app: &Gateway, user: &str, password: &str, body: &str) -> Reply {
     send(
         app,
         req("POST", &format!("{P}/access-token/generate"))
@@ -99,7 +99,7 @@ async fn generate(app: &Router, user: &str, password: &str, body: &str) -> Reply
     .await
 }
 
-async fn pat(app: &Router, scopes: &str) -> String {
+async fn pat(app: &Gateway, scopes: &str) -> String {
     let r = generate(
         app,
         "ALICE",
@@ -112,7 +112,7 @@ async fn pat(app: &Router, scopes: &str) -> String {
     r.body
 }
 
-async fn json(app: &Router, method: &str, path: &str, auth: Option<&str>, body: &str) -> Reply {
+async fn json(app: &Gateway, method: &str, path: &str, auth: Option<&str>, body: &str) -> Reply {
     let mut b = req(method, &format!("{P}{path}")).header("content-type", "application/json");
     if let Some(a) = auth {
         b = b.header("authorization", a);
@@ -120,7 +120,7 @@ async fn json(app: &Router, method: &str, path: &str, auth: Option<&str>, body: 
     send(app, b.body(Body::from(body.to_string())).unwrap()).await
 }
 
-async fn validate(app: &Router, token: &str, service: &str) -> u16 {
+async fn validate(app: &Gateway, token: &str, service: &str) -> u16 {
     json(
         app,
         "POST",
@@ -133,7 +133,7 @@ async fn validate(app: &Router, token: &str, service: &str) -> u16 {
     .as_u16()
 }
 
-async fn check(app: &Router, header: (&str, String)) -> Reply {
+async fn check(app: &Gateway, header: (&str, String)) -> Reply {
     send(
         app,
         req("POST", "/gateway/auth/check")

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::Router;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
@@ -14,6 +13,7 @@ use zgate_auth::{
     thumbprint_kid, KeyRing, ManualClock, MemoryRevocationStore, RevocationStore, SigningKey,
     TokenService, TokenSettings,
 };
+use zgate_gateway::routes::Gateway;
 use zgate_gateway::{
     router, AccessLevel, AppState, AuthOutcome, BackendError, Password, SecurityManager, Settings,
 };
@@ -107,7 +107,7 @@ pub fn signing_key(der: &[u8]) -> SigningKey {
 }
 
 pub struct Harness {
-    pub app: Router,
+    pub app: Gateway,
     pub clock: Arc<ManualClock>,
     pub tokens: Arc<TokenService>,
     pub memory: Option<Arc<MemoryRevocationStore>>,
@@ -185,7 +185,7 @@ impl Reply {
     }
 }
 
-pub async fn send(app: &Router, request: Request<Body>) -> Reply {
+pub async fn send(app: &Gateway, request: Request<Body>) -> Reply {
     let response: Response<Body> = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
@@ -209,7 +209,7 @@ pub fn req(method: &str, uri: &str) -> http::request::Builder {
     Request::builder().method(method).uri(uri)
 }
 
-pub async fn login(app: &Router, user: &str, password: &str) -> Reply {
+pub async fn login(app: &Gateway, user: &str, password: &str) -> Reply {
     send(
         app,
         req("POST", "/gateway/api/v1/auth/login")
@@ -220,7 +220,7 @@ pub async fn login(app: &Router, user: &str, password: &str) -> Reply {
     .await
 }
 
-pub async fn query_with(app: &Router, token: &str) -> Reply {
+pub async fn query_with(app: &Gateway, token: &str) -> Reply {
     send(
         app,
         req("GET", "/gateway/api/v1/auth/query")
