@@ -312,16 +312,21 @@ fn every_scheme_gets_exactly_its_credential() {
     assert!(header_of(&v, "cookie").unwrap().contains(&jwt));
     no_forged(&v);
 
-    // No credentials on a zoweJwt service: forwarded with the failure header.
-    let (s, t) = server.curl(&FORGED, "/jwtsvc/api/v1/x");
-    assert_eq!(s, 200, "{t}");
-    assert!(t.contains("ZWEAG160E"), "{t}");
-    let v = body(&t);
-    assert!(header_of(&v, "cookie").is_none());
-    assert!(header_of(&v, "x-zowe-auth-failure")
-        .unwrap()
-        .starts_with("ZWEAG160E"));
-    no_forged(&v);
+    // No credentials on a zoweJwt service: forwarded with the failure
+    // header; forged certificate headers impersonate nobody, whichever
+    // server path (HTTP/1.1 loop, hyper's HTTP/2) reads them.
+    for protocol in ["--http1.1", "--http2"] {
+        let args: Vec<&str> = std::iter::once(protocol).chain(FORGED).collect();
+        let (s, t) = server.curl(&args, "/jwtsvc/api/v1/x");
+        assert_eq!(s, 200, "{t}");
+        assert!(t.contains("ZWEAG160E"), "{t}");
+        let v = body(&t);
+        assert!(header_of(&v, "cookie").is_none());
+        assert!(header_of(&v, "x-zowe-auth-failure")
+            .unwrap()
+            .starts_with("ZWEAG160E"));
+        no_forged(&v);
+    }
     // A bad password: forwarded, failure header, no credential.
     let (s, t) = server.curl(&["-u", "ALICE:WRONG1"], "/ptsvc/api/v1/x");
     assert_eq!(s, 200, "{t}");

@@ -19,6 +19,8 @@ pub struct Server {
     pub stdout: Arc<Mutex<Vec<String>>>,
     /// Where its stderr (the logs) goes.
     pub log_file: PathBuf,
+    /// Requests made through [`Server::curl`] so far.
+    curls: std::cell::Cell<u32>,
 }
 
 impl Server {
@@ -73,6 +75,7 @@ impl Server {
             home: home.to_path_buf(),
             stdout,
             log_file,
+            curls: std::cell::Cell::new(0),
         }
     }
 
@@ -92,11 +95,25 @@ impl Server {
     }
 
     /// `curl --cacert <CA> -s -i <args> <url>`: (status, headers+body text).
+    ///
+    /// Unless `args` name a protocol, calls alternate between HTTP/1.1 and
+    /// HTTP/2, so that every test drives both of the server's request paths
+    /// (its plain HTTP/1.1 loop and hyper's HTTP/2).
     pub fn curl(&self, args: &[&str], path: &str) -> (u16, String) {
+        let n = self.curls.get();
+        self.curls.set(n + 1);
+        let protocol = if args.iter().any(|a| a.starts_with("--http")) {
+            None
+        } else if n % 2 == 0 {
+            Some("--http1.1")
+        } else {
+            Some("--http2")
+        };
         let out = Command::new("curl")
             .arg("--cacert")
             .arg(self.ca_file())
             .args(["-s", "-i", "--max-time", "30"])
+            .args(protocol)
             .args(args)
             .arg(self.url(path))
             .output()
