@@ -518,4 +518,56 @@ mod tests {
         assert_eq!(out.matches("HTTP/1.1 200").count(), 1, "{out}");
         assert!(out.contains("connection: close\r\n"));
     }
+
+    async fn written(response: Response<Body>, head_only: bool) -> String {
+        let mut out = Vec::new();
+        write_response(&mut out, response, head_only, true)
+            .await
+            .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[tokio::test]
+    async fn responses_are_framed_by_their_bodies() {
+        // Size unknown: chunked.
+        let stream = http_body_util::StreamBody::new(tokio_stream_of(&["ab", "cde"]));
+        let out = written(Response::new(Body::new(stream)), false).await;
+        assert!(out.contains("transfer-encoding: chunked\r\n"), "{out}");
+        assert!(
+            out.ends_with("\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n"),
+            "{out}"
+        );
+        // HEAD: the length a GET would have, and no body.
+        let mut head = Response::new(Body::empty());
+        head.headers_mut()
+            .insert("content-length", HeaderValue::from_static("42"));
+        let out = written(head, true).await;
+        assert!(
+            out.contains("content-length: 42\r\n") && out.ends_with("\r\n\r\n"),
+            "{out}"
+        );
+        // 204: neither length nor body.
+        let mut empty = Response::new(Body::from("ignored"));
+        *empty.status_mut() = StatusCode::NO_CONTENT;
+        let out = written(empty, false).await;
+        assert!(
+            !out.contains("content-length") && out.ends_with("\r\n\r\n"),
+            "{out}"
+        );
+        assert!(
+            out.starts_with("HTTP/1.1 204 No Content\r\n") && out.contains("date: "),
+            "{out}"
+        );
+    }
+
+    fn tokio_stream_of(
+        parts: &[&'static str],
+    ) -> impl futures_util::Stream<Item = Result<http_body::Frame<Bytes>, io::Error>> {
+        futures_util::stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(http_body::Frame::data(Bytes::from_static(p.as_bytes()))))
+                .collect::<Vec<_>>(),
+        )
+    }
 }
