@@ -185,21 +185,22 @@ where
 
 /// Removes the identity headers only the gateway may set.
 fn strip_forgeable_headers(headers: &mut HeaderMap) {
-    for name in &FORGEABLE_HEADERS {
-        headers.remove(name);
-    }
-    remove_certificate_headers(headers);
+    remove_headers(headers, |name| {
+        FORGEABLE_HEADERS.contains(name) || is_certificate_header(name)
+    });
 }
 
-/// Removes every `x-certificate-*` header (API ML's certificate headers and
-/// any variant of them a client might try).
-pub(crate) fn remove_certificate_headers(headers: &mut HeaderMap) {
-    let extra: Vec<_> = headers
-        .keys()
-        .filter(|name| name.as_str().starts_with("x-certificate-"))
-        .cloned()
-        .collect();
-    for name in extra {
+/// Every `x-certificate-*` header (API ML's certificate headers and any
+/// variant of them a client might try).
+pub(crate) fn is_certificate_header(name: &HeaderName) -> bool {
+    name.as_str().starts_with("x-certificate-")
+}
+
+/// Removes the headers `doomed` names. One pass over the names present
+/// (most requests have none to remove) rather than a lookup per candidate.
+pub(crate) fn remove_headers(headers: &mut HeaderMap, doomed: impl Fn(&HeaderName) -> bool) {
+    let found: Vec<HeaderName> = headers.keys().filter(|n| doomed(n)).cloned().collect();
+    for name in found {
         headers.remove(name);
     }
 }

@@ -368,7 +368,7 @@ async fn validate_safidt(State(state): State<AppState>, body: Bytes) -> Result<R
 /// The parts of a routed path.
 struct Target {
     entry: Arc<Entry>,
-    kind: String,
+    kind: &'static str,
     /// Path on the instance, after the base URL (starts with `/` or empty).
     path: String,
 }
@@ -377,50 +377,54 @@ fn resolve(routing: &Routing, uri: &Uri) -> Option<Target> {
     let path = uri.path();
     let mut segs = path.trim_start_matches('/').splitn(4, '/');
     let id = segs.next()?;
-    let kind = segs.next()?;
-    if !matches!(kind, "api" | "ui" | "ws") {
-        return None;
-    }
+    let kind: &'static str = match segs.next()? {
+        "api" => "api",
+        "ui" => "ui",
+        "ws" => "ws",
+        _ => return None,
+    };
     let version = segs.next();
     let rest = segs.next();
     let entry = routing.find(id)?;
-    let with_version = version.map(|v| format!("{kind}/{v}"));
-    let (route, tail) = entry
-        .service
-        .routes
-        .iter()
-        .find_map(|r| match &with_version {
-            Some(g) if &r.gateway_url == g => {
-                Some((r, rest.map(|t| format!("/{t}")).unwrap_or_default()))
+    let routes = &entry.service.routes;
+    let mut target = String::with_capacity(path.len() + 32);
+    // `<kind>/<version>` routes first, then a `<kind>` route that takes the
+    // version as part of the path.
+    match version.and_then(|v| {
+        routes
+            .iter()
+            .find(|r| r.gateway_url.split_once('/') == Some((kind, v)))
+    }) {
+        Some(route) => {
+            target.push_str(&route.service_relative_url);
+            if let Some(rest) = rest {
+                target.push('/');
+                target.push_str(rest);
             }
-            _ => None,
-        })
-        .or_else(|| {
-            entry
-                .service
-                .routes
-                .iter()
-                .find(|r| r.gateway_url == kind)
-                .map(|r| {
-                    let t = [version, rest]
-                        .iter()
-                        .flatten()
-                        .copied()
-                        .collect::<Vec<_>>()
-                        .join("/");
-                    (r, if t.is_empty() { t } else { format!("/{t}") })
-                })
-        })?;
-    let mut path = format!("{}{}", route.service_relative_url, tail);
-    if path.is_empty() {
-        path.push('/');
+        }
+        None => {
+            let route = routes.iter().find(|r| r.gateway_url == kind)?;
+            target.push_str(&route.service_relative_url);
+            if !(version.is_none_or(str::is_empty) && rest.is_none()) {
+                for part in [version, rest].into_iter().flatten() {
+                    target.push('/');
+                    target.push_str(part);
+                }
+            }
+        }
+    }
+    if target.is_empty() {
+        target.push('/');
     }
     if let Some(q) = uri.query() {
-        path.push('?');
-        path.push_str(q);
+        target.push('?');
+        target.push_str(q);
     }
-    let kind = kind.to_owned();
-    Some(Target { entry, kind, path })
+    Some(Target {
+        entry,
+        kind,
+        path: target,
+    })
 }
 
 static HOP_BY_HOP: [HeaderName; 8] = [
@@ -449,12 +453,10 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
             }
         }
     }
-    for n in &HOP_BY_HOP {
-        if keep_upgrade && (n == header::UPGRADE || n == header::CONNECTION) {
-            continue;
-        }
-        headers.remove(n);
-    }
+    crate::routes::remove_headers(headers, |n| {
+        HOP_BY_HOP.contains(n)
+            && !(keep_upgrade && (n == header::UPGRADE || n == header::CONNECTION))
+    });
 }
 
 fn is_upgrade(headers: &HeaderMap) -> bool {
@@ -728,6 +730,10 @@ mod tests {
         assert_eq!(path(&r, "/svc/api/v1").unwrap(), "api /api/v1");
         assert_eq!(path(&r, "/svc/ui/v1/").unwrap(), "ui /");
         assert_eq!(path(&r, "/SVC/api/v2/x").unwrap(), "api /zosmf/v2/x");
+        assert_eq!(path(&r, "/svc/api/").unwrap(), "api /zosmf");
+        assert_eq!(path(&r, "/svc/api").unwrap(), "api /zosmf");
+        assert_eq!(path(&r, "/svc/api/v1/").unwrap(), "api /api/v1/");
+        assert_eq!(path(&r, "/svc/api/v3//x").unwrap(), "api /zosmf/v3//x");
         assert!(path(&r, "/svc/ws/v1/x").is_none());
         assert!(path(&r, "/svc/other/v1/x").is_none());
         assert!(path(&r, "/nosuch/api/v1/x").is_none());

@@ -44,9 +44,9 @@ fn is_credential_cookie(name: &str) -> bool {
 
 /// Removes every inbound credential, keeping the other cookies.
 pub fn strip_credentials(parts: &mut Parts) {
-    for h in &CREDENTIAL_HEADERS {
-        parts.headers.remove(h);
-    }
+    crate::routes::remove_headers(&mut parts.headers, |n| {
+        CREDENTIAL_HEADERS.contains(n) || crate::routes::is_certificate_header(n)
+    });
     if parts.headers.contains_key(header::COOKIE) {
         let mut others = String::new();
         for cookie in parts
@@ -71,7 +71,6 @@ pub fn strip_credentials(parts: &mut Parts) {
             }
         }
     }
-    crate::routes::remove_certificate_headers(&mut parts.headers);
 }
 
 fn add_cookie(parts: &mut Parts, cookie: &str) -> Result<(), String> {
