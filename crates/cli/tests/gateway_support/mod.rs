@@ -104,7 +104,7 @@ impl Server {
         self.curls.set(n + 1);
         let protocol = if args.iter().any(|a| a.starts_with("--http")) {
             None
-        } else if n % 2 == 0 {
+        } else if n.is_multiple_of(2) {
             Some("--http1.1")
         } else {
             Some("--http2")
