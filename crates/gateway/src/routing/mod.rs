@@ -593,82 +593,102 @@ async fn forward(
             Err(e) => return e.into_response(),
         }
     };
+    let mut outgoing = match payload {
+        Payload::Empty => Outgoing::Held(Bytes::new()),
+        Payload::Replayable(bytes) => Outgoing::Held(bytes),
+        Payload::Streamed(body) => Outgoing::Streamed {
+            body,
+            client_upgrade,
+        },
+    };
     let service = &target.entry.service.service_id;
-    let within = routing.settings.response_timeout;
-    match payload {
-        Payload::Streamed(mut body) => {
-            for instance in target.entry.order() {
-                let sent = tokio::time::timeout(
-                    within,
-                    routing.upstream.dedicated(
-                        &instance.origin,
-                        &target.path,
-                        &parts.method,
-                        &parts.headers,
-                        &mut body,
-                    ),
-                )
-                .await;
-                match sent {
-                    Ok(Ok(mut response)) => {
-                        if let (Some(client_up), StatusCode::SWITCHING_PROTOCOLS) =
-                            (client_upgrade, response.status())
-                        {
-                            let backend_up = hyper::upgrade::on(&mut response);
-                            tokio::spawn(async move {
-                                if let (Ok(c), Ok(b)) = (client_up.await, backend_up.await) {
-                                    let mut c = hyper_util::rt::TokioIo::new(c);
-                                    let mut b = hyper_util::rt::TokioIo::new(b);
-                                    let _ = tokio::io::copy_bidirectional(&mut c, &mut b).await;
-                                }
-                            });
-                            let (p, _) = response.into_parts();
-                            return Response::from_parts(p, Body::empty());
-                        }
-                        return relayed(response.map(Body::new));
-                    }
-                    Ok(Err(e)) => {
-                        if let Some(r) = failed(service, instance, e) {
-                            return r;
-                        }
-                    }
-                    Err(_) => return (StatusCode::GATEWAY_TIMEOUT, "").into_response(),
+    for instance in target.entry.order() {
+        let sent = tokio::time::timeout(
+            routing.settings.response_timeout,
+            attempt(routing, target, instance, &parts, &mut outgoing),
+        )
+        .await;
+        match sent {
+            Ok(Ok(response)) => return response,
+            Ok(Err(e)) => {
+                if let Some(r) = failed(service, instance, e) {
+                    return r;
                 }
             }
-        }
-        Payload::Empty | Payload::Replayable(_) => {
-            let body = match payload {
-                Payload::Replayable(bytes) => bytes,
-                _ => Bytes::new(),
-            };
-            for instance in target.entry.order() {
-                let sent = tokio::time::timeout(
-                    within,
-                    routing.upstream.send(
-                        &instance.origin,
-                        &parts.method,
-                        &target.path,
-                        &parts.headers,
-                        &body,
-                    ),
-                )
-                .await;
-                match sent {
-                    Ok(Ok(response)) => return relayed(response.map(Body::new)),
-                    Ok(Err(e)) => {
-                        if let Some(r) = failed(service, instance, e) {
-                            return r;
-                        }
-                    }
-                    Err(_) => return (StatusCode::GATEWAY_TIMEOUT, "").into_response(),
-                }
-            }
+            Err(_) => return (StatusCode::GATEWAY_TIMEOUT, "").into_response(),
         }
     }
     ApiError::ServiceUnavailable {
         service: service.clone(),
     }
     .into_response()
+}
+
+/// What the attempts at a routed request's instances send.
+enum Outgoing {
+    /// The whole body is here (maybe empty): a pooled connection, and every
+    /// attempt can send it.
+    Held(Bytes),
+    /// Streamed, or an upgrade: a connection of its own; the body goes to
+    /// the first instance that is reached.
+    Streamed {
+        body: Option<Body>,
+        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
+    },
+}
+
+/// One attempt at one instance.
+async fn attempt(
+    routing: &Routing,
+    target: &Target,
+    instance: &Instance,
+    parts: &http::request::Parts,
+    outgoing: &mut Outgoing,
+) -> Result<Response, proxy::SendError> {
+    let (body, client_upgrade) = match outgoing {
+        Outgoing::Held(body) => {
+            let response = routing
+                .upstream
+                .send(
+                    &instance.origin,
+                    &parts.method,
+                    &target.path,
+                    &parts.headers,
+                    body,
+                )
+                .await?;
+            return Ok(relayed(response.map(Body::new)));
+        }
+        Outgoing::Streamed {
+            body,
+            client_upgrade,
+        } => (body, client_upgrade),
+    };
+    let mut response = routing
+        .upstream
+        .dedicated(
+            &instance.origin,
+            &target.path,
+            &parts.method,
+            &parts.headers,
+            body,
+        )
+        .await?;
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        if let Some(client_up) = client_upgrade.take() {
+            let backend_up = hyper::upgrade::on(&mut response);
+            tokio::spawn(async move {
+                if let (Ok(c), Ok(b)) = (client_up.await, backend_up.await) {
+                    let mut c = hyper_util::rt::TokioIo::new(c);
+                    let mut b = hyper_util::rt::TokioIo::new(b);
+                    let _ = tokio::io::copy_bidirectional(&mut c, &mut b).await;
+                }
+            });
+            let (p, _) = response.into_parts();
+            return Ok(Response::from_parts(p, Body::empty()));
+        }
+    }
+    Ok(relayed(response.map(Body::new)))
 }
 
 /// A backend's response on its way to the caller.
