@@ -29,14 +29,14 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response
 use http_body_util::BodyExt as _;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use crate::wire::{connection_tokens, content_length, read_more};
+
 /// Most headers a plain request may carry (more: hyper's turn).
 const MAX_HEADERS: usize = 64;
 /// Largest plain request head; larger ones go to hyper (which refuses them).
 const MAX_HEAD: usize = 16 * 1024;
 /// Largest body read whole here; larger ones stream through hyper.
 const MAX_BODY: u64 = 64 * 1024;
-/// How much is read from the client at a time.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// How a connection left the loop.
 pub enum Outcome {
@@ -62,13 +62,13 @@ where
     S: Fn(Request<Body>) -> F,
     F: std::future::Future<Output = Response<Body>>,
 {
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut buf = BytesMut::with_capacity(crate::wire::READ_CHUNK);
     loop {
         // Shutdown closes a connection only between requests: once a
         // request's first bytes are in, it is read and answered.
         if buf.is_empty() {
             let first = tokio::select! {
-                first = tokio::time::timeout(header_timeout, fill(io, &mut buf)) => first,
+                first = tokio::time::timeout(header_timeout, read_more(io, &mut buf)) => first,
                 _ = stopping.wait_for(|stop| *stop) => return Outcome::Closed,
             };
             if !matches!(first, Ok(Ok(n)) if n > 0) {
@@ -129,7 +129,7 @@ async fn read_request<IO: AsyncRead + Unpin>(
                     let total = head_len + body_len;
                     buf.reserve(total.saturating_sub(buf.len()));
                     while buf.len() < total {
-                        if fill(io, buf).await? == 0 {
+                        if read_more(io, buf).await? == 0 {
                             return Err(io::ErrorKind::UnexpectedEof.into());
                         }
                     }
@@ -146,7 +146,7 @@ async fn read_request<IO: AsyncRead + Unpin>(
                 }
             }
         }
-        if fill(io, buf).await? == 0 {
+        if read_more(io, buf).await? == 0 {
             return if buf.is_empty() {
                 Ok(None)
             } else {
@@ -154,14 +154,6 @@ async fn read_request<IO: AsyncRead + Unpin>(
             };
         }
     }
-}
-
-/// Reads what is there into `buf`; 0 = end of stream.
-async fn fill<IO: AsyncRead + Unpin>(io: &mut IO, buf: &mut BytesMut) -> io::Result<usize> {
-    if buf.capacity() - buf.len() < 1024 {
-        buf.reserve(READ_CHUNK);
-    }
-    std::future::poll_fn(|cx| tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, buf)).await
 }
 
 #[allow(clippy::large_enum_variant)]
@@ -216,18 +208,14 @@ fn parse(buf: &[u8]) -> io::Result<Parsed> {
             return Ok(Parsed::NotPlain);
         }
         if name == header::CONTENT_LENGTH {
-            let n = std::str::from_utf8(h.value)
-                .ok()
-                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|s| s.parse::<u64>().ok());
-            match (n, body_len) {
+            match (content_length(h.value), body_len) {
                 (Some(n), None) if n <= MAX_BODY => body_len = Some(n),
                 // Repeated, unparsable or large: hyper's rules apply.
                 _ => return Ok(Parsed::NotPlain),
             }
         }
         if name == header::CONNECTION {
-            for token in h.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+            for token in connection_tokens(h.value) {
                 if token.eq_ignore_ascii_case(b"close") {
                     keep_alive = false;
                 } else if token.eq_ignore_ascii_case(b"upgrade") {

@@ -29,6 +29,7 @@ pub mod routing;
 pub mod security;
 pub mod server;
 pub mod state;
+mod wire;
 
 pub use error::ApiError;
 pub use extract::{Authenticated, AuthenticatedToken};

@@ -200,8 +200,8 @@ impl Routing {
                 let Some(path) = &e.service.health_check_relative_url else {
                     continue;
                 };
+                let path = format!("/{}", path.trim_start_matches('/'));
                 for i in &e.instances {
-                    let path = format!("/{}", path.trim_start_matches('/'));
                     let check = async {
                         let response = self
                             .upstream
@@ -583,9 +583,9 @@ async fn forward(
     mut request: Request,
     upgrade: bool,
 ) -> Response {
-    let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
+    let mut client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut request));
     let (parts, body) = request.into_parts();
-    let payload = if upgrade {
+    let mut payload = if upgrade {
         Payload::Streamed(Some(body))
     } else {
         match Payload::of(body, routing.settings.response_timeout).await {
@@ -593,19 +593,18 @@ async fn forward(
             Err(e) => return e.into_response(),
         }
     };
-    let mut outgoing = match payload {
-        Payload::Empty => Outgoing::Held(Bytes::new()),
-        Payload::Replayable(bytes) => Outgoing::Held(bytes),
-        Payload::Streamed(body) => Outgoing::Streamed {
-            body,
-            client_upgrade,
-        },
-    };
     let service = &target.entry.service.service_id;
     for instance in target.entry.order() {
         let sent = tokio::time::timeout(
             routing.settings.response_timeout,
-            attempt(routing, target, instance, &parts, &mut outgoing),
+            attempt(
+                routing,
+                target,
+                instance,
+                &parts,
+                &mut payload,
+                &mut client_upgrade,
+            ),
         )
         .await;
         match sent {
@@ -624,46 +623,46 @@ async fn forward(
     .into_response()
 }
 
-/// What the attempts at a routed request's instances send.
-enum Outgoing {
-    /// The whole body is here (maybe empty): a pooled connection, and every
-    /// attempt can send it.
-    Held(Bytes),
-    /// Streamed, or an upgrade: a connection of its own; the body goes to
-    /// the first instance that is reached.
-    Streamed {
-        body: Option<Body>,
-        client_upgrade: Option<hyper::upgrade::OnUpgrade>,
-    },
-}
-
-/// One attempt at one instance.
+/// One attempt at one instance: a body in hand goes on a pooled
+/// connection (every attempt can send it), a streamed body or an upgrade on
+/// a connection of its own (the body goes to the first instance reached).
 async fn attempt(
     routing: &Routing,
     target: &Target,
     instance: &Instance,
     parts: &http::request::Parts,
-    outgoing: &mut Outgoing,
+    payload: &mut Payload,
+    client_upgrade: &mut Option<hyper::upgrade::OnUpgrade>,
 ) -> Result<Response, proxy::SendError> {
-    let (body, client_upgrade) = match outgoing {
-        Outgoing::Held(body) => {
-            let response = routing
-                .upstream
-                .send(
-                    &instance.origin,
-                    &parts.method,
-                    &target.path,
-                    &parts.headers,
-                    body,
-                )
-                .await?;
-            return Ok(relayed(response.map(Body::new)));
+    let held = match payload {
+        Payload::Empty => Bytes::new(),
+        Payload::Replayable(bytes) => bytes.clone(),
+        Payload::Streamed(body) => {
+            return dedicated(routing, target, instance, parts, body, client_upgrade).await
         }
-        Outgoing::Streamed {
-            body,
-            client_upgrade,
-        } => (body, client_upgrade),
     };
+    let response = routing
+        .upstream
+        .send(
+            &instance.origin,
+            &parts.method,
+            &target.path,
+            &parts.headers,
+            &held,
+        )
+        .await?;
+    Ok(relayed(response.map(Body::new)))
+}
+
+/// The streamed or upgrade half of [`attempt`].
+async fn dedicated(
+    routing: &Routing,
+    target: &Target,
+    instance: &Instance,
+    parts: &http::request::Parts,
+    body: &mut Option<Body>,
+    client_upgrade: &mut Option<hyper::upgrade::OnUpgrade>,
+) -> Result<Response, proxy::SendError> {
     let mut response = routing
         .upstream
         .dedicated(

@@ -40,6 +40,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::wire::{connection_tokens, content_length, poll_read_more, read_more};
+
 /// Most headers a backend's response may carry.
 pub const MAX_HEADERS: usize = 100;
 /// Largest response head (status line and headers) accepted from a backend.
@@ -48,8 +50,6 @@ pub const MAX_HEAD: usize = 64 * 1024;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Idle connections kept per instance and thread.
 const MAX_IDLE: usize = 64;
-/// How much is read from a backend at a time.
-const READ_CHUNK: usize = 16 * 1024;
 
 /// Why a request did not get a response.
 #[derive(Debug, thiserror::Error)]
@@ -445,13 +445,9 @@ async fn exchange(
     if let Err(e) = stream.flush().await {
         return Err(Exchange::Failed(e));
     }
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    let mut buf = BytesMut::with_capacity(crate::wire::READ_CHUNK);
     loop {
-        let n = match std::future::poll_fn(|cx| {
-            tokio_util::io::poll_read_buf(Pin::new(&mut *stream), cx, &mut buf)
-        })
-        .await
-        {
+        let n = match read_more(stream, &mut buf).await {
             Ok(n) => n,
             Err(e) if buf.is_empty() && e.kind() == io::ErrorKind::ConnectionReset => {
                 return Err(Exchange::Closed)
@@ -478,9 +474,6 @@ async fn exchange(
         }
         if buf.len() >= MAX_HEAD {
             return Err(Exchange::Failed(invalid("the response head is too large")));
-        }
-        if buf.capacity() - buf.len() < 1024 {
-            buf.reserve(READ_CHUNK);
         }
     }
 }
@@ -563,18 +556,13 @@ fn parse_head(buf: &mut BytesMut, head_only: bool) -> io::Result<Option<Parsed>>
                 .next()
                 .is_some_and(|last| last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
         } else if name == header::CONTENT_LENGTH {
-            let n = std::str::from_utf8(h.value)
-                .ok()
-                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                .and_then(|s| s.parse::<u64>().ok())
-                .ok_or_else(|| invalid("bad Content-Length"))?;
+            let n = content_length(h.value).ok_or_else(|| invalid("bad Content-Length"))?;
             if length.is_some_and(|l| l != n) {
                 return Err(invalid("conflicting Content-Length"));
             }
             length = Some(n);
         } else if name == header::CONNECTION {
-            for token in h.value.split(|b| *b == b',') {
-                let token = token.trim_ascii();
+            for token in connection_tokens(h.value) {
                 if token.eq_ignore_ascii_case(b"close") {
                     close = true;
                 } else if token.eq_ignore_ascii_case(b"keep-alive") && !http11 {
@@ -750,10 +738,7 @@ impl http_body::Body for PooledBody {
             let Some(conn) = this.conn.as_mut() else {
                 return Poll::Ready(None);
             };
-            if this.buf.capacity() - this.buf.len() < 1024 {
-                this.buf.reserve(READ_CHUNK);
-            }
-            match tokio_util::io::poll_read_buf(Pin::new(conn), cx, &mut this.buf) {
+            match poll_read_more(Pin::new(conn), cx, &mut this.buf) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(0)) => {
                     this.conn = None;
