@@ -8,6 +8,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod clock;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keys;
 pub mod pat;
 pub mod ring_file;

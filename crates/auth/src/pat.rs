@@ -118,11 +118,13 @@ pub struct PatService {
     cache: RwLock<HashMap<TokenHash, Arc<Cached>>>,
 }
 
-/// Normalises requested scopes: trimmed, lower-cased, de-duplicated, in order.
+/// Normalises requested scopes: lower-cased (never trimmed), de-duplicated, in order.
 pub fn normalize_scopes(scopes: &[String]) -> Result<Vec<String>, PatError> {
     let mut out: Vec<String> = Vec::new();
     for s in scopes {
-        let s = s.trim().to_ascii_lowercase();
+        // Lower-cased as API ML does; never trimmed: `" zosmf"` is no
+        // service id, not `zosmf`.
+        let s = s.to_ascii_lowercase();
         if s.is_empty() {
             continue;
         }
@@ -199,7 +201,7 @@ impl PatService {
         scopes: &[String],
     ) -> Result<(String, PatClaims), PatError> {
         let scopes = normalize_scopes(scopes)?;
-        let now_s = self.now_ms().div_euclid(1000);
+        let now_s = self.tokens.issue_time(user)?;
         let claims = PatClaims {
             sub: user.to_string(),
             iat: now_s,
@@ -273,6 +275,8 @@ impl PatService {
         if self.is_revoked(&c) {
             return Err(TokenError::Revoked);
         }
+        // A PAT outlives its logon: a user revoked since loses it for good.
+        self.tokens.check_standing(&c.claims.sub, c.claims.iat)?;
         Ok(VerifiedPat {
             claims: c.claims.clone(),
         })
@@ -281,7 +285,7 @@ impl PatService {
     /// `access-token/validate`: valid and `service_id` (any case) in scope.
     pub fn validate(&self, token: &str, service_id: &str) -> Result<VerifiedPat, PatError> {
         let v = self.verify(token)?;
-        let service = service_id.trim().to_ascii_lowercase();
+        let service = service_id.to_ascii_lowercase();
         if v.claims.scopes.contains(&service) {
             Ok(v)
         } else {
@@ -306,7 +310,7 @@ impl PatService {
     /// Revokes every token of `user` issued at or before `at_ms` (`<= 0`: now).
     pub fn revoke_user(&self, user: &str, at_ms: i64) -> Result<(), TokenError> {
         let at = if at_ms <= 0 { self.now_ms() } else { at_ms };
-        let hash = self.hash("user", &user.trim().to_ascii_uppercase())?;
+        let hash = self.hash("user", &user.to_ascii_uppercase())?;
         self.store
             .put_rule(RuleKind::User, &hash, at)
             .map(|_| ())
@@ -316,7 +320,7 @@ impl PatService {
     /// Revokes every token scoped to `service` issued at or before `at_ms` (`<= 0`: now).
     pub fn revoke_scope(&self, service: &str, at_ms: i64) -> Result<(), TokenError> {
         let at = if at_ms <= 0 { self.now_ms() } else { at_ms };
-        let hash = self.hash("scope", &service.trim().to_ascii_lowercase())?;
+        let hash = self.hash("scope", &service.to_ascii_lowercase())?;
         self.store
             .put_rule(RuleKind::Scope, &hash, at)
             .map(|_| ())
@@ -408,7 +412,7 @@ mod tests {
     fn claims_validity_and_scopes() {
         let (pats, _, tokens) = service();
         let (token, claims) = pats
-            .generate("ALICE", 0, &scopes(&["API1", " Api2 "]))
+            .generate("ALICE", 0, &scopes(&["API1", "Api2", ""]))
             .unwrap();
         assert_eq!(claims.iss, "APIML_PAT");
         assert_eq!(claims.auth_prov, "APIML");
@@ -420,9 +424,17 @@ mod tests {
         assert_eq!(c.exp - c.iat, 7 * 86_400);
         assert_eq!(pats.generate("A", 1, &[]).unwrap_err(), PatError::NoScopes);
         assert_eq!(
-            pats.generate("A", 1, &scopes(&[" "])).unwrap_err(),
+            pats.generate("A", 1, &scopes(&[""])).unwrap_err(),
             PatError::NoScopes
         );
+        // Blanks are never trimmed into a service id.
+        for scope in [" ", " api2", "api2 ", "api2\t", "api\u{0}2"] {
+            assert_eq!(
+                pats.generate("A", 1, &scopes(&[scope])).unwrap_err(),
+                PatError::BadScope,
+                "{scope:?}"
+            );
+        }
         assert_eq!(
             pats.generate("A", 1, &scopes(&["a b"])).unwrap_err(),
             PatError::BadScope

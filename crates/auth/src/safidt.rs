@@ -1,4 +1,4 @@
-//! SAF identity tokens (iss6): a short-lived JWT naming a user for one
+//! SAF identity tokens: a short-lived JWT naming a user for one
 //! application id, signed with the gateway's token key, so a backend can
 //! verify it offline through the JWKS or online through zgate's
 //! `POST /gateway/api/v1/auth/safidt/validate`.
@@ -42,7 +42,7 @@ impl TokenService {
         applid: &str,
         lifetime_seconds: i64,
     ) -> Result<String, TokenError> {
-        let now_s = self.clock.now_ms().div_euclid(1000);
+        let now_s = self.issue_time(user)?;
         let claims = SafIdtClaims {
             sub: user.to_ascii_uppercase(),
             aud: applid.to_ascii_uppercase(),
@@ -77,6 +77,7 @@ impl TokenService {
                 return Err(TokenError::WrongIssuer);
             }
         }
+        self.check_standing(&claims.sub, claims.iat)?;
         Ok(claims)
     }
 }

@@ -397,7 +397,7 @@ mod properties {
     }
 }
 
-// iss6: SAF identity tokens.
+// SAF identity tokens.
 #[test]
 fn saf_idt_round_trip_expiry_and_separation_from_jwt() {
     let (svc, clock) = service(RSA_A);
@@ -439,4 +439,53 @@ fn saf_idt_round_trip_expiry_and_separation_from_jwt() {
 /// A token service over `clock` (shared with the PAT tests).
 pub(crate) fn token_service_with_clock(clock: Arc<ManualClock>) -> TokenService {
     service_with(RSA_A, clock, Arc::default())
+}
+
+#[test]
+fn a_revoked_user_loses_every_token_and_resume_does_not_revive_them() {
+    let clock = Arc::new(ManualClock::new(T0 + 200));
+    let store: Arc<MemoryRevocationStore> = Arc::default();
+    let svc = service_with(RSA_A, clock.clone(), store.clone());
+    let old = svc.issue("ALICE").unwrap().token;
+    let other = svc.issue("BOB").unwrap().token;
+    assert!(svc.verify(&old).is_ok(), "cached from here on");
+    // Revoked: refused, from the cache too; nobody else is touched.
+    store.set_user("ALICE", None);
+    assert_eq!(svc.verify(&old).unwrap_err(), TokenError::UserNotActive);
+    assert_eq!(svc.issue("ALICE").err(), Some(TokenError::UserNotActive));
+    assert!(svc.verify(&other).is_ok());
+    // Resumed in the same second: the old token stays refused, a new one
+    // (dated to the next second) is accepted.
+    clock.advance_ms(300);
+    store.set_user("ALICE", Some(T0 + 400));
+    assert_eq!(svc.verify(&old).unwrap_err(), TokenError::UserNotActive);
+    let new = svc.issue("ALICE").unwrap();
+    assert_eq!(new.claims.iat, T0 / 1000 + 1);
+    assert!(svc.verify(&new.token).is_ok());
+}
+
+#[test]
+fn pats_and_saf_identity_tokens_follow_their_users_standing() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let store: Arc<MemoryRevocationStore> = Arc::default();
+    let tokens = Arc::new(service_with(RSA_A, clock.clone(), store.clone()));
+    let rules: Arc<dyn PatRuleStore> = Arc::new(crate::pat::MemoryPatStore::default());
+    let pats = PatService::new(tokens.clone(), rules);
+    let (pat, _) = pats.generate("ALICE", 30, &["zosmf".to_string()]).unwrap();
+    let idt = tokens.issue_saf_idt("ALICE", "ZOWEAPPL", 300).unwrap();
+    assert!(pats.verify(&pat).is_ok());
+    assert!(tokens.verify_saf_idt(&idt, Some("ZOWEAPPL")).is_ok());
+    clock.advance_ms(5_000);
+    store.set_user("ALICE", Some(T0 + 1_000));
+    assert_eq!(pats.verify(&pat).unwrap_err(), TokenError::UserNotActive);
+    assert_eq!(
+        tokens.verify_saf_idt(&idt, Some("ZOWEAPPL")).unwrap_err(),
+        TokenError::UserNotActive
+    );
+    store.set_user("ALICE", None);
+    assert!(pats.generate("ALICE", 30, &["zosmf".to_string()]).is_err());
+    assert_eq!(
+        tokens.issue_saf_idt("ALICE", "ZOWEAPPL", 300).unwrap_err(),
+        TokenError::UserNotActive
+    );
 }

@@ -19,7 +19,7 @@ use crate::clock::Clock;
 use crate::keys::PublicKey;
 use crate::ring_file::KeyRing;
 
-// iss6: SAF identity tokens share the signer and its private fields.
+// SAF identity tokens share the signer and its private fields.
 #[path = "safidt.rs"]
 pub mod safidt;
 
@@ -103,6 +103,10 @@ pub enum TokenError {
     /// Logged out.
     #[error("the token has been revoked")]
     Revoked,
+    /// The token's user is revoked or deleted, or was revoked after the
+    /// token was issued.
+    #[error("the token's user may no longer use it")]
+    UserNotActive,
     /// The revocation store failed.
     #[error("the token store is unavailable: {0}")]
     Store(String),
@@ -126,6 +130,41 @@ pub trait RevocationStore: Send + Sync {
     fn revoke(&self, hash: &TokenHash, expires_at_ms: i64) -> Result<(), StoreError>;
     /// Whether `hash` is revoked.
     fn is_revoked(&self, hash: &TokenHash) -> bool;
+    /// From when credentials of `user` count (ms since the epoch); `None`
+    /// when none does (the user is revoked, deleted or unknown). Asked on
+    /// every verification and issue, so it must be O(1) in memory and kept
+    /// current with changes made by other processes.
+    fn credentials_valid_since(&self, user: &str) -> Option<i64>;
+}
+
+/// Whether a credential of `user` issued at `iat` (seconds) still counts.
+pub(crate) fn user_standing(
+    store: &dyn RevocationStore,
+    user: &str,
+    iat: i64,
+) -> Result<(), TokenError> {
+    match store.credentials_valid_since(user) {
+        Some(since_ms) if iat.saturating_mul(1000) >= since_ms => Ok(()),
+        _ => Err(TokenError::UserNotActive),
+    }
+}
+
+/// The `iat` (seconds) of a credential issued now to a user whose
+/// credentials count from `since_ms`. Token times have whole seconds, so a
+/// token issued in the same second as a revocation, after a RESUME, is dated
+/// to the next second: otherwise it would look as old as the tokens the
+/// revocation ended.
+pub(crate) fn issue_time(
+    store: &dyn RevocationStore,
+    user: &str,
+    now_ms: i64,
+) -> Result<i64, TokenError> {
+    let since_ms = store
+        .credentials_valid_since(user)
+        .ok_or(TokenError::UserNotActive)?;
+    Ok(now_ms
+        .div_euclid(1000)
+        .max(since_ms.saturating_add(999).div_euclid(1000)))
 }
 
 /// Token lifetime and domain.
@@ -201,7 +240,7 @@ impl TokenService {
 
     /// Issues a token for `user`.
     pub fn issue(&self, user: &str) -> Result<IssuedToken, TokenError> {
-        let now_s = self.clock.now_ms().div_euclid(1000);
+        let now_s = self.issue_time(user)?;
         let claims = Claims {
             sub: user.to_string(),
             iat: now_s,
@@ -217,6 +256,17 @@ impl TokenService {
     /// The clock (shared with the PAT service).
     pub(crate) fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The `iat` of a credential issued now to `user` (refused when the
+    /// user may not have one).
+    pub(crate) fn issue_time(&self, user: &str) -> Result<i64, TokenError> {
+        issue_time(&*self.store, user, self.clock.now_ms())
+    }
+
+    /// Whether `user`'s credential issued at `iat` still counts.
+    pub(crate) fn check_standing(&self, user: &str, iat: i64) -> Result<(), TokenError> {
+        user_standing(&*self.store, user, iat)
     }
 
     /// A random token id (UUID v4 text).
@@ -241,8 +291,8 @@ impl TokenService {
         Ok(format!("{signing_input}.{}", B64URL.encode(signature)))
     }
 
-    /// Verifies a token: signature once (then cached), revocation and expiry
-    /// every time.
+    /// Verifies a token: signature once (then cached); revocation of the
+    /// token, its user's standing and expiry every time.
     pub fn verify(&self, token: &str) -> Result<VerifiedToken, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
@@ -268,6 +318,7 @@ impl TokenService {
         if claims.exp.saturating_mul(1000) <= now_ms {
             return Err(TokenError::Expired);
         }
+        self.check_standing(&claims.sub, claims.iat)?;
         Ok(VerifiedToken { claims, hash })
     }
 
@@ -399,10 +450,12 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenErr
     serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
 
-/// An in-memory [`RevocationStore`] (tests, and a store-less embedding).
+/// An in-memory [`RevocationStore`] for tests: every user is active unless
+/// [`MemoryRevocationStore::set_user`] says otherwise.
 #[derive(Default)]
 pub struct MemoryRevocationStore {
     entries: std::sync::Mutex<HashMap<TokenHash, i64>>,
+    users: std::sync::Mutex<HashMap<String, Option<i64>>>,
 }
 
 impl RevocationStore for MemoryRevocationStore {
@@ -420,9 +473,23 @@ impl RevocationStore for MemoryRevocationStore {
             .map(|e| e.contains_key(hash))
             .unwrap_or(true)
     }
+    fn credentials_valid_since(&self, user: &str) -> Option<i64> {
+        match self.users.lock() {
+            Ok(users) => users.get(user).copied().unwrap_or(Some(i64::MIN)),
+            Err(_) => None,
+        }
+    }
 }
 
 impl MemoryRevocationStore {
+    /// Sets from when `user`'s credentials count (ms); `None` revokes the
+    /// user.
+    pub fn set_user(&self, user: &str, valid_since_ms: Option<i64>) {
+        if let Ok(mut users) = self.users.lock() {
+            users.insert(user.to_string(), valid_since_ms);
+        }
+    }
+
     /// Every revoked hash (tests).
     pub fn revoked(&self) -> Vec<TokenHash> {
         self.entries

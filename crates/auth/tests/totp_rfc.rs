@@ -170,7 +170,7 @@ fn a_code_for_another_secret_is_rejected() {
 // ---- parameters ----
 
 #[test]
-fn parameters_parse_and_validate() {
+fn algorithm_digits_and_period_are_validated() {
     assert_eq!("sha256".parse::<Algorithm>().unwrap(), Algorithm::Sha256);
     assert_eq!("SHA512".parse::<Algorithm>().unwrap(), Algorithm::Sha512);
     assert_eq!(
@@ -272,7 +272,7 @@ fn base32_bad_encodings_are_errors() {
 }
 
 #[test]
-fn secret_length_limits() {
+fn secrets_must_be_16_to_64_bytes_and_are_never_shown() {
     assert!(matches!(
         Secret::from_base32("").unwrap_err(),
         TotpError::SecretLength { len: 0, .. }

@@ -816,7 +816,7 @@ mod tests {
     }
 
     #[test]
-    fn import_and_client_commands() {
+    fn imported_keystores_pass_doctor_and_client_needs_the_local_ca() {
         let src = tempfile::tempdir().unwrap();
         let report = zgate_pki::init(&zgate_pki::InitParams::with_defaults(
             src.path().to_path_buf(),
@@ -924,7 +924,7 @@ mod tests {
     fn reads_a_real_zowe_yaml() {
         let example = PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/data/zowe/config/example-zowe.yaml"
+            "/../../testdata/zowe/config/example-zowe.yaml"
         ));
         let home = tempfile::tempdir().unwrap();
         let g = Global {

@@ -189,6 +189,18 @@ fn check(global: &Global, words: &[String]) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
+    // Names by RACF's rules, never trimmed: a blank is an error, not a
+    // check of another resource.
+    let names = zgate_esm::model::normalize_id(user)
+        .map_err(|e| e.to_string())
+        .and_then(|_| zgate_esm::model::normalize_class(class).map_err(|e| e.to_string()))
+        .and_then(|_| {
+            zgate_esm::model::normalize_resource_name(resource).map_err(|e| e.to_string())
+        });
+    if let Err(why) = names {
+        eprintln!("zgate esm: {why}");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
     let esm = open(global)?;
     let d = esm.check(user, class, resource, level);
     if json {

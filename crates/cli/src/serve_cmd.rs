@@ -71,13 +71,6 @@ pub fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!(source = %warning.source, key = %warning.key, "{}", warning.message);
     }
 
-    if config.gateway.security.x509_enabled {
-        tracing::warn!("components.gateway.apiml.security.x509.enabled: client-certificate login is not available in this zgate yet; certificates are requested but not used to log in");
-    }
-    if config.gateway.security.personal_access_token_enabled {
-        tracing::warn!("components.gateway.apiml.security.personalAccessToken.enabled: personal access tokens are not available in this zgate yet; the access-token endpoints answer 404");
-    }
-
     let started = std::time::Instant::now();
     // Start-up failures the configuration causes exit 64, like config errors.
     match start(global, port_zero, config, first_start_notes, started) {
@@ -108,8 +101,11 @@ fn start(
         tracing::info!(keystore = %report.keystore.display(), "certificates created");
     }
 
+    // One clock for the ESM and the tokens: a user's revocation time and a
+    // token's issue time are compared.
+    let clock = Arc::new(SystemClock);
     let esm_existed = home.join("esm.db").exists();
-    let esm = Arc::new(Esm::open(home).context("cannot open the ESM")?);
+    let esm = Arc::new(Esm::open_with_clock(home, clock.clone()).context("cannot open the ESM")?);
     let mut admin_lines = Vec::new();
     if !esm_existed {
         if let Some((admin, phrase)) = ensure_admin(&esm, home)? {
@@ -123,7 +119,6 @@ fn start(
             ));
         }
     }
-    let clock = Arc::new(SystemClock);
     let purged = esm
         .token_state()
         .purge_expired_tokens(clock.now_ms())
@@ -146,7 +141,7 @@ fn start(
     for cipher in unsupported {
         tracing::warn!("{cipher}");
     }
-    // issue 5: MFA settings, PATs, client certificates.
+    // MFA settings, PATs, client certificates.
     esm.set_mfa_settings(zgate_esm::MfaSettings {
         separator: config.gateway.security.mfa_separator.clone(),
         // Each step either side costs an HMAC per logon; more than 10
@@ -176,7 +171,7 @@ fn start(
     if let Some(pats) = pats {
         state = state.with_pats(pats);
     }
-    // iss6: routing to services (definitions validated here: bad ones
+    // Routing to services (definitions validated here: bad ones
     // refuse the start with file:line errors), PassTickets as ZWESVUSR.
     if !esm_existed {
         zgate_gateway::routing::setup::bootstrap_server_user(&esm)
@@ -224,9 +219,10 @@ fn start(
         );
         tracing::info!(address = %local, "listening");
         // Pick up changes other processes commit (`zgate esm ...`): profiles,
-        // revoked users, revoked tokens.
+        // revoked users, revoked tokens. A revoked user must lose access
+        // within a second; a tick reads one generation counter.
         let reload = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
             loop {
                 tick.tick().await;
                 let esm = esm.clone();
@@ -237,7 +233,7 @@ fn start(
                 }
             }
         });
-        // iss6: instance health, and SIGHUP re-reads the service definitions.
+        // Instance health, and SIGHUP re-reads the service definitions.
         let health = tokio::spawn(routing.clone().poll_health());
         let hup = tokio::spawn(async move {
             let Ok(mut hup) =

@@ -25,7 +25,7 @@ fn text(b: &[u8]) -> String {
 }
 
 #[test]
-fn single_commands_and_check_exit_status() {
+fn single_commands_run_and_check_exits_with_the_saf_return_code() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path().join("new-home");
     let out = zgate(&h, &["esm", "ADDUSER BOB NAME('Bob B')"]);
@@ -154,10 +154,10 @@ fn batch_from_file_and_stdin_stops_at_failure() {
 }
 
 #[test]
-fn import_mock_saf() {
+fn import_reads_zowe_mock_saf_files_and_a_bad_file_changes_nothing() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/zowe/saf");
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/zowe/saf");
     for f in ["mock-saf.yml", "mock-saf-test.yml"] {
         let out = zgate(h, &["esm", "import", &format!("{data}/{f}")]);
         assert!(out.status.success(), "{f}: {}", text(&out.stderr));

@@ -469,7 +469,7 @@ fn config_show_tells_where_each_value_came_from() {
     // A real zowe.yaml: read, unsupported values warned about, not fatal.
     let zowe_yaml = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/zowe/config/example-zowe.yaml"
+        "/../../testdata/zowe/config/example-zowe.yaml"
     );
     let out = zgate(&home, &["--config", zowe_yaml, "config", "show"]);
     assert!(

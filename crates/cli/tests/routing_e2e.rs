@@ -1,4 +1,4 @@
-//! Routing to services end to end (iss6): the real `zgate serve` in front of
+//! Routing to services end to end: the real `zgate serve` in front of
 //! real `zgate-test-backend` processes. For each scheme the backend reports
 //! what it received; PassTickets are checked by the backend against the
 //! same home's ESM.
@@ -428,7 +428,7 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 }
 
 #[test]
-fn streaming_slow_backends_and_failover() {
+fn bodies_stream_slow_backends_block_nothing_and_dead_instances_fail_over() {
     const SIZE: u64 = 1024 * 1024 * 1024;
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
@@ -542,7 +542,7 @@ fn streaming_slow_backends_and_failover() {
 }
 
 #[test]
-fn per_service_authorization_when_switched_on() {
+fn switched_on_service_authorization_needs_read_on_the_service_profile() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     let echo = Backend::start(&[]);

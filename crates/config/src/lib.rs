@@ -10,6 +10,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod raw;
 pub mod schema;
 mod typed;

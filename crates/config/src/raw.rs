@@ -253,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn lists_of_scalars_and_complex_lists() {
+    fn scalar_lists_are_kept_and_complex_lists_are_marked() {
         let map = parse("a:\n  - x\n  - y\nb:\n  - k: v\nc: ~\n").unwrap();
         assert_eq!(map["a"].value, RawValue::List(vec!["x".into(), "y".into()]));
         assert_eq!(map["b"].value, RawValue::Complex);

@@ -294,11 +294,11 @@ pub const KEYS: &[KeySpec] = &[
     k("zgate.server.shutdownGraceSeconds", Count, Lit("30")),
     k("zgate.auth.securityDomain", Text, Lit("security-domain")),
     k("zgate.auth.cookie.maxAgeSeconds", Count, NoDefault),
-    // issue 5: MFA (TOTP) codes in the password field, and the skew window.
+    // MFA (TOTP) codes in the password field, and the skew window.
     k("zgate.mfa.separator", Text, Lit(":")),
     k("zgate.mfa.skewSteps", Count, Lit("1")),
     k("zgate.services.directory", Path, Home("services")),
-    // iss6: SAF `ZOWE APIML.SERVICES.<serviceId>` READ on routed requests.
+    // SAF `ZOWE APIML.SERVICES.<serviceId>` READ on routed requests.
     k("zgate.services.authorization", Bool, Lit("false")),
     k("zgate.log.format", OneOf(&["text", "json"]), Lit("text")),
     k(

@@ -29,7 +29,7 @@ fn problems(err: ConfigError) -> Vec<Problem> {
 }
 
 #[test]
-fn defaults_without_a_file() {
+fn without_a_file_every_value_is_the_default() {
     let (effective, warnings) = merge(&home(), None, false, &[]).unwrap();
     assert!(warnings.is_empty());
     let config = Config::from_effective(&effective).unwrap();
@@ -150,7 +150,7 @@ fn syntax_errors_have_file_and_line() {
 }
 
 #[test]
-fn lists_from_yaml_or_comma_separated() {
+fn lists_are_read_from_yaml_sequences_or_comma_separated_text() {
     let config = config(
         "zowe:\n  externalDomains:\n    - a.example\n    - b.example\n",
         &["zowe.network.server.tls.ciphers=TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384"],
@@ -166,7 +166,7 @@ fn lists_from_yaml_or_comma_separated() {
 fn real_zowe_yaml_is_read_leniently() {
     let path = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/zowe/config/example-zowe.yaml"
+        "/../../testdata/zowe/config/example-zowe.yaml"
     ));
     let loaded = load(&LoadOptions {
         home: home(),

@@ -202,7 +202,7 @@ pub struct Config {
     pub gateway: GatewayConfig,
     /// Routed service definitions.
     pub services_directory: PathBuf,
-    /// Per-service SAF authorization of routed requests (iss6).
+    /// Per-service SAF authorization of routed requests.
     pub services_authorization: bool,
     /// Log format.
     pub log_format: LogFormat,

@@ -30,6 +30,11 @@ pub struct UserFacts {
     pub restricted: bool,
     /// OPERATIONS.
     pub operations: bool,
+    /// Revoked: no credential of the user counts.
+    pub revoked: bool,
+    /// Credentials issued before this time (ms) do not count
+    /// ([`crate::model::User::credentials_valid_since_ms`]).
+    pub credentials_valid_since_ms: i64,
 }
 
 /// The GLOBAL access table of one class.
@@ -234,6 +239,22 @@ impl Decision {
     pub fn authorized(&self) -> bool {
         self.saf_rc == 0
     }
+
+    /// The answer to a check whose user, class or resource name RACF would
+    /// refuse: not authorized, decided by no profile.
+    pub fn invalid_name(requested: AccessLevel) -> Decision {
+        Decision {
+            saf_rc: 8,
+            racf_rc: 8,
+            reason: 0,
+            profile: None,
+            granted_by: None,
+            decided_by: None,
+            level: None,
+            why: "invalid name",
+            requested,
+        }
+    }
 }
 
 impl fmt::Display for Decision {
@@ -342,12 +363,24 @@ impl Index {
                         default_group: Key::new(&u.default_group),
                         restricted: u.restricted,
                         operations: u.operations,
+                        revoked: u.revoked,
+                        credentials_valid_since_ms: u.credentials_valid_since_ms(),
                     },
                 );
             }
             None => {
                 self.users.remove(id.as_bytes());
             }
+        }
+    }
+
+    /// From when `user`'s credentials count (ms), or `None` when none does
+    /// (revoked, deleted, never defined). One hash lookup: it is asked on
+    /// every authenticated request.
+    pub fn credentials_valid_since(&self, user: &str) -> Option<i64> {
+        match self.users.get(user.as_bytes()) {
+            Some(facts) if !facts.revoked => Some(facts.credentials_valid_since_ms),
+            _ => None,
         }
     }
 

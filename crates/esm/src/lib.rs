@@ -35,7 +35,7 @@
 //! - [`EsmConfig::audit`]: an [`AuditSink`] receiving WARNING grants and
 //!   denials ([`MemoryAudit`] keeps the last n in memory).
 //! - [`Esm::user`] → [`UserSummary`].
-//! - Issue 5: [`Esm::verify_with_factor`] (TOTP, see [`mfa`]),
+//! - [`Esm::verify_with_factor`] (TOTP, see [`mfa`]),
 //!   [`Esm::map_certificate`] (see [`certmap`]), PAT revocation state
 //!   ([`Esm::pat_salt`], [`Esm::pat_rule`], [`Esm::put_pat_rule`],
 //!   [`Esm::evict_pat_rules`]), [`Esm::set_mfa_settings`].
@@ -57,6 +57,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod command;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod generic;
 pub mod import;
 pub mod index;
@@ -66,7 +68,7 @@ pub mod passticket;
 pub mod password;
 pub mod ptkt;
 pub mod store;
-// issue 5: PATs, MFA, certificate mapping
+// Beside the RACF model: PATs, MFA, certificate mapping.
 pub mod certmap;
 pub mod mfa;
 pub mod pat_rules;
@@ -94,24 +96,10 @@ use password::{
 };
 use store::{sqlite::SqliteStore, Change, State, Store, StoreError};
 
-/// The time source: injected so that expiry logic is testable exactly.
-pub trait Clock: Send + Sync {
-    /// Milliseconds since the Unix epoch.
-    fn now_ms(&self) -> i64;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
-    }
-}
+/// The time source, shared with the token service so that the whole
+/// process reads one clock (a user's revocation time and a token's issue
+/// time are compared).
+pub use zgate_auth::{Clock, SystemClock};
 
 /// How an [`Esm`] is built.
 #[derive(Clone)]
@@ -244,6 +232,10 @@ pub enum VerifyOutcome {
     },
     /// 8/28: the user is revoked.
     Revoked,
+    /// 4/0: the security database could not be read or the logon could not
+    /// be recorded, so no decision was made. Never a success: an attempt
+    /// that cannot be counted toward revocation is not answered.
+    StoreUnavailable,
 }
 
 impl VerifyOutcome {
@@ -251,6 +243,7 @@ impl VerifyOutcome {
     pub fn saf_rc(&self) -> u32 {
         match self {
             VerifyOutcome::Success { .. } => 0,
+            VerifyOutcome::StoreUnavailable => 4,
             _ => 8,
         }
     }
@@ -258,7 +251,7 @@ impl VerifyOutcome {
     /// RACF return code.
     pub fn racf_rc(&self) -> u32 {
         match self {
-            VerifyOutcome::Success { .. } => 0,
+            VerifyOutcome::Success { .. } | VerifyOutcome::StoreUnavailable => 0,
             VerifyOutcome::UnknownUser => 4,
             VerifyOutcome::WrongPassword => 8,
             VerifyOutcome::Expired => 12,
@@ -333,7 +326,7 @@ pub struct Esm {
     tokens: RwLock<HashMap<String, i64>>,
     config: EsmConfig,
     dummy: SecretHash,
-    /// Issue 5: PAT rules, TOTP factors, certificate mappings.
+    /// PAT rules, TOTP factors, certificate mappings.
     ext: records::Extensions,
 }
 
@@ -429,6 +422,16 @@ impl Esm {
         level: AccessLevel,
         ctx: &CheckContext,
     ) -> Decision {
+        // A name RACF would refuse never reaches a decision that could grant:
+        // a blank or control character is no part of a name, and trimming it
+        // would check another resource (fail closed; callers validate first
+        // and answer a clear error).
+        if model::normalize_id(user).is_err()
+            || model::normalize_class(class).is_err()
+            || model::normalize_resource_name(resource).is_err()
+        {
+            return Decision::invalid_name(level);
+        }
         let (user, class, resource) = (upper(user), upper(class), upper(resource));
         let decision = {
             let index = self.index.read().unwrap_or_else(|e| e.into_inner());
@@ -446,6 +449,20 @@ impl Esm {
             }
         }
         decision
+    }
+
+    /// From when `user`'s credentials (tokens, PATs) count, in ms since the
+    /// epoch; `None` when no credential of the user counts: revoked,
+    /// deleted or never defined. In memory, O(1): asked on every
+    /// authenticated request, and current within one reload of a change
+    /// made by another process.
+    pub fn credentials_valid_since(&self, user: &str) -> Option<i64> {
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        if user.bytes().any(|b| b.is_ascii_lowercase()) {
+            index.credentials_valid_since(&user.to_ascii_uppercase())
+        } else {
+            index.credentials_valid_since(user)
+        }
     }
 
     /// A user's summary, if defined.
@@ -471,7 +488,7 @@ impl Esm {
 
     /// Runs one RACF command as one transaction.
     pub fn run_command(&self, issuer: &Issuer, text: &str) -> Result<CommandOutput, CommandError> {
-        // issue 5: MFA factors and certificate mappings live beside the model.
+        // MFA factors and certificate mappings live beside the model.
         if let Some(result) = self.run_extension_command(issuer, text) {
             return result;
         }
@@ -491,7 +508,7 @@ impl Esm {
             let out = command::execute(&inner.state, &env, text)?;
             match self.commit(&mut inner, out) {
                 Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
-                // issue 5: LISTUSER shows that a TOTP factor is active.
+                // LISTUSER shows that a TOTP factor is active.
                 Ok(out) => return Ok(self.annotate_listuser(text, out)),
                 Err(e) => return Err(CommandError::store(&e)),
             }
@@ -690,7 +707,7 @@ impl Esm {
     ) -> VerifyOutcome {
         // An invalid id takes the unknown-user path, at the same cost.
         let id = normalize_id(user).unwrap_or_default();
-        // issue 5: the second factor.
+        // The second factor.
         let factor = self.totp_factor(&id);
         let separator = self.mfa_settings().separator;
         let (secret, code) = match (&factor, code) {
@@ -706,7 +723,9 @@ impl Esm {
         let (stored, mixed_case) = {
             let mut inner = self.lock();
             // A password changed by another process counts at once.
-            let _ = self.sync_locked(&mut inner);
+            if self.sync_locked(&mut inner).is_err() {
+                return VerifyOutcome::StoreUnavailable;
+            }
             let mixed = inner.state.options.mixed_case;
             match inner.state.users.get(&id) {
                 None => (None, mixed),
@@ -728,8 +747,9 @@ impl Esm {
             // A wrong password writes its failure count; this writes a
             // statistic of the same size, so the two cost the same.
             let mut inner = self.lock();
-            let _ = self.sync_locked(&mut inner);
-            let _ = inner.store.note_rejected_logon();
+            if self.sync_locked(&mut inner).is_err() || inner.store.note_rejected_logon().is_err() {
+                return VerifyOutcome::StoreUnavailable;
+            }
             return VerifyOutcome::UnknownUser;
         };
         let ok = match &cred {
@@ -752,13 +772,17 @@ impl Esm {
         loop {
             attempt += 1;
             // Count on the current record, not a stale copy.
-            let _ = self.sync_locked(&mut inner);
+            if self.sync_locked(&mut inner).is_err() {
+                return VerifyOutcome::StoreUnavailable;
+            }
             let (outcome, updated) =
                 self.settle_verify(&inner.state, &id, ok, cred.as_ref(), kind, new_secret, now);
             let Some(u) = updated else {
                 if outcome == VerifyOutcome::WrongPassword {
                     // Revoked user, wrong secret: same cost as any failure.
-                    let _ = inner.store.note_rejected_logon();
+                    if inner.store.note_rejected_logon().is_err() {
+                        return VerifyOutcome::StoreUnavailable;
+                    }
                 }
                 return outcome;
             };
@@ -776,9 +800,10 @@ impl Esm {
                     return outcome;
                 }
                 Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
-                // Failing to record a logon statistic does not change the
-                // answer; the next logon counts again.
-                Err(_) => return outcome,
+                // A logon that cannot be recorded is not answered: a failure
+                // that is not counted would let guessing go on past
+                // REVOKE(n), and a success could not reset the count.
+                Err(_) => return VerifyOutcome::StoreUnavailable,
             }
         }
     }
@@ -807,6 +832,7 @@ impl Esm {
             u.failed_attempts = u.failed_attempts.saturating_add(1);
             if opts.revoke_after.is_some_and(|n| u.failed_attempts > n) {
                 u.revoked = true;
+                u.revoked_at_ms = now;
             }
             return (VerifyOutcome::WrongPassword, Some(u));
         }

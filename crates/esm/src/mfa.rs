@@ -205,7 +205,7 @@ pub(crate) fn authorized(state: &State, issuer: &Issuer) -> bool {
 }
 
 impl Esm {
-    /// Runs the commands of issue 5 that live beside the model (`ALTUSER`
+    /// Runs the commands that live beside the model (`ALTUSER`
     /// with `MFA`/`DELFACTOR`, `RACDCERT`); `None` for every other command.
     pub(crate) fn run_extension_command(
         &self,

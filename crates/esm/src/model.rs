@@ -65,7 +65,8 @@ pub struct InvalidAccessLevel(pub String);
 impl FromStr for AccessLevel {
     type Err = InvalidAccessLevel;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let upper = s.trim().to_ascii_uppercase();
+        // Nothing is trimmed: `"READ "` is no access level, not READ.
+        let upper = s.to_ascii_uppercase();
         // RACF accepts the keyword abbreviated to any leading substring that is
         // unambiguous among the levels (`R`, `UPD`, `ALT`, `EXEC`, ...).
         if upper.is_empty() {
@@ -102,8 +103,10 @@ pub enum IdError {
 }
 
 /// Validates and upper-cases a user id or group name (1-8 of `A-Z 0-9 @ # $`).
+/// Upper-casing is RACF's rule; trimming is not: `" ALICE"` is refused, never
+/// read as `ALICE`.
 pub fn normalize_id(raw: &str) -> Result<String, IdError> {
-    let id = raw.trim().to_ascii_uppercase();
+    let id = raw.to_ascii_uppercase();
     if id.is_empty() {
         return Err(IdError::Empty);
     }
@@ -146,7 +149,7 @@ pub const MAX_PROFILE_NAME: usize = 246;
 
 /// Validates and upper-cases a general-resource profile name.
 pub fn normalize_profile_name(raw: &str) -> Result<String, NameError> {
-    let name = raw.trim().to_ascii_uppercase();
+    let name = raw.to_ascii_uppercase();
     let bad = |why| NameError::Profile {
         name: raw.to_owned(),
         why,
@@ -169,6 +172,30 @@ pub fn normalize_profile_name(raw: &str) -> Result<String, NameError> {
         crate::generic::Pattern::parse(&name).map_err(bad)?;
     }
     Ok(name)
+}
+
+/// Validates and upper-cases the resource name of a SAF check: 1-246
+/// printable ASCII characters, no blank or control character. Unlike a
+/// profile name it is literal (`*` and `%` are ordinary characters), but a
+/// blank is never trimmed into another resource: `"APIML.DENY.ME "` is an
+/// error, not `APIML.DENY.ME`, and not something a generic may grant.
+pub fn normalize_resource_name(raw: &str) -> Result<String, NameError> {
+    let bad = |why| NameError::Profile {
+        name: raw.to_owned(),
+        why,
+    };
+    if raw.is_empty() {
+        return Err(bad("the name is empty"));
+    }
+    if raw.len() > MAX_PROFILE_NAME {
+        return Err(bad("longer than 246 characters"));
+    }
+    if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad(
+            "contains a blank, a control character or a non-ASCII character",
+        ));
+    }
+    Ok(raw.to_ascii_uppercase())
 }
 
 /// A stored credential hash (PHC-like text, see [`crate::password`]).
@@ -222,6 +249,10 @@ pub struct User {
     pub created_ms: i64,
     /// Last successful logon (ms since the epoch).
     pub last_logon_ms: Option<i64>,
+    /// Credentials (tokens) issued before this time (ms since the epoch) no
+    /// longer count: set when the user is revoked, so a later RESUME does
+    /// not revive them. See [`User::credentials_valid_since_ms`].
+    pub revoked_at_ms: i64,
 }
 
 impl User {
@@ -244,7 +275,15 @@ impl User {
             failed_attempts: 0,
             created_ms: now_ms,
             last_logon_ms: None,
+            revoked_at_ms: 0,
         }
+    }
+
+    /// From when credentials issued to this user count (ms since the
+    /// epoch): its creation (a token of an earlier user of the same id is
+    /// not this user's), or its last revocation, whichever is later.
+    pub fn credentials_valid_since_ms(&self) -> i64 {
+        self.created_ms.max(self.revoked_at_ms)
     }
 
     /// PROTECTED: neither a password nor a phrase (cannot log on with one).

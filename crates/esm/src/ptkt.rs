@@ -206,10 +206,18 @@ pub enum GenerateError {
     /// Bad user or application name.
     #[error(transparent)]
     Name(#[from] PassTicketError),
+    /// The user is revoked or not defined: no PassTicket stands in for a
+    /// logon the user could not make.
+    #[error("user {0} is revoked or not defined")]
+    UserNotActive(String),
+    /// The security database could not be read.
+    #[error("the security database is unavailable: {0}")]
+    Store(String),
 }
 
 fn norm_appl(appl: &str) -> Result<String, PassTicketError> {
-    let a = appl.trim().to_ascii_uppercase();
+    // Upper-cased as RACF does; never trimmed into another application.
+    let a = appl.to_ascii_uppercase();
     if a.is_empty()
         || a.len() > 8
         || !a
@@ -249,7 +257,11 @@ impl Esm {
         }
         let keys = {
             let mut inner = self.lock();
-            let _ = self.sync_locked(&mut inner);
+            self.sync_locked(&mut inner)
+                .map_err(|e| GenerateError::Store(e.to_string()))?;
+            if inner.state.users.get(&user).is_none_or(|u| u.revoked) {
+                return Err(GenerateError::UserNotActive(user));
+            }
             key_profile(&inner.state, &user, &appl).and_then(|p| p.ssignon.clone())
         };
         let keys = keys.ok_or_else(|| GenerateError::NoProfile(appl.clone()))?;
@@ -282,7 +294,8 @@ impl Esm {
         let appl = norm_appl(appl).ok()?;
         let (keys, replay, revoked) = {
             let mut inner = self.lock();
-            let _ = self.sync_locked(&mut inner);
+            // A database that cannot be read accepts no ticket.
+            self.sync_locked(&mut inner).ok()?;
             let u = inner.state.users.get(&user)?;
             let revoked = u.revoked;
             let p = key_profile(&inner.state, &user, &appl)?;

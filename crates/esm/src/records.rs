@@ -1,4 +1,4 @@
-//! Security records kept beside the RACF model (issue 5): PAT revocation
+//! Security records kept beside the RACF model: PAT revocation
 //! rules, TOTP factors and certificate mappings.
 //!
 //! They are not part of the [`crate::store::State`] model that commands
@@ -217,13 +217,6 @@ impl Esm {
                 Err(e) => return Err(E::from(EsmError::Store(e))),
             }
         }
-    }
-
-    /// Whether a user is revoked (`None`: not defined). Cheap: for
-    /// credentials that outlive a logon (PATs, certificates).
-    pub fn user_revoked(&self, id: &str) -> Option<bool> {
-        let id = crate::model::normalize_id(id).ok()?;
-        self.lock().state.users.get(&id).map(|u| u.revoked)
     }
 
     /// Sets how TOTP codes are read and checked.

@@ -122,7 +122,7 @@ fn filters_are_most_specific_rdn_first() {
 }
 
 #[test]
-fn every_step_of_the_search_order() {
+fn mapping_follows_the_search_order_step_by_step() {
     let (_home, esm, _clock) = fresh();
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
@@ -205,7 +205,7 @@ fn every_step_of_the_search_order() {
 }
 
 #[test]
-fn listmap_delmap_and_bad_input() {
+fn maps_are_listed_and_deleted_and_bad_racdcert_input_writes_nothing() {
     let (home, esm, _clock) = fresh();
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();

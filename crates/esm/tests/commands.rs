@@ -42,7 +42,7 @@ fn bad(esm: &Esm, cmd: &str, kind: CommandErrorKind) -> String {
 }
 
 #[test]
-fn malformed_commands() {
+fn malformed_commands_are_syntax_errors_and_change_nothing() {
     let (_d, esm) = setup();
     use CommandErrorKind::*;
     bad(&esm, "", Syntax);
@@ -67,7 +67,7 @@ fn malformed_commands() {
 }
 
 #[test]
-fn unknown_and_ambiguous_keywords() {
+fn unknown_and_ambiguous_keywords_are_refused_and_change_nothing() {
     let (_d, esm) = setup();
     let m = bad(&esm, "ADDUSER JOE COLOUR(BLUE)", CommandErrorKind::Syntax);
     assert!(m.contains("INVALID KEYWORD") && m.contains("COLOUR"), "{m}");
@@ -87,7 +87,7 @@ fn unknown_and_ambiguous_keywords() {
 }
 
 #[test]
-fn over_long_ids_and_invalid_characters() {
+fn over_long_ids_and_invalid_values_are_refused_and_change_nothing() {
     let (_d, esm) = setup();
     use CommandErrorKind::Invalid;
     bad(&esm, "ADDUSER ABCDEFGHI", Invalid);
@@ -112,7 +112,7 @@ fn over_long_ids_and_invalid_characters() {
 }
 
 #[test]
-fn duplicates_and_missing_things() {
+fn duplicates_missing_entities_and_unsupported_forms_are_refused() {
     let (_d, esm) = setup();
     use CommandErrorKind::*;
     let m = bad(&esm, "ADDUSER BOB", Duplicate);
@@ -144,7 +144,7 @@ fn duplicates_and_missing_things() {
     bad(&esm, "REMOVE BOB GROUP(DEV)", Invalid); // its default group
     bad(&esm, "DELGROUP DEV", Invalid); // BOB is connected
     bad(&esm, "DELGROUP SYS1", Invalid);
-    // RACDCERT is supported since issue 5: a map for an unknown user.
+    // RACDCERT MAP for an unknown user.
     bad(
         &esm,
         "RACDCERT MAP ID(NOBODY) SDNFILTER('CN=BOB')",
@@ -155,7 +155,8 @@ fn duplicates_and_missing_things() {
         "RACMAP ID(BOB) MAP USERDIDFILTER(NAME('x'))",
         NotSupported,
     );
-    // iss6: PassTicket keys are supported now; ICSF-held keys are not.
+    // PassTicket keys are given masked (KEYMASKED, EPTKEYMASKED); ICSF-held
+    // keys (KEYENCRYPTED, KEYLABEL, EPTKEYLABEL) are refused.
     bad(
         &esm,
         "RDEFINE PTKTDATA APPL SSIGNON(KEYENCRYPTED(0123456789ABCDEF))",
@@ -164,7 +165,7 @@ fn duplicates_and_missing_things() {
 }
 
 #[test]
-fn failed_command_leaves_memory_unchanged_too() {
+fn failed_command_leaves_in_memory_decisions_unchanged() {
     let (_d, esm) = setup();
     bad(
         &esm,
@@ -176,7 +177,7 @@ fn failed_command_leaves_memory_unchanged_too() {
 }
 
 #[test]
-fn syntax_freedoms() {
+fn free_keyword_order_abbreviations_commas_case_and_quotes_are_accepted() {
     let (_d, esm) = setup();
     let ok = |c: &str| {
         esm.run_command(&Issuer::Operator, c)
@@ -201,7 +202,7 @@ fn syntax_freedoms() {
 }
 
 #[test]
-fn listings_show_state() {
+fn listings_and_searches_show_the_current_state() {
     let (_d, esm) = setup();
     let run = |c: &str| {
         esm.run_command(&Issuer::Operator, c)
@@ -235,9 +236,10 @@ fn listings_show_state() {
     assert_eq!(au, "ICH01024I User SVC is defined as PROTECTED.");
 }
 
-fn shared(path: &str) -> String {
+/// A Zowe sample SAF file from the repository's `testdata/zowe/saf/`.
+fn zowe_saf(path: &str) -> String {
     std::fs::read_to_string(format!(
-        "{}/../../../shared/data/zowe/saf/{path}",
+        "{}/../../testdata/zowe/saf/{path}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
@@ -248,11 +250,11 @@ fn import_mock_saf_files_unchanged() {
     let (_d, esm, _c) = common::fresh();
     // Zowe's shipped file has an empty safAccess: imports as nothing.
     let r = esm
-        .import_yaml(&Issuer::Operator, &shared("mock-saf.yml"))
+        .import_yaml(&Issuer::Operator, &zowe_saf("mock-saf.yml"))
         .unwrap();
     assert!(r.commands.is_empty());
     let r = esm
-        .import_yaml(&Issuer::Operator, &shared("mock-saf-test.yml"))
+        .import_yaml(&Issuer::Operator, &zowe_saf("mock-saf-test.yml"))
         .unwrap();
     assert!(!r.commands.is_empty());
     use zgate_esm::AccessLevel::*;
@@ -264,12 +266,12 @@ fn import_mock_saf_files_unchanged() {
     assert_eq!(esm.check("ZOWE", "ZOWE", "APIML.OTHER", Read).saf_rc, 4);
     assert!(esm.user("USER").unwrap().protected);
     // Importing again is idempotent.
-    esm.import_yaml(&Issuer::Operator, &shared("mock-saf-test.yml"))
+    esm.import_yaml(&Issuer::Operator, &zowe_saf("mock-saf-test.yml"))
         .unwrap();
 }
 
 #[test]
-fn import_highest_level_and_failure_level() {
+fn import_grants_the_highest_level_and_notes_skipped_failure_entries() {
     let (_d, esm, _c) = common::fresh();
     let yaml = "safAccess:\n  ZOWE:\n    APIML.X:\n      READ: [ann]\n      UPDATE: [ann, joe]\n      FAILURE: [zed]\n";
     let r = esm.import_yaml(&Issuer::Operator, yaml).unwrap();
@@ -282,7 +284,7 @@ fn import_highest_level_and_failure_level() {
 }
 
 #[test]
-fn import_own_format_and_atomicity() {
+fn import_of_zgate_format_is_all_or_nothing() {
     let (_d, esm, _c) = common::fresh();
     let yaml = "
 groups: [{name: DEV}]

@@ -186,7 +186,7 @@ cases! {
 }
 
 #[test]
-fn warning_reason_and_explanation() {
+fn warning_mode_grants_with_reason_4_and_says_so() {
     let d = decide("RDEF ZOWE R WARNING", "CAROL ZOWE R UPDATE");
     assert_eq!((d.saf_rc, d.racf_rc, d.reason), (0, 0, 4));
     assert_eq!(d.granted_by, Some(zgate_esm::GrantSource::Warning));

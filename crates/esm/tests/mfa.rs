@@ -118,7 +118,7 @@ fn oathtool_codes_for_every_algorithm_and_length_log_on_once() {
 }
 
 #[test]
-fn password_alone_wrong_codes_and_skew() {
+fn totp_needs_password_and_code_within_the_skew_and_wrong_codes_count_as_failures() {
     let (_dir, esm, clock) = fresh();
     run(
         &esm,
@@ -229,7 +229,7 @@ fn replay_is_rejected_by_another_instance_and_after_restart() {
 }
 
 #[test]
-fn enrolment_listing_removal_and_errors() {
+fn totp_enrolment_is_listed_without_its_secret_and_bad_input_writes_nothing() {
     let (dir, esm, _clock) = fresh();
     run(
         &esm,

@@ -366,7 +366,7 @@ fn window_is_closest_first_and_exactly_1201_seconds() {
 }
 
 #[test]
-fn legacy_window_edges() {
+fn legacy_ticket_is_valid_exactly_600_seconds_either_side() {
     let ticket = generate_legacy(&DES_KEY, "IBMUSER", "CICSAPPL", T0)
         .unwrap()
         .to_string();
@@ -380,7 +380,7 @@ fn legacy_window_edges() {
 }
 
 #[test]
-fn enhanced_window_edges() {
+fn enhanced_ticket_is_valid_exactly_600_seconds_either_side() {
     for ticket_type in [TicketType::Upper, TicketType::Mixed] {
         let ticket = generate_enhanced(HMAC_KEY, "IBMUSER", "CICSAPPL", T0, ticket_type)
             .unwrap()

@@ -1,4 +1,4 @@
-//! PassTickets through the ESM (iss6): PTKTDATA profiles, generation with
+//! PassTickets through the ESM: PTKTDATA profiles, generation with
 //! the IRRPTAUTH check, evaluation as a password, replay protection, the
 //! lookup order, and keys never listed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -119,7 +119,7 @@ fn failed_ticket_counts_toward_revocation() {
 }
 
 #[test]
-fn lookup_order_user_group_appl() {
+fn user_key_beats_group_key_beats_application_key() {
     let (_d, esm, _c) = fresh();
     run(&esm, SETUP);
     // A per-user key beats the application key: a ticket made with the
@@ -150,7 +150,7 @@ fn lookup_order_user_group_appl() {
 }
 
 #[test]
-fn enhanced_keys_mixed_and_upper() {
+fn enhanced_keys_make_mixed_or_upper_case_tickets_that_verify() {
     let (_d, esm, _c) = fresh();
     run(&esm, SETUP);
     let key = "0F".repeat(64);

@@ -128,10 +128,21 @@ fn failed_commit_leaves_memory_and_index_unchanged() {
         rl.contains("SYS1          NONE"),
         "UACC must still be NONE: {rl}"
     );
-    // A logon whose statistics cannot be stored still gets its answer.
+    // A logon that cannot be recorded is not answered (fail closed), for a
+    // right and a wrong password alike; the next one, with the store back,
+    // is.
     esm.run_command(&Issuer::Operator, "ADDUSER BOB PASSWORD(PW1) NOEXPIRED")
         .unwrap();
     failures.store(1, Ordering::SeqCst);
+    assert_eq!(
+        esm.verify("BOB", "PW1", None),
+        zgate_esm::VerifyOutcome::StoreUnavailable
+    );
+    failures.store(1, Ordering::SeqCst);
+    assert_eq!(
+        esm.verify("BOB", "WRONG", None),
+        zgate_esm::VerifyOutcome::StoreUnavailable
+    );
     assert!(matches!(
         esm.verify("BOB", "PW1", None),
         zgate_esm::VerifyOutcome::Success { .. }

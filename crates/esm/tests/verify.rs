@@ -11,7 +11,7 @@ fn rcs(o: &VerifyOutcome) -> (u32, u32) {
 }
 
 #[test]
-fn unknown_user_and_wrong_password() {
+fn unknown_user_and_wrong_password_look_the_same_from_outside() {
     let (_d, esm, _c) = common::fresh();
     common::run(&esm, "ADDUSER BOB PASSWORD(SECRET1) NOEXPIRED");
     assert_eq!(rcs(&esm.verify("NOBODY", "SECRET1", None)), (8, 4));
@@ -52,7 +52,7 @@ fn temporary_password_is_expired_and_must_change() {
 }
 
 #[test]
-fn interval_expiry_with_injected_clock() {
+fn password_expires_after_the_interval_and_is_changed_at_logon() {
     let (_d, esm, clock) = common::fresh();
     common::run(
         &esm,
@@ -77,7 +77,7 @@ fn interval_expiry_with_injected_clock() {
 }
 
 #[test]
-fn revocation_after_n_failures() {
+fn user_is_revoked_after_more_than_n_consecutive_failures() {
     let (_d, esm, _c) = common::fresh();
     common::run(
         &esm,
@@ -111,7 +111,7 @@ fn revocation_after_n_failures() {
 }
 
 #[test]
-fn revoke_keyword_and_protected_user() {
+fn revoked_and_protected_users_cannot_log_on() {
     let (_d, esm, _c) = common::fresh();
     common::run(&esm, "ADDUSER BOB PASSWORD(PW1) NOEXPIRED\nADDUSER SVC");
     common::run(&esm, "ALTUSER BOB REVOKE");
@@ -156,7 +156,7 @@ fn history_refuses_previous_values() {
 }
 
 #[test]
-fn mixed_case_and_phrases() {
+fn passwords_fold_case_without_mixedcase_and_phrases_keep_case() {
     let (_d, esm, _c) = common::fresh();
     common::run(&esm, "ADDUSER BOB PASSWORD(abc1) NOEXPIRED");
     // Without MIXEDCASE passwords are upper-cased.
@@ -269,7 +269,7 @@ fn token_state_persists() {
 }
 
 #[test]
-fn user_summary_and_sharing() {
+fn esm_is_send_sync_and_user_summary_shows_groups_and_attributes() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<zgate_esm::Esm>();
     let (_d, esm, _c) = common::fresh();
@@ -422,6 +422,7 @@ fn schema_migrates_forward_and_refuses_newer() {
              ALTER TABLE profiles DROP COLUMN ssignon;
              DROP TABLE passticket_uses;
              DROP TABLE security_records;
+             ALTER TABLE users DROP COLUMN revoked_at_ms;
              PRAGMA user_version = 2;",
         )
         .unwrap();
@@ -481,7 +482,7 @@ fn warning_and_denials_are_audited() {
 }
 
 #[test]
-fn in_memory_and_clock_constructors() {
+fn in_memory_store_verifies_and_injected_clock_dates_records() {
     let esm = zgate_esm::Esm::in_memory(zgate_esm::EsmConfig {
         hash_cost: zgate_esm::HashCost::TEST_ONLY,
         ..Default::default()

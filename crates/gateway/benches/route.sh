@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Routed-request benchmark (iss6), loopback only, bounded (DURATION s per run):
+# Routed-request benchmark, loopback only, bounded (DURATION s per run):
 # requests/s and p99 for the same echo backend reached
 #   1. directly (HTTP),
 #   2. through nginx as a TLS reverse proxy with keep-alive to the backend,

@@ -55,7 +55,6 @@ pub enum ApiError {
     NotFound,
     /// The ESM or token store did not answer.
     BackendUnavailable,
-    // --- iss6: routing and PassTickets ---
     /// No instance of a routed service answered (503).
     ServiceUnavailable {
         /// The service id.
@@ -70,8 +69,6 @@ pub enum ApiError {
         /// 400 (missing profile) or 500.
         bad_request: bool,
     },
-    // --- end iss6 ---
-    // --- issue 5: personal access tokens and client certificates ---
     /// A PAT request body that does not parse (ZWEAT605E).
     PatInvalidBody,
     /// A PAT request without scopes (ZWEAT606E).
@@ -85,6 +82,34 @@ pub enum ApiError {
     },
     /// A client certificate no ESM filter maps to a user (ZWEAG161E).
     CertificateNotMapped,
+    /// The request target is refused before routing: it would leave the
+    /// service's root, or holds an encoded separator, a control character
+    /// or an ambiguous segment (400).
+    RejectedTarget {
+        /// Why, in a few words (no request bytes).
+        why: &'static str,
+    },
+    /// A body of another media type than the endpoint's JSON (415).
+    UnsupportedMediaType,
+    /// A routed service's instance answered with something that is not an
+    /// HTTP response zgate passes on (502).
+    UpstreamFailed {
+        /// The service id.
+        service: String,
+    },
+    /// A routed service's instance did not answer in time (504).
+    UpstreamTimeout {
+        /// The service id.
+        service: String,
+    },
+    /// A reload found errors in the service definitions; the previous set
+    /// stays (422).
+    DefinitionsRefused {
+        /// Each error, `file:line: what`.
+        errors: Vec<String>,
+        /// How many services are still served.
+        kept: usize,
+    },
 }
 
 #[derive(Serialize)]
@@ -259,7 +284,6 @@ impl ApiError {
                 "The authentication service is not available.",
                 "Make sure that the authentication service is running and is accessible by the URL provided in the message.",
             ),
-            // --- iss6: routing and PassTickets ---
             ApiError::ServiceUnavailable { service } => t(
                 S::SERVICE_UNAVAILABLE,
                 // API ML's number for an unreachable routed service.
@@ -292,7 +316,6 @@ impl ApiError {
                 "The PassTicket could not be generated.",
                 "Check the PTKTDATA profile of the application and the gateway's IRRPTAUTH access.",
             ),
-            // --- end iss6 ---
             ApiError::PatInvalidBody => t(
                 S::BAD_REQUEST,
                 "ZWEAT605E",
@@ -324,6 +347,49 @@ impl ApiError {
                 format!("The user is not authorized to the target resource: {resource}"),
                 "The user does not have the SAF access this request needs.",
                 "Ask your security administrator for access.",
+            ),
+            ApiError::RejectedTarget { why } => t(
+                S::BAD_REQUEST,
+                "ZGATE410E",
+                "org.zowe.zgate.request.rejectedTarget",
+                format!("The request target for URL '{url}' was rejected: {why}"),
+                "Dot segments that leave the service's root, encoded slashes, backslashes or percent signs, empty segments and control characters are not accepted in a request path.",
+                "Send the normalized path; a service that needs encoded characters sets apiml.enableUrlEncodedCharacters.",
+            ),
+            ApiError::UnsupportedMediaType => t(
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "ZGATE415E",
+                "org.zowe.zgate.request.unsupportedMediaType",
+                format!("The request to URL '{url}' has a body that is not application/json"),
+                "The gateway's endpoints take JSON bodies only, so that a cross-site form cannot call them.",
+                "Send the body with Content-Type: application/json.",
+            ),
+            ApiError::UpstreamFailed { service } => t(
+                S::BAD_GATEWAY,
+                "ZGATE502E",
+                "org.zowe.zgate.routing.upstreamFailed",
+                format!("The service '{service}' gave no valid answer for URL '{url}'"),
+                "The instance closed the connection or answered with a response that is not valid HTTP.",
+                "Check the service's log; the gateway's log names the instance.",
+            ),
+            ApiError::UpstreamTimeout { service } => t(
+                S::GATEWAY_TIMEOUT,
+                "ZGATE504E",
+                "org.zowe.zgate.routing.upstreamTimeout",
+                format!("The service '{service}' did not answer in time for URL '{url}'"),
+                "The instance did not send its response headers within the gateway's response timeout.",
+                "Check that the service answers; the gateway's log names the instance.",
+            ),
+            ApiError::DefinitionsRefused { errors, kept } => t(
+                S::UNPROCESSABLE_ENTITY,
+                "ZGATE422E",
+                "org.zowe.zgate.routing.definitionsRefused",
+                format!(
+                    "The service definitions were refused; the previous {kept} service(s) stay: {}",
+                    errors.join("; ")
+                ),
+                "A service definition file has errors.",
+                "Fix the files at the lines named and reload again.",
             ),
             ApiError::CertificateNotMapped => t(
                 S::UNAUTHORIZED,

@@ -24,11 +24,10 @@ impl SecurityManager for EsmSecurity {
         password: &Password,
         new_password: Option<&Password>,
     ) -> Result<AuthOutcome, BackendError> {
-        Ok(verify_outcome(self.0.verify(
-            user,
-            password.expose(),
-            new_password.map(Password::expose),
-        )))
+        verify_outcome(
+            self.0
+                .verify(user, password.expose(), new_password.map(Password::expose)),
+        )
     }
 
     fn check(
@@ -54,12 +53,12 @@ impl SecurityManager for EsmSecurity {
         new_password: Option<&Password>,
         code: Option<&Password>,
     ) -> Result<AuthOutcome, BackendError> {
-        Ok(verify_outcome(self.0.verify_with_factor(
+        verify_outcome(self.0.verify_with_factor(
             user,
             password.expose(),
             new_password.map(Password::expose),
             code.map(Password::expose),
-        )))
+        ))
     }
 
     fn map_certificate(&self, der: &[u8]) -> Result<CertOutcome, BackendError> {
@@ -73,10 +72,6 @@ impl SecurityManager for EsmSecurity {
                 None => Ok(CertOutcome::NoMapping),
             },
         }
-    }
-
-    fn user_active(&self, user: &str) -> Result<bool, BackendError> {
-        Ok(self.0.user_revoked(user) == Some(false))
     }
 
     fn health(&self) -> Result<(), BackendError> {
@@ -99,10 +94,14 @@ impl RevocationStore for EsmSecurity {
     fn is_revoked(&self, hash: &TokenHash) -> bool {
         self.0.token_state().is_token_revoked(&hash.to_hex())
     }
+
+    fn credentials_valid_since(&self, user: &str) -> Option<i64> {
+        self.0.credentials_valid_since(user)
+    }
 }
 
-fn verify_outcome(outcome: VerifyOutcome) -> AuthOutcome {
-    match outcome {
+fn verify_outcome(outcome: VerifyOutcome) -> Result<AuthOutcome, BackendError> {
+    Ok(match outcome {
         VerifyOutcome::Success { user } => AuthOutcome::Authenticated { user },
         // Deliberately one answer: no user enumeration.
         VerifyOutcome::UnknownUser | VerifyOutcome::WrongPassword => {
@@ -111,10 +110,13 @@ fn verify_outcome(outcome: VerifyOutcome) -> AuthOutcome {
         VerifyOutcome::Expired => AuthOutcome::PasswordExpired,
         VerifyOutcome::NewPasswordInvalid { .. } => AuthOutcome::NewPasswordInvalid,
         VerifyOutcome::Revoked => AuthOutcome::Revoked,
-    }
+        VerifyOutcome::StoreUnavailable => {
+            return Err(BackendError("the security database is unavailable".into()))
+        }
+    })
 }
 
-// --- issue 5: PAT revocation rules in the ESM's store ---
+// PAT revocation rules live in the ESM's store.
 fn esm_rule(kind: RuleKind) -> PatRule {
     match kind {
         RuleKind::Token => PatRule::Token,

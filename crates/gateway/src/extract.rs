@@ -13,7 +13,7 @@ use http::{header, HeaderMap};
 use zgate_auth::{Claims, TokenError};
 
 use crate::error::ApiError;
-use crate::security::{AuthOutcome, Password};
+use crate::security::{AccessLevel, AuthOutcome, Password};
 use crate::server::PeerCertificates;
 use crate::state::AppState;
 
@@ -62,11 +62,20 @@ pub fn basic_from(headers: &HeaderMap) -> Option<Result<(String, Password), ApiE
     };
     // Split at the first ':'; passwords may contain ':'.
     match decoded.split_once(':') {
-        Some((user, password)) if !user.is_empty() && !password.is_empty() => {
-            Some(Ok((user.to_string(), Password::new(password.to_string()))))
-        }
+        Some((user, password)) if !password.is_empty() => match user_id(user) {
+            Ok(user) => Some(Ok((user, Password::new(password.to_string())))),
+            Err(e) => Some(Err(e)),
+        },
         _ => Some(Err(ApiError::InvalidInput)),
     }
+}
+
+/// A user id as a client sent it, checked by RACF's rules and upper-cased.
+/// Nothing is trimmed: `" ALICE"` is malformed input (400), never `ALICE`,
+/// and never a failed logon of anybody. The rules are public, so refusing
+/// them tells nothing about which users exist.
+pub fn user_id(raw: &str) -> Result<String, ApiError> {
+    zgate_esm::model::normalize_id(raw).map_err(|_| ApiError::InvalidInput)
 }
 
 /// Maps a token verification failure to the API answer.
@@ -74,6 +83,7 @@ pub fn token_error(error: &TokenError) -> ApiError {
     match error {
         TokenError::Expired => ApiError::TokenExpired,
         TokenError::Store(_) => ApiError::BackendUnavailable,
+        TokenError::UserNotActive => ApiError::UserRevoked,
         _ => ApiError::InvalidToken,
     }
 }
@@ -126,9 +136,9 @@ pub enum Via {
     Token,
     /// Basic user and password.
     Basic,
-    /// A personal access token (issue 5); see [`Authenticated::scopes`].
+    /// A personal access token; see [`Authenticated::scopes`].
     PersonalAccessToken,
-    /// A client certificate mapped by the ESM (issue 5).
+    /// A client certificate mapped by the ESM.
     ClientCertificate,
 }
 
@@ -208,18 +218,9 @@ fn from_pat(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
     let Some(pats) = state.pats() else {
         return Err(ApiError::InvalidToken);
     };
+    // The PAT service also refuses a PAT whose user was revoked or deleted
+    // since it was issued.
     let verified = pats.verify(token).map_err(|e| token_error(&e))?;
-    // A PAT outlives its logon: a user revoked or deleted since loses it.
-    if !state
-        .security()
-        .user_active(&verified.claims.sub)
-        .map_err(|error| {
-            tracing::error!(%error, "security manager failed");
-            ApiError::BackendUnavailable
-        })?
-    {
-        return Err(ApiError::UserRevoked);
-    }
     Ok(Authenticated {
         user: verified.claims.sub.clone(),
         via: Via::PersonalAccessToken,
@@ -273,42 +274,158 @@ pub fn authenticate_certificate(
     )
 }
 
+/// Which kinds of credential an endpoint takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Credentials {
+    /// Gateway JWTs and PATs (cookie, Bearer, PAT cookie, `PRIVATE-TOKEN`).
+    pub tokens: bool,
+    /// Basic user and password (with a TOTP code where the user has one).
+    pub basic: bool,
+    /// A client certificate the ESM maps to a user.
+    pub certificate: bool,
+}
+
+impl Credentials {
+    /// Every kind of credential.
+    pub const ANY: Credentials = Credentials {
+        tokens: true,
+        basic: true,
+        certificate: true,
+    };
+    /// A real logon only (what a PAT is made from): Basic or a certificate.
+    pub const LOGON: Credentials = Credentials {
+        tokens: false,
+        basic: true,
+        certificate: true,
+    };
+}
+
 /// THE authentication of a request (every handler and routed request goes
-/// through here).
+/// through here), with the credentials in spec section 2's order; kinds
+/// outside `accepted` are not looked at.
 pub async fn authenticate_request(
     parts: &Parts,
     state: &AppState,
+    accepted: Credentials,
 ) -> Result<Authenticated, ApiError> {
-    if let Some(token) = token_from(&parts.headers) {
-        return match state.tokens().verify(token) {
-            Ok(verified) => Ok(Authenticated {
-                user: verified.claims.sub.clone(),
-                via: Via::Token,
-                scopes: None,
-            }),
-            // Not a gateway JWT: a PAT may stand in the same places.
-            Err(TokenError::WrongIssuer) if state.pats().is_some() => from_pat(state, token),
-            Err(e) => Err(token_error(&e)),
-        };
-    }
-    if state.pats().is_some() {
-        if let Some(token) = pat_from(&parts.headers) {
-            return from_pat(state, &token);
+    if accepted.tokens {
+        if let Some(token) = token_from(&parts.headers) {
+            return match state.tokens().verify(token) {
+                Ok(verified) => Ok(Authenticated {
+                    user: verified.claims.sub.clone(),
+                    via: Via::Token,
+                    scopes: None,
+                }),
+                // Not a gateway JWT: a PAT may stand in the same places.
+                Err(TokenError::WrongIssuer) if state.pats().is_some() => from_pat(state, token),
+                Err(e) => Err(token_error(&e)),
+            };
+        }
+        if state.pats().is_some() {
+            if let Some(token) = pat_from(&parts.headers) {
+                return from_pat(state, &token);
+            }
         }
     }
-    if let Some(result) = authenticate_basic(&parts.headers, state).await {
-        return result;
+    if accepted.basic {
+        if let Some(result) = authenticate_basic(&parts.headers, state).await {
+            return result;
+        }
     }
-    if let Some(result) = authenticate_certificate(&parts.extensions, state) {
-        return result;
+    if accepted.certificate {
+        if let Some(result) = authenticate_certificate(&parts.extensions, state) {
+            return result;
+        }
     }
     Err(ApiError::AuthRequired)
 }
 
-impl FromRequestParts<AppState> for Authenticated {
+/// What an endpoint requires of its caller, as a type: the credentials it
+/// takes and the SAF access (class `ZOWE`) it needs. A handler takes
+/// [`Permitted<R>`], so the requirement is part of its signature and
+/// cannot be forgotten.
+pub trait Requirement: Send + Sync + 'static {
+    /// The credentials that count.
+    const CREDENTIALS: Credentials;
+    /// The resource in the `ZOWE` class and the level needed, if any.
+    const ACCESS: Option<(&'static str, AccessLevel)>;
+}
+
+/// Any authenticated caller of the gateway's own endpoints.
+pub enum AnyCaller {}
+impl Requirement for AnyCaller {
+    const CREDENTIALS: Credentials = Credentials::ANY;
+    const ACCESS: Option<(&'static str, AccessLevel)> = None;
+}
+
+/// A caller who proved a real logon (Basic or a mapped certificate).
+pub enum LoggedOn {}
+impl Requirement for LoggedOn {
+    const CREDENTIALS: Credentials = Credentials::LOGON;
+    const ACCESS: Option<(&'static str, AccessLevel)> = None;
+}
+
+/// The SAF resource guarding the service list and PAT administration.
+pub const SERVICES_RESOURCE: &str = "APIML.SERVICES";
+
+/// A caller with `ZOWE APIML.SERVICES` READ.
+pub enum ServicesRead {}
+impl Requirement for ServicesRead {
+    const CREDENTIALS: Credentials = Credentials::ANY;
+    const ACCESS: Option<(&'static str, AccessLevel)> =
+        Some((SERVICES_RESOURCE, AccessLevel::Read));
+}
+
+/// A caller with `ZOWE APIML.SERVICES` UPDATE.
+pub enum ServicesUpdate {}
+impl Requirement for ServicesUpdate {
+    const CREDENTIALS: Credentials = Credentials::ANY;
+    const ACCESS: Option<(&'static str, AccessLevel)> =
+        Some((SERVICES_RESOURCE, AccessLevel::Update));
+}
+
+/// Proof that the caller of one of the gateway's own endpoints meets
+/// requirement `R`: authenticated with a credential `R` takes (a PAT only
+/// with the gateway, service `gateway`, in its scopes) and granted `R`'s
+/// SAF access.
+#[derive(Debug)]
+pub struct Permitted<R: Requirement> {
+    caller: Authenticated,
+    requirement: std::marker::PhantomData<R>,
+}
+
+impl<R: Requirement> Permitted<R> {
+    /// Authenticates and authorizes the request for `R`.
+    pub async fn check(parts: &Parts, state: &AppState) -> Result<Self, ApiError> {
+        let caller = authenticate_request(parts, state, R::CREDENTIALS).await?;
+        // A PAT out of its scopes is no credential at all here.
+        if !caller.allows_service(GATEWAY_SERVICE_ID) {
+            return Err(ApiError::InvalidToken);
+        }
+        if let Some((resource, level)) = R::ACCESS {
+            state.require_access(caller.user(), resource, level)?;
+        }
+        Ok(Self {
+            caller,
+            requirement: std::marker::PhantomData,
+        })
+    }
+
+    /// The user id.
+    pub fn user(&self) -> &str {
+        self.caller.user()
+    }
+
+    /// How the caller authenticated.
+    pub fn caller(&self) -> &Authenticated {
+        &self.caller
+    }
+}
+
+impl<R: Requirement> FromRequestParts<AppState> for Permitted<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate_request(parts, state).await
+        Permitted::check(parts, state).await
     }
 }

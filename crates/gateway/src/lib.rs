@@ -21,6 +21,8 @@ pub mod bootstrap;
 pub mod error;
 pub mod esm_adapter;
 pub mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod h1;
 pub mod metrics;
 pub mod pat_routes;
@@ -29,6 +31,7 @@ pub mod routing;
 pub mod security;
 pub mod server;
 pub mod state;
+pub mod target;
 mod wire;
 
 pub use error::ApiError;

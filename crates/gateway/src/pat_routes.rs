@@ -25,13 +25,9 @@ use zgate_auth::{PatError, PatService, TokenError};
 
 use crate::error::ApiError;
 use crate::extract::{
-    authenticate_basic, authenticate_certificate, token_error, Authenticated, GATEWAY_SERVICE_ID,
+    token_error, user_id, AnyCaller, LoggedOn, Permitted, ServicesRead, ServicesUpdate,
 };
-use crate::security::AccessLevel;
 use crate::state::AppState;
-
-/// The SAF resource (class `ZOWE`) guarding PAT administration.
-pub const PAT_ADMIN_RESOURCE: &str = "APIML.SERVICES";
 
 fn only(method_router: MethodRouter<AppState>) -> MethodRouter<AppState> {
     method_router.fallback(|method: http::Method| async move {
@@ -106,13 +102,7 @@ async fn generate(
         _ => ApiError::PatInvalidBody,
     })?;
     // Only a real logon makes a PAT: Basic, else a mapped certificate.
-    let caller = match authenticate_basic(&parts.headers, &state).await {
-        Some(result) => result?,
-        None => match authenticate_certificate(&parts.extensions, &state) {
-            Some(result) => result?,
-            None => return Err(ApiError::AuthRequired),
-        },
-    };
+    let caller = Permitted::<LoggedOn>::check(&parts, &state).await?;
     let (token, claims) = pats
         .generate(caller.user(), body.validity, &scopes)
         .map_err(|e| match e {
@@ -150,16 +140,13 @@ async fn validate(
 ) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
     let body: ValidateBody = parse(body, ApiError::InvalidInput)?;
+    // The PAT service refuses a PAT whose user was revoked or deleted since.
     match pats.validate(&body.token, &body.service_id) {
-        Ok(v) => {
-            // A user revoked or deleted since the PAT was issued loses it.
-            if state.security().user_active(&v.claims.sub).unwrap_or(false) {
-                Ok(StatusCode::NO_CONTENT.into_response())
-            } else {
-                Err(ApiError::InvalidToken)
-            }
+        Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        Err(PatError::Token(TokenError::Store(error))) => {
+            tracing::error!(%error, "PAT store failed");
+            Err(ApiError::BackendUnavailable)
         }
-        Err(PatError::Token(e)) => Err(store_error(&e)),
         Err(_) => Err(ApiError::InvalidToken),
     }
 }
@@ -190,11 +177,10 @@ struct TimestampBody {
 /// DELETE access-token/revoke/tokens: the caller's own tokens.
 async fn revoke_own(
     State(state): State<AppState>,
-    caller: Authenticated,
+    caller: Permitted<AnyCaller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
-    gateway_caller(&caller)?;
     let body = body.map_err(|_| ApiError::InvalidInput)?;
     let parsed: TimestampBody = if body.iter().all(u8::is_ascii_whitespace) {
         TimestampBody::default()
@@ -205,21 +191,6 @@ async fn revoke_own(
         .map_err(|e| store_error(&e))?;
     tracing::info!(target: "zgate::audit", user = %caller.user(), "own personal access tokens revoked");
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// A PAT works on the gateway's own endpoints only with the gateway in scope.
-fn gateway_caller(caller: &Authenticated) -> Result<(), ApiError> {
-    if caller.allows_service(GATEWAY_SERVICE_ID) {
-        Ok(())
-    } else {
-        Err(ApiError::InvalidToken)
-    }
-}
-
-/// The PAT administration endpoints need `ZOWE APIML.SERVICES` at `level`.
-fn require(state: &AppState, caller: &Authenticated, level: AccessLevel) -> Result<(), ApiError> {
-    gateway_caller(caller)?;
-    state.require_access(caller.user(), PAT_ADMIN_RESOURCE, level)
 }
 
 #[derive(Deserialize)]
@@ -234,22 +205,26 @@ struct RuleBody {
 
 async fn rule(
     state: AppState,
-    caller: Authenticated,
+    caller: Permitted<ServicesRead>,
     body: Result<Bytes, BytesRejection>,
     by_user: bool,
 ) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
-    require(&state, &caller, AccessLevel::Read)?;
     let body: RuleBody = parse(body, ApiError::PatMissingField)?;
+    // Named as the tokens name them (a user id upper-cased, a service id
+    // lower-cased), never trimmed into another user or service.
     let target = if by_user {
-        body.user_id
+        let id = body.user_id.ok_or(ApiError::PatMissingField)?;
+        user_id(&id).map_err(|_| ApiError::PatMissingField)?
     } else {
-        body.service_id
+        let id = body.service_id.ok_or(ApiError::PatMissingField)?;
+        let mut scopes = zgate_auth::pat::normalize_scopes(std::slice::from_ref(&id))
+            .map_err(|_| ApiError::PatMissingField)?;
+        match (scopes.pop(), scopes.is_empty()) {
+            (Some(scope), true) if scope == id.to_ascii_lowercase() => scope,
+            _ => return Err(ApiError::PatMissingField),
+        }
     };
-    let target = target
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .ok_or(ApiError::PatMissingField)?;
     let result = if by_user {
         pats.revoke_user(&target, body.timestamp)
     } else {
@@ -268,7 +243,7 @@ async fn rule(
 /// DELETE access-token/revoke/tokens/user `{"userId","timestamp"?}`.
 async fn revoke_user(
     State(state): State<AppState>,
-    caller: Authenticated,
+    caller: Permitted<ServicesRead>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     rule(state, caller, body, true).await
@@ -277,16 +252,18 @@ async fn revoke_user(
 /// DELETE access-token/revoke/tokens/scope `{"serviceId","timestamp"?}`.
 async fn revoke_scope(
     State(state): State<AppState>,
-    caller: Authenticated,
+    caller: Permitted<ServicesRead>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     rule(state, caller, body, false).await
 }
 
 /// DELETE access-token/evict: drops what can no longer matter.
-async fn evict(State(state): State<AppState>, caller: Authenticated) -> Result<Response, ApiError> {
+async fn evict(
+    State(state): State<AppState>,
+    caller: Permitted<ServicesUpdate>,
+) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
-    require(&state, &caller, AccessLevel::Update)?;
     let n = pats.evict().map_err(|e| store_error(&e))?;
     tracing::info!(target: "zgate::audit", user = %caller.user(), evicted = n, "personal access token rules evicted");
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -15,7 +15,8 @@ use tower::ServiceExt as _;
 
 use crate::error::ApiError;
 use crate::extract::{
-    basic_from, token_error, token_from, Authenticated, AuthenticatedToken, TOKEN_COOKIE,
+    basic_from, token_error, token_from, user_id, AnyCaller, AuthenticatedToken, Permitted,
+    TOKEN_COOKIE,
 };
 use crate::metrics::{record, tag_route};
 use crate::security::{AccessLevel, AuthOutcome, Password};
@@ -30,15 +31,6 @@ pub const AUTH_PREFIXES: [&str; 2] = ["/gateway/api/v1/auth", "/zaas/api/v1/auth
 /// The API Catalog alias serves login and logout only.
 pub const CATALOG_PREFIX: &str = "/apicatalog/api/v1/auth";
 
-/// Request headers that carry identity asserted by the gateway itself (to
-/// routed services); a client must never be able to send them.
-static FORGEABLE_HEADERS: [HeaderName; 4] = [
-    HeaderName::from_static("x-certificate-public"),
-    HeaderName::from_static("x-certificate-distinguishedname"),
-    HeaderName::from_static("x-certificate-commonname"),
-    HeaderName::from_static("client-cert"),
-];
-
 /// Request bodies on these endpoints are small JSON documents.
 const BODY_LIMIT: usize = 64 * 1024;
 
@@ -51,7 +43,7 @@ pub fn router(state: AppState) -> Gateway {
     router_with(state, None)
 }
 
-/// The whole HTTP surface, with routing to services (iss6) when given.
+/// The whole HTTP surface, with routing to services when given.
 pub fn router_with(
     state: AppState,
     routing: Option<std::sync::Arc<crate::routing::Routing>>,
@@ -64,7 +56,6 @@ pub fn router_with(
         .route("/keys/public", only(get(keys_public_pem)))
         .route("/keys/public/all", only(get(keys_public_all)))
         .route("/keys/public/current", only(get(keys_public_current)))
-        // issue 5: personal access tokens.
         .merge(crate::pat_routes::routes());
     let catalog = Router::new()
         .route("/login", only(post(login)))
@@ -79,7 +70,7 @@ pub fn router_with(
         .route("/application/health", only(get(health)))
         .route("/application/metrics", only(get(metrics)))
         .route("/gateway/api-docs", only(get(api_docs)));
-    // iss6: service endpoints, and routed traffic as the fallback.
+    // The service endpoints, and routed traffic as the fallback.
     let app = match &routing {
         Some(routing) => app
             .merge(crate::routing::endpoints())
@@ -126,12 +117,16 @@ pub struct Gateway {
 impl Gateway {
     /// The edge every request passes, endpoints and routed services alike,
     /// in this order:
-    /// 1. identity headers only the gateway may set are removed (forgery);
-    /// 2. the request is served: a routed service's path goes to routing
-    ///    directly, anything else through the endpoints' router;
-    /// 3. an [`ApiError`] the handler left is rendered into the documented
+    /// 1. the target is normalized ([`crate::target`]); what cannot be
+    ///    normalized safely is refused before anything routes on it;
+    /// 2. identity headers only the gateway may set are removed (forgery),
+    ///    in every spelling;
+    /// 3. the request is served: a routed service's path goes to routing
+    ///    directly, anything else (the gateway's own endpoints, which take
+    ///    JSON bodies only) through the endpoints' router;
+    /// 4. an [`ApiError`] the handler left is rendered into the documented
     ///    error body, which quotes the path;
-    /// 4. the request is counted and timed, with its final status.
+    /// 5. the request is counted and timed, with its final status.
     ///
     /// Plain code, not middleware: every axum layer costs a boxed future and
     /// a clone of the routes per request, and these steps are one unit.
@@ -139,20 +134,32 @@ impl Gateway {
         let started = std::time::Instant::now();
         let method = request.method().clone();
         let uri = request.uri().clone();
-        strip_forgeable_headers(request.headers_mut());
-        let response = match &self.routing {
-            Some(routing) if !may_be_endpoint(uri.path()) => {
-                crate::routing::routed(
-                    State(self.state.clone()),
-                    Extension(routing.clone()),
-                    request,
-                )
-                .await
+        let response = match normalize_target(&mut request) {
+            Err(error) => error.into_response(),
+            Ok(target) => {
+                strip_forgeable_headers(request.headers_mut());
+                match &self.routing {
+                    Some(routing) if !may_be_endpoint(&target.path) => {
+                        request.extensions_mut().insert(target);
+                        crate::routing::routed(
+                            State(self.state.clone()),
+                            Extension(routing.clone()),
+                            request,
+                        )
+                        .await
+                    }
+                    _ => match endpoint_request_allowed(&request, &target) {
+                        Err(error) => error.into_response(),
+                        Ok(()) => {
+                            request.extensions_mut().insert(target);
+                            match self.endpoints.clone().oneshot(request).await {
+                                Ok(response) => response,
+                                Err(never) => match never {},
+                            }
+                        }
+                    },
+                }
             }
-            _ => match self.endpoints.clone().oneshot(request).await {
-                Ok(response) => response,
-                Err(never) => match never {},
-            },
         };
         let response = crate::error::render_error(response, uri.path());
         record(&self.state, &method, started, &response);
@@ -183,10 +190,110 @@ where
     }
 }
 
-/// Removes the identity headers only the gateway may set.
+/// Normalizes the request target in place (path only; the query is
+/// passed as it came) and returns what routing needs to know of it.
+fn normalize_target(request: &mut Request) -> Result<crate::target::Target, ApiError> {
+    let target = crate::target::accept(request.uri().path())
+        .map_err(|e| ApiError::RejectedTarget { why: e.why() })?;
+    if target.path != request.uri().path() {
+        let path_and_query = match request.uri().query() {
+            Some(query) => format!("{}?{query}", target.path),
+            None => target.path.clone(),
+        };
+        let mut parts = request.uri().clone().into_parts();
+        parts.path_and_query =
+            Some(
+                path_and_query
+                    .parse()
+                    .map_err(|_| ApiError::RejectedTarget {
+                        why: "the path is not valid",
+                    })?,
+            );
+        *request.uri_mut() =
+            http::Uri::from_parts(parts).map_err(|_| ApiError::RejectedTarget {
+                why: "the path is not valid",
+            })?;
+    }
+    Ok(target)
+}
+
+/// What the gateway's own endpoints refuse before any handler runs:
+/// - encoded separators in the path (no endpoint has them);
+/// - a body that is not JSON on a method that changes state: every such
+///   endpoint takes JSON or nothing, and a cross-site HTML form can only
+///   send `application/x-www-form-urlencoded`, `multipart/form-data` or
+///   `text/plain` (the session cookie is `SameSite=Strict` besides).
+fn endpoint_request_allowed(
+    request: &Request,
+    target: &crate::target::Target,
+) -> Result<(), ApiError> {
+    if target.encoded_separators {
+        return Err(ApiError::RejectedTarget {
+            why: "the path contains an encoded '/', '\\' or '%'",
+        });
+    }
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return Ok(());
+    }
+    let mut types = request.headers().get_all(header::CONTENT_TYPE).iter();
+    match (types.next(), types.next()) {
+        (Some(value), None) if is_json(value) => Ok(()),
+        (None, _) if !has_body(request) => Ok(()),
+        _ => Err(ApiError::UnsupportedMediaType),
+    }
+}
+
+/// `application/json`, any case, with or without parameters.
+fn is_json(value: &HeaderValue) -> bool {
+    let Ok(text) = value.to_str() else {
+        return false;
+    };
+    let essence = text.split(';').next().unwrap_or("");
+    essence
+        .trim_matches([' ', '\t'])
+        .eq_ignore_ascii_case("application/json")
+}
+
+/// Whether a request may carry body bytes.
+fn has_body(request: &Request) -> bool {
+    use axum::body::HttpBody as _;
+    let body = request.body();
+    !(body.is_end_stream() || body.size_hint().exact() == Some(0))
+}
+
+/// Headers only the gateway asserts (to routed services): a client never
+/// sends them, in any spelling.
+fn is_identity_header(canonical: &str) -> bool {
+    canonical.starts_with("x-certificate-")
+        || canonical == "client-cert"
+        || canonical == "x-zowe-auth-failure"
+}
+
+/// Headers that carry a credential.
+fn is_credential_header(canonical: &str) -> bool {
+    matches!(
+        canonical,
+        "authorization" | "proxy-authorization" | "private-token" | "x-saf-token" | "cookie"
+    )
+}
+
+/// Removes the identity headers only the gateway may set, and any
+/// identity or credential header spelled with `_` for `-`: CGI, WSGI and
+/// some Java containers read `X_Certificate_CommonName` as
+/// `X-Certificate-CommonName`, so a backend must never see one. (Names
+/// arrive lower-case: HTTP/2 requires it, and hyper folds HTTP/1.1 names.)
 fn strip_forgeable_headers(headers: &mut HeaderMap) {
     remove_headers(headers, |name| {
-        FORGEABLE_HEADERS.contains(name) || is_certificate_header(name)
+        let name = name.as_str();
+        if name.contains('_') {
+            let canonical = name.replace('_', "-");
+            is_identity_header(&canonical) || is_credential_header(&canonical)
+        } else {
+            is_identity_header(name)
+        }
     });
 }
 
@@ -241,7 +348,7 @@ struct LoginBody {
     password: Option<String>,
     #[serde(rename = "newPassword")]
     new_password: Option<String>,
-    /// issue 5: the MFA code, apart from the password.
+    /// The MFA code, apart from the password.
     #[serde(rename = "mfaToken")]
     mfa_token: Option<String>,
 }
@@ -264,17 +371,14 @@ async fn login(
     } else {
         Some(serde_json::from_slice(&body).map_err(|_| ApiError::InvalidInput)?)
     };
-    // issue 5: a client certificate alone logs in as its mapped user.
+    // A client certificate alone logs in as its mapped user.
     if basic_from(&headers).is_none() && parsed.is_none() {
         if let Some(Extension(peer)) = peer {
             let mut extensions = http::Extensions::new();
             extensions.insert(peer);
             if let Some(result) = crate::extract::authenticate_certificate(&extensions, &state) {
                 let user = result?.user().to_string();
-                let issued = state.tokens().issue(&user).map_err(|e| {
-                    tracing::error!(error = %e, "token signing failed");
-                    ApiError::BackendUnavailable
-                })?;
+                let issued = state.tokens().issue(&user).map_err(|e| issue_error(&e))?;
                 tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded (client certificate)");
                 return with_token_cookie(&state, &issued.token);
             }
@@ -294,8 +398,8 @@ async fn login(
         None => {
             let body = parsed.ok_or(ApiError::InvalidInput)?;
             match (body.username, body.password) {
-                (Some(user), Some(password)) if !user.is_empty() && !password.is_empty() => {
-                    (user, Password::new(password), body.new_password)
+                (Some(user), Some(password)) if !password.is_empty() => {
+                    (user_id(&user)?, Password::new(password), body.new_password)
                 }
                 _ => return Err(ApiError::InvalidInput),
             }
@@ -307,10 +411,7 @@ async fn login(
         .await?
     {
         AuthOutcome::Authenticated { user } => {
-            let issued = state.tokens().issue(&user).map_err(|e| {
-                tracing::error!(error = %e, "token signing failed");
-                ApiError::BackendUnavailable
-            })?;
+            let issued = state.tokens().issue(&user).map_err(|e| issue_error(&e))?;
             tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded");
             with_token_cookie(&state, &issued.token)
         }
@@ -322,6 +423,18 @@ async fn login(
         AuthOutcome::PasswordExpired => Err(ApiError::PasswordExpired),
         AuthOutcome::NewPasswordInvalid => Err(ApiError::NewPasswordInvalid),
         AuthOutcome::Revoked => Err(ApiError::UserRevoked),
+    }
+}
+
+/// Why a token could not be issued: the user was revoked meanwhile, or
+/// signing failed (logged; the client learns only that).
+fn issue_error(error: &zgate_auth::TokenError) -> ApiError {
+    match error {
+        zgate_auth::TokenError::UserNotActive => ApiError::UserRevoked,
+        other => {
+            tracing::error!(error = %other, "token signing failed");
+            ApiError::BackendUnavailable
+        }
     }
 }
 
@@ -369,10 +482,10 @@ async fn refresh(
         return Err(ApiError::NotFound);
     }
     let token = token?;
-    let issued = state
-        .tokens()
-        .refresh(token.token())
-        .map_err(|e| token_error(&e))?;
+    let issued = state.tokens().refresh(token.token()).map_err(|e| match e {
+        zgate_auth::TokenError::Signing => issue_error(&e),
+        other => token_error(&other),
+    })?;
     with_token_cookie(&state, &issued.token)
 }
 
@@ -409,18 +522,18 @@ struct CheckRequest {
 /// POST /gateway/auth/check: a SAF resource check for the caller.
 async fn check(
     State(state): State<AppState>,
-    caller: Authenticated,
+    caller: Permitted<AnyCaller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|_| ApiError::InvalidCheckRequest)?;
     let request: CheckRequest =
         serde_json::from_slice(&body).map_err(|_| ApiError::InvalidCheckRequest)?;
-    // A PAT works on the gateway's own endpoints only with the gateway in scope.
-    if !caller.allows_service(crate::extract::GATEWAY_SERVICE_ID) {
-        return Err(ApiError::InvalidToken);
-    }
     let level = AccessLevel::parse(&request.access_level).ok_or(ApiError::InvalidCheckRequest)?;
-    if request.resource_class.trim().is_empty() || request.resource_name.trim().is_empty() {
+    // Names by RACF's rules, never trimmed: `"APIML.DENY.ME "` is no name,
+    // and must not be read as one a generic profile grants.
+    if zgate_esm::model::normalize_class(&request.resource_class).is_err()
+        || zgate_esm::model::normalize_resource_name(&request.resource_name).is_err()
+    {
         return Err(ApiError::InvalidCheckRequest);
     }
     let allowed = state
@@ -518,7 +631,6 @@ mod tests {
             "/application/health.get.summary",
             "/application/metrics.get.summary",
             "/gateway/api-docs.get.summary",
-            // issue 5
             "/gateway/api/v1/auth/access-token/generate.post.summary",
             "/gateway/api/v1/auth/access-token/validate.post.summary",
             "/gateway/api/v1/auth/access-token/revoke.delete.summary",
@@ -584,6 +696,15 @@ mod tests {
             .header("X-Certificate-CommonName", "ADMIN")
             .header("X-Certificate-Anything", "x")
             .header("Client-Cert", ":MIIB:")
+            .header("X_Certificate_CommonName", "ADMIN")
+            .header("x-certificate_distinguishedname", "CN=ADMIN")
+            .header("CLIENT_CERT", ":MIIB:")
+            .header("X_Zowe_Auth_Failure", "x")
+            .header("Private_Token", "t")
+            .header("X_SAF_Token", "t")
+            .header("Proxy_Authorization", "Basic x")
+            .header("X-Zowe-Auth-Failure", "x")
+            .header("X_Custom_Name", "kept")
             .header("X-Other", "kept")
             .body(Body::empty())
             .unwrap();
@@ -591,6 +712,6 @@ mod tests {
         let body = axum::body::to_bytes(response.into_body(), 1024)
             .await
             .unwrap();
-        assert_eq!(&body[..], b"x-other");
+        assert_eq!(&body[..], b"x-other,x_custom_name");
     }
 }

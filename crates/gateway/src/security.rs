@@ -1,7 +1,8 @@
 //! What the gateway needs from a security manager, as a narrow trait: verify
 //! a password (optionally changing it), decide a SAF resource check, and say
 //! whether it is reachable. The embedded ESM implements it (see `esm_adapter`);
-//! tests may implement it in-process.
+//! tests may implement it in-process. No method has a default: a backend
+//! that forgets one does not compile, rather than allowing by omission.
 
 use std::fmt;
 
@@ -109,33 +110,19 @@ pub trait SecurityManager: Send + Sync + 'static {
     /// Whether the ESM and its store answer.
     fn health(&self) -> Result<(), BackendError>;
 
-    // --- issue 5 ---
     /// [`SecurityManager::authenticate`] with a separately given second
-    /// factor (`mfaToken`). Backends without MFA refuse a code.
+    /// factor (`mfaToken`). A backend without MFA must refuse a code.
     fn authenticate_with_factor(
         &self,
         user: &str,
         password: &Password,
         new_password: Option<&Password>,
         code: Option<&Password>,
-    ) -> Result<AuthOutcome, BackendError> {
-        match code {
-            None => self.authenticate(user, password, new_password),
-            Some(_) => Ok(AuthOutcome::InvalidCredentials),
-        }
-    }
+    ) -> Result<AuthOutcome, BackendError>;
 
-    /// Maps a client certificate (DER) to a user. Backends without a
-    /// mapping map nothing.
-    fn map_certificate(&self, _der: &[u8]) -> Result<CertOutcome, BackendError> {
-        Ok(CertOutcome::NoMapping)
-    }
-
-    /// Whether a user may still use a credential issued earlier (a PAT):
-    /// `false` when revoked or deleted since.
-    fn user_active(&self, _user: &str) -> Result<bool, BackendError> {
-        Ok(true)
-    }
+    /// Maps a client certificate (DER) to a user. A backend without
+    /// certificate mapping must answer [`CertOutcome::NoMapping`].
+    fn map_certificate(&self, der: &[u8]) -> Result<CertOutcome, BackendError>;
 }
 
 /// What a client certificate maps to.

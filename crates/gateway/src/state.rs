@@ -19,7 +19,7 @@ pub struct Settings {
     pub allow_token_refresh: bool,
     /// `Max-Age` on the token cookie; `None` = a session cookie.
     pub cookie_max_age_seconds: Option<u64>,
-    /// Client certificates authenticate (`x509.enabled`; issue 5).
+    /// Client certificates authenticate (`x509.enabled`).
     pub x509_enabled: bool,
 }
 
@@ -32,7 +32,7 @@ struct Inner {
     /// 19 MiB each): bound how many run at once so a login flood queues
     /// instead of exhausting memory with blocking threads.
     hashing: Arc<tokio::sync::Semaphore>,
-    /// Personal access tokens, when enabled (issue 5).
+    /// Personal access tokens, when enabled.
     pats: Option<Arc<PatService>>,
 }
 

@@ -112,7 +112,8 @@ async fn login_input_errors_are_400_zweag121e() {
         (Some("Basic VVNFUjE=".to_string()), ""),     // no ':' at all
     ];
     for (auth, body) in cases {
-        let mut builder = req("POST", "/gateway/api/v1/auth/login");
+        let mut builder =
+            req("POST", "/gateway/api/v1/auth/login").header("content-type", "application/json");
         if let Some(auth) = &auth {
             builder = builder.header("authorization", auth);
         }
@@ -132,6 +133,7 @@ async fn basic_header_wins_over_body() {
         &h.app,
         req("POST", "/gateway/api/v1/auth/login")
             .header("authorization", basic("USER1", "secret1"))
+            .header("content-type", "application/json")
             .body(Body::from(r#"{"username":"OTHER","password":"bad"}"#))
             .unwrap(),
     )
@@ -147,7 +149,7 @@ async fn basic_header_wins_over_body() {
 }
 
 #[tokio::test]
-async fn expired_password_new_password_and_revoked_user() {
+async fn expired_password_is_changed_at_login_and_revoked_user_is_refused() {
     let security = table();
     security.users.lock().unwrap().get_mut("USER1").unwrap().1 = true;
     security
@@ -163,9 +165,11 @@ async fn expired_password_new_password_and_revoked_user() {
         "The platform returned error: EMVSEXPIRE: The password for the specified identity has expired"
     );
     let change = |new: &str| {
-        req("POST", "/gateway/api/v1/auth/login").body(Body::from(format!(
-            r#"{{"username":"USER1","password":"secret1","newPassword":"{new}"}}"#
-        )))
+        req("POST", "/gateway/api/v1/auth/login")
+            .header("content-type", "application/json")
+            .body(Body::from(format!(
+                r#"{{"username":"USER1","password":"secret1","newPassword":"{new}"}}"#
+            )))
     };
     send(&h.app, change("x").unwrap())
         .await
@@ -265,7 +269,7 @@ async fn query_returns_claims_in_milliseconds() {
 }
 
 #[tokio::test]
-async fn query_token_errors() {
+async fn query_rejects_missing_forged_foreign_and_expired_tokens() {
     let h = harness(table());
     let token = login(&h.app, "USER1", "secret1").await.cookie_token();
 
@@ -480,7 +484,7 @@ async fn refresh_is_off_by_default_and_rotates_when_on() {
 }
 
 #[tokio::test]
-async fn public_key_endpoints() {
+async fn public_key_endpoints_serve_the_signing_key_as_pem_and_jwk() {
     let h = harness(table());
     let pem = send(
         &h.app,
@@ -519,7 +523,7 @@ fn check_body(level: &str) -> Body {
 }
 
 #[tokio::test]
-async fn saf_check_endpoint() {
+async fn saf_check_is_204_when_permitted_and_a_spec_error_otherwise() {
     let security = table();
     security.access.lock().unwrap().insert(
         ("USER1".into(), "ZOWE".into(), "APIML.SERVICES".into()),
@@ -609,7 +613,7 @@ async fn unknown_paths_are_404_zweam104e() {
 }
 
 #[tokio::test]
-async fn health_metrics_and_api_docs() {
+async fn health_metrics_and_api_docs_are_served() {
     let h = harness(table());
     let health = send(
         &h.app,

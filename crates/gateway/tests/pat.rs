@@ -24,12 +24,15 @@ struct World {
     dir: tempfile::TempDir,
 }
 
-fn open_esm(dir: &std::path::Path) -> Arc<Esm> {
+/// The ESM reads the tokens' clock: a user's revocation time and a token's
+/// issue time are compared.
+fn open_esm(dir: &std::path::Path, clock: Arc<ManualClock>) -> Arc<Esm> {
     Arc::new(
         Esm::open_with(
             dir,
             EsmConfig {
                 hash_cost: HashCost::TEST_ONLY,
+                clock,
                 ..EsmConfig::default()
             },
         )
@@ -64,7 +67,8 @@ fn app_on(esm: &Arc<Esm>, clock: Arc<ManualClock>, pats_enabled: bool) -> Gatewa
 
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let esm = open_esm(dir.path());
+    let clock = Arc::new(ManualClock::new(T0));
+    let esm = open_esm(dir.path(), clock.clone());
     for c in [
         "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED",
         "ADDUSER BOB PASSWORD(BOBPW1) NOEXPIRED",
@@ -78,7 +82,6 @@ fn world() -> World {
     ] {
         esm.run_command(&Issuer::Operator, c).unwrap();
     }
-    let clock = Arc::new(ManualClock::new(T0));
     World {
         app: app_on(&esm, clock.clone(), true),
         clock,
@@ -159,7 +162,7 @@ fn claims(token: &str) -> serde_json::Value {
 }
 
 #[tokio::test]
-async fn generate_claims_limits_and_every_credential_place() {
+async fn generated_pat_has_the_spec_claims_and_limits_and_works_in_every_credential_place() {
     let w = world();
     let token = pat(&w.app, r#"["Gateway","API1"]"#).await;
     let c = claims(&token);
@@ -198,6 +201,7 @@ async fn generate_claims_limits_and_every_credential_place() {
         &w.app,
         req("POST", "/zaas/api/v1/auth/access-token/generate")
             .header("authorization", basic("ALICE", "ALICEPW1"))
+            .header("content-type", "application/json")
             .body(Body::from(r#"{"scopes":["x"]}"#))
             .unwrap(),
     )
@@ -278,7 +282,10 @@ async fn bad_bodies_are_clear_errors_and_write_nothing() {
         (r#"{"validity":1,"scope":["a"]}"#, "ZWEAT606E"),
         (r#"{"validity":1}"#, "ZWEAT606E"),
         (r#"{"validity":1,"scopes":[]}"#, "ZWEAT606E"),
-        (r#"{"validity":1,"scopes":["", " "]}"#, "ZWEAT606E"),
+        (r#"{"validity":1,"scopes":["", ""]}"#, "ZWEAT606E"),
+        // A blank is never trimmed away into "no scope" or another scope.
+        (r#"{"validity":1,"scopes":["", " "]}"#, "ZWEAT605E"),
+        (r#"{"validity":1,"scopes":[" zosmf"]}"#, "ZWEAT605E"),
     ] {
         generate(&w.app, "ALICE", "ALICEPW1", body)
             .await
@@ -317,7 +324,7 @@ fn base64_of(text: &str) -> String {
 }
 
 #[tokio::test]
-async fn validate_revoke_and_rules() {
+async fn revocations_and_rules_invalidate_pats_persistently_and_store_only_hashes() {
     let w = world();
     let alice = pat(&w.app, r#"["api1","api2"]"#).await;
     assert_eq!(validate(&w.app, &alice, "API1").await, 204);
@@ -496,7 +503,7 @@ async fn validate_revoke_and_rules() {
             .any(|f| f.len() == 128 && f.bytes().all(|b| b.is_ascii_hexdigit()))));
 
     // After a restart (new ESM, new service on the same home): still revoked.
-    let esm2 = open_esm(w.dir.path());
+    let esm2 = open_esm(w.dir.path(), w.clock.clone());
     let app2 = app_on(&esm2, w.clock.clone(), true);
     for t in [&alice, &t1, &t2, &t3] {
         assert_eq!(validate(&app2, t, "api1").await, 401);
@@ -547,7 +554,7 @@ async fn a_revoked_user_loses_its_pats() {
 }
 
 #[tokio::test]
-async fn expired_pat_and_disabled_pats() {
+async fn expired_pats_and_pats_while_disabled_authenticate_nothing() {
     let w = world();
     let t = pat(&w.app, r#"["gateway"]"#).await;
     w.clock.advance_ms(31 * 86_400_000);

@@ -17,6 +17,9 @@ fn esm(dir: &std::path::Path) -> Arc<Esm> {
         dir,
         EsmConfig {
             hash_cost: HashCost::TEST_ONLY,
+            // The harness's token clock starts at T0 too: users exist from
+            // before the tokens issued to them.
+            clock: Arc::new(zgate_auth::ManualClock::new(T0)),
             ..EsmConfig::default()
         },
     )
@@ -38,7 +41,7 @@ fn harness_on(esm: &Arc<Esm>) -> Harness {
 }
 
 #[tokio::test]
-async fn login_outcomes_with_the_real_esm() {
+async fn login_gives_the_spec_answer_for_each_real_esm_outcome() {
     let dir = tempfile::tempdir().unwrap();
     let esm = esm(dir.path());
     run(&esm, "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");

@@ -758,7 +758,7 @@ mod tests {
     }
 
     #[test]
-    fn racf_filter_notation() {
+    fn racf_filters_list_rdns_most_specific_first_joined_by_dots() {
         let dname = Dname::default();
         assert_eq!(
             dname.to_racf_filter("USER1"),

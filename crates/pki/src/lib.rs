@@ -46,6 +46,8 @@
 pub mod doctor;
 pub mod error;
 mod fsutil;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod generate;
 pub mod import;
 pub mod signing;

@@ -73,7 +73,7 @@ fn a_fresh_init_passes_every_check() {
 }
 
 #[test]
-fn wrong_passwords() {
+fn wrong_passwords_fail_and_name_the_setting_to_fix() {
     let dir = tempfile::tempdir().unwrap();
     let report = init_in(dir.path());
     let checks = doctor_for(&report, |p| {
@@ -103,7 +103,7 @@ fn wrong_passwords() {
 }
 
 #[test]
-fn missing_alias_and_alias_without_key() {
+fn missing_alias_or_alias_without_key_fails_and_lists_key_aliases() {
     let dir = tempfile::tempdir().unwrap();
     let report = init_in(dir.path());
     for (alias, message) in [
@@ -128,7 +128,7 @@ fn missing_alias_and_alias_without_key() {
 }
 
 #[test]
-fn key_that_does_not_match_the_certificate() {
+fn key_not_matching_the_certificate_fails() {
     let dir = tempfile::tempdir().unwrap();
     let a = init_in(&dir.path().join("a"));
     let b = init_in(&dir.path().join("b"));
@@ -181,7 +181,7 @@ fn key_that_does_not_match_the_certificate() {
 }
 
 #[test]
-fn ca_missing_from_truststore() {
+fn ca_missing_from_truststore_fails_the_chain_check() {
     let dir = tempfile::tempdir().unwrap();
     let a = init_in(&dir.path().join("a"));
     let b = init_in(&dir.path().join("b"));
@@ -201,7 +201,7 @@ fn ca_missing_from_truststore() {
 }
 
 #[test]
-fn expired_and_soon_expiring_with_the_injected_clock() {
+fn validity_warns_before_expiry_and_fails_when_expired_or_not_yet_valid() {
     let dir = tempfile::tempdir().unwrap();
     let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_900_000_000);
     let report = init_with(dir.path(), |p| {
@@ -228,7 +228,7 @@ fn expired_and_soon_expiring_with_the_injected_clock() {
 }
 
 #[test]
-fn host_names_not_in_the_san() {
+fn host_names_not_in_the_san_fail_with_the_option_to_add_them() {
     let dir = tempfile::tempdir().unwrap();
     let report = init_with(dir.path(), |p| p.sans = vec!["*.apps.example.com".into()]);
     let checks = doctor_for(&report, |p| {
@@ -365,7 +365,7 @@ impl OpensslCa {
 const GOOD_EXT: &str = "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n";
 
 #[test]
-fn openssl_made_certificates_good_and_bad() {
+fn openssl_made_certificates_are_judged_on_eku_key_size_signature_and_san() {
     let dir = tempfile::tempdir().unwrap();
     let ca = OpensslCa::new(dir.path());
 
@@ -444,7 +444,7 @@ fn openssl_made_certificates_good_and_bad() {
 }
 
 #[test]
-fn unreadable_inputs_and_keyrings() {
+fn unreadable_keystores_fail_and_z_os_keyrings_warn() {
     let dir = tempfile::tempdir().unwrap();
     let report = init_in(dir.path());
     let garbage = dir.path().join("garbage.p12");
@@ -516,7 +516,7 @@ fn serve_on(addr: &str, config: rustls::ServerConfig) -> (tokio::runtime::Runtim
 }
 
 #[test]
-fn live_handshake_under_each_mode() {
+fn live_handshake_result_follows_the_verification_mode() {
     let dir = tempfile::tempdir().unwrap();
     let a = init_in(&dir.path().join("a"));
     let b = init_in(&dir.path().join("b"));
@@ -600,7 +600,7 @@ fn live_handshake_under_each_mode() {
 }
 
 #[test]
-fn chain_through_an_intermediate_to_the_root() {
+fn chain_is_followed_through_an_intermediate_to_a_trusted_root() {
     let dir = tempfile::tempdir().unwrap();
     let root = OpensslCa::new(dir.path());
     // root -> intermediate (made with openssl) -> leaf

@@ -204,7 +204,7 @@ fn certificate_contents_follow_zowe() {
 }
 
 #[test]
-fn ec_keys_and_extra_cas() {
+fn ec_key_and_extra_cas_are_stored_as_keytool_and_openssl_expect() {
     let dir = tempfile::tempdir().unwrap();
     // Two extra CAs from openssl, in one PEM file and another.
     for name in ["ext_a", "ext_b"] {
@@ -581,7 +581,7 @@ fn imports_pem_key_and_chain() {
 
 #[test]
 fn reads_the_real_zowe_keystores() {
-    let zowe = shared().join("data/zowe/keystore");
+    let zowe = zowe_testdata().join("keystore");
     let pw = pki::Password::new("password");
     let store =
         pki::Keystore::read_pkcs12(&zowe.join("localhost/localhost.keystore.p12"), &pw).unwrap();
@@ -640,7 +640,7 @@ fn reads_the_real_zowe_keystores() {
 }
 
 #[test]
-fn client_certificate_for_a_user() {
+fn client_certificate_is_for_client_auth_and_comes_with_its_racdcert_map() {
     let dir = tempfile::tempdir().unwrap();
     let ca = init_in(dir.path());
     let out = dir.path().join("clients");

@@ -113,7 +113,7 @@ async fn pem_key_and_certificate_serve_too() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rustls_client_modes_against_the_server() {
+async fn client_verification_modes_and_optional_client_certificates_work() {
     let dir = tempfile::tempdir().unwrap();
     let report = init_in(dir.path());
     let other = tempfile::tempdir().unwrap();
@@ -230,7 +230,7 @@ fn unsupported_cipher_names_are_reported_not_dropped() {
 }
 
 #[test]
-fn signing_key_rsa_and_ec() {
+fn signing_keys_have_their_jwt_algorithm_and_an_spki_based_key_id() {
     let dir = tempfile::tempdir().unwrap();
     let report = init_in(dir.path());
     let key = pki::signing_key(&keystore_params(&report)).unwrap();

@@ -53,7 +53,7 @@ pub enum CommandErrorKind {
     NotFound,
     /// Something to define exists already.
     Duplicate,
-    /// Not built yet (RACDCERT, RACMAP, PassTicket keys).
+    /// A command or operand zgate does not implement (RACMAP, ICSF keys).
     NotSupported,
     /// The store failed; nothing was changed.
     Store,
@@ -339,10 +339,7 @@ pub fn execute(state: &State, env: &Env<'_>, text: &str) -> Result<Outcome, Comm
         other => {
             return Err(CommandError::new(
                 CommandErrorKind::NotSupported,
-                format!(
-                    "IRRD001I {other} IS NOT SUPPORTED YET: certificate and identity \
-                     mapping come in a later zgate version. Command not processed."
-                ),
+                format!("IRRD001I {other} IS NOT SUPPORTED BY ZGATE. Command not processed."),
             ))
         }
     }
@@ -566,7 +563,7 @@ impl Exec<'_> {
         Ok(())
     }
 
-    fn set_attributes(user: &mut User, p: &Parsed) -> Result<(), CommandError> {
+    fn set_attributes(user: &mut User, p: &Parsed, now_ms: i64) -> Result<(), CommandError> {
         for (on, off) in [
             ("SPECIAL", "NOSPECIAL"),
             ("AUDITOR", "NOAUDITOR"),
@@ -596,6 +593,8 @@ impl Exec<'_> {
         set(&mut user.restricted, "RESTRICTED", "NORESTRICTED");
         if p.has("REVOKE") {
             user.revoked = true;
+            // Every credential issued so far ends here, also after a RESUME.
+            user.revoked_at_ms = now_ms;
         }
         if p.has("RESUME") {
             user.revoked = false;
@@ -641,7 +640,7 @@ impl Exec<'_> {
                 )));
             }
             let mut user = User::new(id.clone(), group.clone(), owner.clone(), self.env.now_ms);
-            Self::set_attributes(&mut user, p)?;
+            Self::set_attributes(&mut user, p, self.env.now_ms)?;
             self.set_credentials(&mut user, p, false)?;
             if user.protected() {
                 self.say(format!("ICH01024I User {id} is defined as PROTECTED."));
@@ -675,7 +674,7 @@ impl Exec<'_> {
                 }
                 user.default_group = g;
             }
-            Self::set_attributes(&mut user, p)?;
+            Self::set_attributes(&mut user, p, self.env.now_ms)?;
             self.set_credentials(&mut user, p, true)?;
             self.out.changes.push(Change::PutUser(Box::new(user)));
         }
@@ -1003,7 +1002,7 @@ impl Exec<'_> {
 
     fn rdefine(&mut self, p: &Parsed, altering: bool) -> Result<(), CommandError> {
         let (class, names) = self.class_and_profiles(p)?;
-        // iss6: PassTicket keys, PTKTDATA only.
+        // PassTicket keys, PTKTDATA only.
         if p.has("SSIGNON") && class != crate::ptkt::PTKTDATA {
             return Err(invalid(
                 "IKJ56712I INVALID KEYWORD, SSIGNON (PTKTDATA CLASS ONLY)",

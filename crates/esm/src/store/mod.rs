@@ -327,7 +327,7 @@ pub trait Store: Send {
     fn note_rejected_logon(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
-    /// PassTicket replay protection (iss6): records the use of a ticket
+    /// PassTicket replay protection: records the use of a ticket
     /// (`ticket_hash`, a digest of user, application and ticket) until
     /// `expires_at_ms`, dropping expired records; `false` when it was
     /// already used. One transaction, shared by every process on the store.
@@ -343,7 +343,7 @@ pub trait Store: Send {
             "PassTicket replay protection is not supported by this store".to_owned(),
         ))
     }
-    /// Loads the security records (issue 5: PAT rules, TOTP factors,
+    /// Loads the security records (PAT rules, TOTP factors,
     /// certificate mappings; see [`crate::records`]).
     /// A backend without them has none (and refuses to write any).
     fn load_records(&mut self) -> Result<Vec<crate::records::Record>, StoreError> {

@@ -57,15 +57,17 @@ const MIGRATIONS: &[&str] = &[
     // 4: refresh counters, so RACLIST/GLOBAL refreshes reach every process.
     "ALTER TABLE classes ADD COLUMN raclist_generation INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE classes ADD COLUMN global_generation INTEGER NOT NULL DEFAULT 0;",
-    // 5 (issue 5): security records beside the model: PAT revocation rules
+    // 5: security records beside the model: PAT revocation rules
     // (salted hashes only), TOTP factors and their last accepted step,
     // certificate name filters and registered certificates.
     "CREATE TABLE security_records (kind TEXT NOT NULL, key TEXT NOT NULL,
         value TEXT NOT NULL, PRIMARY KEY (kind, key));",
-    // 6 (issue 6): PTKTDATA keys on profiles; PassTicket replay protection.
+    // 6: PTKTDATA keys on profiles; PassTicket replay protection.
     "ALTER TABLE profiles ADD COLUMN ssignon TEXT;
      CREATE TABLE passticket_uses (hash TEXT PRIMARY KEY, expires_at_ms INTEGER NOT NULL);
      CREATE INDEX passticket_uses_expiry ON passticket_uses (expires_at_ms);",
+    // 7: when a user was last revoked: credentials issued before stay invalid.
+    "ALTER TABLE users ADD COLUMN revoked_at_ms INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The newest schema version this build knows.
@@ -219,7 +221,7 @@ fn put_user(tx: &Transaction<'_>, u: &User) -> rusqlite::Result<()> {
     let (ph_h, ph_t, ph_e) = cred(&u.phrase);
     tx.execute(
         "INSERT OR REPLACE INTO users VALUES
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
         params![
             u.id,
             u.name,
@@ -240,7 +242,8 @@ fn put_user(tx: &Transaction<'_>, u: &User) -> rusqlite::Result<()> {
             history_text(&u.phrase_history),
             u.failed_attempts,
             u.created_ms,
-            u.last_logon_ms
+            u.last_logon_ms,
+            u.revoked_at_ms
         ],
     )?;
     Ok(())
@@ -438,6 +441,7 @@ impl Store for SqliteStore {
                         failed_attempts: r.get(17)?,
                         created_ms: r.get(18)?,
                         last_logon_ms: r.get(19)?,
+                        revoked_at_ms: r.get(20)?,
                     })
                 })
                 .map_err(db)?;
@@ -705,7 +709,7 @@ impl Store for SqliteStore {
         tx.commit().map_err(db)
     }
 
-    // --- issue 5: security records (see `crate::records`) ---
+    // Security records (see `crate::records`).
     fn load_records(&mut self) -> Result<Vec<Record>, StoreError> {
         let mut st = self
             .conn
@@ -761,7 +765,6 @@ impl Store for SqliteStore {
         tx.commit().map_err(db)?;
         Ok(next)
     }
-    // --- end issue 5 ---
 
     fn dump(&mut self) -> Result<Vec<String>, StoreError> {
         let tables: Vec<String> = {

@@ -13,8 +13,10 @@
 //!   token for a backend (`{"token","applid"?}` → 200 claims / 401).
 //!
 //! Architecture invariant: routed requests authenticate through the one
-//! path every endpoint uses (the [`Authenticated`] extractor); this module
-//! never reads a credential itself except to strip it.
+//! path every endpoint uses ([`authenticate_request`]); this module never
+//! reads a credential itself except to strip it. The path a backend
+//! receives is the normalized one ([`crate::target`]), below the service's
+//! root.
 
 pub mod proxy;
 pub mod schemes;
@@ -27,7 +29,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
@@ -35,10 +37,13 @@ use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde::Deserialize;
 
 use crate::error::{ApiError, AUTH_FAILURE_HEADER};
-use crate::extract::Authenticated;
+use crate::extract::{
+    authenticate_request, Authenticated, Credentials, Permitted, ServicesRead, ServicesUpdate,
+};
 use crate::metrics::RouteTag;
 use crate::security::AccessLevel;
 use crate::state::AppState;
+use crate::target::Target as NormalizedTarget;
 pub use services::{DefinitionErrors, Scheme, Service};
 
 /// Issues PassTickets for the gateway (the ESM in this process).
@@ -269,20 +274,16 @@ async fn wrong_method(method: Method) -> ApiError {
 }
 
 async fn list_services(
-    State(state): State<AppState>,
     Extension(routing): Extension<Arc<Routing>>,
-    caller: Authenticated,
+    _caller: Permitted<ServicesRead>,
 ) -> Result<Response, ApiError> {
-    state.require_access(caller.user(), "APIML.SERVICES", AccessLevel::Read)?;
     Ok(Json(serde_json::json!({ "services": routing.services() })).into_response())
 }
 
 async fn reload_services(
-    State(state): State<AppState>,
     Extension(routing): Extension<Arc<Routing>>,
-    caller: Authenticated,
+    _caller: Permitted<ServicesUpdate>,
 ) -> Result<Response, ApiError> {
-    state.require_access(caller.user(), "APIML.SERVICES", AccessLevel::Update)?;
     let r = routing.clone();
     let result = tokio::task::spawn_blocking(move || r.reload())
         .await
@@ -291,12 +292,11 @@ async fn reload_services(
         Ok(n) => Json(serde_json::json!({ "loaded": n })).into_response(),
         Err(errors) => {
             tracing::warn!(%errors, "service definitions refused; the previous set stays");
-            let list: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
-            (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(serde_json::json!({ "errors": list, "kept": routing.services().len() })),
-            )
-                .into_response()
+            ApiError::DefinitionsRefused {
+                errors: errors.0.iter().map(ToString::to_string).collect(),
+                kept: routing.services().len(),
+            }
+            .into_response()
         }
     })
 }
@@ -314,10 +314,10 @@ async fn ticket(
 ) -> Result<Response, ApiError> {
     let parsed: TicketBody =
         serde_json::from_slice(&body).map_err(|_| ApiError::TicketNoApplication)?;
+    // An application id by RACF's rules, never trimmed into another one.
     let appl = parsed
         .application_name
-        .map(|a| a.trim().to_owned())
-        .filter(|a| !a.is_empty())
+        .filter(|a| zgate_esm::model::normalize_id(a).is_ok())
         .ok_or(ApiError::TicketNoApplication)?;
     let user = caller.claims().sub.clone();
     let issuer = routing.issuer.clone().ok_or(ApiError::TicketFailed {
@@ -509,6 +509,36 @@ impl Payload {
     }
 }
 
+/// Refuses a routed path that left its service on the way in (a `..`
+/// that removed the service id or the `api|ui|ws` segment; the edge has
+/// refused those already when it normalized), or that holds encoded
+/// separators the service did not opt in to: with them, a backend
+/// that decodes could still find a dot segment, so those are refused even
+/// then.
+fn stays_in_service(request: &Request, service: Option<&Service>) -> Result<(), ApiError> {
+    let computed;
+    let target = match request.extensions().get::<NormalizedTarget>() {
+        Some(target) => target,
+        None => {
+            computed = crate::target::accept(request.uri().path())
+                .map_err(|e| ApiError::RejectedTarget { why: e.why() })?;
+            &computed
+        }
+    };
+    if target.encoded_separators && !service.is_some_and(|s| s.url_encoded_characters) {
+        return Err(ApiError::RejectedTarget {
+            why:
+                "the path contains an encoded '/', '\\' or '%' and the service does not accept them",
+        });
+    }
+    if target.decodes_to_dot_segment {
+        return Err(ApiError::RejectedTarget {
+            why: "the path decodes to a dot segment",
+        });
+    }
+    Ok(())
+}
+
 /// The fallback handler: routes `/<serviceId>/<api|ui|ws>/...`.
 pub async fn routed(
     State(state): State<AppState>,
@@ -516,17 +546,23 @@ pub async fn routed(
     request: Request,
 ) -> Response {
     let Some(target) = resolve(&routing, request.uri()) else {
-        return ApiError::NotFound.into_response();
+        return match stays_in_service(&request, None) {
+            Ok(()) => ApiError::NotFound.into_response(),
+            Err(error) => error.into_response(),
+        };
     };
     let entry = target.entry.clone();
     let service = &entry.service;
+    if let Err(error) = stays_in_service(&request, Some(service)) {
+        return error.into_response();
+    }
     let (mut parts, body) = request.into_parts();
 
     // Authenticate through the one path, unless the service bypasses.
     let mut failure: Option<String> = None;
     let mut caller: Option<Authenticated> = None;
     if service.scheme != Scheme::Bypass || routing.settings.per_service_authorization {
-        match Authenticated::from_request_parts(&mut parts, &state).await {
+        match authenticate_request(&parts, &state, Credentials::ANY).await {
             // A personal access token authenticates only for the services
             // in its scopes; elsewhere it is no credential at all.
             Ok(c) if !c.allows_service(&service.service_id) => {
@@ -614,7 +650,12 @@ async fn forward(
                     return r;
                 }
             }
-            Err(_) => return (StatusCode::GATEWAY_TIMEOUT, "").into_response(),
+            Err(_) => {
+                return ApiError::UpstreamTimeout {
+                    service: service.to_owned(),
+                }
+                .into_response()
+            }
         }
     }
     ApiError::ServiceUnavailable {
@@ -707,7 +748,12 @@ fn failed(service: &str, instance: &Instance, error: proxy::SendError) -> Option
         }
         proxy::SendError::Failed(e) => {
             tracing::warn!(service, instance = %instance.origin.base(), error = %e, "routed request failed");
-            Some((StatusCode::BAD_GATEWAY, "").into_response())
+            Some(
+                ApiError::UpstreamFailed {
+                    service: service.to_owned(),
+                }
+                .into_response(),
+            )
         }
     }
 }
@@ -756,6 +802,95 @@ mod tests {
         assert!(path(&r, "/svc/ws/v1/x").is_none());
         assert!(path(&r, "/svc/other/v1/x").is_none());
         assert!(path(&r, "/nosuch/api/v1/x").is_none());
+    }
+
+    /// What a backend would receive for `raw`, or `None` when the gateway
+    /// sends nothing (refused at the edge, in routing, or not found).
+    fn backend_path(r: &Routing, raw: &str) -> Option<(String, String)> {
+        let target = crate::target::accept(raw).ok()?;
+        let uri: Uri = target.path.parse().ok()?;
+        let mut request = Request::new(Body::empty());
+        *request.uri_mut() = uri.clone();
+        request.extensions_mut().insert(target);
+        let resolved = resolve(r, &uri)?;
+        stays_in_service(&request, Some(&resolved.entry.service)).ok()?;
+        Some((resolved.entry.service.service_id.clone(), resolved.path))
+    }
+
+    #[tokio::test]
+    async fn normalized_paths_reach_the_backend_below_the_route() {
+        let r = routing(
+            "services:\n  - serviceId: svc\n    instanceBaseUrls: [http://h:1/]\n    routes:\n      - {gatewayUrl: api/v1, serviceRelativeUrl: /root/v1}\n  - serviceId: enc\n    instanceBaseUrls: [http://h:2/]\n    customMetadata: {apiml: {enableUrlEncodedCharacters: 'true'}}\n    routes:\n      - {gatewayUrl: api/v1, serviceRelativeUrl: /eroot/v1}\n",
+        );
+        let sent = |raw: &str| backend_path(&r, raw).map(|(_, path)| path);
+        assert_eq!(
+            sent("/svc/api/v1/a/./b/../c").as_deref(),
+            Some("/root/v1/a/c")
+        );
+        assert_eq!(sent("/svc/api/v1/%61%7e").as_deref(), Some("/root/v1/a~"));
+        assert_eq!(sent("/svc/api/v1/../v1/x").as_deref(), Some("/root/v1/x"));
+        assert_eq!(sent("/svc/api/v1/a%2Fb"), None);
+        assert_eq!(
+            sent("/enc/api/v1/a%2fb").as_deref(),
+            Some("/eroot/v1/a%2Fb")
+        );
+        assert_eq!(sent("/enc/api/v1/a%2F..%2Fb"), None);
+        assert_eq!(sent("/svc/api/../../x"), None);
+        assert_eq!(sent("/svc/api/v1/..;/x"), None);
+        assert_eq!(sent("/nosuch%2f/api/v1/x"), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        /// For any target a client sends, the backend's path is below the
+        /// service's route (its `serviceRelativeUrl`) and has no dot or empty
+        /// segment even when fully decoded; or nothing is sent.
+        #[test]
+        fn the_backend_path_never_leaves_the_service(
+            start in proptest::sample::select(vec!["/svc/api/v1/", "/enc/api/v1/", "/svc/", "/", "/enc/ui/"]),
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "/", ".", "..", "%2e", "%2E", "%2f", "%2F", "%5c", "%5C", "%25", "%252e", ";", ";x",
+                "a", "api", "v1", "svc", "enc", "gateway", "\\", "%00", "%0a", "%41", "//", "~", "%7e",
+            ]), 0..14),
+        ) {
+            let r = routing(
+                "services:\n  - serviceId: svc\n    instanceBaseUrls: [http://h:1/]\n    routes:\n      - {gatewayUrl: api/v1, serviceRelativeUrl: /root/v1}\n  - serviceId: enc\n    instanceBaseUrls: [http://h:2/]\n    customMetadata: {apiml: {enableUrlEncodedCharacters: true}}\n    routes:\n      - {gatewayUrl: api/v1, serviceRelativeUrl: /eroot/v1}\n      - {gatewayUrl: ui, serviceRelativeUrl: /eui}\n",
+            );
+            let raw = format!("{start}{}", parts.concat());
+            if let Some((service, path)) = backend_path(&r, &raw) {
+                let root = match (service.as_str(), path.starts_with("/eui")) {
+                    ("svc", _) => "/root/v1",
+                    (_, true) => "/eui",
+                    _ => "/eroot/v1",
+                };
+                proptest::prop_assert!(
+                    path == root || path.starts_with(&format!("{root}/")),
+                    "{raw:?} reached {service} as {path:?}"
+                );
+                let decoded = path
+                    .replace("%2F", "/")
+                    .replace("%5C", "/")
+                    .replace("%2E", ".")
+                    .replace('\\', "/");
+                let below = &decoded[root.len()..];
+                let segments: Vec<&str> = below.split('/').skip(1).collect();
+                for (i, segment) in segments.iter().enumerate() {
+                    let name = segment.split(';').next().unwrap_or(segment);
+                    proptest::prop_assert!(
+                        name != "." && name != "..",
+                        "{raw:?} reached {service} as {path:?}"
+                    );
+                    proptest::prop_assert!(
+                        !segment.is_empty() || i + 1 == segments.len() || service == "enc",
+                        "{raw:?} reached {service} as {path:?}"
+                    );
+                }
+                proptest::prop_assert!(
+                    !path.bytes().any(|b| b.is_ascii_control()),
+                    "{raw:?} reached {service} as {path:?}"
+                );
+            }
+        }
     }
 
     #[tokio::test]

@@ -484,7 +484,7 @@ fn invalid(why: &'static str) -> io::Error {
 
 /// How a response body ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
+pub(crate) enum Framing {
     /// This many bytes are left.
     Length(u64),
     /// Chunked transfer coding, in this state.
@@ -497,7 +497,7 @@ enum Framing {
 
 /// Where the chunked decoder is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Chunk {
+pub(crate) enum Chunk {
     /// Expecting a chunk-size line.
     Size,
     /// Inside a chunk's data: this many bytes left.
@@ -508,19 +508,19 @@ enum Chunk {
     Trailers,
 }
 
-struct ResponseHead {
-    response: Response<()>,
-    framing: Framing,
-    keep_alive: bool,
+pub(crate) struct ResponseHead {
+    pub(crate) response: Response<()>,
+    pub(crate) framing: Framing,
+    pub(crate) keep_alive: bool,
 }
 
-enum Parsed {
+pub(crate) enum Parsed {
     Interim,
     Final(ResponseHead),
 }
 
 /// Parses one response head off the front of `buf`; `None` = incomplete.
-fn parse_head(buf: &mut BytesMut, head_only: bool) -> io::Result<Option<Parsed>> {
+pub(crate) fn parse_head(buf: &mut BytesMut, head_only: bool) -> io::Result<Option<Parsed>> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut slots);
     let len = match parsed.parse(buf) {
@@ -610,12 +610,12 @@ fn parse_head(buf: &mut BytesMut, head_only: bool) -> io::Result<Option<Parsed>>
 /// goes back to the pool (when the backend keeps it alive and sent nothing
 /// more). Dropped early, it closes the connection.
 pub struct PooledBody {
-    conn: Option<Stream>,
-    buf: BytesMut,
-    framing: Framing,
-    keep_alive: bool,
-    upstream: u64,
-    base: Arc<str>,
+    pub(crate) conn: Option<Stream>,
+    pub(crate) buf: BytesMut,
+    pub(crate) framing: Framing,
+    pub(crate) keep_alive: bool,
+    pub(crate) upstream: u64,
+    pub(crate) base: Arc<str>,
 }
 
 impl PooledBody {
@@ -632,7 +632,7 @@ impl PooledBody {
 
     /// The next data from what is buffered, advancing the framing; `None`
     /// = more must be read first.
-    fn decode(&mut self) -> io::Result<Option<Bytes>> {
+    pub(crate) fn decode(&mut self) -> io::Result<Option<Bytes>> {
         loop {
             match self.framing {
                 Framing::Done => return Ok(None),

@@ -94,6 +94,10 @@ pub struct Service {
     /// Health path appended to each instance URL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check_relative_url: Option<String>,
+    /// Encoded `/`, `\` and `%` in paths reach the service (API ML's
+    /// `customMetadata.apiml.enableUrlEncodedCharacters`); refused otherwise.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub url_encoded_characters: bool,
     /// Where it was defined (`file:line`).
     pub defined_at: String,
 }
@@ -143,8 +147,28 @@ struct RawService {
     routes: Option<Vec<RawRoute>>,
     authentication: Option<RawAuth>,
     health_check_relative_url: Option<String>,
-    // catalogUiTileId, homePageRelativeUrl, statusPageRelativeUrl, apiInfo,
-    // customMetadata...: accepted, unused.
+    /// Only `apiml.enableUrlEncodedCharacters` is read.
+    custom_metadata: Option<serde_yaml_ng::Value>,
+    // catalogUiTileId, homePageRelativeUrl, statusPageRelativeUrl, apiInfo:
+    // accepted, unused.
+}
+
+/// `apiml.enableUrlEncodedCharacters` of a service's `customMetadata`,
+/// nested (`apiml: {enableUrlEncodedCharacters: true}`) or as one dotted
+/// key, a boolean or the text `true`.
+fn url_encoded_characters(metadata: Option<&serde_yaml_ng::Value>) -> bool {
+    let Some(metadata) = metadata else {
+        return false;
+    };
+    let value = metadata
+        .get("apiml")
+        .and_then(|apiml| apiml.get("enableUrlEncodedCharacters"))
+        .or_else(|| metadata.get("apiml.enableUrlEncodedCharacters"));
+    match value {
+        Some(serde_yaml_ng::Value::Bool(on)) => *on,
+        Some(serde_yaml_ng::Value::String(text)) => text.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -361,6 +385,7 @@ pub fn parse_file(
                     .health_check_relative_url
                     .map(|h| h.trim().to_owned())
                     .filter(|h| !h.is_empty()),
+                url_encoded_characters: url_encoded_characters(s.custom_metadata.as_ref()),
                 defined_at: format!("{}:{line}", file.display()),
             });
         }
@@ -425,7 +450,7 @@ mod tests {
     fn shared() -> PathBuf {
         PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../../shared/data/zowe/static-definitions"
+            "/../../testdata/zowe/static-definitions"
         ))
     }
 

@@ -14,6 +14,7 @@ use zgate_auth::{
     TokenService, TokenSettings,
 };
 use zgate_gateway::routes::Gateway;
+use zgate_gateway::security::CertOutcome;
 use zgate_gateway::{
     router, AccessLevel, AppState, AuthOutcome, BackendError, Password, SecurityManager, Settings,
 };
@@ -98,6 +99,23 @@ impl SecurityManager for TableSecurity {
         } else {
             Ok(())
         }
+    }
+
+    fn authenticate_with_factor(
+        &self,
+        user: &str,
+        password: &Password,
+        new_password: Option<&Password>,
+        code: Option<&Password>,
+    ) -> Result<AuthOutcome, BackendError> {
+        match code {
+            None => self.authenticate(user, password, new_password),
+            Some(_) => Ok(AuthOutcome::InvalidCredentials),
+        }
+    }
+
+    fn map_certificate(&self, _der: &[u8]) -> Result<CertOutcome, BackendError> {
+        Ok(CertOutcome::NoMapping)
     }
 }
 

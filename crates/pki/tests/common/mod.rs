@@ -7,9 +7,9 @@ use std::time::SystemTime;
 
 use zgate_pki as pki;
 
-/// The shared data folder (`shared/` beside the repo or the worktrees).
-pub fn shared() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared"))
+/// The Zowe sample files kept in the repository (`testdata/zowe/`).
+pub fn zowe_testdata() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/zowe"))
 }
 
 /// Run a tool; panic with a clear message when it is not installed (these
