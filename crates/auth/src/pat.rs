@@ -51,6 +51,9 @@ pub struct PatClaims {
     pub auth_prov: String,
     /// Lower-case service ids.
     pub scopes: Vec<String>,
+    /// Issued at, in milliseconds (see [`crate::Claims::iat_ms`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
 }
 
 /// The three kinds of revocation record.
@@ -201,7 +204,8 @@ impl PatService {
         scopes: &[String],
     ) -> Result<(String, PatClaims), PatError> {
         let scopes = normalize_scopes(scopes)?;
-        let now_s = self.tokens.issue_time(user)?;
+        let now_ms = self.tokens.issue_time(user)?;
+        let now_s = now_ms.div_euclid(1000);
         let claims = PatClaims {
             sub: user.to_string(),
             iat: now_s,
@@ -210,6 +214,7 @@ impl PatService {
             jti: self.tokens.new_jti()?,
             auth_prov: PAT_PROVIDER.to_string(),
             scopes,
+            iat_ms: Some(now_ms),
         };
         let token = self.tokens.sign_claims(&claims)?;
         Ok((token, claims))
@@ -276,7 +281,10 @@ impl PatService {
             return Err(TokenError::Revoked);
         }
         // A PAT outlives its logon: a user revoked since loses it for good.
-        self.tokens.check_standing(&c.claims.sub, c.claims.iat)?;
+        self.tokens.check_standing(
+            &c.claims.sub,
+            crate::tokens::issued_ms(c.claims.iat, c.claims.iat_ms),
+        )?;
         Ok(VerifiedPat {
             claims: c.claims.clone(),
         })

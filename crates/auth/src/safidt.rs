@@ -32,6 +32,9 @@ pub struct SafIdtClaims {
     pub exp: i64,
     /// Random id.
     pub jti: String,
+    /// Issued at, in milliseconds (see [`crate::Claims::iat_ms`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
 }
 
 impl TokenService {
@@ -42,7 +45,8 @@ impl TokenService {
         applid: &str,
         lifetime_seconds: i64,
     ) -> Result<String, TokenError> {
-        let now_s = self.issue_time(user)?;
+        let now_ms = self.issue_time(user)?;
+        let now_s = now_ms.div_euclid(1000);
         let claims = SafIdtClaims {
             sub: user.to_ascii_uppercase(),
             aud: applid.to_ascii_uppercase(),
@@ -50,6 +54,7 @@ impl TokenService {
             iat: now_s,
             exp: now_s.saturating_add(lifetime_seconds),
             jti: self.uuid()?,
+            iat_ms: Some(now_ms),
         };
         self.sign_claims(&claims)
     }
@@ -77,7 +82,7 @@ impl TokenService {
                 return Err(TokenError::WrongIssuer);
             }
         }
-        self.check_standing(&claims.sub, claims.iat)?;
+        self.check_standing(&claims.sub, super::issued_ms(claims.iat, claims.iat_ms))?;
         Ok(claims)
     }
 }

@@ -455,13 +455,30 @@ fn a_revoked_user_loses_every_token_and_resume_does_not_revive_them() {
     assert_eq!(svc.issue("ALICE").err(), Some(TokenError::UserNotActive));
     assert!(svc.verify(&other).is_ok());
     // Resumed in the same second: the old token stays refused, a new one
-    // (dated to the next second) is accepted.
+    // is accepted; a second revocation in that same second ends it again.
     clock.advance_ms(300);
     store.set_user("ALICE", Some(T0 + 400));
     assert_eq!(svc.verify(&old).unwrap_err(), TokenError::UserNotActive);
     let new = svc.issue("ALICE").unwrap();
-    assert_eq!(new.claims.iat, T0 / 1000 + 1);
+    assert_eq!(new.claims.iat, T0 / 1000);
+    assert_eq!(new.claims.iat_ms, Some(T0 + 500));
     assert!(svc.verify(&new.token).is_ok());
+    clock.advance_ms(100);
+    store.set_user("ALICE", Some(T0 + 601));
+    assert_eq!(
+        svc.verify(&new.token).unwrap_err(),
+        TokenError::UserNotActive
+    );
+    // A token of an older zgate, without iat_ms, counts from its whole second.
+    let older = svc
+        .sign_claims(&Claims {
+            iat_ms: None,
+            ..new.claims.clone()
+        })
+        .unwrap();
+    assert_eq!(svc.verify(&older).unwrap_err(), TokenError::UserNotActive);
+    store.set_user("ALICE", Some(T0 - 800));
+    assert!(svc.verify(&older).is_ok());
 }
 
 #[test]

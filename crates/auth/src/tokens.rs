@@ -44,6 +44,16 @@ pub struct Claims {
     pub jti: String,
     /// Security domain.
     pub dom: String,
+    /// Issued at, in milliseconds: `iat` has whole seconds, too coarse to
+    /// tell a token issued just before a revocation from one issued just
+    /// after it. Absent in tokens of older zgates (then `iat` counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
+}
+
+/// When a credential was issued (ms): its `iat_ms`, else its `iat`.
+pub(crate) fn issued_ms(iat: i64, iat_ms: Option<i64>) -> i64 {
+    iat_ms.unwrap_or_else(|| iat.saturating_mul(1000))
 }
 
 /// SHA-256 of a token's text: the cache key and what the revocation store
@@ -137,34 +147,31 @@ pub trait RevocationStore: Send + Sync {
     fn credentials_valid_since(&self, user: &str) -> Option<i64>;
 }
 
-/// Whether a credential of `user` issued at `iat` (seconds) still counts.
+/// Whether a credential of `user` issued at `issued_ms` still counts.
 pub(crate) fn user_standing(
     store: &dyn RevocationStore,
     user: &str,
-    iat: i64,
+    issued_ms: i64,
 ) -> Result<(), TokenError> {
     match store.credentials_valid_since(user) {
-        Some(since_ms) if iat.saturating_mul(1000) >= since_ms => Ok(()),
+        Some(since_ms) if issued_ms >= since_ms => Ok(()),
         _ => Err(TokenError::UserNotActive),
     }
 }
 
-/// The `iat` (seconds) of a credential issued now to a user whose
-/// credentials count from `since_ms`. Token times have whole seconds, so a
-/// token issued in the same second as a revocation, after a RESUME, is dated
-/// to the next second: otherwise it would look as old as the tokens the
-/// revocation ended.
+/// The issue time (ms) of a credential issued now to `user`: refused when
+/// the user may have none, or when its credentials count only from later
+/// (another process's clock ahead of ours): such a token would be dead on
+/// arrival.
 pub(crate) fn issue_time(
     store: &dyn RevocationStore,
     user: &str,
     now_ms: i64,
 ) -> Result<i64, TokenError> {
-    let since_ms = store
-        .credentials_valid_since(user)
-        .ok_or(TokenError::UserNotActive)?;
-    Ok(now_ms
-        .div_euclid(1000)
-        .max(since_ms.saturating_add(999).div_euclid(1000)))
+    match store.credentials_valid_since(user) {
+        Some(since_ms) if now_ms >= since_ms => Ok(now_ms),
+        _ => Err(TokenError::UserNotActive),
+    }
 }
 
 /// Token lifetime and domain.
@@ -240,7 +247,8 @@ impl TokenService {
 
     /// Issues a token for `user`.
     pub fn issue(&self, user: &str) -> Result<IssuedToken, TokenError> {
-        let now_s = self.issue_time(user)?;
+        let now_ms = self.issue_time(user)?;
+        let now_s = now_ms.div_euclid(1000);
         let claims = Claims {
             sub: user.to_string(),
             iat: now_s,
@@ -248,6 +256,7 @@ impl TokenService {
             iss: ISSUER.to_string(),
             jti: self.uuid()?,
             dom: self.settings.domain.clone(),
+            iat_ms: Some(now_ms),
         };
         let token = self.sign_claims(&claims)?;
         Ok(IssuedToken { token, claims })
@@ -258,15 +267,15 @@ impl TokenService {
         &self.clock
     }
 
-    /// The `iat` of a credential issued now to `user` (refused when the
-    /// user may not have one).
+    /// The issue time (ms) of a credential issued now to `user` (refused
+    /// when the user may not have one).
     pub(crate) fn issue_time(&self, user: &str) -> Result<i64, TokenError> {
         issue_time(&*self.store, user, self.clock.now_ms())
     }
 
-    /// Whether `user`'s credential issued at `iat` still counts.
-    pub(crate) fn check_standing(&self, user: &str, iat: i64) -> Result<(), TokenError> {
-        user_standing(&*self.store, user, iat)
+    /// Whether `user`'s credential issued at `issued_ms` still counts.
+    pub(crate) fn check_standing(&self, user: &str, issued_ms: i64) -> Result<(), TokenError> {
+        user_standing(&*self.store, user, issued_ms)
     }
 
     /// A random token id (UUID v4 text).
@@ -318,7 +327,7 @@ impl TokenService {
         if claims.exp.saturating_mul(1000) <= now_ms {
             return Err(TokenError::Expired);
         }
-        self.check_standing(&claims.sub, claims.iat)?;
+        self.check_standing(&claims.sub, issued_ms(claims.iat, claims.iat_ms))?;
         Ok(VerifiedToken { claims, hash })
     }
 

@@ -1,38 +1,11 @@
-//! Every input of this crate's committed fuzz corpora (`fuzz/corpus/`) goes
-//! through the same `fuzzing` entry point the fuzz target calls, so an input
-//! that once found a defect keeps guarding against it in the ordinary test
-//! run, without libFuzzer.
+//! Every input of this crate's committed fuzz corpora goes through the
+//! fuzz targets' entry points (see `fuzz/replay.rs`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+#[path = "../../../fuzz/replay.rs"]
+mod corpus;
 
-fn corpus_files(target: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("corpus directory {} is missing: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "corpus directory {} is empty",
-        dir.display()
-    );
-    files
-}
-
-fn replay(target: &str, run: fn(&[u8])) {
-    for path in corpus_files(target) {
-        let bytes = std::fs::read(&path).unwrap();
-        if std::panic::catch_unwind(|| run(&bytes)).is_err() {
-            panic!("corpus input {} panicked", path.display());
-        }
-    }
-}
-
+use corpus::replay;
 #[test]
 fn every_token_in_the_corpus_verifies_without_panic() {
     replay("jwt", zgate_auth::fuzzing::jwt);

@@ -7,39 +7,10 @@
 mod gateway_support;
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use gateway_support::{zgate, Server};
-
-/// The backend binary, next to the test executable's directory
-/// (target/debug). Built (or brought up to date) once per test process, so
-/// a run that selected only this crate still gets the current one.
-fn backend_exe() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().unwrap();
-            let path = exe
-                .parent()
-                .unwrap()
-                .parent()
-                .unwrap()
-                .join("zgate-test-backend");
-            let cargo = option_env!("CARGO").unwrap_or("cargo");
-            let st = Command::new(cargo)
-                .args(["build", "-q", "-p", "zgate-testbackend"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .unwrap();
-            assert!(
-                st.success() && path.exists(),
-                "cannot build zgate-test-backend"
-            );
-            path
-        })
-        .clone()
-}
+use gateway_support::{backend_exe, zgate, Server};
 
 struct Backend {
     child: Child,

@@ -25,40 +25,6 @@ fn esm(home: &Path, command: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// `zgate cert client --user U`: (certificate PEM, key PEM, the RACDCERT MAP hint).
-fn client_cert(home: &Path, user: &str, out: &Path) -> (PathBuf, PathBuf, String) {
-    let o = zgate(
-        home,
-        &[
-            "cert",
-            "client",
-            "--user",
-            user,
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = String::from_utf8(o.stdout).unwrap();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(name))
-            .map(|v| v.trim().split(" (").next().unwrap().to_string())
-            .unwrap_or_else(|| panic!("{name} in {text}"))
-    };
-    let map = text
-        .lines()
-        .find(|l| l.trim().starts_with("RACDCERT MAP"))
-        .unwrap()
-        .trim()
-        .to_string();
-    (
-        PathBuf::from(field("certificate:")),
-        PathBuf::from(field("private key:")),
-        map,
-    )
-}
-
 /// Waits until the gateway picked up ESM changes (it reloads every second).
 fn settle() {
     std::thread::sleep(Duration::from_millis(2_500));
@@ -79,7 +45,11 @@ fn client_certificates_log_in_and_make_pats() {
     let out = dir.path().join("clients");
     esm(&home, "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");
     esm(&home, "ADDUSER BOB PASSWORD(BOBPW1) NOEXPIRED");
-    let (alice_cert, alice_key, map) = client_cert(&home, "alice", &out);
+    let ClientCert {
+        cert: alice_cert,
+        key: alice_key,
+        map,
+    } = client_cert(&home, "alice", &out);
     assert!(map.contains("ID(ALICE)"), "{map}");
     esm(&home, &map);
     let listing = esm(&home, "RACDCERT LISTMAP ID(ALICE)");
@@ -87,7 +57,11 @@ fn client_certificates_log_in_and_make_pats() {
         listing.contains("Mapping information for user ALICE"),
         "{listing}"
     );
-    let (bob_cert, bob_key, _) = client_cert(&home, "bob", &out);
+    let ClientCert {
+        cert: bob_cert,
+        key: bob_key,
+        ..
+    } = client_cert(&home, "bob", &out);
     settle();
 
     let cert_args = |c: &PathBuf, k: &PathBuf| -> Vec<String> {
@@ -385,7 +359,11 @@ fn client_certificates_are_ignored_when_x509_is_off() {
     let home = dir.path().join("home");
     let server = Server::start(&home, &[], &[]);
     esm(&home, "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");
-    let (c, k, map) = client_cert(&home, "alice", &dir.path().join("c"));
+    let ClientCert {
+        cert: c,
+        key: k,
+        map,
+    } = client_cert(&home, "alice", &dir.path().join("c"));
     esm(&home, &map);
     settle();
     let (status, text) = server.curl(

@@ -281,9 +281,15 @@ impl User {
 
     /// From when credentials issued to this user count (ms since the
     /// epoch): its creation (a token of an earlier user of the same id is
-    /// not this user's), or its last revocation, whichever is later.
+    /// not this user's), or just after its last revocation (a token issued
+    /// in the revocation's millisecond is not known to be later), whichever
+    /// is later.
     pub fn credentials_valid_since_ms(&self) -> i64 {
-        self.created_ms.max(self.revoked_at_ms)
+        if self.revoked_at_ms > 0 {
+            self.created_ms.max(self.revoked_at_ms.saturating_add(1))
+        } else {
+            self.created_ms
+        }
     }
 
     /// PROTECTED: neither a password nor a phrase (cannot log on with one).

@@ -28,7 +28,7 @@ fn revocation_deletion_and_resume_move_the_start_of_a_users_credentials() {
     run(&esm, "ALTUSER ALICE RESUME");
     // Resumed: credentials count again, but only those issued after the
     // revocation.
-    assert_eq!(esm.credentials_valid_since("ALICE"), Some(T0 + 5_000));
+    assert_eq!(esm.credentials_valid_since("ALICE"), Some(T0 + 5_001));
 
     clock.0.fetch_add(5_000, Ordering::SeqCst);
     run(&esm, "DELUSER ALICE");
@@ -54,7 +54,7 @@ fn revocation_by_failed_attempts_ends_earlier_credentials() {
     }
     assert_eq!(esm.credentials_valid_since("BOB"), None);
     run(&esm, "ALTUSER BOB RESUME");
-    assert_eq!(esm.credentials_valid_since("BOB"), Some(T0 + 60_000));
+    assert_eq!(esm.credentials_valid_since("BOB"), Some(T0 + 60_001));
 }
 
 #[test]

@@ -7,7 +7,10 @@
 //! Architecture invariants:
 //! - every error answer is produced by [`error::ApiError::render`], nowhere else;
 //! - a handler that needs an authenticated caller takes a proof type from
-//!   [`extract`] ([`AuthenticatedToken`], [`Authenticated`]);
+//!   [`extract`] ([`AuthenticatedToken`], or [`extract::Permitted`] whose
+//!   requirement type names the credentials and SAF access it needs);
+//! - nothing routes on a raw request target: the edge normalizes it first
+//!   ([`target`]);
 //! - no header or body is ever logged (they carry passwords and tokens);
 //! - a request is authenticated in ONE place, [`extract::authenticate_request`]
 //!   (JWT or PAT in cookie/Bearer, PAT cookie/`PRIVATE-TOKEN`, Basic with an

@@ -543,10 +543,13 @@ async fn a_revoked_user_loses_its_pats() {
     w.esm
         .run_command(&Issuer::Operator, "ALTUSER ALICE RESUME")
         .unwrap();
-    assert_eq!(
-        check(&w.app, ("private-token", t.clone())).await.status,
-        204
-    );
+    // RESUME does not revive what the revocation ended; a new PAT works.
+    check(&w.app, ("private-token", t.clone()))
+        .await
+        .assert_error(401, "ZWEAT414E");
+    w.clock.advance_ms(1);
+    let fresh = pat(&w.app, r#"["gateway"]"#).await;
+    assert_eq!(check(&w.app, ("private-token", fresh)).await.status, 204);
     w.esm
         .run_command(&Issuer::Operator, "DELUSER ALICE")
         .unwrap();

@@ -194,3 +194,90 @@ pub fn zgate(home: &Path, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// A client certificate from `zgate cert client`, mapped to its user.
+pub struct ClientCert {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// The `RACDCERT MAP` command the tool suggests.
+    pub map: String,
+}
+
+/// `zgate cert client --user USER --out OUT`.
+pub fn client_cert(home: &Path, user: &str, out: &Path) -> ClientCert {
+    let o = zgate(
+        home,
+        &[
+            "cert",
+            "client",
+            "--user",
+            user,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(|v| v.trim().split(" (").next().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    };
+    let map = text
+        .lines()
+        .find(|l| l.trim().starts_with("RACDCERT MAP"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    ClientCert {
+        cert: PathBuf::from(field("certificate:")),
+        key: PathBuf::from(field("private key:")),
+        map,
+    }
+}
+
+/// The test backend binary, next to the test executable's directory
+/// (target/debug), built or brought up to date once per test process.
+pub fn backend_exe() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let path = exe
+                .parent()
+                .unwrap()
+                .parent()
+                .unwrap()
+                .join("zgate-test-backend");
+            let cargo = option_env!("CARGO").unwrap_or("cargo");
+            let mut build = Command::new(cargo);
+            build
+                .args(["build", "-q", "-p", "zgate-testbackend"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            // The variables cargo sets for a test process: build scripts that
+            // watch one (ring's watches CARGO_MANIFEST_DIR) would otherwise
+            // see it change, and this build and the next `cargo test` would
+            // each rebuild half the dependency tree.
+            for (name, _) in std::env::vars_os() {
+                let name = name.to_string_lossy().into_owned();
+                if name == "CARGO_MANIFEST_DIR"
+                    || name == "CARGO_MANIFEST_PATH"
+                    || name == "CARGO_CRATE_NAME"
+                    || name == "CARGO_PRIMARY_PACKAGE"
+                    || name == "CARGO_TARGET_TMPDIR"
+                    || name.starts_with("CARGO_PKG_")
+                    || name.starts_with("CARGO_BIN_")
+                {
+                    build.env_remove(name);
+                }
+            }
+            let st = build.status().unwrap();
+            assert!(
+                st.success() && path.exists(),
+                "cannot build zgate-test-backend"
+            );
+            path
+        })
+        .clone()
+}
