@@ -288,6 +288,17 @@ impl fmt::Display for Decision {
     }
 }
 
+/// The classes in which the OPERATIONS attribute grants access where no
+/// access list entry names the user: DATASET and the general resource
+/// classes whose IBM-supplied class descriptor has `OPER=YES` (IBM, "RACF
+/// Security Administrator's Guide", the OPERATIONS attribute; spec esm.md
+/// section 3 step 8). Not FACILITY, ZOWE, PTKTDATA or a class an
+/// administrator adds.
+pub const OPERATIONS_CLASSES: [&str; 10] = [
+    "DATASET", "DASDVOL", "GDASDVOL", "PSFMPL", "TAPEVOL", "VMBATCH", "VMCMD", "VMMDISK", "VMNODE",
+    "VMRDR",
+];
+
 /// Everything checks need, in memory.
 #[derive(Debug, Clone, Default)]
 pub struct Index {
@@ -598,8 +609,9 @@ impl Index {
                 }
             }
         }
-        // 8. OPERATIONS, when nothing listed the user.
-        if !listed && facts.is_some_and(|f| f.operations) {
+        // 8. OPERATIONS, when nothing listed the user, only where the class
+        // descriptor says RACF honours it.
+        if !listed && facts.is_some_and(|f| f.operations) && OPERATIONS_CLASSES.contains(&class) {
             d.decided_by = Some(GrantSource::Operations);
             d.level = Some(AccessLevel::Alter);
             return grant(d, GrantSource::Operations, 0, "OPERATIONS attribute");

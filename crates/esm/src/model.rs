@@ -100,6 +100,9 @@ pub enum IdError {
     /// A character outside `A-Z 0-9 @ # $`.
     #[error("`{0}` contains a character other than A-Z, 0-9, @, # and $")]
     InvalidChar(String),
+    /// A group name that begins with a digit.
+    #[error("`{0}` does not begin with A-Z, #, $ or @")]
+    LeadingDigit(String),
 }
 
 /// Validates and upper-cases a user id or group name (1-8 of `A-Z 0-9 @ # $`).
@@ -118,6 +121,17 @@ pub fn normalize_id(raw: &str) -> Result<String, IdError> {
     }
     if id.len() > 8 {
         return Err(IdError::TooLong(raw.to_owned()));
+    }
+    Ok(id)
+}
+
+/// Validates and upper-cases a new group name: a user id's characters, but
+/// beginning with `A-Z`, `#`, `$` or `@` (IBM, RACF Command Language
+/// Reference, ADDGROUP, "group-name"; spec esm.md section 4).
+pub fn normalize_group(raw: &str) -> Result<String, IdError> {
+    let id = normalize_id(raw)?;
+    if id.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(IdError::LeadingDigit(raw.to_owned()));
     }
     Ok(id)
 }

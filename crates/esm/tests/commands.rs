@@ -144,6 +144,10 @@ fn duplicates_missing_entities_and_unsupported_forms_are_refused() {
     bad(&esm, "REMOVE BOB GROUP(DEV)", Invalid); // its default group
     bad(&esm, "DELGROUP DEV", Invalid); // BOB is connected
     bad(&esm, "DELGROUP SYS1", Invalid);
+    // A group name begins with A-Z, #, $ or @ (IBM, RACF Command Language
+    // Reference, ADDGROUP "group-name"); a user id may begin with a digit.
+    bad(&esm, "ADDGROUP 1DEV", Invalid);
+    bad(&esm, "ADDGROUP (QA 9QA)", Invalid);
     // RACDCERT MAP for an unknown user.
     bad(
         &esm,

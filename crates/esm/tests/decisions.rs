@@ -166,9 +166,16 @@ cases! {
     global_needs_setropts_global: "RDEF GLOBAL ZOWE ADDMEM('APIML.RES'/READ)", "CAROL ZOWE APIML.RES READ" => 4;
     global_off_again: "SETROPTS GLOBAL(ZOWE) \n RDEF GLOBAL ZOWE ADDMEM('APIML.RES'/READ) \n SETROPTS GLOBAL(ZOWE) REFRESH \n SETROPTS NOGLOBAL(ZOWE)", "CAROL ZOWE APIML.RES READ" => 4;
     // --- OPERATIONS, SPECIAL -----------------------------------------
-    operations_when_not_listed: "RDEF ZOWE R UACC(NONE)", "OPR ZOWE R ALTER" => 0;
-    operations_not_over_user_entry: "RDEF ZOWE R \n PE R CL(ZOWE) ID(OPR) AC(NONE)", "OPR ZOWE R READ" => 8;
-    operations_not_over_group_entry: "RDEF ZOWE R \n PE R CL(ZOWE) ID(SYS1) AC(NONE)", "OPR ZOWE R READ" => 8;
+    // OPERATIONS counts only in the classes whose class descriptor says
+    // OPER=YES (IBM, RACF Security Administrator's Guide, "OPERATIONS
+    // attribute"; spec esm.md section 3 step 8): TAPEVOL yes, ZOWE and
+    // FACILITY no.
+    operations_when_not_listed: "SETROPTS CLASSACT(TAPEVOL) \n RDEF TAPEVOL R UACC(NONE)", "OPR TAPEVOL R ALTER" => 0;
+    operations_not_in_zowe: "RDEF ZOWE R UACC(NONE)", "OPR ZOWE R READ" => 8;
+    operations_not_in_facility: "SETROPTS CLASSACT(FACILITY) \n RDEF FACILITY R UACC(NONE)", "OPR FACILITY R READ" => 8;
+    operations_not_in_an_added_class: "SETROPTS CLASSACT(MYCLASS) \n RDEF MYCLASS R UACC(NONE)", "OPR MYCLASS R READ" => 8;
+    operations_not_over_user_entry: "SETROPTS CLASSACT(TAPEVOL) \n RDEF TAPEVOL R \n PE R CL(TAPEVOL) ID(OPR) AC(NONE)", "OPR TAPEVOL R READ" => 8;
+    operations_not_over_group_entry: "SETROPTS CLASSACT(TAPEVOL) \n RDEF TAPEVOL R \n PE R CL(TAPEVOL) ID(SYS1) AC(NONE)", "OPR TAPEVOL R READ" => 8;
     special_alone_grants_nothing: "RDEF ZOWE R UACC(NONE)", "ADM ZOWE R READ" => 8;
     // --- refresh semantics -------------------------------------------
     auto_refresh_after_command: "RDEF ZOWE R \n PE R CL(ZOWE) ID(CAROL) AC(READ)", "CAROL ZOWE R READ" => 0;

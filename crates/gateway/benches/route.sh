@@ -5,6 +5,8 @@
 #   2. through nginx as a TLS reverse proxy with keep-alive to the backend,
 #   3. through zgate (zoweJwt scheme, caller authenticated by its JWT cookie).
 # Usage: crates/gateway/benches/route.sh [DURATION=10] [CONNECTIONS=32] [THREADS=2] [ROUNDS=1]
+# With ZGATE_BASELINE=/path/to/another/zgate, that binary is measured too,
+# in the same rounds, on a home of its own (before/after a change).
 # Each line also gives the CPU time the proxy process (nginx: master and
 # workers) and the backend spent per request, read from /proc before and
 # after the run.
@@ -26,8 +28,12 @@ trap cleanup EXIT
 for _ in $(seq 50); do [ -s "$T/backend.out" ] && break; sleep 0.1; done
 BPORT=$(awk '{print $3}' "$T/backend.out")
 
-HOME_DIR=$T/home; mkdir -p "$HOME_DIR/services"
-cat > "$HOME_DIR/services/bench.yml" <<YML
+# Starts a zgate binary on a home of its own routing to the backend; sets
+# ZPORT, ZPID and JWT (an administrator's token from that gateway).
+start_zgate() { # binary home
+  local bin=$1 home=$2
+  mkdir -p "$home/services"
+  cat > "$home/services/bench.yml" <<YML
 services:
   - serviceId: bench
     title: bench
@@ -35,14 +41,25 @@ services:
     routes: [{gatewayUrl: api/v1, serviceRelativeUrl: /api/v1}]
     authentication: {scheme: zoweJwt}
 YML
-"$BIN/zgate" --home "$HOME_DIR" --set zgate.server.address=127.0.0.1 --set zgate.log.level=warn serve --port 0 > "$T/zgate.out" 2> "$T/zgate.err" & PIDS+=($!)
-for _ in $(seq 100); do grep -q "listening on" "$T/zgate.out" 2>/dev/null && break; sleep 0.1; done
-ZPORT=$(grep -o 'localhost:[0-9]*' "$T/zgate.out" | head -1 | cut -d: -f2)
-CA=$HOME_DIR/keystore/local_ca/local_ca.cer
-PW=$(cat "$HOME_DIR/initial-admin-password")
-JWT=$(curl -s -i --cacert "$CA" -X POST -u "ADMIN:$PW" "https://localhost:$ZPORT/gateway/api/v1/auth/login" \
-  | sed -n 's/^[Ss]et-[Cc]ookie: apimlAuthenticationToken=\([^;]*\).*/\1/p')
-[ -n "$JWT" ] || { echo "login failed"; exit 1; }
+  "$bin" --home "$home" --set zgate.server.address=127.0.0.1 --set zgate.log.level=warn serve --port 0 > "$home.out" 2> "$home.err" & PIDS+=($!)
+  ZPID=$!
+  for _ in $(seq 100); do grep -q "listening on" "$home.out" 2>/dev/null && break; sleep 0.1; done
+  ZPORT=$(grep -o 'localhost:[0-9]*' "$home.out" | head -1 | cut -d: -f2)
+  local pw
+  pw=$(cat "$home/initial-admin-password")
+  JWT=$(curl -s -i --cacert "$home/keystore/local_ca/local_ca.cer" -X POST -u "ADMIN:$pw" \
+    "https://localhost:$ZPORT/gateway/api/v1/auth/login" \
+    | sed -n 's/^[Ss]et-[Cc]ookie: apimlAuthenticationToken=\([^;]*\).*/\1/p')
+  [ -n "$JWT" ] || { echo "login failed ($bin)"; exit 1; }
+}
+HOME_DIR=$T/home
+start_zgate "$BIN/zgate" "$HOME_DIR"
+if [ -n "${ZGATE_BASELINE:-}" ]; then
+  ZJWT=$JWT; ZPORT_NEW=$ZPORT; ZPID_NEW=$ZPID
+  start_zgate "$ZGATE_BASELINE" "$T/baseline"
+  BJWT=$JWT; BPORT_Z=$ZPORT; BPID=$ZPID
+  JWT=$ZJWT; ZPORT=$ZPORT_NEW; ZPID=$ZPID_NEW
+fi
 
 # nginx: TLS with zgate's own server certificate, keep-alive upstream.
 KS=$HOME_DIR/keystore/localhost/localhost.keystore
@@ -72,8 +89,7 @@ nginx -c "$T/nginx.conf" -p "$T" -g 'daemon off;' & PIDS+=($!)
 sleep 0.5
 
 COOKIE="Cookie: apimlAuthenticationToken=$JWT"
-ZPID=${PIDS[1]}
-NGINX_PID=${PIDS[2]}
+NGINX_PID=${PIDS[-1]}
 BACKEND_PID=${PIDS[0]}
 
 # CPU time (ms) of a process and its children threads/workers so far.
@@ -109,4 +125,8 @@ for round in $(seq "$ROUNDS"); do
   run "backend direct (http)" "" "http://127.0.0.1:$BPORT/api/v1/hello" -H "$COOKIE"
   run "nginx TLS -> backend (keep-alive)" "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" "https://127.0.0.1:$NPORT/api/v1/hello" -H "$COOKIE"
   run "zgate TLS zoweJwt (JWT cookie)" "$ZPID" "https://127.0.0.1:$ZPORT/bench/api/v1/hello" -H "$COOKIE"
+  if [ -n "${ZGATE_BASELINE:-}" ]; then
+    run "baseline zgate TLS zoweJwt" "$BPID" "https://127.0.0.1:$BPORT_Z/bench/api/v1/hello" \
+      -H "Cookie: apimlAuthenticationToken=$BJWT"
+  fi
 done

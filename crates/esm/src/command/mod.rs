@@ -784,6 +784,10 @@ impl Exec<'_> {
             }
         }
         for id in groups {
+            if !altering {
+                crate::model::normalize_group(&id)
+                    .map_err(|e| invalid(format!("IKJ56702I INVALID GROUP NAME, {e}")))?;
+            }
             let group = match (self.state.groups.get(&id), altering) {
                 (Some(_), false) => {
                     return Err(duplicate(format!(
