@@ -139,8 +139,10 @@ impl Gateway {
             Ok(target) => {
                 strip_forgeable_headers(request.headers_mut());
                 match &self.routing {
-                    Some(routing) if !may_be_endpoint(&target.path) => {
-                        request.extensions_mut().insert(target);
+                    Some(routing) if !may_be_endpoint(request.uri().path()) => {
+                        if let Some(target) = target {
+                            request.extensions_mut().insert(target);
+                        }
                         crate::routing::routed(
                             State(self.state.clone()),
                             Extension(routing.clone()),
@@ -148,15 +150,12 @@ impl Gateway {
                         )
                         .await
                     }
-                    _ => match endpoint_request_allowed(&request, &target) {
+                    _ => match endpoint_request_allowed(&request, target.as_ref()) {
                         Err(error) => error.into_response(),
-                        Ok(()) => {
-                            request.extensions_mut().insert(target);
-                            match self.endpoints.clone().oneshot(request).await {
-                                Ok(response) => response,
-                                Err(never) => match never {},
-                            }
-                        }
+                        Ok(()) => match self.endpoints.clone().oneshot(request).await {
+                            Ok(response) => response,
+                            Err(never) => match never {},
+                        },
                     },
                 }
             }
@@ -191,8 +190,13 @@ where
 }
 
 /// Normalizes the request target in place (path only; the query is
-/// passed as it came) and returns what routing needs to know of it.
-fn normalize_target(request: &mut Request) -> Result<crate::target::Target, ApiError> {
+/// passed as it came) and returns what routing needs to know of it; `None`
+/// when the path was normal already (most are: nothing is allocated for
+/// them).
+fn normalize_target(request: &mut Request) -> Result<Option<crate::target::Target>, ApiError> {
+    if crate::target::is_plain(request.uri().path()) {
+        return Ok(None);
+    }
     let target = crate::target::accept(request.uri().path())
         .map_err(|e| ApiError::RejectedTarget { why: e.why() })?;
     if target.path != request.uri().path() {
@@ -214,7 +218,7 @@ fn normalize_target(request: &mut Request) -> Result<crate::target::Target, ApiE
                 why: "the path is not valid",
             })?;
     }
-    Ok(target)
+    Ok(Some(target))
 }
 
 /// What the gateway's own endpoints refuse before any handler runs:
@@ -225,9 +229,9 @@ fn normalize_target(request: &mut Request) -> Result<crate::target::Target, ApiE
 ///   `text/plain` (the session cookie is `SameSite=Strict` besides).
 fn endpoint_request_allowed(
     request: &Request,
-    target: &crate::target::Target,
+    target: Option<&crate::target::Target>,
 ) -> Result<(), ApiError> {
-    if target.encoded_separators {
+    if target.is_some_and(|t| t.encoded_separators) {
         return Err(ApiError::RejectedTarget {
             why: "the path contains an encoded '/', '\\' or '%'",
         });

@@ -175,7 +175,7 @@ pub fn accept(path: &str) -> Result<Target, TargetError> {
 /// Whether `path` is already normal: no encoding, no dot or empty segment
 /// (but a trailing slash), nothing refused. Most requests are; they skip
 /// the segment-by-segment rebuild.
-fn is_plain(path: &str) -> bool {
+pub fn is_plain(path: &str) -> bool {
     let Some(rest) = path.strip_prefix('/') else {
         return false;
     };

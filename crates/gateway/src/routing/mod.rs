@@ -519,6 +519,8 @@ fn stays_in_service(request: &Request, service: Option<&Service>) -> Result<(), 
     let computed;
     let target = match request.extensions().get::<NormalizedTarget>() {
         Some(target) => target,
+        // The edge leaves no target when the path was normal already.
+        None if crate::target::is_plain(request.uri().path()) => return Ok(()),
         None => {
             computed = crate::target::accept(request.uri().path())
                 .map_err(|e| ApiError::RejectedTarget { why: e.why() })?;
