@@ -315,7 +315,7 @@ fn wait_for_login(server: &Server, password: &str) -> bool {
 fn revocation_ends_every_credential_within_a_second() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let backend = Backend::start();
+    let backend = Backend::start(&[]);
     write_services(&home, &[service("echo", &backend, zowe_jwt())]);
     let server = Server::start(&home, &["--set", X509_ON, "--set", PAT_ON]);
     esm(&home, "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");
@@ -1011,7 +1011,7 @@ fn pem_body(path: &Path) -> String {
 fn paths_and_header_spellings_do_not_get_around_the_gateway() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let backend = Backend::start();
+    let backend = Backend::start(&[]);
     write_services(
         &home,
         &[

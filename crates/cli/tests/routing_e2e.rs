@@ -8,46 +8,9 @@ mod gateway_support;
 
 use std::io::Write as _;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use gateway_support::{backend_exe, zgate, Server};
-
-struct Backend {
-    child: Child,
-    port: u16,
-}
-
-impl Backend {
-    fn start(args: &[&str]) -> Backend {
-        use std::io::BufRead as _;
-        let mut child = Command::new(backend_exe())
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .parse()
-            .unwrap();
-        Backend { child, port }
-    }
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/base", self.port)
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use gateway_support::{zgate, Backend, Server};
 
 fn esm(home: &Path, commands: &[&str]) {
     for c in commands {

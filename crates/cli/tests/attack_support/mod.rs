@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-pub use crate::gateway_support::{backend_exe, client_cert, zgate, ClientCert, ZGATE};
+pub use crate::gateway_support::{client_cert, zgate, Backend, ClientCert, ZGATE};
 pub const X509_ON: &str = "components.gateway.apiml.security.x509.enabled=true";
 pub const PAT_ON: &str = "components.gateway.apiml.security.personalAccessToken.enabled=true";
 
@@ -522,43 +522,6 @@ pub fn poll(within: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
             return None;
         }
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A `zgate-test-backend` that echoes what it receives; killed on drop.
-pub struct Backend {
-    child: Child,
-    pub port: u16,
-}
-
-impl Backend {
-    pub fn start() -> Backend {
-        let mut child = Command::new(backend_exe())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .parse()
-            .unwrap();
-        Backend { child, port }
-    }
-    /// The instance base URL (with a context path of its own).
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/base", self.port)
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -281,3 +281,43 @@ pub fn backend_exe() -> PathBuf {
         })
         .clone()
 }
+
+/// A `zgate-test-backend` that echoes what it receives; killed on drop.
+pub struct Backend {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Backend {
+    /// Starts the backend with `args` and waits for its port.
+    pub fn start(args: &[&str]) -> Backend {
+        let mut child = Command::new(backend_exe())
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .parse()
+            .unwrap();
+        Backend { child, port }
+    }
+
+    /// The instance base URL (with a context path of its own).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/base", self.port)
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
