@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use rustls::pki_types::CertificateDer;
 use support::*;
-use zgate_auth::{KeyRing, ManualClock, PatService, TokenService, TokenSettings};
+use zgate_auth::{ManualClock, PatService, TokenService};
 use zgate_esm::{Esm, EsmConfig, HashCost, Issuer};
 use zgate_gateway::esm_adapter::EsmSecurity;
 use zgate_gateway::routes::{router_with, Gateway};
@@ -118,18 +118,7 @@ fn world() -> World {
         esm.run_command(&Issuer::Operator, command).unwrap();
     }
     let security = EsmSecurity(esm.clone());
-    let tokens = Arc::new(
-        TokenService::new(
-            KeyRing::new(signing_key(RSA_A)),
-            clock.clone(),
-            TokenSettings {
-                lifetime_seconds: 28800,
-                domain: "security-domain".into(),
-            },
-            Arc::new(security.clone()),
-        )
-        .unwrap(),
-    );
+    let tokens = token_service(clock.clone(), Arc::new(security.clone()));
     let pats = Arc::new(PatService::new(tokens.clone(), Arc::new(security.clone())));
     let state = AppState::new(
         Arc::new(security),

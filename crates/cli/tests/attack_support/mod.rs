@@ -8,16 +8,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
-pub use crate::gateway_support::{client_cert, zgate, Backend, ClientCert, ZGATE};
+pub use crate::gateway_support::{client_cert, zgate, Backend, ClientCert};
 pub const X509_ON: &str = "components.gateway.apiml.security.x509.enabled=true";
 pub const PAT_ON: &str = "components.gateway.apiml.security.personalAccessToken.enabled=true";
 
@@ -309,12 +307,12 @@ pub fn normalize_name(name: &str) -> String {
     name.to_ascii_lowercase().replace('_', "-")
 }
 
-/// A running `zgate serve`; killed on drop.
+/// A running `zgate serve` (the shared harness's), with curl batches;
+/// killed on drop.
 pub struct Server {
-    child: Child,
+    server: crate::gateway_support::Server,
     pub port: u16,
     pub home: PathBuf,
-    log_file: PathBuf,
     batches: AtomicU32,
 }
 
@@ -323,41 +321,11 @@ impl Server {
     /// its "listening on" line.
     pub fn start(home: &Path, global: &[&str]) -> Server {
         std::fs::create_dir_all(home.parent().unwrap()).unwrap();
-        let log_file = home.with_extension("log");
-        let log = std::fs::File::create(&log_file).unwrap();
-        let mut child = Command::new(ZGATE)
-            .arg("--home")
-            .arg(home)
-            .args(["--set", "zgate.server.address=127.0.0.1"])
-            .args(global)
-            .args(["serve", "--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .env_remove("ZGATE_LOG")
-            .spawn()
-            .unwrap();
-        let (tx, rx) = mpsc::channel();
-        let reader = BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in reader.lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("zgate: listening on https://localhost:") {
-                    let port: u16 = rest.split(' ').next().unwrap().parse().unwrap();
-                    let _ = tx.send(port);
-                }
-            }
-        });
-        let Ok(port) = rx.recv_timeout(Duration::from_secs(120)) else {
-            let _ = child.kill();
-            panic!(
-                "zgate serve did not start: {}",
-                std::fs::read_to_string(&log_file).unwrap_or_default()
-            );
-        };
+        let server = crate::gateway_support::Server::start(home, global, &[]);
         Server {
-            child,
-            port,
+            port: server.port,
             home: home.to_path_buf(),
-            log_file,
+            server,
             batches: AtomicU32::new(0),
         }
     }
@@ -367,7 +335,7 @@ impl Server {
     }
 
     pub fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+        self.server.logs()
     }
 
     /// Sends every `(protocol, request)` in one curl process, in order.
@@ -477,13 +445,6 @@ impl Server {
         );
         assert_eq!(r.status, 200, "PAT for {user}: {}", r.summary());
         r.body.trim().to_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

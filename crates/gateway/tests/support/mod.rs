@@ -124,6 +124,25 @@ pub fn signing_key(der: &[u8]) -> SigningKey {
     SigningKey::from_pkcs8(der, thumbprint_kid(probe.public())).unwrap()
 }
 
+/// The token service the tests use: key RSA_A, 8 h tokens, on `clock`.
+pub fn token_service(
+    clock: Arc<ManualClock>,
+    store: Arc<dyn RevocationStore>,
+) -> Arc<TokenService> {
+    Arc::new(
+        TokenService::new(
+            KeyRing::new(signing_key(RSA_A)),
+            clock,
+            TokenSettings {
+                lifetime_seconds: 28800,
+                domain: "security-domain".into(),
+            },
+            store,
+        )
+        .unwrap(),
+    )
+}
+
 pub struct Harness {
     pub app: Gateway,
     pub clock: Arc<ManualClock>,
@@ -137,18 +156,7 @@ pub fn harness_with(
     settings: Settings,
 ) -> Harness {
     let clock = Arc::new(ManualClock::new(T0));
-    let tokens = Arc::new(
-        TokenService::new(
-            KeyRing::new(signing_key(RSA_A)),
-            clock.clone(),
-            TokenSettings {
-                lifetime_seconds: 28800,
-                domain: "security-domain".into(),
-            },
-            store,
-        )
-        .unwrap(),
-    );
+    let tokens = token_service(clock.clone(), store);
     let app = router(AppState::new(security, tokens.clone(), settings));
     Harness {
         app,
