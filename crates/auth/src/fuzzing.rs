@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use crate::clock::ManualClock;
 use crate::keys::SigningKey;
 use crate::pat::{MemoryPatStore, PatService};
 use crate::ring_file::KeyRing;
 use crate::tokens::{MemoryRevocationStore, TokenService, TokenSettings};
+use zgate_base::ManualClock;
 
 /// A fixed ES256 key (PKCS#8, hex): the corpus holds tokens it signed, so a
 /// run reaches the claims checks behind the signature, not only the shape

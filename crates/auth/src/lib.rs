@@ -7,16 +7,13 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod clock;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod keys;
 pub mod pat;
 pub mod ring_file;
 pub mod tokens;
-pub mod totp;
 
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use keys::{thumbprint_kid, Algorithm, KeyError, PublicKey, SigningKey};
 pub use pat::{PatClaims, PatError, PatRuleStore, PatService, RuleKind, VerifiedPat, PAT_ISSUER};
 pub use ring_file::{KeyRing, KeyRingError, RetiredKey};
@@ -25,6 +22,7 @@ pub use tokens::{
     Claims, IssuedToken, MemoryRevocationStore, RevocationStore, StoreError, TokenError, TokenHash,
     TokenService, TokenSettings, VerifiedToken, ISSUER,
 };
+pub use zgate_base::{Clock, ManualClock, SystemClock};
 
 #[cfg(test)]
 mod tests;

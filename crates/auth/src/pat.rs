@@ -403,7 +403,7 @@ impl PatRuleStore for MemoryPatStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::{Clock as _, ManualClock};
+    use zgate_base::{Clock as _, ManualClock};
 
     fn service() -> (PatService, Arc<ManualClock>, Arc<TokenService>) {
         let clock = Arc::new(ManualClock::new(1_700_000_000_000));

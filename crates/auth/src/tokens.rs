@@ -15,9 +15,9 @@ use base64::Engine as _;
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
-use crate::clock::Clock;
 use crate::keys::PublicKey;
 use crate::ring_file::KeyRing;
+use zgate_base::Clock;
 
 // SAF identity tokens share the signer and its private fields.
 #[path = "safidt.rs"]

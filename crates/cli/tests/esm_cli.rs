@@ -153,6 +153,72 @@ fn batch_from_file_and_stdin_stops_at_failure() {
     assert!(text(&out.stderr).contains("2 commands done"));
 }
 
+/// MFA factors and certificate mappings are commands like any other: a
+/// batch runs them line by line and an import in its one transaction.
+#[test]
+fn batches_and_imports_run_mfa_and_racdcert_lines_like_single_commands() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let batch = h.join("batch.racf");
+    std::fs::write(
+        &batch,
+        "ADDUSER ALICE\nALTUSER ALICE MFA(FACTOR(TOTP) ACTIVE)\n\
+         RACDCERT MAP ID(ALICE) SDNFILTER('CN=ALICE.O=ACME') WITHLABEL('alice')\n",
+    )
+    .unwrap();
+    let out = zgate(h, &["esm", "-f", batch.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("otpauth://totp/"), "{}", text(&out.stdout));
+    let listed = text(&zgate(h, &["esm", "LISTUSER ALICE"]).stdout);
+    assert!(listed.contains(" MFA FACTOR=TOTP ACTIVE"), "{listed}");
+    let maps = text(&zgate(h, &["esm", "RACDCERT LISTMAP ID(ALICE)"]).stdout);
+    assert!(maps.contains("Label: alice"), "{maps}");
+
+    // A failing line stops the batch: the lines before it stay, it and the
+    // lines after it change nothing.
+    std::fs::write(
+        &batch,
+        "ALTUSER ALICE DELFACTOR(TOTP)\nRACDCERT MAP ID(NOBODY) SDNFILTER('CN=X')\nADDUSER AFTER\n",
+    )
+    .unwrap();
+    let out = zgate(h, &["esm", "-f", batch.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("line 2"), "{}", text(&out.stderr));
+    let esm = Esm::open(h).unwrap();
+    assert!(!esm.mfa_active("ALICE"), "line 1 ran");
+    assert!(esm.user("AFTER").is_none(), "the batch stopped at line 2");
+    drop(esm);
+    let maps = text(&zgate(h, &["esm", "RACDCERT LISTMAP"]).stdout);
+    assert!(!maps.contains("CN=X"), "{maps}");
+
+    // An import: all of it, or nothing when one line fails.
+    let import = h.join("import.yaml");
+    std::fs::write(
+        &import,
+        "users: [{id: BOB}]\ncommands:\n  - ALTUSER BOB MFA(FACTOR(TOTP) ACTIVE DIGITS(8))\n  \
+         - RACDCERT MAP ID(BOB) SDNFILTER('CN=BOB.O=ACME') WITHLABEL('bob')\n",
+    )
+    .unwrap();
+    let out = zgate(h, &["esm", "import", import.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let esm = Esm::open(h).unwrap();
+    assert!(esm.mfa_active("BOB"));
+    drop(esm);
+    let maps = text(&zgate(h, &["esm", "RACDCERT LISTMAP ID(BOB)"]).stdout);
+    assert!(maps.contains("Label: bob"), "{maps}");
+    std::fs::write(
+        &import,
+        "users: [{id: CAROL}]\ncommands:\n  - ALTUSER CAROL MFA(FACTOR(TOTP) ACTIVE)\n  \
+         - RACDCERT MAP ID(CAROL) SDNFILTER('CN=BOB.O=ACME') WITHLABEL('carol')\n",
+    )
+    .unwrap();
+    let before = dump(h);
+    let out = zgate(h, &["esm", "import", import.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("IRRD108I"), "{}", text(&out.stderr));
+    assert_eq!(before, dump(h), "a failed import changes nothing");
+}
+
 #[test]
 fn import_reads_zowe_mock_saf_files_and_a_bad_file_changes_nothing() {
     let home = tempfile::tempdir().unwrap();

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use zgate_esm::model::{AccessLevel, ClassSettings, Group, Profile, User};
-use zgate_esm::store::{Change, State, Store, StoreError};
+use zgate_esm::state::{Change, State};
+use zgate_esm::store::{Store, StoreError};
 use zgate_esm::{Esm, EsmConfig};
 
 struct Generated(Option<State>);

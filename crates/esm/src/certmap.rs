@@ -14,23 +14,25 @@
 //! other attributes as dotted OIDs). A `.` inside a value is kept when the
 //! text after it does not start a new `KEY=`. Values compare exactly.
 //!
-//! Search order ([`Esm::map_certificate`]): the registered certificate
+//! Search order ([`map_names`]): the registered certificate
 //! (issuer + serial); then subject-full + issuer-full, subject-partial +
 //! issuer-full, subject-full, subject-partial, issuer-full, issuer-partial,
 //! where a partial DN drops the most specific RDN one at a time. First match wins.
 
 use x509_parser::prelude::*;
 
-use crate::command::parse::Operand;
-use crate::command::{CommandError, CommandErrorKind, CommandOutput, Issuer};
-use crate::mfa::{authorized, ExtCommandError};
-use crate::model::normalize_id;
-use crate::records::RecordOp;
-use crate::Esm;
+use std::collections::HashMap;
+
 use hex::encode as hex;
 
+use crate::records::Records;
+use crate::state::Change;
+
+/// The record kind of name filters (`RACDCERT MAP`), keyed by label.
 pub(crate) const MAP_KIND: &str = "cert.map";
-const REG_KIND: &str = "cert.reg";
+/// The record kind of registered certificates (`RACDCERT ADD`), keyed by
+/// issuer DN and serial.
+pub(crate) const REG_KIND: &str = "cert.reg";
 
 /// Why a certificate could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -157,378 +159,73 @@ pub fn parse_filter(text: &str) -> Result<Vec<String>, String> {
 }
 
 /// (subject filter, issuer filter) → user, from the `cert.map` records.
-pub(crate) fn filter_index(
-    records: &crate::records::Records,
-) -> std::collections::HashMap<(String, String), String> {
-    records
-        .iter(MAP_KIND)
-        .filter_map(|(_, v)| decode_map(v))
-        .map(|m| ((m.sdn, m.idn), m.user))
-        .collect()
+/// Built again whenever a `cert.map` record changes, so a mapping is a few
+/// hash lookups.
+#[derive(Debug, Default, Clone)]
+pub struct CertFilters(HashMap<(String, String), String>);
+
+impl CertFilters {
+    /// The filters of the `cert.map` records.
+    pub fn build(records: &Records) -> CertFilters {
+        CertFilters(
+            records
+                .iter(MAP_KIND)
+                .filter_map(|(_, v)| decode_map(v))
+                .map(|m| ((m.sdn, m.idn), m.user))
+                .collect(),
+        )
+    }
 }
 
-struct MapEntry {
-    user: String,
-    sdn: String,
-    idn: String,
+/// Whether a change touches the certificate name filters.
+pub fn changes_filters(change: &Change) -> bool {
+    match change {
+        Change::PutRecord(r) => r.kind == MAP_KIND,
+        Change::DeleteRecord { kind, .. } => kind == MAP_KIND,
+        _ => false,
+    }
 }
 
-fn encode_map(user: &str, sdn: &str, idn: &str) -> String {
+/// The user a certificate's names map to (the module's search order).
+pub fn map_names(records: &Records, filters: &CertFilters, names: &CertNames) -> Option<String> {
+    let issuer_full = names.issuer.join(".");
+    if let Some(v) = records.get(REG_KIND, &format!("{issuer_full}|{}", names.serial)) {
+        return v.split('\t').next().map(str::to_string);
+    }
+    let partials =
+        |dn: &[String]| -> Vec<String> { (0..dn.len()).map(|i| dn[i..].join(".")).collect() };
+    let subjects = partials(&names.subject);
+    let issuers = partials(&names.issuer);
+    let none = String::new();
+    let mut order: Vec<(&String, &String)> = Vec::new();
+    if let Some(ifull) = issuers.first() {
+        order.extend(subjects.iter().map(|s| (s, ifull)));
+    }
+    order.extend(subjects.iter().map(|s| (s, &none)));
+    order.extend(issuers.iter().map(|i| (&none, i)));
+    order
+        .into_iter()
+        .find_map(|(s, i)| filters.0.get(&(s.clone(), i.clone())).cloned())
+}
+
+/// One `cert.map` record's value.
+pub(crate) struct MapEntry {
+    pub(crate) user: String,
+    pub(crate) sdn: String,
+    pub(crate) idn: String,
+}
+
+pub(crate) fn encode_map(user: &str, sdn: &str, idn: &str) -> String {
     format!("{user}\t{sdn}\t{idn}")
 }
 
-fn decode_map(value: &str) -> Option<MapEntry> {
+pub(crate) fn decode_map(value: &str) -> Option<MapEntry> {
     let mut p = value.split('\t');
     Some(MapEntry {
         user: p.next()?.to_string(),
         sdn: p.next()?.to_string(),
         idn: p.next()?.to_string(),
     })
-}
-
-fn err(kind: CommandErrorKind, msg: impl Into<String>) -> ExtCommandError {
-    ExtCommandError::from(CommandError {
-        kind,
-        lines: vec![msg.into()],
-    })
-}
-
-fn text_of(args: &[Operand]) -> Option<String> {
-    match args {
-        [Operand::Word { text, .. }] => Some(text.clone()),
-        _ => None,
-    }
-}
-
-fn label_of(args: &[Operand]) -> Option<String> {
-    match args {
-        [Operand::Keyword { name, args }] if name == "LABEL" => text_of(args),
-        _ => None,
-    }
-}
-
-impl Esm {
-    /// Maps a client certificate (DER) to a user id (spec search order), or
-    /// `None` when nothing matches.
-    pub fn map_certificate(&self, der: &[u8]) -> Result<Option<String>, CertError> {
-        let names = CertNames::from_der(der)?;
-        Ok(self.map_names(&names))
-    }
-
-    /// The search of [`Esm::map_certificate`] on already read names.
-    pub fn map_names(&self, names: &CertNames) -> Option<String> {
-        self.with_records(|r| {
-            let issuer_full = names.issuer.join(".");
-            if let Some(v) = r.get(REG_KIND, &format!("{issuer_full}|{}", names.serial)) {
-                return v.split('\t').next().map(str::to_string);
-            }
-            let maps = &r.cert_filters;
-            let partials = |dn: &[String]| -> Vec<String> {
-                (0..dn.len()).map(|i| dn[i..].join(".")).collect()
-            };
-            let subjects = partials(&names.subject);
-            let issuers = partials(&names.issuer);
-            let none = String::new();
-            let mut order: Vec<(&String, &String)> = Vec::new();
-            if let Some(ifull) = issuers.first() {
-                order.extend(subjects.iter().map(|s| (s, ifull)));
-            }
-            order.extend(subjects.iter().map(|s| (s, &none)));
-            order.extend(issuers.iter().map(|i| (&none, i)));
-            order
-                .into_iter()
-                .find_map(|(s, i)| maps.get(&(s.clone(), i.clone())).cloned())
-        })
-    }
-
-    pub(crate) fn racdcert(
-        &self,
-        issuer: &Issuer,
-        ops: &[Operand],
-    ) -> Result<CommandOutput, CommandError> {
-        let mut id = None;
-        let mut action = None::<&str>;
-        let (mut sdn, mut idn, mut label, mut add, mut del) = (None, None, None, None, None);
-        for op in ops {
-            match op {
-                Operand::Word { text, .. } => match text.to_ascii_uppercase().as_str() {
-                    "MAP" => action = Some("MAP"),
-                    "LISTMAP" => action = Some("LISTMAP"),
-                    "LIST" => action = Some("LIST"),
-                    "TRUST" => {}
-                    other => {
-                        return Err(err(
-                            CommandErrorKind::Syntax,
-                            format!("IKJ56712I INVALID KEYWORD, {other}"),
-                        )
-                        .0)
-                    }
-                },
-                Operand::Keyword { name, args } => match name.as_str() {
-                    "ID" => id = text_of(args),
-                    "SDNFILTER" => sdn = text_of(args),
-                    "IDNFILTER" => idn = text_of(args),
-                    "WITHLABEL" => label = text_of(args),
-                    "ADD" => {
-                        action = Some("ADD");
-                        add = text_of(args);
-                    }
-                    "DELMAP" => {
-                        action = Some("DELMAP");
-                        del = label_of(args);
-                    }
-                    "DELETE" => {
-                        action = Some("DELETE");
-                        del = label_of(args);
-                    }
-                    "LISTMAP" => action = Some("LISTMAP"),
-                    other => {
-                        return Err(err(
-                            CommandErrorKind::Syntax,
-                            format!("IKJ56712I INVALID KEYWORD, {other}"),
-                        )
-                        .0)
-                    }
-                },
-                Operand::List(_) => {
-                    return Err(err(CommandErrorKind::Syntax, "IKJ56712I INVALID OPERAND").0)
-                }
-            }
-        }
-        let id = match id {
-            Some(u) => Some(
-                normalize_id(&u)
-                    .map_err(|e| err(CommandErrorKind::Invalid, format!("IRRD102I {e}")).0)?,
-            ),
-            None => match issuer {
-                Issuer::User(u) => Some(u.to_ascii_uppercase()),
-                Issuer::Operator => None,
-            },
-        };
-        let action = action.ok_or_else(|| {
-            err(
-                CommandErrorKind::Syntax,
-                "IKJ56701I MISSING FUNCTION: MAP, ADD, LISTMAP, LIST, DELMAP OR DELETE",
-            )
-            .0
-        })?;
-        // Parse inputs before the transaction: bad input writes nothing.
-        let filters = if action == "MAP" {
-            let s = sdn.as_deref().map(parse_filter).transpose();
-            let i = idn.as_deref().map(parse_filter).transpose();
-            let (s, i) = match (s, i) {
-                (Ok(s), Ok(i)) => (s, i),
-                (Err(e), _) | (_, Err(e)) => {
-                    return Err(err(CommandErrorKind::Invalid, format!("IRRD112I {e}")).0)
-                }
-            };
-            if s.is_none() && i.is_none() {
-                return Err(err(
-                    CommandErrorKind::Syntax,
-                    "IRRD113I MAP NEEDS SDNFILTER OR IDNFILTER",
-                )
-                .0);
-            }
-            Some((
-                s.unwrap_or_default().join("."),
-                i.unwrap_or_default().join("."),
-            ))
-        } else {
-            None
-        };
-        let cert =
-            if action == "ADD" {
-                let path = add.ok_or_else(|| {
-                    err(CommandErrorKind::Syntax, "IKJ56701I MISSING ADD FILE NAME").0
-                })?;
-                let bytes = std::fs::read(&path).map_err(|e| {
-                    err(
-                        CommandErrorKind::NotFound,
-                        format!("IRRD109I CANNOT READ {path}: {e}"),
-                    )
-                    .0
-                })?;
-                Some(CertNames::from_pem_or_der(&bytes).map_err(|e| {
-                    err(CommandErrorKind::Invalid, format!("IRRD110I {path}: {e}")).0
-                })?)
-            } else {
-                None
-            };
-        self.commit_records(|records, state| {
-            let mut lines = Vec::new();
-            let read_only = matches!(action, "LISTMAP" | "LIST");
-            let own =
-                matches!((issuer, &id), (Issuer::User(u), Some(i)) if u.eq_ignore_ascii_case(i));
-            if !(authorized(state, issuer) || (read_only && own)) {
-                return Err(err(
-                    CommandErrorKind::NotAuthorized,
-                    "ICH00007I NOT AUTHORIZED TO ISSUE RACDCERT: SPECIAL IS REQUIRED",
-                ));
-            }
-            if let Some(u) = &id {
-                if !state.users.contains_key(u) {
-                    return Err(err(
-                        CommandErrorKind::NotFound,
-                        format!("IRRD103I USER({u}) NOT DEFINED TO RACF"),
-                    ));
-                }
-            }
-            let need_id = || {
-                id.clone()
-                    .ok_or_else(|| err(CommandErrorKind::Syntax, "IKJ56701I MISSING ID(userid)"))
-            };
-            let need_label = |l: &Option<String>| {
-                l.clone()
-                    .filter(|l| !l.trim().is_empty() && l.len() <= 32)
-                    .ok_or_else(|| {
-                        err(
-                            CommandErrorKind::Syntax,
-                            "IKJ56701I MISSING OR INVALID LABEL (1-32 CHARACTERS)",
-                        )
-                    })
-            };
-            let mut ops = Vec::new();
-            match action {
-                "MAP" => {
-                    let user = need_id()?;
-                    // Without WITHLABEL, RACF names the map LABELnnnnnnnn.
-                    let label = match &label {
-                        Some(_) => need_label(&label)?,
-                        None => (1..)
-                            .map(|n| format!("LABEL{n:08}"))
-                            .find(|l| records.get(MAP_KIND, l).is_none())
-                            .unwrap_or_default(),
-                    };
-                    let (s, i) = filters.clone().unwrap_or_default();
-                    if records.get(MAP_KIND, &label).is_some() {
-                        return Err(err(
-                            CommandErrorKind::Duplicate,
-                            format!("IRRD107I LABEL '{label}' IS ALREADY IN USE"),
-                        ));
-                    }
-                    if records
-                        .iter(MAP_KIND)
-                        .filter_map(|(_, v)| decode_map(v))
-                        .any(|m| m.sdn == s && m.idn == i)
-                    {
-                        return Err(err(
-                            CommandErrorKind::Duplicate,
-                            "IRRD108I A MAPPING WITH THESE FILTERS ALREADY EXISTS",
-                        ));
-                    }
-                    ops.push(RecordOp::put(MAP_KIND, &label, encode_map(&user, &s, &i)));
-                }
-                "ADD" => {
-                    let user = need_id()?;
-                    let label = need_label(&label)?;
-                    let Some(c) = &cert else {
-                        return Err(err(CommandErrorKind::Syntax, "IKJ56701I MISSING ADD"));
-                    };
-                    let key = format!("{}|{}", c.issuer.join("."), c.serial);
-                    if records.get(REG_KIND, &key).is_some() {
-                        return Err(err(
-                            CommandErrorKind::Duplicate,
-                            "IRRD111I THE CERTIFICATE IS ALREADY DEFINED",
-                        ));
-                    }
-                    if records
-                        .iter(REG_KIND)
-                        .any(|(_, v)| v.split('\t').nth(1) == Some(label.as_str()))
-                    {
-                        return Err(err(
-                            CommandErrorKind::Duplicate,
-                            format!("IRRD107I LABEL '{label}' IS ALREADY IN USE"),
-                        ));
-                    }
-                    ops.push(RecordOp::put(
-                        REG_KIND,
-                        &key,
-                        format!("{user}\t{label}\t{}", c.subject.join(".")),
-                    ));
-                    lines.push(format!("Certificate '{label}' registered to {user}"));
-                }
-                "DELMAP" => {
-                    let label = need_label(&del)?;
-                    match records.get(MAP_KIND, &label).and_then(decode_map) {
-                        Some(m) if id.as_ref().is_none_or(|u| *u == m.user) => {
-                            ops.push(RecordOp::delete(MAP_KIND, &label))
-                        }
-                        _ => {
-                            return Err(err(
-                                CommandErrorKind::NotFound,
-                                format!("IRRD104I MAPPING '{label}' NOT FOUND"),
-                            ))
-                        }
-                    }
-                }
-                "DELETE" => {
-                    let label = need_label(&del)?;
-                    let found = records.iter(REG_KIND).find(|(_, v)| {
-                        let mut p = v.split('\t');
-                        let user = p.next();
-                        p.next() == Some(label.as_str())
-                            && id.as_deref().is_none_or(|u| Some(u) == user)
-                    });
-                    match found {
-                        Some((key, _)) => ops.push(RecordOp::delete(REG_KIND, key)),
-                        None => {
-                            return Err(err(
-                                CommandErrorKind::NotFound,
-                                format!("IRRD104I CERTIFICATE '{label}' NOT FOUND"),
-                            ))
-                        }
-                    }
-                }
-                "LISTMAP" => {
-                    let mut maps: Vec<(&str, MapEntry)> = records
-                        .iter(MAP_KIND)
-                        .filter_map(|(l, v)| Some((l, decode_map(v)?)))
-                        .filter(|(_, m)| id.as_ref().is_none_or(|u| *u == m.user))
-                        .collect();
-                    maps.sort_by(|a, b| (&a.1.user, a.0).cmp(&(&b.1.user, b.0)));
-                    for (l, m) in maps {
-                        lines.push(format!("Mapping information for user {}:", m.user));
-                        lines.push(format!("  Label: {l}"));
-                        lines.push("  Status: TRUST".into());
-                        lines.push(format!("  Subject's DN filter: {}", m.sdn));
-                        lines.push(format!("  Issuer's DN filter: {}", m.idn));
-                    }
-                    if lines.is_empty() {
-                        lines.push("No mapping information was found.".into());
-                    }
-                }
-                _ => {
-                    let mut certs: Vec<(String, String, String, String)> = records
-                        .iter(REG_KIND)
-                        .filter_map(|(k, v)| {
-                            let mut p = v.split('\t');
-                            let (user, label, subject) = (p.next()?, p.next()?, p.next()?);
-                            let (issuer, serial) = k.rsplit_once('|')?;
-                            Some((
-                                user.into(),
-                                label.into(),
-                                subject.to_string(),
-                                format!("{issuer} serial {serial}"),
-                            ))
-                        })
-                        .filter(|c| id.as_ref().is_none_or(|u| *u == c.0))
-                        .collect();
-                    certs.sort();
-                    for (user, label, subject, iss) in certs {
-                        lines.push(format!("Digital certificate information for user {user}:"));
-                        lines.push(format!("  Label: {label}"));
-                        lines.push(format!("  Subject's Name: {subject}"));
-                        lines.push(format!("  Issuer's Name: {iss}"));
-                    }
-                    if lines.is_empty() {
-                        lines.push("No certificate information was found.".into());
-                    }
-                }
-            }
-            Ok((ops, CommandOutput { lines }))
-        })
-        .map_err(|e: ExtCommandError| e.0)
-    }
 }
 
 #[cfg(test)]

@@ -3,14 +3,16 @@
 
 use std::sync::{Arc, OnceLock};
 
+use zgate_base::SeededRandom;
+
 use crate::certmap::{parse_filter, CertNames};
-use crate::command::parse::{split_batch, tokenize};
 use crate::command::{execute, Env, Issuer};
 use crate::generic::{is_generic, literal_key, specificity, GenericIndex, Pattern};
 use crate::index::{CheckContext, Index};
 use crate::model::{AccessLevel, Group};
 use crate::password::HashCost;
-use crate::store::{Change, State};
+use crate::state::{Change, State};
+use crate::syntax::{split_batch, tokenize};
 use crate::{Esm, EsmConfig};
 
 /// The fixed time commands run at (ms).
@@ -38,8 +40,11 @@ fn env(issuer: &Issuer) -> Env<'_> {
         issuer,
         now_ms: NOW_MS,
         cost: HashCost::TEST_ONLY,
+        random: &SEEDED,
     }
 }
+
+static SEEDED: SeededRandom = SeededRandom::new(1);
 
 fn setup_state() -> &'static State {
     static STATE: OnceLock<State> = OnceLock::new();
@@ -139,6 +144,7 @@ fn certmap_esm() -> Option<&'static Esm> {
             hash_cost: HashCost::TEST_ONLY,
             clock: Arc::new(FixedClock),
             audit: None,
+            random: Arc::new(SeededRandom::new(1)),
         })
         .ok()?;
         for cmd in [

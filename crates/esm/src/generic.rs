@@ -42,13 +42,9 @@
 
 use std::cmp::Ordering;
 
-use crate::index::FxMap;
-use crate::key::Key;
+use crate::key::{FxMap, Key};
 
-/// Whether a name contains a generic character.
-pub fn is_generic(name: &str) -> bool {
-    name.contains(['*', '%'])
-}
+pub use crate::model::is_generic;
 
 /// One qualifier of a pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

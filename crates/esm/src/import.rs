@@ -18,14 +18,22 @@
 //! classes:  [{name: ZOWE, active: true, generic: true}]
 //! profiles: [{class: ZOWE, name: APIML.**, uacc: NONE, warning: false,
 //!             access: {ALICE: READ, DEV: UPDATE, "*": READ}}]
+//! commands: ["ALTUSER ALICE MFA(FACTOR(TOTP) ACTIVE)",
+//!            "RACDCERT MAP ID(ALICE) SDNFILTER('CN=ALICE.O=ACME') WITHLABEL('alice')"]
 //! ```
+//!
+//! `commands` are RACF command lines run after everything else, in the same
+//! transaction: what the model's lists do not express (certificate
+//! mappings, MFA factors, SETROPTS options) is written as an administrator
+//! would type it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use crate::model::{normalize_class, normalize_id, normalize_profile_name, AccessLevel};
-use crate::store::State;
+use crate::model::{normalize_class, normalize_id, AccessLevel};
+use crate::profile_name::normalize_profile_name;
+use crate::state::State;
 use crate::EsmError;
 
 /// The commands an import runs.
@@ -58,6 +66,8 @@ struct Own {
     classes: Vec<OwnClass>,
     #[serde(default)]
     profiles: Vec<OwnProfile>,
+    #[serde(default)]
+    commands: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -288,6 +298,7 @@ fn plan_own(state: &State, own: Own) -> Result<Plan, EsmError> {
             ));
         }
     }
+    c.extend(own.commands);
     Ok(Plan {
         commands: c,
         notes: Vec::new(),

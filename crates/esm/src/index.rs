@@ -8,16 +8,14 @@
 //! [`crate::generic`]), so a check costs one hash lookup plus a walk along the
 //! resource name, independent of the number of profiles.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use crate::generic::{is_generic, GenericIndex};
-use crate::key::Key;
-use crate::model::{
-    parse_global_member, AccessLevel, ClassSettings, Condition, Profile, GLOBAL_CLASS,
-};
-use crate::store::State;
+use crate::key::{FxMap, Key};
+use crate::model::{AccessLevel, ClassSettings, Condition, Profile, GLOBAL_CLASS};
+use crate::profile_name::parse_global_member;
+use crate::state::State;
 
 /// What a check knows about the user.
 #[derive(Debug, Clone)]
@@ -627,32 +625,3 @@ impl Index {
         d
     }
 }
-
-/// A fast non-cryptographic hasher (the Fx algorithm used in rustc) for the
-/// index's maps. Keys are admin-defined names looked up, never inserted, by
-/// request data, so flooding a bucket from outside is not possible.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Builds [`FxHasher`]s.
-pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
-/// A hash map with [`FxHasher`].
-pub type FxMap<K, V> = HashMap<K, V, FxBuild>;

@@ -97,6 +97,35 @@ impl fmt::Debug for Key {
     }
 }
 
+/// A fast non-cryptographic hasher (the Fx algorithm used in rustc) for the
+/// index's maps. Keys are admin-defined names looked up, never inserted, by
+/// request data, so flooding a bucket from outside is not possible.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`FxHasher`]s.
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+/// A hash map with [`FxHasher`].
+pub type FxMap<K, V> = std::collections::HashMap<K, V, FxBuild>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
+use crate::passticket::SsignonKeys;
+use crate::password::PasswordRule;
+
 /// An access level, ordered `NONE < EXECUTE < READ < UPDATE < CONTROL < ALTER`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AccessLevel {
@@ -161,33 +164,6 @@ pub fn normalize_class(raw: &str) -> Result<String, NameError> {
 /// Maximum length of a general-resource profile name (RACF: 246).
 pub const MAX_PROFILE_NAME: usize = 246;
 
-/// Validates and upper-cases a general-resource profile name.
-pub fn normalize_profile_name(raw: &str) -> Result<String, NameError> {
-    let name = raw.to_ascii_uppercase();
-    let bad = |why| NameError::Profile {
-        name: raw.to_owned(),
-        why,
-    };
-    if name.is_empty() {
-        return Err(bad("the name is empty"));
-    }
-    if name.len() > MAX_PROFILE_NAME {
-        return Err(bad("longer than 246 characters"));
-    }
-    if !name.chars().all(|c| c.is_ascii_graphic()) || name.contains(['(', ')', '\'', ',']) {
-        return Err(bad(
-            "contains a blank, a parenthesis, a quote, a comma or a non-ASCII character",
-        ));
-    }
-    if name.split('.').any(str::is_empty) {
-        return Err(bad("has an empty qualifier"));
-    }
-    if crate::generic::is_generic(&name) {
-        crate::generic::Pattern::parse(&name).map_err(bad)?;
-    }
-    Ok(name)
-}
-
 /// Validates and upper-cases the resource name of a SAF check: 1-246
 /// printable ASCII characters, no blank or control character. Unlike a
 /// profile name it is literal (`*` and `%` are ordinary characters), but a
@@ -212,10 +188,7 @@ pub fn normalize_resource_name(raw: &str) -> Result<String, NameError> {
     Ok(raw.to_ascii_uppercase())
 }
 
-/// A stored credential hash (PHC-like text, see [`crate::password`]).
-/// No `Debug`: it is secret material.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretHash(pub String);
+pub use crate::password::SecretHash;
 
 /// A password or a password phrase as stored.
 #[derive(Clone)]
@@ -369,7 +342,7 @@ pub struct Options {
     /// `PASSWORD(MIXEDCASE)`: passwords are case-sensitive.
     pub mixed_case: bool,
     /// `PASSWORD(RULEn(...))`: syntax rules for passwords users choose.
-    pub rules: BTreeMap<u8, crate::password::PasswordRule>,
+    pub rules: BTreeMap<u8, PasswordRule>,
 }
 
 impl Default for Options {
@@ -426,7 +399,7 @@ pub struct Profile {
     /// Created (ms since the epoch).
     pub created_ms: i64,
     /// PTKTDATA PassTicket keys (`SSIGNON`); secret, never listed.
-    pub ssignon: Option<crate::ptkt::SsignonKeys>,
+    pub ssignon: Option<SsignonKeys>,
 }
 
 impl Profile {
@@ -450,7 +423,7 @@ impl Profile {
 
     /// Whether the name holds generic characters.
     pub fn is_generic(&self) -> bool {
-        crate::generic::is_generic(&self.name)
+        is_generic(&self.name)
     }
 }
 
@@ -458,17 +431,11 @@ impl Profile {
 /// the class they grant in, with members `resource/level`.
 pub const GLOBAL_CLASS: &str = "GLOBAL";
 
-/// Splits a GLOBAL member `resource/level` (level defaults to READ).
-pub fn parse_global_member(member: &str) -> Result<(String, AccessLevel), NameError> {
-    let (res, level) = match member.rsplit_once('/') {
-        Some((r, l)) => (
-            r,
-            l.parse::<AccessLevel>().map_err(|_| NameError::Profile {
-                name: member.to_owned(),
-                why: "the level after `/` is not an access level",
-            })?,
-        ),
-        None => (member, AccessLevel::Read),
-    };
-    Ok((normalize_profile_name(res)?, level))
+/// The class of PassTicket keys (`SSIGNON`) and generation authority
+/// (`IRRPTAUTH.appl.user`).
+pub const PTKTDATA: &str = "PTKTDATA";
+
+/// Whether a profile name holds generic characters (`*`, `%`).
+pub fn is_generic(name: &str) -> bool {
+    name.contains(['*', '%'])
 }

@@ -230,3 +230,68 @@ pub mod internals {
     pub use super::name::ebcdic_name;
     pub use super::window_closest_first;
 }
+
+/// A stored PTKTDATA key that does not parse (hand-edited or corrupt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a stored PTKTDATA key does not parse")]
+pub struct StoredKeyError;
+
+/// The keys of one PTKTDATA profile. Holds secrets: `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct SsignonKeys {
+    /// The legacy DES key.
+    pub legacy: Option<[u8; 8]>,
+    /// The enhanced HMAC key and ticket type.
+    pub enhanced: Option<(Vec<u8>, TicketType)>,
+}
+
+impl fmt::Debug for SsignonKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SsignonKeys(KEYMASKED DATA)")
+    }
+}
+
+impl SsignonKeys {
+    /// The stored form: `L:<hex>;E:<UPPER|MIXED>:<hex>` (fields optional).
+    pub fn to_stored(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(k) = &self.legacy {
+            parts.push(format!("L:{}", hex::encode_upper(k)));
+        }
+        if let Some((k, t)) = &self.enhanced {
+            let t = match t {
+                TicketType::Upper => "UPPER",
+                TicketType::Mixed => "MIXED",
+            };
+            parts.push(format!("E:{t}:{}", hex::encode_upper(k)));
+        }
+        parts.join(";")
+    }
+
+    /// Parses [`SsignonKeys::to_stored`]'s form.
+    pub fn from_stored(s: &str) -> Result<SsignonKeys, StoredKeyError> {
+        let bad = || StoredKeyError;
+        let mut keys = SsignonKeys::default();
+        for part in s.split(';').filter(|p| !p.is_empty()) {
+            if let Some(k) = part.strip_prefix("L:") {
+                keys.legacy = Some(parse_des_key_hex(k).map_err(|_| bad())?);
+            } else if let Some(rest) = part.strip_prefix("E:") {
+                let (t, k) = rest.split_once(':').ok_or_else(bad)?;
+                let t = match t {
+                    "UPPER" => TicketType::Upper,
+                    "MIXED" => TicketType::Mixed,
+                    _ => return Err(bad()),
+                };
+                keys.enhanced = Some((parse_enhanced_key_hex(k).map_err(|_| bad())?.to_vec(), t));
+            } else {
+                return Err(bad());
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Whether any key is present.
+    pub fn is_empty(&self) -> bool {
+        self.legacy.is_none() && self.enhanced.is_none()
+    }
+}

@@ -9,8 +9,6 @@
 use argon2::{Algorithm, Argon2, Params, Version};
 use subtle::ConstantTimeEq;
 
-use crate::model::SecretHash;
-
 /// The argon2id cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashCost {
@@ -60,6 +58,11 @@ fn argon(cost: HashCost) -> Result<Argon2<'static>, HashError> {
     .map_err(|e| HashError(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
+
+/// A stored credential hash (PHC-like text). No `Debug`: it is secret
+/// material.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretHash(pub String);
 
 /// Hashes a secret with a fresh random salt.
 pub fn hash_secret(secret: &str, cost: HashCost) -> Result<SecretHash, HashError> {
@@ -324,7 +327,7 @@ pub struct PasswordRule {
 impl PasswordRule {
     /// Parses the inside of `RULEn(...)`, e.g. `LENGTH(4:8) ALPHA(1) NUMERIC(2:3,5)`.
     pub fn parse(text: &str) -> Result<PasswordRule, String> {
-        let ops = crate::command::parse::tokenize(text).map_err(|e| e.0)?;
+        let ops = crate::syntax::tokenize(text).map_err(|e| e.0)?;
         let mut rule = PasswordRule {
             min_len: 1,
             max_len: 8,
@@ -332,10 +335,10 @@ impl PasswordRule {
         };
         let mut had_length = false;
         for op in &ops {
-            let crate::command::parse::Operand::Keyword { name, args } = op else {
+            let crate::syntax::Operand::Keyword { name, args } = op else {
                 return Err(format!("unexpected `{op:?}` in a password rule"));
             };
-            let values: Vec<String> = crate::command::parse::texts(args)
+            let values: Vec<String> = crate::syntax::texts(args)
                 .into_iter()
                 .map(|(t, _)| t)
                 .collect();

@@ -6,7 +6,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use zgate_esm::store::{sqlite::SqliteStore, Change, State, Store, StoreError};
+use zgate_esm::state::{Change, State};
+use zgate_esm::store::{sqlite::SqliteStore, Store, StoreError};
 use zgate_esm::{AccessLevel, CommandErrorKind, Esm, EsmConfig, HashCost, Issuer};
 
 /// Wraps the SQLite store; `conflicts` next applies answer Conflict,

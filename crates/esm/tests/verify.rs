@@ -343,7 +343,8 @@ fn two_processes_on_one_store_do_not_overwrite_each_other() {
 
 #[test]
 fn store_refuses_stale_writes() {
-    use zgate_esm::store::{sqlite::SqliteStore, Change, Store, StoreError};
+    use zgate_esm::state::Change;
+    use zgate_esm::store::{sqlite::SqliteStore, Store, StoreError};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("esm.db");
     let mut s1 = SqliteStore::open(&path).unwrap();

@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::{Change, State, Store, StoreError};
+use super::{Store, StoreError};
 use crate::model::{
     AccessLevel, ClassSettings, Condition, Credential, Group, Options, Profile, SecretHash, User,
 };
+use crate::passticket::SsignonKeys;
 use crate::password::PasswordRule;
-use crate::records::{Record, RecordOp};
+use crate::records::Record;
+use crate::state::{Change, State};
 
 /// Forward-only migrations; index + 1 is the schema version they lead to.
 const MIGRATIONS: &[&str] = &[
@@ -251,6 +253,18 @@ fn put_user(tx: &Transaction<'_>, u: &User) -> rusqlite::Result<()> {
 
 fn apply_one(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
     match change {
+        Change::PutRecord(r) => {
+            tx.execute(
+                "INSERT OR REPLACE INTO security_records (kind, key, value) VALUES (?1, ?2, ?3)",
+                params![r.kind, r.key, r.value],
+            )?;
+        }
+        Change::DeleteRecord { kind, key } => {
+            tx.execute(
+                "DELETE FROM security_records WHERE kind = ?1 AND key = ?2",
+                params![kind, key],
+            )?;
+        }
         Change::PutUser(u) => put_user(tx, u)?,
         Change::DeleteUser(id) => {
             tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
@@ -541,8 +555,9 @@ impl Store for SqliteStore {
                 p.data = data;
                 p.ssignon = ssignon
                     .as_deref()
-                    .map(crate::ptkt::SsignonKeys::from_stored)
-                    .transpose()?;
+                    .map(SsignonKeys::from_stored)
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 profiles.insert((class, name), p);
             }
             let mut st = tx.prepare("SELECT * FROM access_list").map_err(db)?;
@@ -614,6 +629,21 @@ impl Store for SqliteStore {
             for row in rows {
                 let (h, e) = row.map_err(db)?;
                 state.revoked_tokens.insert(h, e);
+            }
+            let mut st = tx
+                .prepare("SELECT kind, key, value FROM security_records")
+                .map_err(db)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(Record {
+                        kind: r.get(0)?,
+                        key: r.get(1)?,
+                        value: r.get(2)?,
+                    })
+                })
+                .map_err(db)?;
+            for row in rows {
+                state.records.put(&row.map_err(db)?);
             }
         }
         tx.commit().map_err(db)?;
@@ -707,63 +737,6 @@ impl Store for SqliteStore {
         )
         .map_err(db)?;
         tx.commit().map_err(db)
-    }
-
-    // Security records (see `crate::records`).
-    fn load_records(&mut self) -> Result<Vec<Record>, StoreError> {
-        let mut st = self
-            .conn
-            .prepare("SELECT kind, key, value FROM security_records")
-            .map_err(db)?;
-        let rows = st
-            .query_map([], |r| {
-                Ok(Record {
-                    kind: r.get(0)?,
-                    key: r.get(1)?,
-                    value: r.get(2)?,
-                })
-            })
-            .map_err(db)?;
-        rows.collect::<Result<_, _>>().map_err(db)
-    }
-
-    fn apply_records(
-        &mut self,
-        ops: &[RecordOp],
-        expected_generation: i64,
-    ) -> Result<i64, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let found = read_generation(&tx)?;
-        if found != expected_generation {
-            return Err(StoreError::Conflict {
-                found,
-                expected: expected_generation,
-            });
-        }
-        for op in ops {
-            match op {
-                RecordOp::Put(r) => tx.execute(
-                    "INSERT OR REPLACE INTO security_records (kind, key, value) VALUES (?1, ?2, ?3)",
-                    params![r.kind, r.key, r.value],
-                ),
-                RecordOp::Delete { kind, key } => tx.execute(
-                    "DELETE FROM security_records WHERE kind = ?1 AND key = ?2",
-                    params![kind, key],
-                ),
-            }
-            .map_err(db)?;
-        }
-        let next = found + 1;
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'generation'",
-            [next.to_string()],
-        )
-        .map_err(db)?;
-        tx.commit().map_err(db)?;
-        Ok(next)
     }
 
     fn dump(&mut self) -> Result<Vec<String>, StoreError> {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use zgate_config::{Config, VerifyCertificates};
-use zgate_esm::ptkt::GenerateError;
+use zgate_esm::GenerateError;
 use zgate_esm::{Esm, Issuer};
 use zgate_pki as pki;
 

@@ -154,14 +154,14 @@ pub struct KeywordSpec {
 
 /// A parsed command: positional operands and keywords by canonical name.
 #[derive(Debug, Clone, Default)]
-pub struct Parsed {
+pub struct CommandOperands {
     /// Positional operands (words or lists), in order.
     pub positionals: Vec<Operand>,
     /// Keywords in the order given, canonical names.
     pub keywords: Vec<(&'static str, Vec<Operand>, bool)>,
 }
 
-impl Parsed {
+impl CommandOperands {
     /// Whether a keyword was given.
     pub fn has(&self, name: &str) -> bool {
         self.keywords.iter().any(|(k, _, _)| *k == name)
@@ -202,8 +202,8 @@ pub fn parse_operands(
     operands: &[Operand],
     max_positionals: usize,
     specs: &'static [KeywordSpec],
-) -> Result<Parsed, SyntaxError> {
-    let mut parsed = Parsed::default();
+) -> Result<CommandOperands, SyntaxError> {
+    let mut parsed = CommandOperands::default();
     for op in operands {
         match op {
             Operand::Word { .. } | Operand::List(_)
@@ -248,7 +248,7 @@ pub fn parse_operands(
 }
 
 fn add(
-    parsed: &mut Parsed,
+    parsed: &mut CommandOperands,
     spec: &'static KeywordSpec,
     args: Vec<Operand>,
     had_parens: bool,
@@ -373,6 +373,22 @@ pub fn split_batch(text: &str) -> Result<Vec<BatchCommand>, SyntaxError> {
     }
     Ok(out)
 }
+
+/// A [`KeywordSpec`]: `kw!("NAME")` takes no value, `kw!("NAME", true)`
+/// needs one, `kw!("NAME", v, [aliases])` with `v` an `Option<bool>`.
+macro_rules! kw {
+    ($name:literal) => {
+        KeywordSpec { name: $name, aliases: &[], value: None }
+    };
+    ($name:literal, $v:expr) => {
+        KeywordSpec { name: $name, aliases: &[], value: Some($v) }
+    };
+    ($name:literal, $v:expr, [$($a:literal),*]) => {
+        KeywordSpec { name: $name, aliases: &[$($a),*], value: $v }
+    };
+}
+
+pub(crate) use kw;
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,7 @@ mod common;
 use std::sync::atomic::Ordering;
 
 use common::{fresh, run};
-use zgate_esm::ptkt::GenerateError;
+use zgate_esm::GenerateError;
 use zgate_esm::{Esm, EsmConfig, HashCost, Issuer, VerifyOutcome};
 
 const SETUP: &str = "

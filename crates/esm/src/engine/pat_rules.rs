@@ -6,8 +6,8 @@
 //! database never holds a token, and not even which users or services have
 //! rules. Lookups are in memory.
 
-use crate::records::RecordOp;
-use crate::{Esm, EsmError};
+use super::{Esm, EsmError};
+use crate::state::Change;
 
 const SALT_KIND: &str = "pat.salt";
 const SALT_KEY: &str = "salt";
@@ -42,7 +42,7 @@ impl Esm {
         {
             return Ok(salt);
         }
-        self.commit_records(|records, _| {
+        self.transact_records(|records| {
             if let Some(salt) = records
                 .get(SALT_KIND, SALT_KEY)
                 .and_then(|h| hex::decode(h).ok())
@@ -50,10 +50,9 @@ impl Esm {
                 return Ok((Vec::new(), salt));
             }
             let mut salt = vec![0u8; 32];
-            getrandom::getrandom(&mut salt)
-                .map_err(|e| EsmError::Import(format!("no randomness for the PAT salt: {e}")))?;
+            self.config.random.fill(&mut salt)?;
             Ok::<_, EsmError>((
-                vec![RecordOp::put(SALT_KIND, SALT_KEY, hex::encode(&salt))],
+                vec![Change::put_record(SALT_KIND, SALT_KEY, hex::encode(&salt))],
                 salt,
             ))
         })
@@ -68,12 +67,12 @@ impl Esm {
     /// reverse (a revocation cannot be narrowed). Returns whether it was new
     /// (for tokens: `false` = already revoked).
     pub fn put_pat_rule(&self, rule: PatRule, hash: &str, value_ms: i64) -> Result<bool, EsmError> {
-        self.commit_records(|records, _| {
+        self.transact_records(|records| {
             let old: Option<i64> = records.get(rule.kind(), hash).and_then(|v| v.parse().ok());
             match old {
                 Some(old) if old >= value_ms => Ok::<_, EsmError>((Vec::new(), false)),
                 _ => Ok((
-                    vec![RecordOp::put(rule.kind(), hash, value_ms.to_string())],
+                    vec![Change::put_record(rule.kind(), hash, value_ms.to_string())],
                     old.is_none(),
                 )),
             }
@@ -83,18 +82,18 @@ impl Esm {
     /// Drops revoked tokens that expired before `now_ms` and user/scope rules
     /// older than `now_ms - max_rule_age_ms`; returns how many went.
     pub fn evict_pat_rules(&self, now_ms: i64, max_rule_age_ms: i64) -> Result<usize, EsmError> {
-        self.commit_records(|records, _| {
+        self.transact_records(|records| {
             let mut ops = Vec::new();
             for (key, value) in records.iter(PatRule::Token.kind()) {
                 if value.parse::<i64>().map_or(true, |exp| exp < now_ms) {
-                    ops.push(RecordOp::delete(PatRule::Token.kind(), key));
+                    ops.push(Change::delete_record(PatRule::Token.kind(), key));
                 }
             }
             let oldest = now_ms.saturating_sub(max_rule_age_ms);
             for rule in [PatRule::User, PatRule::Scope] {
                 for (key, value) in records.iter(rule.kind()) {
                     if value.parse::<i64>().map_or(true, |at| at < oldest) {
-                        ops.push(RecordOp::delete(rule.kind(), key));
+                        ops.push(Change::delete_record(rule.kind(), key));
                     }
                 }
             }

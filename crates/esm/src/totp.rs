@@ -35,9 +35,9 @@ use std::str::FromStr;
 use data_encoding::{BASE32, BASE32_NOPAD};
 use hmac::digest::Key;
 use hmac::{EagerHash, Hmac, KeyInit, Mac};
-use rand_core::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
+use zgate_base::{Random, RandomError};
 
 /// The issuer zgate writes into `otpauth://` URIs, which authenticator apps
 /// show beside the account.
@@ -225,11 +225,11 @@ impl Secret {
     /// longer ones would only be hashed down first, adding nothing.
     pub const MAX_LEN: usize = 64;
 
-    /// A fresh random secret of [`Algorithm::secret_len`] bytes from `rng`.
-    pub fn generate<R: RngCore + CryptoRng + ?Sized>(rng: &mut R, algorithm: Algorithm) -> Self {
+    /// A fresh random secret of [`Algorithm::secret_len`] bytes from `random`.
+    pub fn generate(random: &dyn Random, algorithm: Algorithm) -> Result<Self, RandomError> {
         let mut bytes = Zeroizing::new(vec![0u8; algorithm.secret_len()]);
-        rng.fill_bytes(&mut bytes);
-        Self(bytes)
+        random.fill(&mut bytes)?;
+        Ok(Self(bytes))
     }
 
     /// A secret from its raw bytes (as stored by the ESM).

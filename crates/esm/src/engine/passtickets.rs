@@ -22,143 +22,15 @@
 //!   it is usable once: the store records (user, appl, ticket) until its
 //!   window closed, shared by every process on the store.
 
-use std::fmt;
-
 use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-use crate::command::parse::{texts, Operand};
-use crate::model::{normalize_id, Profile};
+use super::{Esm, VerifyOutcome};
+use crate::model::{normalize_id, AccessLevel, Profile, PTKTDATA};
 use crate::passticket::{
-    evaluate_enhanced, evaluate_legacy, generate_enhanced, generate_legacy, parse_des_key_hex,
-    parse_enhanced_key_hex, PassTicket, PassTicketError, TicketType, VALIDITY_WINDOW_SECS,
+    evaluate_enhanced, evaluate_legacy, generate_enhanced, generate_legacy, PassTicket,
+    PassTicketError, TicketType, VALIDITY_WINDOW_SECS,
 };
-use crate::store::{State, StoreError};
-use crate::{AccessLevel, Esm, VerifyOutcome};
-
-/// The PassTicket class.
-pub const PTKTDATA: &str = "PTKTDATA";
-
-/// The keys of one PTKTDATA profile. Holds secrets: `Debug` is redacted.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct SsignonKeys {
-    /// The legacy DES key.
-    pub legacy: Option<[u8; 8]>,
-    /// The enhanced HMAC key and ticket type.
-    pub enhanced: Option<(Vec<u8>, TicketType)>,
-}
-
-impl fmt::Debug for SsignonKeys {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SsignonKeys(KEYMASKED DATA)")
-    }
-}
-
-impl SsignonKeys {
-    /// The stored form: `L:<hex>;E:<UPPER|MIXED>:<hex>` (fields optional).
-    pub fn to_stored(&self) -> String {
-        let mut parts = Vec::new();
-        if let Some(k) = &self.legacy {
-            parts.push(format!("L:{}", hex::encode_upper(k)));
-        }
-        if let Some((k, t)) = &self.enhanced {
-            let t = match t {
-                TicketType::Upper => "UPPER",
-                TicketType::Mixed => "MIXED",
-            };
-            parts.push(format!("E:{t}:{}", hex::encode_upper(k)));
-        }
-        parts.join(";")
-    }
-
-    /// Parses [`SsignonKeys::to_stored`]'s form.
-    pub fn from_stored(s: &str) -> Result<SsignonKeys, StoreError> {
-        let bad = || StoreError::Corrupt("PTKTDATA key".to_owned());
-        let mut keys = SsignonKeys::default();
-        for part in s.split(';').filter(|p| !p.is_empty()) {
-            if let Some(k) = part.strip_prefix("L:") {
-                keys.legacy = Some(parse_des_key_hex(k).map_err(|_| bad())?);
-            } else if let Some(rest) = part.strip_prefix("E:") {
-                let (t, k) = rest.split_once(':').ok_or_else(bad)?;
-                let t = match t {
-                    "UPPER" => TicketType::Upper,
-                    "MIXED" => TicketType::Mixed,
-                    _ => return Err(bad()),
-                };
-                keys.enhanced = Some((parse_enhanced_key_hex(k).map_err(|_| bad())?.to_vec(), t));
-            } else {
-                return Err(bad());
-            }
-        }
-        Ok(keys)
-    }
-
-    /// Whether any key is present.
-    pub fn is_empty(&self) -> bool {
-        self.legacy.is_none() && self.enhanced.is_none()
-    }
-}
-
-/// Why `SSIGNON(...)` was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SsignonSyntaxError(pub String);
-
-/// Parses the operands inside `SSIGNON(...)` onto `keys` (RALTER keeps
-/// what is not given).
-pub fn parse_ssignon(args: &[Operand], keys: &mut SsignonKeys) -> Result<(), SsignonSyntaxError> {
-    let err = |m: &str| SsignonSyntaxError(format!("IKJ56702I INVALID SSIGNON, {m}"));
-    let one = |name: &str, a: &[Operand]| -> Result<String, SsignonSyntaxError> {
-        let t = texts(a);
-        match t.as_slice() {
-            [(v, _)] => Ok(v.clone()),
-            _ => Err(err(&format!("{name} NEEDS EXACTLY ONE VALUE"))),
-        }
-    };
-    let mut enhanced_key: Option<Vec<u8>> = None;
-    let mut ticket_type: Option<TicketType> = None;
-    for op in args {
-        let Operand::Keyword { name, args } = op else {
-            return Err(err("KEYMASKED(...) OR EPTKEYMASKED(...) EXPECTED"));
-        };
-        match name.as_str() {
-            "KEYMASKED" => {
-                let v = one(name, args)?;
-                keys.legacy =
-                    Some(parse_des_key_hex(&v).map_err(|_| err("KEYMASKED NEEDS 16 HEX DIGITS"))?);
-            }
-            "EPTKEYMASKED" => {
-                let v = one(name, args)?;
-                enhanced_key = Some(
-                    parse_enhanced_key_hex(&v)
-                        .map_err(|_| err("EPTKEYMASKED NEEDS 128 HEX DIGITS"))?
-                        .to_vec(),
-                );
-            }
-            "EPTTYPE" => {
-                ticket_type = Some(match one(name, args)?.to_ascii_uppercase().as_str() {
-                    "UPPER" => TicketType::Upper,
-                    "MIXED" => TicketType::Mixed,
-                    _ => return Err(err("EPTTYPE IS UPPER OR MIXED")),
-                });
-            }
-            "KEYENCRYPTED" | "EPTKEYLABEL" | "KEYLABEL" => {
-                return Err(err(&format!("{name} (ICSF KEYS) IS NOT SUPPORTED")));
-            }
-            other => return Err(err(&format!("UNKNOWN KEYWORD {other}"))),
-        }
-    }
-    match (enhanced_key, ticket_type, &mut keys.enhanced) {
-        (Some(k), t, slot) => *slot = Some((k, t.unwrap_or(TicketType::Upper))),
-        (None, Some(t), Some((_, old))) => *old = t,
-        (None, Some(_), None) => return Err(err("EPTTYPE NEEDS AN EPTKEYMASKED KEY")),
-        (None, None, _) => {}
-    }
-    if keys.is_empty() {
-        return Err(err("NO KEY GIVEN"));
-    }
-    Ok(())
-}
+use crate::state::State;
 
 /// Whether the profile asks for no replay protection.
 fn no_replay(p: &Profile) -> bool {
@@ -336,9 +208,4 @@ impl Esm {
         }
         Some(VerifyOutcome::Success { user })
     }
-}
-
-/// Constant-time equality of two tickets' text (for callers comparing).
-pub fn tickets_equal(a: &str, b: &str) -> bool {
-    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }

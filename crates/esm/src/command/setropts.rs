@@ -1,0 +1,281 @@
+//! System options: SETROPTS.
+
+use std::collections::BTreeSet;
+
+use super::context::*;
+use super::exec::Exec;
+use super::operands::*;
+use crate::model::*;
+use crate::state::Change;
+use crate::syntax::{kw, KeywordSpec};
+use crate::syntax::{parse_operands, texts, CommandOperands};
+
+const PASSWORD_KWS: &[KeywordSpec] = &[
+    kw!("INTERVAL", true),
+    kw!("REVOKE", true),
+    kw!("NOREVOKE"),
+    kw!("HISTORY", true),
+    kw!("NOHISTORY"),
+    kw!("MIXEDCASE"),
+    kw!("NOMIXEDCASE"),
+    kw!("RULE1", true),
+    kw!("RULE2", true),
+    kw!("RULE3", true),
+    kw!("RULE4", true),
+    kw!("RULE5", true),
+    kw!("RULE6", true),
+    kw!("RULE7", true),
+    kw!("RULE8", true),
+    kw!("NORULE1"),
+    kw!("NORULE2"),
+    kw!("NORULE3"),
+    kw!("NORULE4"),
+    kw!("NORULE5"),
+    kw!("NORULE6"),
+    kw!("NORULE7"),
+    kw!("NORULE8"),
+    kw!("NORULES"),
+];
+
+impl Exec<'_> {
+    pub(super) fn setropts(&mut self, p: &CommandOperands) -> Result<(), CommandError> {
+        if p.keywords.is_empty() {
+            return Err(CommandError::new(
+                CommandErrorKind::Syntax,
+                "IKJ56701I MISSING SETROPTS OPERAND",
+            ));
+        }
+        let mut classes: std::collections::BTreeMap<String, ClassSettings> = Default::default();
+        let all_classes = || -> Vec<String> {
+            let mut s: BTreeSet<String> = self.state.classes.keys().cloned().collect();
+            s.extend(
+                self.state
+                    .profiles
+                    .keys()
+                    .filter(|c| *c != GLOBAL_CLASS)
+                    .cloned(),
+            );
+            s.into_iter().collect()
+        };
+        let refresh = p.has("REFRESH");
+        let mut touch = |kw: &str,
+                         f: &dyn Fn(&mut ClassSettings),
+                         this: &Self|
+         -> Result<Vec<String>, CommandError> {
+            let mut list = classes_of(p, kw)?;
+            if list.iter().any(|c| c == "*") {
+                list = all_classes();
+            }
+            for c in &list {
+                if c == GLOBAL_CLASS {
+                    return Err(invalid(format!(
+                        "ICH14010I CLASS {GLOBAL_CLASS} IS NOT VALID FOR {kw}"
+                    )));
+                }
+                let entry = classes
+                    .entry(c.clone())
+                    .or_insert_with(|| this.state.class(c));
+                f(entry);
+            }
+            Ok(list)
+        };
+        let mut refreshes = Vec::new();
+        if p.has("CLASSACT") {
+            touch("CLASSACT", &|c| c.active = true, self)?;
+        }
+        if p.has("NOCLASSACT") {
+            touch("NOCLASSACT", &|c| c.active = false, self)?;
+        }
+        if p.has("GENERIC") {
+            touch("GENERIC", &|c| c.generic = true, self)?;
+        }
+        if p.has("NOGENERIC") {
+            touch("NOGENERIC", &|c| c.generic = false, self)?;
+        }
+        if p.has("RACLIST") {
+            let list = if refresh {
+                touch("RACLIST", &|c| c.raclist_generation += 1, self)?
+            } else {
+                touch(
+                    "RACLIST",
+                    &|c| {
+                        c.raclist = true;
+                        c.raclist_generation += 1;
+                    },
+                    self,
+                )?
+            };
+            refreshes.extend(list.into_iter().map(Refresh::Class));
+        }
+        if p.has("NORACLIST") {
+            let list = touch(
+                "NORACLIST",
+                &|c| {
+                    c.raclist = false;
+                    c.raclist_generation += 1;
+                },
+                self,
+            )?;
+            refreshes.extend(list.into_iter().map(Refresh::Class));
+        }
+        if p.has("GLOBAL") {
+            let list = touch(
+                "GLOBAL",
+                &|c| {
+                    c.global = true;
+                    c.global_generation += 1;
+                },
+                self,
+            )?;
+            refreshes.extend(list.into_iter().map(Refresh::Global));
+        }
+        if p.has("NOGLOBAL") {
+            touch("NOGLOBAL", &|c| c.global = false, self)?;
+        }
+        if refresh && !p.has("RACLIST") && !p.has("GLOBAL") {
+            return Err(CommandError::new(
+                CommandErrorKind::Syntax,
+                "IKJ56701I REFRESH NEEDS RACLIST(class) OR GLOBAL(class)",
+            ));
+        }
+        if refresh {
+            for (c, s) in &classes {
+                if p.args("RACLIST")
+                    .is_some_and(|a| texts(a).iter().any(|(t, _)| t.eq_ignore_ascii_case(c)))
+                    && !s.raclist
+                {
+                    return Err(invalid(format!(
+                        "ICH14070I SETROPTS REFRESH NOT PROCESSED: CLASS {c} IS NOT RACLISTED"
+                    )));
+                }
+            }
+        }
+        let mut opts: Options = self.state.options.clone();
+        if p.has("GRPLIST") {
+            opts.grplist = true;
+        }
+        if p.has("NOGRPLIST") {
+            opts.grplist = false;
+        }
+        if let Some(args) = p.args("PASSWORD") {
+            let pp = parse_operands(args, 0, PASSWORD_KWS).map_err(syntax)?;
+            let num = |kw: &str, max: u32| -> Result<Option<u32>, CommandError> {
+                match one_value(&pp, kw)? {
+                    Some((v, _)) => match v.parse::<u32>() {
+                        Ok(n) if n <= max => Ok(Some(n)),
+                        _ => Err(invalid(format!(
+                            "ICH14002I INVALID {kw} VALUE {v} (0-{max})"
+                        ))),
+                    },
+                    None => Ok(None),
+                }
+            };
+            if let Some(n) = num("INTERVAL", 254)? {
+                if n == 0 {
+                    return Err(invalid("ICH14002I INVALID INTERVAL VALUE 0 (1-254)"));
+                }
+                opts.password_interval_days = n;
+            }
+            if let Some(n) = num("REVOKE", 255)? {
+                opts.revoke_after = if n == 0 { None } else { Some(n) };
+            }
+            if pp.has("NOREVOKE") {
+                opts.revoke_after = None;
+            }
+            if let Some(n) = num("HISTORY", 32)? {
+                opts.history = n;
+            }
+            if pp.has("NOHISTORY") {
+                opts.history = 0;
+            }
+            if pp.has("MIXEDCASE") {
+                opts.mixed_case = true;
+            }
+            if pp.has("NOMIXEDCASE") {
+                opts.mixed_case = false;
+            }
+            if pp.has("NORULES") {
+                opts.rules.clear();
+            }
+            for n in 1..=8u8 {
+                if pp.has(&format!("NORULE{n}")) {
+                    opts.rules.remove(&n);
+                }
+                if let Some(args) = pp.args(&format!("RULE{n}")) {
+                    let text: Vec<String> = args.iter().map(operand_text).collect();
+                    let rule = crate::password::PasswordRule::parse(&text.join(" "))
+                        .map_err(|why| invalid(format!("ICH14002I INVALID RULE{n}: {why}")))?;
+                    opts.rules.insert(n, rule);
+                }
+            }
+        }
+        for (_, s) in classes {
+            self.out.changes.push(Change::PutClass(s));
+        }
+        if opts != self.state.options {
+            self.out.changes.push(Change::PutOptions(opts.clone()));
+        }
+        self.out.refresh.extend(refreshes);
+        if p.has("LIST") {
+            self.setropts_list(&opts);
+        }
+        self.say("ICH14063I SETROPTS command complete.");
+        Ok(())
+    }
+
+    pub(super) fn setropts_list(&mut self, opts: &Options) {
+        let mut cls: BTreeSet<String> = self.state.classes.keys().cloned().collect();
+        for c in &self.out.changes {
+            if let Change::PutClass(s) = c {
+                cls.insert(s.name.clone());
+            }
+        }
+        let setting = |c: &String| -> ClassSettings {
+            self.out
+                .changes
+                .iter()
+                .rev()
+                .find_map(|ch| match ch {
+                    Change::PutClass(s) if &s.name == c => Some(s.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| self.state.class(c))
+        };
+        let pick = |f: &dyn Fn(&ClassSettings) -> bool| -> String {
+            let v: Vec<String> = cls
+                .iter()
+                .map(&setting)
+                .filter(|s| f(s))
+                .map(|s| s.name)
+                .collect();
+            if v.is_empty() {
+                "NONE".into()
+            } else {
+                v.join(" ")
+            }
+        };
+        let lines = vec![
+            format!("ACTIVE CLASSES = {}", pick(&|s| s.active)),
+            format!("GENERIC PROFILE CLASSES = {}", pick(&|s| s.generic)),
+            format!("GLOBAL CHECKING CLASSES = {}", pick(&|s| s.global)),
+            format!("SETR RACLIST CLASSES = {}", pick(&|s| s.raclist)),
+            format!("LIST OF GROUPS ACCESS CHECKING IS {}", if opts.grplist { "ACTIVE." } else { "INACTIVE." }),
+            format!(
+                "PASSWORD PROCESSING OPTIONS:\n  PASSWORD CHANGE INTERVAL IS {}\n  MIXED CASE PASSWORD SUPPORT IS {}\n  {}\n  {}",
+                match opts.password_interval_days { 0 => "NOT IN EFFECT".to_owned(), n => format!("{n} DAYS.") },
+                if opts.mixed_case { "IN EFFECT" } else { "NOT IN EFFECT" },
+                match opts.revoke_after { None => "AFTER ANY NUMBER OF UNSUCCESSFUL PASSWORD ATTEMPTS, THE USERID WILL NOT BE REVOKED".to_owned(), Some(n) => format!("AFTER {} CONSECUTIVE UNSUCCESSFUL PASSWORD ATTEMPTS, A USERID WILL BE REVOKED.", n + 1) },
+                match opts.history { 0 => "NO PASSWORD HISTORY BEING MAINTAINED.".to_owned(), n => format!("{n} GENERATIONS OF PREVIOUS PASSWORDS BEING MAINTAINED.") },
+            ),
+        ];
+        self.out.lines.extend(lines);
+        if opts.rules.is_empty() {
+            self.say("  NO INSTALLATION PASSWORD SYNTAX RULES.");
+        } else {
+            self.say("  INSTALLATION PASSWORD SYNTAX RULES:");
+            for (n, r) in &opts.rules {
+                self.say(format!("    RULE {n} {}", r.to_text()));
+            }
+        }
+    }
+}

@@ -1,0 +1,945 @@
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use zgate_base::{Clock, Random, SystemClock, SystemRandom};
+
+use crate::audit::{AuditEvent, AuditSink};
+use crate::certmap::{self, CertFilters};
+use crate::command::{self, CommandError, CommandOutput, Effect, Env, Issuer, Refresh};
+use crate::import;
+use crate::index::{CheckContext, Decision, Index};
+use crate::model::{normalize_id, AccessLevel, Credential, Group, SecretHash, User, GLOBAL_CLASS};
+use crate::password::{
+    check_password_syntax, check_phrase_syntax, dummy_hash, hash_secret, kind_of,
+    normalize_password, verify_secret, HashCost, SecretKind,
+};
+use crate::records::Records;
+use crate::state::{Change, State};
+use crate::store::{sqlite::SqliteStore, Store, StoreError};
+use crate::syntax::BatchCommand;
+
+mod logon;
+pub(crate) mod passtickets;
+pub(crate) mod pat_rules;
+
+/// How an [`Esm`] is built.
+#[derive(Clone)]
+pub struct EsmConfig {
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// The argon2id cost for new hashes (tests may lower it).
+    pub hash_cost: HashCost,
+    /// Where audit records of checks go (none by default).
+    pub audit: Option<Arc<dyn AuditSink>>,
+    /// Where new secrets (TOTP seeds, the PAT salt) come from.
+    pub random: Arc<dyn Random>,
+}
+
+impl Default for EsmConfig {
+    fn default() -> Self {
+        EsmConfig {
+            clock: Arc::new(SystemClock),
+            hash_cost: HashCost::DEFAULT,
+            audit: None,
+            random: Arc::new(SystemRandom),
+        }
+    }
+}
+
+/// An ESM failure outside a command.
+#[derive(Debug, thiserror::Error)]
+pub enum EsmError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The home directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    Home {
+        /// The directory.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The system gave no randomness for a new secret.
+    #[error(transparent)]
+    Random(#[from] zgate_base::RandomError),
+    /// An import file is not valid.
+    #[error("import: {0}")]
+    Import(String),
+    /// A command of an import failed.
+    #[error("import: {command}: {error}")]
+    ImportCommand {
+        /// The generated command.
+        command: String,
+        /// Its error.
+        error: CommandError,
+    },
+}
+
+/// The result of [`Esm::verify`], as RACROUTE REQUEST=VERIFY reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyOutcome {
+    /// Authenticated (and the password changed when a new one was given).
+    Success {
+        /// The user id (upper case).
+        user: String,
+    },
+    /// 8/4: the user is not defined. Callers must answer as for a wrong password.
+    UnknownUser,
+    /// 8/8: wrong password or phrase (or the user has none: PROTECTED).
+    WrongPassword,
+    /// 8/12: the password is expired; a new one is needed.
+    Expired,
+    /// 8/16: the new password does not meet the rules.
+    NewPasswordInvalid {
+        /// Why.
+        why: String,
+    },
+    /// 8/28: the user is revoked.
+    Revoked,
+    /// 4/0: the security database could not be read or the logon could not
+    /// be recorded, so no decision was made. Never a success: an attempt
+    /// that cannot be counted toward revocation is not answered.
+    StoreUnavailable,
+}
+
+impl VerifyOutcome {
+    /// SAF return code.
+    pub fn saf_rc(&self) -> u32 {
+        match self {
+            VerifyOutcome::Success { .. } => 0,
+            VerifyOutcome::StoreUnavailable => 4,
+            _ => 8,
+        }
+    }
+
+    /// RACF return code.
+    pub fn racf_rc(&self) -> u32 {
+        match self {
+            VerifyOutcome::Success { .. } | VerifyOutcome::StoreUnavailable => 0,
+            VerifyOutcome::UnknownUser => 4,
+            VerifyOutcome::WrongPassword => 8,
+            VerifyOutcome::Expired => 12,
+            VerifyOutcome::NewPasswordInvalid { .. } => 16,
+            VerifyOutcome::Revoked => 28,
+        }
+    }
+
+    /// The RACF RC to show to an unauthenticated peer: unknown user is
+    /// reported as a wrong password so ids cannot be enumerated.
+    pub fn public_rc(&self) -> u32 {
+        match self {
+            VerifyOutcome::UnknownUser => 8,
+            other => other.racf_rc(),
+        }
+    }
+}
+
+/// What the gateway needs to know about a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    /// The user id.
+    pub id: String,
+    /// The programmer name.
+    pub name: String,
+    /// Revoked.
+    pub revoked: bool,
+    /// SPECIAL.
+    pub special: bool,
+    /// PROTECTED (no password and no phrase).
+    pub protected: bool,
+    /// Default group.
+    pub default_group: String,
+    /// Connected groups.
+    pub groups: Vec<String>,
+}
+
+/// Progress of a batch, given to the callback after each command.
+pub struct BatchProgress<'a> {
+    /// Commands finished (this one included).
+    pub done: usize,
+    /// Commands in the batch.
+    pub total: usize,
+    /// The command.
+    pub command: &'a BatchCommand,
+    /// Its result.
+    pub result: &'a Result<CommandOutput, CommandError>,
+}
+
+/// The end of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Commands that succeeded (and are committed).
+    pub succeeded: usize,
+    /// The command that failed and its error; the batch stops there.
+    pub failed: Option<(BatchCommand, CommandError)>,
+}
+
+/// How often a command is redone when another process commits first.
+pub(crate) const MAX_ATTEMPTS: u32 = 3;
+
+struct Inner {
+    store: Box<dyn Store>,
+    state: State,
+    generation: i64,
+}
+
+/// The embedded security manager. `Send + Sync`: share it with `Arc`.
+pub struct Esm {
+    inner: Mutex<Inner>,
+    index: RwLock<Index>,
+    tokens: RwLock<HashMap<String, i64>>,
+    config: EsmConfig,
+    dummy: SecretHash,
+    /// The security records (PAT rules, TOTP factors, certificate
+    /// mappings) for reads on the request path, which must not wait for a
+    /// command; a copy of `Inner::state.records` kept with it.
+    records: RwLock<RecordsView>,
+    mfa: RwLock<MfaSettings>,
+}
+
+/// The records and what is derived from them for lookups.
+#[derive(Default)]
+struct RecordsView {
+    records: Records,
+    cert_filters: CertFilters,
+}
+
+impl RecordsView {
+    fn new(records: &Records) -> RecordsView {
+        RecordsView {
+            records: records.clone(),
+            cert_filters: CertFilters::build(records),
+        }
+    }
+}
+
+/// TOTP verification settings (`zgate.mfa.*`).
+#[derive(Debug, Clone)]
+pub struct MfaSettings {
+    /// What separates the password from the code in the password field
+    /// (`zgate.mfa.separator`, default `:`).
+    pub separator: String,
+    /// Time steps accepted either side of now (`zgate.mfa.skewSteps`, default 1).
+    pub skew_steps: u32,
+}
+
+impl Default for MfaSettings {
+    fn default() -> Self {
+        MfaSettings {
+            separator: ":".into(),
+            skew_steps: 1,
+        }
+    }
+}
+
+fn upper(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_lowercase()) {
+        Cow::Owned(s.to_ascii_uppercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+impl Esm {
+    /// Opens or creates `<home>/esm.db` with the product defaults.
+    pub fn open(home: &Path) -> Result<Esm, EsmError> {
+        Esm::open_with(home, EsmConfig::default())
+    }
+
+    /// Opens or creates `<home>/esm.db` with an injected clock (tests).
+    pub fn open_with_clock(home: &Path, clock: Arc<dyn Clock>) -> Result<Esm, EsmError> {
+        Esm::open_with(
+            home,
+            EsmConfig {
+                clock,
+                ..EsmConfig::default()
+            },
+        )
+    }
+
+    /// An ESM on a private in-memory database: nothing persists (tests of
+    /// crates built on the ESM).
+    pub fn in_memory(config: EsmConfig) -> Result<Esm, EsmError> {
+        Esm::with_store(Box::new(SqliteStore::in_memory()?), config)
+    }
+
+    /// Opens or creates `<home>/esm.db` with a given clock and hash cost.
+    pub fn open_with(home: &Path, config: EsmConfig) -> Result<Esm, EsmError> {
+        std::fs::create_dir_all(home).map_err(|source| EsmError::Home {
+            path: home.display().to_string(),
+            source,
+        })?;
+        let store = SqliteStore::open(&home.join("esm.db"))?;
+        Esm::with_store(Box::new(store), config)
+    }
+
+    /// Builds an ESM over any store backend; initialises group SYS1.
+    pub fn with_store(mut store: Box<dyn Store>, config: EsmConfig) -> Result<Esm, EsmError> {
+        let mut state = store.load()?;
+        if !state.groups.contains_key("SYS1") {
+            let sys1 = Change::PutGroup(Group {
+                id: "SYS1".into(),
+                superior: None,
+                owner: "SYS1".into(),
+                created_ms: config.clock.now_ms(),
+            });
+            let generation = store.generation()?;
+            store.apply(std::slice::from_ref(&sys1), generation)?;
+            state.apply(&sys1);
+        }
+        let generation = store.generation()?;
+        let index = Index::build(&state);
+        let tokens = state.revoked_tokens.clone();
+        Ok(Esm {
+            records: RwLock::new(RecordsView::new(&state.records)),
+            mfa: RwLock::new(MfaSettings::default()),
+            inner: Mutex::new(Inner {
+                store,
+                state,
+                generation,
+            }),
+            index: RwLock::new(index),
+            tokens: RwLock::new(tokens),
+            dummy: dummy_hash(config.hash_cost),
+            config,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Checks `user`'s `level` access to `resource` in `class` (spec section 3).
+    /// In memory only.
+    pub fn check(&self, user: &str, class: &str, resource: &str, level: AccessLevel) -> Decision {
+        self.check_with(user, class, resource, level, &CheckContext::default())
+    }
+
+    /// [`Esm::check`] with conditions for conditional (`WHEN`) entries.
+    pub fn check_with(
+        &self,
+        user: &str,
+        class: &str,
+        resource: &str,
+        level: AccessLevel,
+        ctx: &CheckContext,
+    ) -> Decision {
+        // A name RACF would refuse never reaches a decision that could grant:
+        // a blank or control character is no part of a name, and trimming it
+        // would check another resource (fail closed; callers validate first
+        // and answer a clear error).
+        if crate::model::normalize_id(user).is_err()
+            || crate::model::normalize_class(class).is_err()
+            || crate::model::normalize_resource_name(resource).is_err()
+        {
+            return Decision::invalid_name(level);
+        }
+        let (user, class, resource) = (upper(user), upper(class), upper(resource));
+        let decision = {
+            let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+            index.decide(&user, &class, &resource, level, ctx)
+        };
+        if let Some(sink) = &self.config.audit {
+            if decision.saf_rc == 8 || decision.reason == 4 {
+                sink.record(&AuditEvent {
+                    at_ms: self.config.clock.now_ms(),
+                    user: &user,
+                    class: &class,
+                    resource: &resource,
+                    decision: &decision,
+                });
+            }
+        }
+        decision
+    }
+
+    /// From when `user`'s credentials (tokens, PATs) count, in ms since the
+    /// epoch; `None` when no credential of the user counts: revoked,
+    /// deleted or never defined. In memory, O(1): asked on every
+    /// authenticated request, and current within one reload of a change
+    /// made by another process.
+    pub fn credentials_valid_since(&self, user: &str) -> Option<i64> {
+        let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+        if user.bytes().any(|b| b.is_ascii_lowercase()) {
+            index.credentials_valid_since(&user.to_ascii_uppercase())
+        } else {
+            index.credentials_valid_since(user)
+        }
+    }
+
+    /// A user's summary, if defined.
+    pub fn user(&self, id: &str) -> Option<UserSummary> {
+        let id = normalize_id(id).ok()?;
+        let inner = self.lock();
+        let u = inner.state.users.get(&id)?;
+        Some(UserSummary {
+            id: u.id.clone(),
+            name: u.name.clone(),
+            revoked: u.revoked,
+            special: u.special,
+            protected: u.protected(),
+            default_group: u.default_group.clone(),
+            groups: inner
+                .state
+                .connects
+                .get(&id)
+                .map(|g| g.iter().cloned().collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Runs one RACF command as one transaction.
+    pub fn run_command(&self, issuer: &Issuer, text: &str) -> Result<CommandOutput, CommandError> {
+        self.run_atomic(issuer, std::slice::from_ref(&text))
+            .map_err(|(_, e)| e)
+    }
+
+    /// Runs several commands as ONE transaction: all or nothing. Each sees
+    /// the effect of the ones before it. Every command, alone, in a batch or
+    /// in an import, goes through [`command::execute`].
+    pub fn run_atomic<S: AsRef<str>>(
+        &self,
+        issuer: &Issuer,
+        commands: &[S],
+    ) -> Result<CommandOutput, (usize, CommandError)> {
+        let now_ms = self.config.clock.now_ms();
+        let env = Env {
+            issuer,
+            now_ms,
+            cost: self.config.hash_cost,
+            random: &*self.config.random,
+        };
+        self.transact(|state| {
+            if let [one] = commands {
+                let effect = command::execute(state, &env, one.as_ref()).map_err(|e| (0, e))?;
+                return Ok((effect, ()));
+            }
+            let mut scratch = state.clone();
+            let mut all = Effect::default();
+            for (i, text) in commands.iter().enumerate() {
+                let out = command::execute(&scratch, &env, text.as_ref()).map_err(|e| (i, e))?;
+                for c in &out.changes {
+                    scratch.apply(c);
+                }
+                all.changes.extend(out.changes);
+                all.lines.extend(out.lines);
+                all.refresh.extend(out.refresh);
+            }
+            Ok((all, ()))
+        })
+        .map_err(|e| match e {
+            Transaction::Refused(e) => e,
+            Transaction::Store(e) => (commands.len(), CommandError::store(&e)),
+        })
+        .map(|(lines, ())| CommandOutput { lines })
+    }
+
+    /// Computes an [`Effect`] on the current state and commits it as one
+    /// transaction, redone on fresh data when another process committed
+    /// first. Returns the effect's lines.
+    fn transact<T, E>(
+        &self,
+        mut plan: impl FnMut(&State) -> Result<(Effect, T), E>,
+    ) -> Result<(Vec<String>, T), Transaction<E>> {
+        let mut inner = self.lock();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // Another process may have committed since: execute against
+            // the current data, and redo if it commits again in between.
+            self.sync_locked(&mut inner).map_err(Transaction::Store)?;
+            let (effect, value) = plan(&inner.state).map_err(Transaction::Refused)?;
+            match self.commit(&mut inner, effect) {
+                Ok(lines) => return Ok((lines, value)),
+                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
+                Err(e) => return Err(Transaction::Store(e)),
+            }
+        }
+    }
+
+    /// Runs a batch, one transaction per command, calling `progress` after
+    /// each; stops at the first failing command.
+    pub fn run_batch(
+        &self,
+        issuer: &Issuer,
+        commands: &[BatchCommand],
+        progress: &mut dyn FnMut(BatchProgress<'_>),
+    ) -> BatchReport {
+        let total = commands.len();
+        for (i, cmd) in commands.iter().enumerate() {
+            let result = self.run_command(issuer, &cmd.text);
+            progress(BatchProgress {
+                done: i + 1,
+                total,
+                command: cmd,
+                result: &result,
+            });
+            if let Err(e) = result {
+                return BatchReport {
+                    succeeded: i,
+                    failed: Some((cmd.clone(), e)),
+                };
+            }
+        }
+        BatchReport {
+            succeeded: total,
+            failed: None,
+        }
+    }
+
+    /// Commits a command's changes (one transaction), then applies them in
+    /// memory and refreshes the index as spec section 3 says.
+    fn commit(&self, inner: &mut Inner, effect: Effect) -> Result<Vec<String>, StoreError> {
+        let Effect {
+            changes,
+            lines,
+            refresh,
+        } = effect;
+        if !changes.is_empty() {
+            inner.generation = inner.store.apply(&changes, inner.generation)?;
+        }
+        for c in &changes {
+            inner.state.apply(c);
+        }
+        let state = &inner.state;
+        let mut idx = self.index.write().unwrap_or_else(|e| e.into_inner());
+        for c in &changes {
+            let profile = match c {
+                Change::PutUser(u) => {
+                    idx.refresh_user(state, &u.id);
+                    None
+                }
+                Change::DeleteUser(id) => {
+                    idx.refresh_user(state, id);
+                    None
+                }
+                Change::Connect { user, .. } | Change::Disconnect { user, .. } => {
+                    idx.refresh_user(state, user);
+                    None
+                }
+                Change::PutClass(s) => {
+                    idx.refresh_settings(state, &s.name);
+                    None
+                }
+                Change::PutOptions(o) => {
+                    idx.set_grplist(o.grplist);
+                    None
+                }
+                Change::PutGroup(_) | Change::DeleteGroup(_) => None,
+                Change::PutRecord(_) | Change::DeleteRecord { .. } => None,
+                Change::PutProfile(p) => Some((&p.class, &p.name)),
+                Change::DeleteProfile { class, name }
+                | Change::PutAccess { class, name, .. }
+                | Change::DeleteAccess { class, name, .. }
+                | Change::PutConditional { class, name, .. }
+                | Change::DeleteConditional { class, name, .. }
+                | Change::PutMember { class, name, .. }
+                | Change::DeleteMember { class, name, .. } => Some((class, name)),
+            };
+            // Classes the admin RACLISTed explicitly wait for REFRESH; the
+            // GLOBAL table waits for SETROPTS GLOBAL(c) REFRESH.
+            if let Some((class, name)) = profile {
+                if class != GLOBAL_CLASS && !state.class(class).raclist {
+                    idx.refresh_profile(state, class, name);
+                }
+            }
+        }
+        for r in refresh {
+            match r {
+                Refresh::Class(c) => idx.refresh_class(state, &c),
+                Refresh::Global(c) => idx.refresh_global(state, &c),
+            }
+        }
+        drop(idx);
+        if changes
+            .iter()
+            .any(|c| matches!(c, Change::PutRecord(_) | Change::DeleteRecord { .. }))
+        {
+            let mut view = self.records.write().unwrap_or_else(|e| e.into_inner());
+            for c in &changes {
+                match c {
+                    Change::PutRecord(r) => view.records.put(r),
+                    Change::DeleteRecord { kind, key } => view.records.delete(kind, key),
+                    _ => {}
+                }
+            }
+            if changes.iter().any(certmap::changes_filters) {
+                view.cert_filters = CertFilters::build(&view.records);
+            }
+        }
+        Ok(lines)
+    }
+
+    /// Reloads everything when another process committed changes (compares
+    /// the store's generation counter). Returns whether it reloaded.
+    /// RACLISTed classes are rebuilt too: a reload is a refresh.
+    pub fn reload_if_changed(&self) -> Result<bool, EsmError> {
+        let mut inner = self.lock();
+        Ok(self.sync_locked(&mut inner)?)
+    }
+
+    fn sync_locked(&self, inner: &mut Inner) -> Result<bool, StoreError> {
+        let generation = inner.store.generation()?;
+        if generation == inner.generation {
+            return Ok(false);
+        }
+        let state = inner.store.load()?;
+        {
+            let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
+            let old = std::mem::take(&mut *index);
+            *index = Index::rebuild_preserving(&state, old);
+        }
+        *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = state.revoked_tokens.clone();
+        *self.records.write().unwrap_or_else(|e| e.into_inner()) = RecordsView::new(&state.records);
+        inner.state = state;
+        inner.generation = generation;
+        Ok(true)
+    }
+
+    /// A canonical dump of the store (every row), for tests and diagnostics.
+    pub fn dump_store(&self) -> Result<Vec<String>, EsmError> {
+        Ok(self.lock().store.dump()?)
+    }
+
+    /// RACROUTE REQUEST=VERIFY: checks a password (1-8 characters) or a
+    /// phrase (9-100), and changes it when `new_secret` is given.
+    ///
+    /// Unknown users are hashed against a dummy so the time taken does not
+    /// tell them apart from a wrong password. A revoked user is reported as
+    /// revoked only when the secret is right. Failures are counted; with
+    /// `SETROPTS PASSWORD(REVOKE(n))` the (n+1)th consecutive failure revokes.
+    pub fn verify(&self, user: &str, secret: &str, new_secret: Option<&str>) -> VerifyOutcome {
+        self.verify_with_factor(user, secret, new_secret, None)
+    }
+
+    /// [`Esm::verify`] with a second factor (see [`mfa`]): for a user with an
+    /// active TOTP factor, `code` or else the text after the last separator
+    /// of `secret` must be a fresh code; a wrong or missing code is a wrong
+    /// password (counted). Users without a factor ignore `code`.
+    pub fn verify_with_factor(
+        &self,
+        user: &str,
+        secret: &str,
+        new_secret: Option<&str>,
+        code: Option<&str>,
+    ) -> VerifyOutcome {
+        // An invalid id takes the unknown-user path, at the same cost.
+        let id = normalize_id(user).unwrap_or_default();
+        // The second factor.
+        let factor = self.totp_factor(&id);
+        let separator = self.mfa_settings().separator;
+        let (secret, code) = match (&factor, code) {
+            (None, _) => (secret, None),
+            (Some(_), Some(code)) => (secret, Some(code)),
+            (Some(_), None) => match secret.rsplit_once(separator.as_str()) {
+                Some((password, code)) if !separator.is_empty() => (password, Some(code)),
+                _ => (secret, None),
+            },
+        };
+        let kind = kind_of(secret);
+        // Read what is needed, then hash without holding the lock.
+        let (stored, mixed_case) = {
+            let mut inner = self.lock();
+            // A password changed by another process counts at once.
+            if self.sync_locked(&mut inner).is_err() {
+                return VerifyOutcome::StoreUnavailable;
+            }
+            let mixed = inner.state.options.mixed_case;
+            match inner.state.users.get(&id) {
+                None => (None, mixed),
+                Some(u) => {
+                    let cred = match kind {
+                        SecretKind::Password => u.password.clone(),
+                        SecretKind::Phrase => u.phrase.clone(),
+                    };
+                    (Some(cred), mixed)
+                }
+            }
+        };
+        let candidate = match kind {
+            SecretKind::Password => normalize_password(secret, mixed_case),
+            SecretKind::Phrase => secret.to_owned(),
+        };
+        let Some(cred) = stored else {
+            verify_secret(&candidate, &self.dummy);
+            // A wrong password writes its failure count; this writes a
+            // statistic of the same size, so the two cost the same.
+            let mut inner = self.lock();
+            if self.sync_locked(&mut inner).is_err() || inner.store.note_rejected_logon().is_err() {
+                return VerifyOutcome::StoreUnavailable;
+            }
+            return VerifyOutcome::UnknownUser;
+        };
+        let ok = match &cred {
+            Some(c) => verify_secret(&candidate, &c.hash),
+            None => {
+                verify_secret(&candidate, &self.dummy);
+                false
+            }
+        };
+        let now = self.config.clock.now_ms();
+        // The code is consumed only when the password is right.
+        let ok = ok
+            && match &factor {
+                None => true,
+                Some(None) => false,
+                Some(Some(f)) => code.is_some_and(|c| self.accept_totp(&id, f, c, now)),
+            };
+        let mut inner = self.lock();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            // Count on the current record, not a stale copy.
+            if self.sync_locked(&mut inner).is_err() {
+                return VerifyOutcome::StoreUnavailable;
+            }
+            let (outcome, updated) =
+                self.settle_verify(&inner.state, &id, ok, cred.as_ref(), kind, new_secret, now);
+            let Some(u) = updated else {
+                if outcome == VerifyOutcome::WrongPassword {
+                    // Revoked user, wrong secret: same cost as any failure.
+                    if inner.store.note_rejected_logon().is_err() {
+                        return VerifyOutcome::StoreUnavailable;
+                    }
+                }
+                return outcome;
+            };
+            let change = Change::PutUser(Box::new(u));
+            let expected = inner.generation;
+            match inner.store.apply(std::slice::from_ref(&change), expected) {
+                Ok(generation) => {
+                    inner.generation = generation;
+                    inner.state.apply(&change);
+                    let state = &inner.state;
+                    self.index
+                        .write()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .refresh_user(state, &id);
+                    return outcome;
+                }
+                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
+                // A logon that cannot be recorded is not answered: a failure
+                // that is not counted would let guessing go on past
+                // REVOKE(n), and a success could not reset the count.
+                Err(_) => return VerifyOutcome::StoreUnavailable,
+            }
+        }
+    }
+
+    /// The answer of a verify and the updated user record to store, given
+    /// whether the secret matched.
+    #[allow(clippy::too_many_arguments)]
+    fn settle_verify(
+        &self,
+        state: &State,
+        id: &str,
+        ok: bool,
+        cred: Option<&Credential>,
+        kind: SecretKind,
+        new_secret: Option<&str>,
+        now: i64,
+    ) -> (VerifyOutcome, Option<User>) {
+        let opts = &state.options;
+        let Some(mut u) = state.users.get(id).cloned() else {
+            return (VerifyOutcome::UnknownUser, None);
+        };
+        if !ok {
+            if u.revoked {
+                return (VerifyOutcome::WrongPassword, None);
+            }
+            u.failed_attempts = u.failed_attempts.saturating_add(1);
+            if opts.revoke_after.is_some_and(|n| u.failed_attempts > n) {
+                u.revoked = true;
+                u.revoked_at_ms = now;
+            }
+            return (VerifyOutcome::WrongPassword, Some(u));
+        }
+        if u.revoked {
+            return (VerifyOutcome::Revoked, None);
+        }
+        let Some(cred) = cred else {
+            return (VerifyOutcome::WrongPassword, None);
+        };
+        let interval_ms = i64::from(opts.password_interval_days) * 86_400_000;
+        let expired = cred.expired || (interval_ms > 0 && now - cred.set_at_ms >= interval_ms);
+        if let Some(new) = new_secret {
+            if let Err(why) = self.check_new_secret(&u, kind, cred, new, opts) {
+                let reset = u.failed_attempts != 0;
+                u.failed_attempts = 0;
+                return (
+                    VerifyOutcome::NewPasswordInvalid { why },
+                    reset.then_some(u),
+                );
+            }
+            let new_norm = match kind {
+                SecretKind::Password => normalize_password(new, opts.mixed_case),
+                SecretKind::Phrase => new.to_owned(),
+            };
+            let Ok(hash) = hash_secret(&new_norm, self.config.hash_cost) else {
+                return (
+                    VerifyOutcome::NewPasswordInvalid {
+                        why: "the new password could not be stored".into(),
+                    },
+                    None,
+                );
+            };
+            let fresh = Credential {
+                hash,
+                set_at_ms: now,
+                expired: false,
+            };
+            let keep = opts.history as usize;
+            let (slot, history) = match kind {
+                SecretKind::Password => (&mut u.password, &mut u.password_history),
+                SecretKind::Phrase => (&mut u.phrase, &mut u.phrase_history),
+            };
+            history.insert(0, cred.hash.clone());
+            history.truncate(keep);
+            *slot = Some(fresh);
+        } else if expired {
+            return (VerifyOutcome::Expired, None);
+        }
+        u.failed_attempts = 0;
+        u.last_logon_ms = Some(now);
+        let user = u.id.clone();
+        (VerifyOutcome::Success { user }, Some(u))
+    }
+
+    fn check_new_secret(
+        &self,
+        u: &User,
+        kind: SecretKind,
+        current: &Credential,
+        new: &str,
+        opts: &crate::model::Options,
+    ) -> Result<(), String> {
+        if kind_of(new) != kind {
+            return Err(match kind {
+                SecretKind::Password => "a new password is 1 to 8 characters".into(),
+                SecretKind::Phrase => "a new password phrase is 9 to 100 characters".into(),
+            });
+        }
+        let norm = match kind {
+            SecretKind::Password => {
+                check_password_syntax(&u.id, new, opts.mixed_case)?;
+                let norm = normalize_password(new, opts.mixed_case);
+                crate::password::check_rules(&norm, &opts.rules)?;
+                norm
+            }
+            SecretKind::Phrase => {
+                check_phrase_syntax(&u.id, new)?;
+                new.to_owned()
+            }
+        };
+        if verify_secret(&norm, &current.hash) {
+            return Err("the new value must differ from the current one".into());
+        }
+        let history = match kind {
+            SecretKind::Password => &u.password_history,
+            SecretKind::Phrase => &u.phrase_history,
+        };
+        if history
+            .iter()
+            .take(opts.history as usize)
+            .any(|h| verify_secret(&norm, h))
+        {
+            return Err("the new value was used before (password history)".into());
+        }
+        Ok(())
+    }
+
+    /// The token-state part of the store (for the auth crate).
+    pub fn token_state(&self) -> TokenState<'_> {
+        TokenState { esm: self }
+    }
+
+    /// Imports a YAML file's text: Zowe's `mock-saf.yml` or zgate's own
+    /// format (see [`import`]); all of it in one transaction.
+    pub fn import_yaml(
+        &self,
+        issuer: &Issuer,
+        text: &str,
+    ) -> Result<import::ImportReport, EsmError> {
+        let plan = {
+            let inner = self.lock();
+            import::plan(&inner.state, text)?
+        };
+        match self.run_atomic(issuer, &plan.commands) {
+            Ok(out) => Ok(import::ImportReport {
+                commands: plan.commands,
+                notes: plan.notes,
+                lines: out.lines,
+            }),
+            Err((i, error)) => Err(EsmError::ImportCommand {
+                command: plan.commands.get(i).cloned().unwrap_or_default(),
+                error,
+            }),
+        }
+    }
+}
+
+/// Revoked tokens, persisted with the ESM (the auth crate decides what is
+/// hashed). Lookups are in memory, O(1).
+pub struct TokenState<'a> {
+    esm: &'a Esm,
+}
+
+impl TokenState<'_> {
+    /// Records a revoked token hash until it expires.
+    pub fn revoke_token(&self, hash: &str, expires_at_ms: i64) -> Result<(), EsmError> {
+        let mut inner = self.esm.lock();
+        inner.store.revoke_token(hash, expires_at_ms)?;
+        self.esm
+            .tokens
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hash.to_owned(), expires_at_ms);
+        Ok(())
+    }
+
+    /// Whether a hash was revoked.
+    pub fn is_token_revoked(&self, hash: &str) -> bool {
+        self.esm
+            .tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(hash)
+    }
+
+    /// All revoked hashes with their expiry, sorted by hash.
+    pub fn revoked_tokens(&self) -> Vec<(String, i64)> {
+        let mut v: Vec<(String, i64)> = self
+            .esm
+            .tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(h, e)| (h.clone(), *e))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Forgets revocations that expired before `now_ms`; returns how many.
+    pub fn purge_expired_tokens(&self, now_ms: i64) -> Result<usize, EsmError> {
+        let mut inner = self.esm.lock();
+        let n = inner.store.purge_expired_tokens(now_ms)?;
+        self.esm
+            .tokens
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, e| *e >= now_ms);
+        Ok(n)
+    }
+}
+
+/// Why [`Esm::transact`] did not commit.
+enum Transaction<E> {
+    /// The plan refused (a command's error).
+    Refused(E),
+    /// The store failed.
+    Store(StoreError),
+}
