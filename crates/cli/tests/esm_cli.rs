@@ -168,7 +168,11 @@ fn batches_and_imports_run_mfa_and_racdcert_lines_like_single_commands() {
     .unwrap();
     let out = zgate(h, &["esm", "-f", batch.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("otpauth://totp/"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("otpauth://totp/"),
+        "{}",
+        text(&out.stdout)
+    );
     let listed = text(&zgate(h, &["esm", "LISTUSER ALICE"]).stdout);
     assert!(listed.contains(" MFA FACTOR=TOTP ACTIVE"), "{listed}");
     let maps = text(&zgate(h, &["esm", "RACDCERT LISTMAP ID(ALICE)"]).stdout);
@@ -183,7 +187,11 @@ fn batches_and_imports_run_mfa_and_racdcert_lines_like_single_commands() {
     .unwrap();
     let out = zgate(h, &["esm", "-f", batch.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("line 2"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("line 2"),
+        "{}",
+        text(&out.stderr)
+    );
     let esm = Esm::open(h).unwrap();
     assert!(!esm.mfa_active("ALICE"), "line 1 ran");
     assert!(esm.user("AFTER").is_none(), "the batch stopped at line 2");
@@ -215,7 +223,11 @@ fn batches_and_imports_run_mfa_and_racdcert_lines_like_single_commands() {
     let before = dump(h);
     let out = zgate(h, &["esm", "import", import.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(8), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("IRRD108I"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("IRRD108I"),
+        "{}",
+        text(&out.stderr)
+    );
     assert_eq!(before, dump(h), "a failed import changes nothing");
 }
 

@@ -15,6 +15,7 @@ use crate::generic::{is_generic, GenericIndex};
 use crate::key::{FxMap, Key};
 use crate::model::{AccessLevel, ClassSettings, Condition, Profile, GLOBAL_CLASS};
 use crate::profile_name::parse_global_member;
+use crate::raclist;
 use crate::state::State;
 
 /// What a check knows about the user.
@@ -43,16 +44,22 @@ struct GlobalTable {
 }
 
 impl GlobalTable {
+    /// The table from the class's in-storage copy (see [`crate::raclist`]),
+    /// or from the GLOBAL profile when it has none.
     fn build(state: &State, class: &str) -> GlobalTable {
         let mut t = GlobalTable::default();
-        if let Some(p) = state.profile(GLOBAL_CLASS, class) {
-            for m in &p.members {
-                if let Ok((res, level)) = parse_global_member(m) {
-                    if is_generic(&res) {
-                        t.generic.insert(&res, level);
-                    } else {
-                        t.discrete.insert(Key::new(&res), level);
-                    }
+        let members = raclist::global_members(state, class).unwrap_or_else(|| {
+            state
+                .profile(GLOBAL_CLASS, class)
+                .map(|p| p.members.iter().cloned().collect())
+                .unwrap_or_default()
+        });
+        for m in &members {
+            if let Ok((res, level)) = parse_global_member(m) {
+                if is_generic(&res) {
+                    t.generic.insert(&res, level);
+                } else {
+                    t.discrete.insert(Key::new(&res), level);
                 }
             }
         }
@@ -112,10 +119,20 @@ impl ClassIndex {
             settings: state.class(class),
             ..ClassIndex::default()
         };
-        if let Some(profiles) = state.profiles.get(class) {
-            for p in profiles.values() {
-                c.put(p.clone());
-            }
+        // A class RACLISTed explicitly is read from its in-storage copy.
+        let copy = c
+            .settings
+            .raclist
+            .then(|| raclist::profiles(state, class))
+            .flatten();
+        match copy {
+            Some(profiles) => profiles.into_iter().for_each(|p| c.put(p)),
+            None => state
+                .profiles
+                .get(class)
+                .into_iter()
+                .flat_map(|m| m.values())
+                .for_each(|p| c.put(p.clone())),
         }
         if c.settings.global {
             c.global = Some(GlobalTable::build(state, class));
@@ -125,8 +142,10 @@ impl ClassIndex {
 
     fn put(&mut self, p: Arc<Profile>) {
         let name = p.name.clone();
+        let generic = p.is_generic();
         let ip = Arc::new(IndexedProfile::new(p));
-        if is_generic(&name) {
+        self.remove(&name);
+        if generic {
             self.generic.insert(&name, ip);
         } else {
             self.discrete.insert(Key::new(&name), ip);
@@ -136,16 +155,19 @@ impl ClassIndex {
     fn remove(&mut self, name: &str) {
         if is_generic(name) {
             self.generic.remove(name);
-        } else {
-            self.discrete.remove(name.as_bytes());
         }
+        self.discrete.remove(name.as_bytes());
     }
 
     /// The profile protecting a literal resource name: discrete first, then
     /// the most specific generic (when GENERIC is active for the class).
     pub fn protecting(&self, resource: &str) -> Option<&Arc<IndexedProfile>> {
         if let Some(p) = self.discrete.get(resource.as_bytes()) {
-            return Some(p);
+            // A discrete profile named with generic characters is unusable
+            // once generics are on (ICH10321I).
+            if !(p.profile.literal_name && self.settings.generic) {
+                return Some(p);
+            }
         }
         if self.settings.generic {
             return self.generic.lookup(resource).map(|(_, p)| p);
@@ -322,36 +344,6 @@ impl Index {
         }
         for id in state.users.keys() {
             idx.refresh_user(state, id);
-        }
-        idx
-    }
-
-    /// Rebuilds the index after another process changed the store, keeping
-    /// what RACF would keep: the in-memory profiles of a class RACLISTed
-    /// explicitly (until its refresh counter moves) and each GLOBAL table
-    /// (until its refresh counter moves). Everything else is reloaded.
-    pub fn rebuild_preserving(state: &State, mut old: Index) -> Index {
-        let mut idx = Index::build(state);
-        for (class, fresh) in idx.classes.iter_mut() {
-            let Some(prev) = old.classes.remove(class.as_bytes()) else {
-                continue;
-            };
-            let (s, p) = (&fresh.settings, &prev.settings);
-            let keep_profiles =
-                s.raclist && p.raclist && s.raclist_generation == p.raclist_generation;
-            let keep_global = s.global
-                && p.global
-                && s.global_generation == p.global_generation
-                && prev.global.is_some();
-            let settings = fresh.settings.clone();
-            if keep_profiles {
-                let global = fresh.global.take();
-                *fresh = prev.clone();
-                fresh.settings = settings;
-                fresh.global = if keep_global { prev.global } else { global };
-            } else if keep_global {
-                fresh.global = prev.global;
-            }
         }
         idx
     }

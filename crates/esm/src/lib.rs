@@ -48,7 +48,7 @@
 //!    and [`totp`] (algorithms), [`records`], [`key`], [`model`].
 //! 2. Names: [`generic`] (patterns and their index), [`profile_name`].
 //! 3. [`state`]: everything as values, and the [`state::Change`]s.
-//! 4. Derived: [`index`] (decisions), [`certmap`], [`mfa`], [`audit`],
+//! 4. Derived: [`raclist`] (in-storage copies), [`index`] (decisions), [`certmap`], [`mfa`], [`audit`],
 //!    [`import`] (YAML to commands).
 //! 5. [`command`]: the command table and its executors.
 //! 6. [`store`]: where changes are committed.
@@ -85,6 +85,7 @@ pub mod model;
 pub mod passticket;
 pub mod password;
 pub mod profile_name;
+pub mod raclist;
 pub mod records;
 pub mod state;
 pub mod store;

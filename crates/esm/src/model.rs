@@ -311,11 +311,6 @@ pub struct ClassSettings {
     pub raclist: bool,
     /// `SETROPTS GLOBAL(c)`: the GLOBAL access table applies.
     pub global: bool,
-    /// Bumped by `SETROPTS RACLIST(c) [REFRESH]` and `NORACLIST(c)`: tells
-    /// every process sharing the store to reload the class's profiles.
-    pub raclist_generation: i64,
-    /// Bumped by `SETROPTS GLOBAL(c) [REFRESH]`: reload the GLOBAL table.
-    pub global_generation: i64,
 }
 
 impl ClassSettings {
@@ -400,6 +395,11 @@ pub struct Profile {
     pub created_ms: i64,
     /// PTKTDATA PassTicket keys (`SSIGNON`); secret, never listed.
     pub ssignon: Option<SsignonKeys>,
+    /// The name's `*` and `%` are ordinary characters: the profile was
+    /// defined while generics were off for the class, so RACF made it
+    /// discrete (message ICH10321I). It protects the one resource of that
+    /// name, and nothing once generics are on.
+    pub literal_name: bool,
 }
 
 impl Profile {
@@ -418,12 +418,14 @@ impl Profile {
             members: BTreeSet::new(),
             created_ms: now_ms,
             ssignon: None,
+            literal_name: false,
         }
     }
 
-    /// Whether the name holds generic characters.
+    /// Whether it is a generic profile: generic characters in its name,
+    /// and not defined as discrete.
     pub fn is_generic(&self) -> bool {
-        is_generic(&self.name)
+        !self.literal_name && is_generic(&self.name)
     }
 }
 

@@ -314,3 +314,52 @@ profiles:
     assert!(esm.import_yaml(&Issuer::Operator, "unknownKey: 1").is_err());
     assert_eq!(before, esm.dump_store().unwrap());
 }
+
+/// Profile names RDEFINE refuses or changes the meaning of, with IBM's
+/// messages (z/OS Security Server RACF Messages and Codes: ICH10313I,
+/// ICH10321I; RACF Command Language Reference, "Profile names for general
+/// resources").
+#[test]
+fn profile_names_with_generic_characters_follow_the_class_settings() {
+    let (_d, esm) = setup();
+    let msg = bad(&esm, "RDEFINE ZOWE APIML.AB%*", CommandErrorKind::Invalid);
+    assert!(msg.contains("ICH10313I"), "{msg}");
+    bad(
+        &esm,
+        "RDEFINE ZOWE APIML.**.X.**",
+        CommandErrorKind::Invalid,
+    );
+    // Generics off for the class: a discrete profile, said so.
+    common::run(&esm, "SETROPTS CLASSACT(FACILITY) NOGENERIC(FACILITY)");
+    let out = esm
+        .run_command(&Issuer::Operator, "RDEFINE FACILITY BPX.* UACC(READ)")
+        .unwrap()
+        .lines
+        .join("\n");
+    assert!(
+        out.contains("ICH10321I The profile name BPX.* contains generic characters, but generics are not enabled for class FACILITY. A discrete profile has been created."),
+        "{out}"
+    );
+    let listed = esm
+        .run_command(&Issuer::Operator, "RLIST FACILITY BPX.*")
+        .unwrap()
+        .lines
+        .join("\n");
+    assert!(
+        listed.contains("BPX.*") && !listed.contains("(G)"),
+        "{listed}"
+    );
+    // Generics on: a generic profile, no message, listed with (G).
+    let out = esm
+        .run_command(&Issuer::Operator, "RDEFINE ZOWE APIML.% UACC(READ)")
+        .unwrap()
+        .lines
+        .join("\n");
+    assert!(!out.contains("ICH10321I"), "{out}");
+    let listed = esm
+        .run_command(&Issuer::Operator, "RLIST ZOWE APIML.%")
+        .unwrap()
+        .lines
+        .join("\n");
+    assert!(listed.contains("APIML.% (G)"), "{listed}");
+}

@@ -21,10 +21,33 @@ ADDUSER ADM SPECIAL
 SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)
 ";
 
+/// The decision, asked of three processes on one store, which must agree
+/// (RACF's in-storage copies are shared by every process: see
+/// `zgate_esm::raclist`): the process that ran the commands; a gateway that
+/// was running before them, ran none, and reloaded; and one started after.
 fn decide(setup: &str, query: &str) -> Decision {
-    let (_dir, esm, _clock) = common::fresh();
+    let (dir, esm, _clock) = common::fresh();
     common::run(&esm, BASE);
+    let gateway = common::open(dir.path());
     common::run(&esm, setup);
+    gateway.reload_if_changed().unwrap();
+    let later = common::open(dir.path());
+    let by_runner = ask(&esm, query);
+    for (who, other) in [
+        ("the reloaded gateway", &gateway),
+        ("a later process", &later),
+    ] {
+        let d = ask(other, query);
+        assert_eq!(
+            (d.saf_rc, d.racf_rc, d.reason, &d.profile),
+            (by_runner.saf_rc, by_runner.racf_rc, by_runner.reason, &by_runner.profile),
+            "\n{who} decides otherwise\nsetup:\n{setup}\nquery: {query}\nrunner: {by_runner}\n{who}: {d}"
+        );
+    }
+    by_runner
+}
+
+fn ask(esm: &zgate_esm::Esm, query: &str) -> Decision {
     let words: Vec<&str> = query.split_whitespace().collect();
     let level: AccessLevel = words[3].parse().unwrap();
     let mut ctx = CheckContext::default();
@@ -81,6 +104,16 @@ cases! {
     double_star_first: "RDEF ZOWE **.Z UACC(READ)", "BOB ZOWE Z READ" => 0;
     check_name_is_literal: "RDEF ZOWE APIML.SERVICES UACC(READ)", "BOB ZOWE APIML.* READ" => 4;
     check_name_star_matched_by_percent: "RDEF ZOWE APIML.% UACC(READ)", "BOB ZOWE APIML.* READ" => 0;
+    // Profile names defined while generics are off for the class: IBM, z/OS
+    // Security Server RACF Messages and Codes, ICH10321I ("A discrete profile
+    // has been created ... only protects the single resource that matches the
+    // specified name ... If the specified class is then enabled for generic
+    // profiles, the profile becomes unusable").
+    generic_name_without_generic_is_discrete: "SETROPTS NOGENERIC(ZOWE) \n RDEF ZOWE APIML.* UACC(READ)", "BOB ZOWE APIML.* READ" => 0;
+    generic_name_without_generic_protects_only_itself: "SETROPTS NOGENERIC(ZOWE) \n RDEF ZOWE APIML.* UACC(READ)", "BOB ZOWE APIML.X READ" => 4;
+    generic_name_without_generic_unusable_after_generic: "SETROPTS NOGENERIC(ZOWE) \n RDEF ZOWE APIML.* UACC(READ) \n SETROPTS GENERIC(ZOWE)", "BOB ZOWE APIML.* READ" => 4;
+    generic_name_without_generic_never_generic: "SETROPTS NOGENERIC(ZOWE) \n RDEF ZOWE APIML.* UACC(READ) \n SETROPTS GENERIC(ZOWE)", "BOB ZOWE APIML.X READ" => 4;
+    generic_name_without_generic_yields_to_generic: "SETROPTS NOGENERIC(ZOWE) \n RDEF ZOWE APIML.% UACC(READ) \n SETROPTS GENERIC(ZOWE) \n RDEF ZOWE APIML.** UACC(UPDATE)", "BOB ZOWE APIML.% UPDATE" => 0;
     generic_unused_without_setropts_generic: "SETROPTS NOGENERIC(ZOWE) \n RDEF ZOWE A.** UACC(READ)", "BOB ZOWE A.B READ" => 4;
     // --- precedence: COPY.PAPER... --------------------------------------
     copy_paper_discrete_first: "RDEF ZOWE (COPY.PAPER.% COPY.PAPER.* COPY.PAPER.** COPY.PAPER% COPY.PAPER* COPY.PAPE% COPY.PAP*) UACC(READ) \n RDEF ZOWE COPY.PAPER.TEST UACC(NONE)", "BOB ZOWE COPY.PAPER.TEST READ" => 8;
@@ -157,6 +190,8 @@ cases! {
     no_matching_profile: "RDEF ZOWE APIML.X.** UACC(NONE)", "CAROL ZOWE APIML.SERVICES READ" => 4;
     deleted_profile_unprotects: "RDEF ZOWE R UACC(NONE) \n RDELETE ZOWE R", "CAROL ZOWE R READ" => 4;
     // --- GLOBAL ------------------------------------------------------
+    // IBM, z/OS Security Server RACF Command Language Reference, SETROPTS,
+    // "GLOBAL" (the table changes at SETROPTS GLOBAL(class) REFRESH).
     global_grants_without_profile: "SETROPTS GLOBAL(ZOWE) \n RDEF GLOBAL ZOWE ADDMEM('APIML.RES'/READ) \n SETROPTS GLOBAL(ZOWE) REFRESH", "CAROL ZOWE APIML.RES READ" => 0;
     global_before_profile: "RDEF ZOWE APIML.RES UACC(NONE) \n SETROPTS GLOBAL(ZOWE) \n RDEF GLOBAL ZOWE ADDMEM('APIML.RES'/UPDATE) \n SETROPTS GLOBAL(ZOWE) REFRESH", "CAROL ZOWE APIML.RES UPDATE" => 0;
     global_level_too_low_falls_through: "RDEF ZOWE APIML.RES UACC(NONE) \n SETROPTS GLOBAL(ZOWE) \n RDEF GLOBAL ZOWE ADDMEM('APIML.RES'/READ) \n SETROPTS GLOBAL(ZOWE) REFRESH", "CAROL ZOWE APIML.RES UPDATE" => 8;
@@ -179,6 +214,10 @@ cases! {
     special_alone_grants_nothing: "RDEF ZOWE R UACC(NONE)", "ADM ZOWE R READ" => 8;
     // --- refresh semantics -------------------------------------------
     auto_refresh_after_command: "RDEF ZOWE R \n PE R CL(ZOWE) ID(CAROL) AC(READ)", "CAROL ZOWE R READ" => 0;
+    // RACLISTed classes: IBM, z/OS Security Server RACF Command Language
+    // Reference, SETROPTS, "RACLIST" and "REFRESH" (changes to the profiles
+    // of a RACLISTed class take effect at SETROPTS RACLIST(class) REFRESH);
+    // every case is asked of three processes (see `decide`).
     raclist_waits_for_refresh: "RDEF ZOWE R \n SETROPTS RACLIST(ZOWE) \n PE R CL(ZOWE) ID(CAROL) AC(READ)", "CAROL ZOWE R READ" => 8;
     raclist_new_profile_waits: "SETROPTS RACLIST(ZOWE) \n RDEF ZOWE R UACC(NONE)", "CAROL ZOWE R READ" => 4;
     raclist_refresh_applies: "RDEF ZOWE R \n SETROPTS RACLIST(ZOWE) \n PE R CL(ZOWE) ID(CAROL) AC(READ) \n SETROPTS RACLIST(ZOWE) REFRESH", "CAROL ZOWE R READ" => 0;

@@ -418,9 +418,8 @@ fn schema_migrates_forward_and_refuses_newer() {
         let conn = rusqlite::Connection::open(&db).unwrap();
         conn.execute_batch(
             "ALTER TABLE options DROP COLUMN rules;
-             ALTER TABLE classes DROP COLUMN raclist_generation;
-             ALTER TABLE classes DROP COLUMN global_generation;
              ALTER TABLE profiles DROP COLUMN ssignon;
+             ALTER TABLE profiles DROP COLUMN literal_name;
              DROP TABLE passticket_uses;
              DROP TABLE security_records;
              ALTER TABLE users DROP COLUMN revoked_at_ms;

@@ -111,12 +111,21 @@ impl Exec<'_> {
                     )))
                 }
                 (Some(p), true) => (**p).clone(),
-                (None, false) => Profile::new(
-                    class.clone(),
-                    name.clone(),
-                    self.env.owner(),
-                    self.env.now_ms,
-                ),
+                (None, false) => {
+                    let mut new = Profile::new(
+                        class.clone(),
+                        name.clone(),
+                        self.env.owner(),
+                        self.env.now_ms,
+                    );
+                    // IBM, RACF Messages and Codes, ICH10321I: without
+                    // SETROPTS GENERIC(class) a name with generic
+                    // characters makes a discrete profile.
+                    new.literal_name = class != GLOBAL_CLASS
+                        && is_generic(&name)
+                        && !self.state.class(&class).generic;
+                    new
+                }
             };
             if let Some(u) = uacc {
                 profile.uacc = u;
@@ -175,9 +184,9 @@ impl Exec<'_> {
                     "ICH10006I GLOBAL ACCESS TABLE FOR {name} WILL NOT REFLECT THE CHANGE UNTIL SETROPTS GLOBAL({name}) REFRESH IS ISSUED."
                 ));
             }
-            if is_generic(&name) && !settings.generic && class != GLOBAL_CLASS {
+            if profile.literal_name && !altering {
                 self.say(format!(
-                    "ICH10101I GENERIC PROFILE {name} IS NOT USED UNTIL SETROPTS GENERIC({class}) IS ISSUED."
+                    "ICH10321I The profile name {name} contains generic characters, but generics are not enabled for class {class}. A discrete profile has been created."
                 ));
             }
         }
@@ -222,7 +231,7 @@ impl Exec<'_> {
                 "{:<10} {}{}",
                 class,
                 name,
-                if is_generic(&name) { " (G)" } else { "" }
+                if prof.is_generic() { " (G)" } else { "" }
             ));
             self.say("");
             self.say("LEVEL  OWNER      UNIVERSAL ACCESS  YOUR ACCESS  WARNING");

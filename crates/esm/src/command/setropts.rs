@@ -6,6 +6,7 @@ use super::context::*;
 use super::exec::Exec;
 use super::operands::*;
 use crate::model::*;
+use crate::raclist;
 use crate::state::Change;
 use crate::syntax::{kw, KeywordSpec};
 use crate::syntax::{parse_operands, texts, CommandOperands};
@@ -92,45 +93,37 @@ impl Exec<'_> {
         if p.has("NOGENERIC") {
             touch("NOGENERIC", &|c| c.generic = false, self)?;
         }
+        // RACLIST and GLOBAL (with or without REFRESH) make the in-storage
+        // copy that checks read; NORACLIST and NOGLOBAL drop it.
+        let mut copies = Vec::new();
         if p.has("RACLIST") {
             let list = if refresh {
-                touch("RACLIST", &|c| c.raclist_generation += 1, self)?
+                touch("RACLIST", &|_| {}, self)?
             } else {
-                touch(
-                    "RACLIST",
-                    &|c| {
-                        c.raclist = true;
-                        c.raclist_generation += 1;
-                    },
-                    self,
-                )?
+                touch("RACLIST", &|c| c.raclist = true, self)?
             };
+            copies.extend(list.iter().map(|c| raclist::copy_profiles(self.state, c)));
             refreshes.extend(list.into_iter().map(Refresh::Class));
         }
         if p.has("NORACLIST") {
-            let list = touch(
-                "NORACLIST",
-                &|c| {
-                    c.raclist = false;
-                    c.raclist_generation += 1;
-                },
-                self,
-            )?;
+            let list = touch("NORACLIST", &|c| c.raclist = false, self)?;
+            copies.extend(
+                list.iter()
+                    .map(|c| Change::delete_record(raclist::PROFILES_KIND, c)),
+            );
             refreshes.extend(list.into_iter().map(Refresh::Class));
         }
         if p.has("GLOBAL") {
-            let list = touch(
-                "GLOBAL",
-                &|c| {
-                    c.global = true;
-                    c.global_generation += 1;
-                },
-                self,
-            )?;
+            let list = touch("GLOBAL", &|c| c.global = true, self)?;
+            copies.extend(list.iter().map(|c| raclist::copy_global(self.state, c)));
             refreshes.extend(list.into_iter().map(Refresh::Global));
         }
         if p.has("NOGLOBAL") {
-            touch("NOGLOBAL", &|c| c.global = false, self)?;
+            let list = touch("NOGLOBAL", &|c| c.global = false, self)?;
+            copies.extend(
+                list.iter()
+                    .map(|c| Change::delete_record(raclist::GLOBAL_KIND, c)),
+            );
         }
         if refresh && !p.has("RACLIST") && !p.has("GLOBAL") {
             return Err(CommandError::new(
@@ -212,6 +205,7 @@ impl Exec<'_> {
         for (_, s) in classes {
             self.out.changes.push(Change::PutClass(s));
         }
+        self.out.changes.extend(copies);
         if opts != self.state.options {
             self.out.changes.push(Change::PutOptions(opts.clone()));
         }

@@ -587,11 +587,8 @@ impl Esm {
             return Ok(false);
         }
         let state = inner.store.load()?;
-        {
-            let mut index = self.index.write().unwrap_or_else(|e| e.into_inner());
-            let old = std::mem::take(&mut *index);
-            *index = Index::rebuild_preserving(&state, old);
-        }
+        let index = Index::build(&state);
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = index;
         *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = state.revoked_tokens.clone();
         *self.records.write().unwrap_or_else(|e| e.into_inner()) = RecordsView::new(&state.records);
         inner.state = state;

@@ -70,6 +70,11 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX passticket_uses_expiry ON passticket_uses (expires_at_ms);",
     // 7: when a user was last revoked: credentials issued before stay invalid.
     "ALTER TABLE users ADD COLUMN revoked_at_ms INTEGER NOT NULL DEFAULT 0;",
+    // 8: the in-storage copies of RACLISTed classes and GLOBAL tables are
+    // security records (see `crate::raclist`); the refresh counters go.
+    "ALTER TABLE classes DROP COLUMN raclist_generation;
+     ALTER TABLE classes DROP COLUMN global_generation;
+     ALTER TABLE profiles ADD COLUMN literal_name INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The newest schema version this build knows.
@@ -293,16 +298,8 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
         }
         Change::PutClass(c) => {
             tx.execute(
-                "INSERT OR REPLACE INTO classes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    c.name,
-                    b(c.active),
-                    b(c.generic),
-                    b(c.raclist),
-                    b(c.global),
-                    c.raclist_generation,
-                    c.global_generation
-                ],
+                "INSERT OR REPLACE INTO classes VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![c.name, b(c.active), b(c.generic), b(c.raclist), b(c.global)],
             )?;
         }
         Change::PutOptions(o) => {
@@ -320,7 +317,7 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
         }
         Change::PutProfile(p) => {
             tx.execute(
-                "INSERT INTO profiles VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                "INSERT INTO profiles VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT (class, name) DO UPDATE SET owner = excluded.owner,
                    uacc = excluded.uacc, warning = excluded.warning,
                    appldata = excluded.appldata, data = excluded.data,
@@ -334,7 +331,8 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
                     p.appldata,
                     p.data,
                     p.created_ms,
-                    p.ssignon.as_ref().map(|k| k.to_stored())
+                    p.ssignon.as_ref().map(|k| k.to_stored()),
+                    b(p.literal_name)
                 ],
             )?;
         }
@@ -497,8 +495,6 @@ impl Store for SqliteStore {
                         generic: r.get::<_, i64>(2)? != 0,
                         raclist: r.get::<_, i64>(3)? != 0,
                         global: r.get::<_, i64>(4)? != 0,
-                        raclist_generation: r.get(5)?,
-                        global_generation: r.get(6)?,
                     })
                 })
                 .map_err(db)?;
@@ -540,19 +536,21 @@ impl Store for SqliteStore {
                         r.get::<_, String>(6)?,
                         r.get::<_, i64>(7)?,
                         r.get::<_, Option<String>>(8)?,
+                        r.get::<_, i64>(9)? != 0,
                     ))
                 })
                 .map_err(db)?;
             let mut profiles: std::collections::BTreeMap<(String, String), Profile> =
                 Default::default();
             for row in rows {
-                let (class, name, owner, uacc, warning, appldata, data, created, ssignon) =
+                let (class, name, owner, uacc, warning, appldata, data, created, ssignon, literal) =
                     row.map_err(db)?;
                 let mut p = Profile::new(class.clone(), name.clone(), owner, created);
                 p.uacc = level(&uacc)?;
                 p.warning = warning;
                 p.appldata = appldata;
                 p.data = data;
+                p.literal_name = literal;
                 p.ssignon = ssignon
                     .as_deref()
                     .map(SsignonKeys::from_stored)

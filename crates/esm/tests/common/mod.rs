@@ -37,6 +37,18 @@ pub fn fresh() -> (tempfile::TempDir, Esm, Arc<ManualClock>) {
     (dir, esm, clock)
 }
 
+/// Another process's ESM on the same home.
+pub fn open(home: &std::path::Path) -> Esm {
+    Esm::open_with(
+        home,
+        EsmConfig {
+            hash_cost: HashCost::TEST_ONLY,
+            ..EsmConfig::default()
+        },
+    )
+    .unwrap()
+}
+
 /// Runs commands (one per line, `#` comments allowed), panicking with the
 /// RACF message on failure.
 pub fn run(esm: &Esm, commands: &str) {
