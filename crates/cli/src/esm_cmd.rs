@@ -5,7 +5,8 @@
 //! zgate esm "<RACF command>"            one command (the words may also be given unquoted)
 //! zgate esm -f FILE | zgate esm -       a batch: one command per line, /* */ and # comments,
 //!                                       trailing - or + continues; progress on stderr
-//! zgate esm check USER CLASS RESOURCE LEVEL [--json]   exit status = SAF RC (0, 4, 8)
+//! zgate esm check USER CLASS RESOURCE LEVEL [--when KIND(VALUE)]... [--json]
+//!                                                      exit status = SAF RC (0, 4, 8)
 //! zgate esm import FILE                 mock-saf.yml or zgate's own YAML
 //! ```
 //! A failing command prints RACF's message on stderr and exits 8; nothing
@@ -38,7 +39,7 @@ pub struct EsmArgs {
     file: Option<PathBuf>,
 
     /// A RACF command; or `-` (batch from stdin); or
-    /// `check USER CLASS RESOURCE LEVEL [--json]`; or `import FILE`.
+    /// `check USER CLASS RESOURCE LEVEL [--when KIND(VALUE)]... [--json]`; or `import FILE`.
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
@@ -176,10 +177,33 @@ fn batch(global: &Global, text: &str) -> anyhow::Result<ExitCode> {
 }
 
 fn check(global: &Global, words: &[String]) -> anyhow::Result<ExitCode> {
-    let json = words.iter().any(|w| w == "--json");
-    let rest: Vec<&String> = words.iter().filter(|w| *w != "--json").collect();
+    const USAGE: &str =
+        "zgate esm: usage: zgate esm check USER CLASS RESOURCE LEVEL [--when KIND(VALUE)]... [--json]";
+    let mut json = false;
+    let mut context = zgate_esm::CheckContext::default();
+    let mut rest: Vec<&String> = Vec::new();
+    let mut words = words.iter();
+    while let Some(w) = words.next() {
+        match w.as_str() {
+            "--json" => json = true,
+            "--when" => {
+                let Some(text) = words.next() else {
+                    eprintln!("{USAGE}");
+                    return Ok(ExitCode::from(EXIT_USAGE));
+                };
+                match zgate_esm::command::parse_condition(text) {
+                    Ok(c) => context.conditions.push(c),
+                    Err(e) => {
+                        eprintln!("zgate esm: --when {text}: {e}");
+                        return Ok(ExitCode::from(EXIT_USAGE));
+                    }
+                }
+            }
+            _ => rest.push(w),
+        }
+    }
     let [user, class, resource, level] = rest.as_slice() else {
-        eprintln!("zgate esm: usage: zgate esm check USER CLASS RESOURCE LEVEL [--json]");
+        eprintln!("{USAGE}");
         return Ok(ExitCode::from(EXIT_USAGE));
     };
     let level: AccessLevel = match level.parse() {
@@ -202,7 +226,7 @@ fn check(global: &Global, words: &[String]) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_USAGE));
     }
     let esm = open(global)?;
-    let d = esm.check(user, class, resource, level);
+    let d = esm.check_with(user, class, resource, level, &context);
     if json {
         let body = serde_json::json!({
             "safRc": d.saf_rc,

@@ -316,3 +316,49 @@ fn killed_batch_keeps_completed_commands_only() {
         }
     }
 }
+
+/// A conditional permit is reachable from the command line: `--when` gives
+/// the check the condition a gateway request would carry.
+#[test]
+fn check_takes_the_conditions_of_a_request() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    for cmd in [
+        "ADDUSER BOB",
+        "SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)",
+        "RDEFINE ZOWE APIML.** UACC(NONE)",
+    ] {
+        assert!(zgate(h, &["esm", cmd]).status.success(), "{cmd}");
+    }
+    let out = zgate(
+        h,
+        &[
+            "esm",
+            "PERMIT APIML.** CLASS(ZOWE) ID(BOB) ACCESS(READ) WHEN(SERVAUTH(INTRANET))",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = zgate(
+        h,
+        &[
+            "esm",
+            "PERMIT APIML.** CLASS(ZOWE) ID(BOB) ACCESS(UPDATE) WHEN(TERMINAL(T1))",
+        ],
+    );
+    assert!(
+        text(&out.stdout).contains("IRRD120I WHEN(TERMINAL) NEVER MATCHES"),
+        "{}",
+        text(&out.stdout)
+    );
+    let check = |extra: &[&str]| {
+        let mut args = vec!["esm", "check", "BOB", "ZOWE", "APIML.X", "READ"];
+        args.extend_from_slice(extra);
+        zgate(h, &args).status.code()
+    };
+    assert_eq!(check(&[]), Some(8));
+    assert_eq!(check(&["--when", "SERVAUTH(INTRANET)"]), Some(0));
+    assert_eq!(check(&["--when", "servauth(intranet)", "--json"]), Some(0));
+    assert_eq!(check(&["--when", "SERVAUTH(INTERNET)"]), Some(8));
+    assert_eq!(check(&["--when", "NOSUCH(X)"]), Some(64));
+    assert_eq!(check(&["--when"]), Some(64));
+}

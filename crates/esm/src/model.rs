@@ -363,6 +363,15 @@ pub struct Condition {
     pub value: String,
 }
 
+/// The condition kinds a zgate request carries: `SERVAUTH`, the network
+/// access zone of the client's address (RACF's TCP/IP NETACCESS zones, as
+/// `SERVAUTH` profiles `EZB.NETACCESS.sysname.tcpname.zone`; zgate names the
+/// zone itself, from `zgate.network.zones`). RACF's other kinds describe a
+/// TSO terminal, a program, a console, a JES reader, an APPC port, a system
+/// or a DB2 role, none of which an HTTPS request has: they are accepted on
+/// PERMIT, as RACF accepts them, and never match.
+pub const REQUEST_CONDITION_KINDS: [&str; 1] = ["SERVAUTH"];
+
 /// The condition kinds `WHEN()` accepts.
 pub const CONDITION_KINDS: [&str; 8] = [
     "APPCPORT", "CONSOLE", "CRITERIA", "JESINPUT", "PROGRAM", "SERVAUTH", "SYSID", "TERMINAL",

@@ -297,6 +297,13 @@ pub fn execute(state: &State, env: &Env<'_>, text: &str) -> Result<Effect, Comma
     Ok(out)
 }
 
+/// Reads a condition as `WHEN(...)` takes it, e.g. `SERVAUTH(INTRANET)`
+/// (for a check's context given on a command line).
+pub fn parse_condition(text: &str) -> Result<crate::model::Condition, CommandError> {
+    let ops = tokenize(text).map_err(syntax)?;
+    operands::parse_when(&ops)
+}
+
 /// Applies the command's [`Authority`] rule to the issuer.
 fn authorize(
     state: &State,

@@ -342,6 +342,15 @@ impl Exec<'_> {
             Some(args) => Some(parse_when(args)?),
             None => None,
         };
+        if let Some(c) = condition
+            .as_ref()
+            .filter(|c| !REQUEST_CONDITION_KINDS.contains(&c.kind.as_str()))
+        {
+            self.say(format!(
+                "IRRD120I WHEN({}) NEVER MATCHES A ZGATE REQUEST: ONLY WHEN(SERVAUTH(zone)) DOES.",
+                c.kind
+            ));
+        }
         let from = match one_value(p, "FROM")? {
             Some((f, _)) => {
                 let fclass = match one_value(p, "FCLASS")? {
