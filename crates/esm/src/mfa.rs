@@ -25,7 +25,7 @@
 
 use crate::records::Records;
 use crate::state::Change;
-use crate::totp::{self, Algorithm, Secret, TotpParams};
+use crate::totp::{self, Algorithm, SharedSecret, TotpParams};
 
 /// The record kind of enrolled factors, keyed by user id.
 pub(crate) const FACTOR_KIND: &str = "mfa.totp";
@@ -35,7 +35,7 @@ pub(crate) const STEP_KIND: &str = "mfa.step";
 /// A user's enrolled TOTP factor. No `Debug`: it holds the secret.
 pub(crate) struct TotpFactor {
     pub(crate) params: TotpParams,
-    pub(crate) secret: Secret,
+    pub(crate) secret: SharedSecret,
 }
 
 impl TotpFactor {
@@ -54,7 +54,7 @@ impl TotpFactor {
         let algorithm: Algorithm = parts.next()?.parse().ok()?;
         let digits: u32 = parts.next()?.parse().ok()?;
         let period: u32 = parts.next()?.parse().ok()?;
-        let secret = Secret::from_base32(parts.next()?).ok()?;
+        let secret = SharedSecret::from_base32(parts.next()?).ok()?;
         Some(TotpFactor {
             params: TotpParams::new(algorithm, digits, period).ok()?,
             secret,

@@ -1,7 +1,7 @@
 //! TOTP: time-based one-time passwords (RFC 6238 over RFC 4226 HOTP), the
 //! second factor of zgate's MFA.
 //!
-//! The user's authenticator app and zgate share a random [`Secret`]; both turn
+//! The user's authenticator app and zgate share a random [`SharedSecret`]; both turn
 //! the current time into a counter and the counter into a short code, so a
 //! code proves possession of the secret without sending it. Steps, and why:
 //!
@@ -26,7 +26,7 @@
 //! code whose matched step is not greater than it.
 //!
 //! Pure functions: the time is passed in (seconds since the Unix epoch) and
-//! [`Secret::generate`] takes the random generator, so tests are exact.
+//! [`SharedSecret::generate`] takes the random generator, so tests are exact.
 
 use std::fmt::Write as _;
 use std::num::NonZeroU32;
@@ -52,14 +52,14 @@ pub enum TotpError {
     /// `=` padding that must then be complete; unused trailing bits zero).
     #[error("a TOTP secret must be RFC 4648 base32: letters A-Z and digits 2-7, spaces ignored")]
     InvalidBase32,
-    /// The secret's length is outside [`Secret::MIN_LEN`]..=[`Secret::MAX_LEN`].
+    /// The secret's length is outside [`SharedSecret::MIN_LEN`]..=[`SharedSecret::MAX_LEN`].
     #[error("a TOTP secret must be {min} to {max} bytes long, this one is {len}")]
     SecretLength {
         /// The rejected length in bytes.
         len: usize,
-        /// [`Secret::MIN_LEN`].
+        /// [`SharedSecret::MIN_LEN`].
         min: usize,
-        /// [`Secret::MAX_LEN`].
+        /// [`SharedSecret::MAX_LEN`].
         max: usize,
     },
     /// Not one of `SHA1`, `SHA256`, `SHA512`.
@@ -95,7 +95,7 @@ impl Algorithm {
         }
     }
 
-    /// The secret length [`Secret::generate`] uses: the hash's output size, as
+    /// The secret length [`SharedSecret::generate`] uses: the hash's output size, as
     /// RFC 6238's reference seeds do (RFC 4226 §4 asks for at least 160 bits
     /// for SHA-1).
     pub fn secret_len(self) -> usize {
@@ -206,18 +206,18 @@ impl Default for TotpParams {
 /// A TOTP shared secret.
 ///
 /// No `Display`, and a `Debug` that shows nothing of the contents: the secret
-/// is shown exactly once, at enrolment, through [`Secret::to_base32`] /
+/// is shown exactly once, at enrolment, through [`SharedSecret::to_base32`] /
 /// [`otpauth_uri`]. Its bytes are zeroed on drop.
 #[derive(Clone)]
-pub struct Secret(Zeroizing<Vec<u8>>);
+pub struct SharedSecret(Zeroizing<Vec<u8>>);
 
-impl std::fmt::Debug for Secret {
+impl std::fmt::Debug for SharedSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
+        f.write_str("SharedSecret(<redacted>)")
     }
 }
 
-impl Secret {
+impl SharedSecret {
     /// RFC 4226 §4 (R6): the shared secret MUST be at least 128 bits.
     pub const MIN_LEN: usize = 16;
     /// The longest generated secret (SHA-512's). Keys up to the hash's block
@@ -281,7 +281,7 @@ impl Secret {
 
 /// The HOTP value (RFC 4226 §5.3) of `counter`: HMAC, dynamic truncation,
 /// reduction to `digits`, zero-padded.
-pub fn hotp(secret: &Secret, algorithm: Algorithm, digits: Digits, counter: u64) -> String {
+pub fn hotp(secret: &SharedSecret, algorithm: Algorithm, digits: Digits, counter: u64) -> String {
     let value = match algorithm {
         Algorithm::Sha1 => truncated_hmac::<sha1::Sha1>(secret, counter),
         Algorithm::Sha256 => truncated_hmac::<sha2::Sha256>(secret, counter),
@@ -292,7 +292,7 @@ pub fn hotp(secret: &Secret, algorithm: Algorithm, digits: Digits, counter: u64)
 }
 
 /// Steps 2 and 3: HMAC of the counter, then dynamic truncation to 31 bits.
-fn truncated_hmac<D: EagerHash>(secret: &Secret, counter: u64) -> u32
+fn truncated_hmac<D: EagerHash>(secret: &SharedSecret, counter: u64) -> u32
 where
     Hmac<D>: KeyInit + Mac,
 {
@@ -316,7 +316,7 @@ where
 }
 
 /// The code for `unix_time` (seconds since the epoch).
-pub fn code_at(secret: &Secret, params: &TotpParams, unix_time: u64) -> String {
+pub fn code_at(secret: &SharedSecret, params: &TotpParams, unix_time: u64) -> String {
     hotp(
         secret,
         params.algorithm,
@@ -335,7 +335,7 @@ pub fn code_at(secret: &Secret, params: &TotpParams, unix_time: u64) -> String {
 /// only if the returned step is greater than the last step it accepted for
 /// this user (RFC 6238 §5.2). The work is `2 * skew_steps + 1` HMACs.
 pub fn verify(
-    secret: &Secret,
+    secret: &SharedSecret,
     params: &TotpParams,
     code: &str,
     now: u64,
@@ -366,7 +366,12 @@ pub fn verify(
 /// unreserved characters), so a `:`, `@`, space or `&` in them cannot change
 /// the URI's structure. The result contains the secret: show it once, never
 /// log it.
-pub fn otpauth_uri(issuer: &str, account: &str, secret: &Secret, params: &TotpParams) -> String {
+pub fn otpauth_uri(
+    issuer: &str,
+    account: &str,
+    secret: &SharedSecret,
+    params: &TotpParams,
+) -> String {
     let issuer = percent_encode(issuer);
     format!(
         "otpauth://totp/{issuer}:{account}?secret={secret}&issuer={issuer}&algorithm={algorithm}&digits={digits}&period={period}",

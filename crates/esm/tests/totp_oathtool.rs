@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use zgate_base::SeededRandom;
-use zgate_esm::totp::{code_at, verify, Algorithm, Digits, Secret, TotpParams};
+use zgate_esm::totp::{code_at, verify, Algorithm, Digits, SharedSecret, TotpParams};
 
 /// Runs oathtool with the secret on standard input (`-`), never on the command
 /// line where other users' `ps` could see it.
@@ -65,7 +65,7 @@ fn oathtool_agrees_for_every_algorithm_and_digit_count() {
     ];
     let mut compared = 0;
     for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
-        let secret = Secret::generate(&rng, algorithm).unwrap();
+        let secret = SharedSecret::generate(&rng, algorithm).unwrap();
         let base32 = secret.to_base32();
         for digits in [Digits::Six, Digits::Eight] {
             let params = TotpParams {
@@ -94,7 +94,7 @@ fn oathtool_agrees_for_every_algorithm_and_digit_count() {
 
 #[test]
 fn oathtool_agrees_on_a_non_default_period() {
-    let secret = Secret::generate(&SeededRandom::new(4226), Algorithm::Sha256).unwrap();
+    let secret = SharedSecret::generate(&SeededRandom::new(4226), Algorithm::Sha256).unwrap();
     let params = TotpParams::new(Algorithm::Sha256, 8, 60).unwrap();
     let theirs = oathtool(&secret.to_base32(), &params, "2026-01-01 00:00:00 UTC");
     assert_eq!(code_at(&secret, &params, 1_767_225_600), theirs);
@@ -104,7 +104,7 @@ fn oathtool_agrees_on_a_non_default_period() {
 fn oathtool_reads_the_secret_as_zgate_shows_it_in_lower_case_with_spaces() {
     // What a user might paste into another tool: zgate's parser and oathtool's
     // must see the same key.
-    let secret = Secret::generate(&SeededRandom::new(1), Algorithm::Sha1).unwrap();
+    let secret = SharedSecret::generate(&SeededRandom::new(1), Algorithm::Sha1).unwrap();
     let spaced: String = secret
         .to_base32()
         .to_ascii_lowercase()
@@ -113,7 +113,7 @@ fn oathtool_reads_the_secret_as_zgate_shows_it_in_lower_case_with_spaces() {
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect::<Vec<_>>()
         .join(" ");
-    let reread = Secret::from_base32(&spaced).unwrap();
+    let reread = SharedSecret::from_base32(&spaced).unwrap();
     let params = TotpParams::default();
     assert_eq!(
         code_at(&reread, &params, 1_767_225_600),

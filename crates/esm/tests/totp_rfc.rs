@@ -5,7 +5,8 @@
 
 use zgate_base::SeededRandom;
 use zgate_esm::totp::{
-    code_at, hotp, otpauth_uri, verify, Algorithm, Digits, Secret, TotpError, TotpParams, ISSUER,
+    code_at, hotp, otpauth_uri, verify, Algorithm, Digits, SharedSecret, TotpError, TotpParams,
+    ISSUER,
 };
 
 const SEED_SHA1: &[u8] = b"12345678901234567890";
@@ -31,9 +32,9 @@ fn rfc6238_appendix_b_all_vectors() {
         (2000000000,  "69279037", "90698825", "38618901"),
         (20000000000, "65353130", "77737706", "47863826"),
     ];
-    let sha1 = Secret::from_bytes(SEED_SHA1).unwrap();
-    let sha256 = Secret::from_bytes(SEED_SHA256).unwrap();
-    let sha512 = Secret::from_bytes(SEED_SHA512).unwrap();
+    let sha1 = SharedSecret::from_bytes(SEED_SHA1).unwrap();
+    let sha256 = SharedSecret::from_bytes(SEED_SHA256).unwrap();
+    let sha512 = SharedSecret::from_bytes(SEED_SHA512).unwrap();
     for (time, want1, want256, want512) in table {
         assert_eq!(
             code_at(&sha1, &params(Algorithm::Sha1, Digits::Eight), time),
@@ -55,7 +56,7 @@ fn rfc6238_appendix_b_all_vectors() {
 
 #[test]
 fn rfc4226_appendix_d_hotp_vectors() {
-    let secret = Secret::from_bytes(SEED_SHA1).unwrap();
+    let secret = SharedSecret::from_bytes(SEED_SHA1).unwrap();
     let want = [
         "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871",
         "520489",
@@ -71,14 +72,14 @@ fn rfc4226_appendix_d_hotp_vectors() {
 
 #[test]
 fn six_digit_codes_are_the_low_digits_of_eight_digit_ones() {
-    let secret = Secret::from_bytes(SEED_SHA1).unwrap();
+    let secret = SharedSecret::from_bytes(SEED_SHA1).unwrap();
     // RFC 6238 at 59 s, 8 digits: 94287082.
     assert_eq!(code_at(&secret, &TotpParams::default(), 59), "287082");
 }
 
 #[test]
 fn period_changes_the_step() {
-    let secret = Secret::from_bytes(SEED_SHA1).unwrap();
+    let secret = SharedSecret::from_bytes(SEED_SHA1).unwrap();
     let sixty = TotpParams::new(Algorithm::Sha1, 6, 60).unwrap();
     // Step 1 of a 60 s period is the same counter as step 1 of 30 s.
     assert_eq!(
@@ -92,7 +93,7 @@ fn period_changes_the_step() {
 
 #[test]
 fn verify_returns_the_matched_step_within_the_skew_and_nothing_beyond() {
-    let secret = Secret::from_bytes(SEED_SHA256).unwrap();
+    let secret = SharedSecret::from_bytes(SEED_SHA256).unwrap();
     let p = params(Algorithm::Sha256, Digits::Six);
     let now: u64 = 1_767_225_615; // inside step 58_907_520
     let step = now / 30;
@@ -113,7 +114,7 @@ fn verify_returns_the_matched_step_within_the_skew_and_nothing_beyond() {
 
 #[test]
 fn verify_at_the_step_edges() {
-    let secret = Secret::from_bytes(SEED_SHA1).unwrap();
+    let secret = SharedSecret::from_bytes(SEED_SHA1).unwrap();
     let p = TotpParams::default();
     let code = code_at(&secret, &p, 60); // step 2 = [60, 90)
     assert_eq!(verify(&secret, &p, &code, 60, 0), Some(2));
@@ -127,7 +128,7 @@ fn verify_at_the_step_edges() {
 
 #[test]
 fn verify_near_the_epoch_does_not_wrap() {
-    let secret = Secret::from_bytes(SEED_SHA1).unwrap();
+    let secret = SharedSecret::from_bytes(SEED_SHA1).unwrap();
     let p = TotpParams::default();
     let code = code_at(&secret, &p, 0);
     assert_eq!(verify(&secret, &p, &code, 10, 5), Some(0));
@@ -135,7 +136,7 @@ fn verify_near_the_epoch_does_not_wrap() {
 
 #[test]
 fn verify_rejects_malformed_codes() {
-    let secret = Secret::from_bytes(SEED_SHA1).unwrap();
+    let secret = SharedSecret::from_bytes(SEED_SHA1).unwrap();
     let six = TotpParams::default();
     let eight = params(Algorithm::Sha1, Digits::Eight);
     let code8 = code_at(&secret, &eight, 59);
@@ -160,8 +161,8 @@ fn verify_rejects_malformed_codes() {
 
 #[test]
 fn a_code_for_another_secret_is_rejected() {
-    let mine = Secret::from_bytes(SEED_SHA1).unwrap();
-    let other = Secret::from_bytes(b"09876543210987654321").unwrap();
+    let mine = SharedSecret::from_bytes(SEED_SHA1).unwrap();
+    let other = SharedSecret::from_bytes(b"09876543210987654321").unwrap();
     let p = TotpParams::default();
     assert_eq!(verify(&mine, &p, &code_at(&other, &p, 59), 59, 0), None);
 }
@@ -200,26 +201,26 @@ fn generated_secrets_have_the_algorithms_lengths_and_come_from_the_rng() {
         (Algorithm::Sha256, 32),
         (Algorithm::Sha512, 64),
     ] {
-        let a = Secret::generate(&rng, algorithm).unwrap();
-        let b = Secret::generate(&rng, algorithm).unwrap();
+        let a = SharedSecret::generate(&rng, algorithm).unwrap();
+        let b = SharedSecret::generate(&rng, algorithm).unwrap();
         assert_eq!(a.as_bytes().len(), len);
         assert_ne!(a.as_bytes(), b.as_bytes());
     }
     // Injected: the same seed gives the same secret.
-    let again = Secret::generate(&SeededRandom::new(7), Algorithm::Sha1).unwrap();
-    let first = Secret::generate(&SeededRandom::new(7), Algorithm::Sha1).unwrap();
+    let again = SharedSecret::generate(&SeededRandom::new(7), Algorithm::Sha1).unwrap();
+    let first = SharedSecret::generate(&SeededRandom::new(7), Algorithm::Sha1).unwrap();
     assert_eq!(again.as_bytes(), first.as_bytes());
 }
 
 #[test]
 fn base32_round_trip_without_padding() {
-    let secret = Secret::from_bytes(SEED_SHA1).unwrap();
+    let secret = SharedSecret::from_bytes(SEED_SHA1).unwrap();
     assert_eq!(secret.to_base32(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
-    let odd = Secret::from_bytes(&[0xA5; 17]).unwrap();
+    let odd = SharedSecret::from_bytes(&[0xA5; 17]).unwrap();
     let text = odd.to_base32();
     assert!(!text.contains('='));
     assert_eq!(
-        Secret::from_base32(&text).unwrap().as_bytes(),
+        SharedSecret::from_base32(&text).unwrap().as_bytes(),
         odd.as_bytes()
     );
 }
@@ -233,16 +234,16 @@ fn base32_input_is_case_insensitive_tolerates_spaces_and_complete_padding() {
         "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ",
     ] {
         assert_eq!(
-            Secret::from_base32(text).unwrap().as_bytes(),
+            SharedSecret::from_base32(text).unwrap().as_bytes(),
             want,
             "{text:?}"
         );
     }
     // 17 bytes: 28 characters unpadded, 32 padded.
     let odd = [0x5A; 17];
-    let unpadded = Secret::from_bytes(&odd).unwrap().to_base32();
+    let unpadded = SharedSecret::from_bytes(&odd).unwrap().to_base32();
     assert_eq!(
-        Secret::from_base32(&format!("{unpadded}===="))
+        SharedSecret::from_base32(&format!("{unpadded}===="))
             .unwrap()
             .as_bytes(),
         odd
@@ -263,7 +264,7 @@ fn base32_bad_encodings_are_errors() {
         "é",
     ] {
         assert_eq!(
-            Secret::from_base32(bad).unwrap_err(),
+            SharedSecret::from_base32(bad).unwrap_err(),
             TotpError::InvalidBase32,
             "{bad:?}"
         );
@@ -273,30 +274,30 @@ fn base32_bad_encodings_are_errors() {
 #[test]
 fn secrets_must_be_16_to_64_bytes_and_are_never_shown() {
     assert!(matches!(
-        Secret::from_base32("").unwrap_err(),
+        SharedSecret::from_base32("").unwrap_err(),
         TotpError::SecretLength { len: 0, .. }
     ));
     // 10 bytes (80 bits) is below RFC 4226's 128-bit minimum.
     assert!(matches!(
-        Secret::from_base32("GEZDGNBVGY3TQOJQ").unwrap_err(),
+        SharedSecret::from_base32("GEZDGNBVGY3TQOJQ").unwrap_err(),
         TotpError::SecretLength {
             len: 10,
             min: 16,
             max: 64
         }
     ));
-    assert!(Secret::from_bytes(&[1; 16]).is_ok());
-    assert!(Secret::from_bytes(&[1; 64]).is_ok());
+    assert!(SharedSecret::from_bytes(&[1; 16]).is_ok());
+    assert!(SharedSecret::from_bytes(&[1; 64]).is_ok());
     assert!(matches!(
-        Secret::from_bytes(&[1; 65]).unwrap_err(),
+        SharedSecret::from_bytes(&[1; 65]).unwrap_err(),
         TotpError::SecretLength { len: 65, .. }
     ));
     // Neither the error message nor Debug shows the secret.
     assert_eq!(
-        format!("{:?}", Secret::from_bytes(SEED_SHA1).unwrap()),
-        "Secret(<redacted>)"
+        format!("{:?}", SharedSecret::from_bytes(SEED_SHA1).unwrap()),
+        "SharedSecret(<redacted>)"
     );
-    let message = Secret::from_base32("GEZDGNBVGY3TQOJQ")
+    let message = SharedSecret::from_base32("GEZDGNBVGY3TQOJQ")
         .unwrap_err()
         .to_string();
     assert!(!message.contains("GEZD"), "{message}");
@@ -306,7 +307,7 @@ fn secrets_must_be_16_to_64_bytes_and_are_never_shown() {
 
 #[test]
 fn otpauth_uri_has_the_key_uri_format() {
-    let secret = Secret::from_bytes(SEED_SHA1).unwrap();
+    let secret = SharedSecret::from_bytes(SEED_SHA1).unwrap();
     assert_eq!(
         otpauth_uri(ISSUER, "IBMUSER", &secret, &TotpParams::default()),
         "otpauth://totp/zgate:IBMUSER?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=zgate&algorithm=SHA1&digits=6&period=30"
@@ -321,7 +322,7 @@ fn otpauth_uri_has_the_key_uri_format() {
 
 #[test]
 fn otpauth_uri_percent_encodes_the_label_and_issuer() {
-    let secret = Secret::from_bytes(SEED_SHA1).unwrap();
+    let secret = SharedSecret::from_bytes(SEED_SHA1).unwrap();
     let uri = otpauth_uri(
         "My Corp:Z&Co",
         "jo.doe+x@example.com/é?#",

@@ -10,7 +10,7 @@ use crate::password::{
 };
 use crate::state::Change;
 use crate::syntax::{texts, CommandOperands, Operand};
-use crate::totp::{Algorithm, Secret, TotpParams};
+use crate::totp::{Algorithm, SharedSecret, TotpParams};
 
 impl Exec<'_> {
     /// Credential keywords shared by ADDUSER and ALTUSER.
@@ -336,7 +336,7 @@ impl Exec<'_> {
                     self.env.random.fill(&mut bytes).map_err(|e| {
                         CommandError::new(CommandErrorKind::Store, format!("ICH00099I {e}"))
                     })?;
-                    let secret = Secret::from_bytes(&bytes).map_err(|_| {
+                    let secret = SharedSecret::from_bytes(&bytes).map_err(|_| {
                         CommandError::new(CommandErrorKind::Store, "ICH00099I SECRET REJECTED")
                     })?;
                     let params = TotpParams::new(algorithm, digits, 30).map_err(|_| {
