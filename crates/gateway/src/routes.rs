@@ -161,7 +161,7 @@ impl Gateway {
             }
         };
         let response = crate::error::render_error(response, uri.path());
-        record(&self.state, &method, started, &response);
+        record(self.state.metrics(), &method, started, &response);
         response
     }
 }
