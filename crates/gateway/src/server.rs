@@ -230,8 +230,8 @@ async fn serve_connection(
             app.serve(request)
         };
         match crate::h1::serve(&mut tls_stream, plain, HEADER_READ_TIMEOUT, &mut stopping).await {
-            crate::h1::Outcome::Closed => return,
-            crate::h1::Outcome::HandOver(replayed) => replayed,
+            crate::h1::LoopExit::Closed => return,
+            crate::h1::LoopExit::HandOver(replayed) => replayed,
         }
     };
     let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
