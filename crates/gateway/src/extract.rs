@@ -13,8 +13,8 @@ use http::{header, HeaderMap};
 use zgate_auth::{Claims, TokenError};
 
 use crate::error::ApiError;
+use crate::peer::PeerCertificates;
 use crate::security::{AccessLevel, AuthOutcome, Password};
-use crate::server::PeerCertificates;
 use crate::state::AppState;
 
 /// The JWT cookie name.
@@ -255,14 +255,13 @@ pub async fn authenticate_basic(
 /// The client certificate of the connection mapped to a user, when x509 is
 /// enabled (`None`: disabled or no certificate).
 pub fn authenticate_certificate(
-    extensions: &http::Extensions,
+    peer: Option<&PeerCertificates>,
     state: &AppState,
 ) -> Option<Result<Authenticated, ApiError>> {
     if !state.settings().x509_enabled {
         return None;
     }
-    let peer = extensions.get::<PeerCertificates>()?;
-    let leaf = peer.0.first()?;
+    let leaf = peer?.leaf()?;
     Some(
         state
             .authenticate_certificate(leaf.as_ref())
@@ -333,7 +332,7 @@ pub async fn authenticate_request(
         }
     }
     if accepted.certificate {
-        if let Some(result) = authenticate_certificate(&parts.extensions, state) {
+        if let Some(result) = authenticate_certificate(parts.extensions.get(), state) {
             return result;
         }
     }

@@ -27,8 +27,10 @@ pub mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod h1;
+mod headers;
 pub mod metrics;
 pub mod pat_routes;
+pub mod peer;
 pub mod routes;
 pub mod routing;
 pub mod security;

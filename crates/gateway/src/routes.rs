@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Extension;
 use axum::Router;
-use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt as _;
 
@@ -18,9 +18,10 @@ use crate::extract::{
     basic_from, token_error, token_from, user_id, AnyCaller, AuthenticatedToken, Permitted,
     TOKEN_COOKIE,
 };
+use crate::headers::remove_headers;
 use crate::metrics::{record, tag_route};
+use crate::peer::{PeerCertificates, RemoteAddr};
 use crate::security::{AccessLevel, AuthOutcome, Password};
-use crate::server::{PeerCertificates, RemoteAddr};
 use crate::state::AppState;
 
 /// The OpenAPI document of what this router serves.
@@ -301,21 +302,6 @@ fn strip_forgeable_headers(headers: &mut HeaderMap) {
     });
 }
 
-/// Every `x-certificate-*` header (API ML's certificate headers and any
-/// variant of them a client might try).
-pub(crate) fn is_certificate_header(name: &HeaderName) -> bool {
-    name.as_str().starts_with("x-certificate-")
-}
-
-/// Removes the headers `doomed` names. One pass over the names present
-/// (most requests have none to remove) rather than a lookup per candidate.
-pub(crate) fn remove_headers(headers: &mut HeaderMap, doomed: impl Fn(&HeaderName) -> bool) {
-    let found: Vec<HeaderName> = headers.keys().filter(|n| doomed(n)).cloned().collect();
-    for name in found {
-        headers.remove(name);
-    }
-}
-
 async fn method_not_allowed(method: Method) -> ApiError {
     ApiError::MethodNotAllowed {
         method: method.to_string(),
@@ -378,9 +364,7 @@ async fn login(
     // A client certificate alone logs in as its mapped user.
     if basic_from(&headers).is_none() && parsed.is_none() {
         if let Some(Extension(peer)) = peer {
-            let mut extensions = http::Extensions::new();
-            extensions.insert(peer);
-            if let Some(result) = crate::extract::authenticate_certificate(&extensions, &state) {
+            if let Some(result) = crate::extract::authenticate_certificate(Some(&peer), &state) {
                 let user = result?.user().to_string();
                 let issued = state.tokens().issue(&user).map_err(|e| issue_error(&e))?;
                 tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded (client certificate)");

@@ -22,6 +22,7 @@ pub mod proxy;
 pub mod schemes;
 pub mod services;
 pub mod setup;
+pub mod tickets;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -40,29 +41,13 @@ use crate::error::{ApiError, AUTH_FAILURE_HEADER};
 use crate::extract::{
     authenticate_request, Authenticated, Credentials, Permitted, ServicesRead, ServicesUpdate,
 };
+use crate::headers::remove_headers;
 use crate::metrics::RouteTag;
 use crate::security::AccessLevel;
 use crate::state::AppState;
 use crate::target::Target as NormalizedTarget;
 pub use services::{DefinitionErrors, Scheme, Service};
-
-/// Issues PassTickets for the gateway (the ESM in this process).
-pub trait PassTicketIssuer: Send + Sync + 'static {
-    /// A PassTicket for `user` and `applid`, generated as the gateway's
-    /// server user; `Err` says why (no secrets), `Ok(Err)` = no profile.
-    fn passticket(&self, user: &str, applid: &str) -> Result<String, TicketError>;
-}
-
-/// Why a PassTicket was not produced.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TicketError {
-    /// No PTKTDATA profile for the application.
-    #[error("no PTKTDATA profile for application {0}")]
-    NoProfile(String),
-    /// Anything else (not authorized, bad names, store).
-    #[error("{0}")]
-    Failed(String),
-}
+pub use tickets::{PassTicketIssuer, TicketError};
 
 /// Routing settings.
 #[derive(Clone)]
@@ -453,7 +438,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
             }
         }
     }
-    crate::routes::remove_headers(headers, |n| {
+    remove_headers(headers, |n| {
         HOP_BY_HOP.contains(n)
             && !(keep_upgrade && (n == header::UPGRADE || n == header::CONNECTION))
     });
@@ -584,7 +569,15 @@ pub async fn routed(
         }
     }
     if service.scheme != Scheme::Bypass {
-        let produced = schemes::apply(&state, &routing, service, caller.as_ref(), &mut parts).await;
+        let produced = schemes::apply(
+            &state,
+            routing.issuer.as_ref(),
+            routing.settings.saf_idt_lifetime_seconds,
+            service,
+            caller.as_ref(),
+            &mut parts,
+        )
+        .await;
         match produced {
             Err(why) => {
                 failure.get_or_insert(why);
