@@ -9,7 +9,8 @@
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderValue, StatusCode};
+use axum::routing::MethodRouter;
+use http::{header, HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
 /// The header API ML sets on authentication failures.
@@ -454,5 +455,20 @@ pub fn render_error(mut response: Response, path: &str) -> Response {
             rendered
         }
         None => response,
+    }
+}
+
+/// `route` with every method it does not serve answered by
+/// [`ApiError::MethodNotAllowed`] (axum's own 405 has no body).
+pub(crate) fn refuse_other_methods<S>(route: MethodRouter<S>) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    route.fallback(method_not_allowed)
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
     }
 }

@@ -16,43 +16,44 @@ use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post, MethodRouter};
+use axum::routing::{delete, post};
 use axum::Router;
 use http::request::Parts;
 use http::{header, HeaderValue, StatusCode};
 use serde::Deserialize;
 use zgate_auth::{PatError, PatService, TokenError};
 
-use crate::error::ApiError;
+use crate::error::{refuse_other_methods, ApiError};
 use crate::extract::{
     token_error, user_id, AnyCaller, LoggedOn, Permitted, ServicesRead, ServicesUpdate,
 };
 use crate::state::AppState;
 
-fn only(method_router: MethodRouter<AppState>) -> MethodRouter<AppState> {
-    method_router.fallback(|method: http::Method| async move {
-        ApiError::MethodNotAllowed {
-            method: method.to_string(),
-        }
-    })
-}
-
 /// The PAT routes, relative to an auth prefix.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/access-token/generate", only(post(generate)))
-        .route("/access-token/validate", only(post(validate)))
-        .route("/access-token/revoke", only(delete(revoke)))
-        .route("/access-token/revoke/tokens", only(delete(revoke_own)))
+        .route(
+            "/access-token/generate",
+            refuse_other_methods(post(generate)),
+        )
+        .route(
+            "/access-token/validate",
+            refuse_other_methods(post(validate)),
+        )
+        .route("/access-token/revoke", refuse_other_methods(delete(revoke)))
+        .route(
+            "/access-token/revoke/tokens",
+            refuse_other_methods(delete(revoke_own)),
+        )
         .route(
             "/access-token/revoke/tokens/user",
-            only(delete(revoke_user)),
+            refuse_other_methods(delete(revoke_user)),
         )
         .route(
             "/access-token/revoke/tokens/scope",
-            only(delete(revoke_scope)),
+            refuse_other_methods(delete(revoke_scope)),
         )
-        .route("/access-token/evict", only(delete(evict)))
+        .route("/access-token/evict", refuse_other_methods(delete(evict)))
 }
 
 fn pats(state: &AppState) -> Result<Arc<PatService>, ApiError> {

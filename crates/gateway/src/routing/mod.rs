@@ -37,7 +37,7 @@ use axum::{Extension, Json, Router};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde::Deserialize;
 
-use crate::error::{ApiError, AUTH_FAILURE_HEADER};
+use crate::error::{refuse_other_methods, ApiError, AUTH_FAILURE_HEADER};
 use crate::extract::{
     authenticate_request, Authenticated, Credentials, Permitted, ServicesRead, ServicesUpdate,
 };
@@ -226,36 +226,29 @@ impl Routing {
     }
 }
 
-/// The routes this module adds (merge into the main router before its
-/// layers; the routed fallback is [`routed`]).
+/// The service endpoints this module adds, at their full paths (merge into
+/// the main router before its layers; the routed fallback is [`routed`]).
 pub fn endpoints() -> Router<AppState> {
-    let mut r = Router::new()
+    Router::new()
         .route(
             "/gateway/api/v1/services",
-            get(list_services).fallback(wrong_method),
+            refuse_other_methods(get(list_services)),
         )
         .route(
             "/gateway/api/v1/services/reload",
-            post(reload_services).fallback(wrong_method),
-        );
-    for prefix in crate::routes::AUTH_PREFIXES {
-        r = r
-            .route(
-                &format!("{prefix}/ticket"),
-                post(ticket).fallback(wrong_method),
-            )
-            .route(
-                &format!("{prefix}/safidt/validate"),
-                post(validate_safidt).fallback(wrong_method),
-            );
-    }
-    r
+            refuse_other_methods(post(reload_services)),
+        )
 }
 
-async fn wrong_method(method: Method) -> ApiError {
-    ApiError::MethodNotAllowed {
-        method: method.to_string(),
-    }
+/// The authentication endpoints this module adds, relative to an auth
+/// prefix (nest under every one).
+pub fn auth_endpoints() -> Router<AppState> {
+    Router::new()
+        .route("/ticket", refuse_other_methods(post(ticket)))
+        .route(
+            "/safidt/validate",
+            refuse_other_methods(post(validate_safidt)),
+        )
 }
 
 async fn list_services(
