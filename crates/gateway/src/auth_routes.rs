@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{refuse_other_methods, ApiError};
 use crate::extract::{
-    authenticate_certificate, basic_from, token_error, token_from, user_id, AnyCaller,
-    AuthenticatedToken, Permitted, TOKEN_COOKIE,
+    authenticate_certificate, basic_from, token_from, user_id, AnyCaller, AuthenticatedToken,
+    Permitted, TOKEN_COOKIE,
 };
 use crate::peer::{PeerCertificates, RemoteAddr};
 use crate::security::{AccessLevel, AuthOutcome, Password};
@@ -104,7 +104,7 @@ async fn login(
         if let Some(Extension(peer)) = peer {
             if let Some(result) = authenticate_certificate(Some(&peer), &state) {
                 let user = result?.user().to_string();
-                let issued = state.tokens().issue(&user).map_err(|e| issue_error(&e))?;
+                let issued = state.tokens().issue(&user)?;
                 tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded (client certificate)");
                 return with_token_cookie(&state, &issued.token);
             }
@@ -137,7 +137,7 @@ async fn login(
         .await?
     {
         AuthOutcome::Authenticated { user } => {
-            let issued = state.tokens().issue(&user).map_err(|e| issue_error(&e))?;
+            let issued = state.tokens().issue(&user)?;
             tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded");
             with_token_cookie(&state, &issued.token)
         }
@@ -152,18 +152,6 @@ async fn login(
     }
 }
 
-/// Why a token could not be issued: the user was revoked meanwhile, or
-/// signing failed (logged; the client learns only that).
-fn issue_error(error: &zgate_auth::TokenError) -> ApiError {
-    match error {
-        zgate_auth::TokenError::UserNotActive => ApiError::UserRevoked,
-        other => {
-            tracing::error!(error = %other, "token signing failed");
-            ApiError::BackendUnavailable
-        }
-    }
-}
-
 /// POST logout: revokes the token everywhere (persisted).
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let token = token_from(&headers).ok_or(ApiError::TokenNotProvided)?;
@@ -173,7 +161,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
             Ok(no_content())
         }
         Err(zgate_auth::TokenError::Malformed) => Err(ApiError::UnparsableToken),
-        Err(error) => Err(token_error(&error)),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -208,10 +196,7 @@ async fn refresh(
         return Err(ApiError::NotFound);
     }
     let token = token?;
-    let issued = state.tokens().refresh(token.token()).map_err(|e| match e {
-        zgate_auth::TokenError::Signing => issue_error(&e),
-        other => token_error(&other),
-    })?;
+    let issued = state.tokens().refresh(token.token())?;
     with_token_cookie(&state, &issued.token)
 }
 
@@ -262,18 +247,12 @@ async fn check(
     {
         return Err(ApiError::InvalidCheckRequest);
     }
-    let allowed = state
-        .security()
-        .check(
-            caller.user(),
-            &request.resource_class,
-            &request.resource_name,
-            level,
-        )
-        .map_err(|error| {
-            tracing::error!(%error, "SAF check failed");
-            ApiError::BackendUnavailable
-        })?;
+    let allowed = state.security().check(
+        caller.user(),
+        &request.resource_class,
+        &request.resource_name,
+        level,
+    )?;
     tracing::debug!(
         target: "zgate::audit",
         user = %caller.user(),

@@ -177,8 +177,7 @@ fn normalize_target(request: &mut Request) -> Result<Option<Target>, ApiError> {
     if crate::target::is_plain(request.uri().path()) {
         return Ok(None);
     }
-    let target = crate::target::accept(request.uri().path())
-        .map_err(|e| ApiError::RejectedTarget { why: e.why() })?;
+    let target = crate::target::accept(request.uri().path())?;
     if target.path != request.uri().path() {
         let path_and_query = match request.uri().query() {
             Some(query) => format!("{}?{query}", target.path),

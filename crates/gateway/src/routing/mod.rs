@@ -339,7 +339,7 @@ async fn validate_safidt(State(state): State<AppState>, body: Bytes) -> Result<R
         .verify_saf_idt(&token, parsed.applid.as_deref())
     {
         Ok(claims) => Ok(Json(claims).into_response()),
-        Err(e) => Err(crate::extract::token_error(&e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -500,8 +500,7 @@ fn stays_in_service(request: &Request, service: Option<&Service>) -> Result<(), 
         // The edge leaves no target when the path was normal already.
         None if crate::target::is_plain(request.uri().path()) => return Ok(()),
         None => {
-            computed = crate::target::accept(request.uri().path())
-                .map_err(|e| ApiError::RejectedTarget { why: e.why() })?;
+            computed = crate::target::accept(request.uri().path())?;
             &computed
         }
     };
