@@ -30,6 +30,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -288,8 +289,11 @@ struct TicketBody {
 async fn ticket(
     Extension(routing): Extension<Arc<Routing>>,
     caller: crate::extract::AuthenticatedToken,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    // A body that cannot be read (too large) is refused in API ML's shape,
+    // like any other error, not with axum's plain-text answer.
+    let body = body.map_err(|_| ApiError::InvalidInput)?;
     let parsed: TicketBody =
         serde_json::from_slice(&body).map_err(|_| ApiError::TicketNoApplication)?;
     // An application id by RACF's rules, never trimmed into another one.
@@ -331,7 +335,11 @@ struct IdtBody {
     applid: Option<String>,
 }
 
-async fn validate_safidt(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+async fn validate_safidt(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|_| ApiError::InvalidInput)?;
     let parsed: IdtBody = serde_json::from_slice(&body).map_err(|_| ApiError::InvalidInput)?;
     let token = parsed.token.ok_or(ApiError::InvalidInput)?;
     match state
