@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use zgate_auth::{KeyRing, SigningKey};
-use zgate_config::{Config, TlsVersion};
+use zgate_config::{Config, TlsSettings, TlsVersion};
 use zgate_pki as pki;
 
 /// Why the gateway cannot start.
@@ -48,6 +48,8 @@ impl StartError {
                     pki::PkiError::WrongPassword { .. }
                         | pki::PkiError::AliasNotFound { .. }
                         | pki::PkiError::UnsupportedCipherSuites { .. }
+                        | pki::PkiError::UnsupportedCurves { .. }
+                        | pki::PkiError::NoUsableCipherSuite
                         | pki::PkiError::Keyring { .. }
                         | pki::PkiError::InvalidInput(_)
                 )
@@ -98,6 +100,18 @@ fn tls_version(version: TlsVersion) -> pki::TlsVersion {
     }
 }
 
+/// The cipher list to hand pki: none for the default, which pki reads as
+/// its own copy of Zowe's list and does not warn about (what it names that
+/// the TLS library lacks is not the user's doing); the configured names
+/// otherwise, each one left out being warned about.
+fn configured_ciphers(tls: &TlsSettings) -> Vec<String> {
+    if tls.ciphers_configured {
+        tls.ciphers.clone()
+    } else {
+        Vec::new()
+    }
+}
+
 /// The server TLS configuration (client certificates wanted, not required),
 /// with the names of configured cipher suites the TLS library does not offer.
 pub fn server_tls(config: &Config) -> Result<(Arc<rustls::ServerConfig>, Vec<String>), StartError> {
@@ -105,10 +119,23 @@ pub fn server_tls(config: &Config) -> Result<(Arc<rustls::ServerConfig>, Vec<Str
     let mut params = pki::ServerTlsParams::new(keystore_params(config)?, truststore_params(config));
     params.min_tls = tls_version(tls.min);
     params.max_tls = tls_version(tls.max);
-    params.ciphers = tls.ciphers.clone();
+    params.ciphers = configured_ciphers(tls);
+    params.curves = tls.curves.clone();
     params.client_auth = pki::ClientAuth::Want;
     let (server, unsupported) = pki::tls::server_config_with_warnings(&params)?;
     Ok((Arc::new(server), unsupported))
+}
+
+/// The client TLS settings for reaching services (`zowe.network.client.tls`
+/// and the truststore; no client certificate).
+pub fn client_tls_params(config: &Config) -> pki::ClientTlsParams {
+    let tls = &config.client_tls;
+    let mut params = pki::ClientTlsParams::new(truststore_params(config));
+    params.min_tls = tls_version(tls.min);
+    params.max_tls = tls_version(tls.max);
+    params.ciphers = configured_ciphers(tls);
+    params.curves = tls.curves.clone();
+    params
 }
 
 /// Creates the local CA and server certificates when the configured keystore

@@ -63,7 +63,7 @@ pub struct RoutingSettings {
     pub connect_timeout: Duration,
     /// Health polling interval.
     pub health_interval: Duration,
-    /// TLS to `https` instances (from `pki::tls::client_config`).
+    /// TLS to `https` instances (a `pki::tls` client config).
     pub client_tls: Option<Arc<rustls::ClientConfig>>,
     /// SAF IDT lifetime.
     pub saf_idt_lifetime_seconds: i64,

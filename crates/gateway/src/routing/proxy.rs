@@ -1,6 +1,7 @@
 //! The upstream HTTP/1.1 client. Plain TCP for `http://` instances and
-//! rustls (ring provider, the `pki::tls::client_config` of
-//! `zowe.verifyCertificates`) for `https://` ones.
+//! rustls (ring provider, the `pki::tls` client config of
+//! `zowe.verifyCertificates` and `zowe.network.client.tls`) for `https://`
+//! ones.
 //!
 //! Two ways to an instance:
 //!
