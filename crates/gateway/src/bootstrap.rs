@@ -28,6 +28,9 @@ pub enum StartError {
     /// The key ring file.
     #[error(transparent)]
     KeyRing(#[from] zgate_auth::KeyRingError),
+    /// `zowe.network.server.tls` names what the TLS library cannot do.
+    #[error("zowe.network.server.tls: {0}")]
+    ServerTls(pki::PkiError),
     /// The keystore type names a z/OS keyring.
     #[error("keystore type {0} names a z/OS keyring, which cannot be opened off z/OS; use PKCS12 or PEM files")]
     Keyring(String),
@@ -43,6 +46,7 @@ impl StartError {
         matches!(
             self,
             StartError::Keyring(_)
+                | StartError::ServerTls(_)
                 | StartError::Other(_)
                 | StartError::Pki(
                     pki::PkiError::WrongPassword { .. }
@@ -122,7 +126,13 @@ pub fn server_tls(config: &Config) -> Result<(Arc<rustls::ServerConfig>, Vec<Str
     params.ciphers = configured_ciphers(tls);
     params.curves = tls.curves.clone();
     params.client_auth = pki::ClientAuth::Want;
-    let (server, unsupported) = pki::tls::server_config_with_warnings(&params)?;
+    let (server, unsupported) =
+        pki::tls::server_config_with_warnings(&params).map_err(|error| match error {
+            pki::PkiError::UnsupportedCurves { .. } | pki::PkiError::NoUsableCipherSuite => {
+                StartError::ServerTls(error)
+            }
+            other => StartError::Pki(other),
+        })?;
     Ok((Arc::new(server), unsupported))
 }
 

@@ -219,11 +219,15 @@ fn curves_the_library_lacks_refuse_the_start_as_configuration_errors() {
     assert!(
         matches!(
             error,
-            StartError::Pki(pki::PkiError::UnsupportedCurves { .. })
+            StartError::ServerTls(pki::PkiError::UnsupportedCurves { .. })
         ),
         "{error}"
     );
-    assert!(error.to_string().contains("secp521r1"), "{error}");
+    let text = error.to_string();
+    assert!(
+        text.contains("zowe.network.server.tls") && text.contains("secp521r1"),
+        "{text}"
+    );
 
     let config = configured(home.path(), &["zowe.network.client.tls.curves=x448"]);
     let esm = Arc::new(
