@@ -309,6 +309,31 @@ pub fn merge(
         }
     }
 
+    for zos_only in schema::ZOS_ONLY_VALUES {
+        let Some(entry) = entries.iter().find(|entry| entry.spec.key == zos_only.key) else {
+            continue;
+        };
+        let named = matches!(&entry.value,
+            Some(RawValue::Scalar(text)) if text.trim().eq_ignore_ascii_case(zos_only.value));
+        if !named {
+            continue;
+        }
+        let (why, instead, replacement) = (zos_only.why, zos_only.instead, zos_only.replacement);
+        if lenient && matches!(entry.source, Source::File { .. }) {
+            warnings.push(Warning {
+                source: entry.source.clone(),
+                key: entry.spec.key.to_string(),
+                message: format!("{why}; {instead}, as with `{replacement}`"),
+            });
+        } else {
+            problems.push(Problem {
+                source: entry.source.clone(),
+                key: entry.spec.key.to_string(),
+                message: format!("{why}; {instead}: use `{replacement}`"),
+            });
+        }
+    }
+
     if problems.is_empty() {
         Ok((
             Effective {

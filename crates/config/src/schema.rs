@@ -81,7 +81,13 @@ pub const STORE_TYPES: &[&str] = &[
 pub const TLS_VERSIONS: &[&str] = &["TLSv1.2", "TLSv1.3"];
 /// `zowe.verifyCertificates`.
 pub const VERIFY_MODES: &[&str] = &["STRICT", "NONSTRICT", "DISABLED"];
-/// Default server/client cipher list (spec: certificates.md).
+/// Default server/client cipher list: Zowe's (spec: certificates.md), kept
+/// as it is so that `zgate config show` shows the list Zowe documents and a
+/// zowe.yaml written for Zowe means the same here. zgate's TLS library
+/// offers six of its nine suites, not the three TLS 1.2 CBC ones; the
+/// gateway leaves those out silently when the list is this default, and
+/// warns only when a configuration names them
+/// ([`crate::TlsSettings::ciphers_configured`]).
 pub const DEFAULT_CIPHERS: &str = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256,TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384,TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384";
 
 use DefaultValue::{Home, Lit, None as NoDefault};
@@ -279,8 +285,9 @@ pub const KEYS: &[KeySpec] = &[
         Bool,
         Lit("false"),
     ),
+    // `native` is read only to be refused (see `ZOS_ONLY_VALUES`).
     k(
-        "components.gateway.apiml.security.authorization.provider",
+        AUTHORIZATION_PROVIDER,
         OneOf(&["esm", "native"]),
         Lit("esm"),
     ),
@@ -307,6 +314,36 @@ pub const KEYS: &[KeySpec] = &[
         Lit("info"),
     ),
 ];
+
+/// Where SAF checks are decided: `esm`, zgate's embedded security manager.
+pub const AUTHORIZATION_PROVIDER: &str = "components.gateway.apiml.security.authorization.provider";
+
+/// A value that names a z/OS facility zgate cannot reach. zgate's own
+/// configuration and `--set` refuse it; a real zowe.yaml, written for z/OS,
+/// is still read (Zowe's example sets `authorization.provider: native`) and
+/// the value is reported as a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZosOnlyValue {
+    /// The key.
+    pub key: &'static str,
+    /// The value (compared case-insensitively).
+    pub value: &'static str,
+    /// What the value asks for, and why zgate cannot do it.
+    pub why: &'static str,
+    /// What zgate does instead.
+    pub instead: &'static str,
+    /// The value that says what zgate does.
+    pub replacement: &'static str,
+}
+
+/// Every [`ZosOnlyValue`].
+pub const ZOS_ONLY_VALUES: &[ZosOnlyValue] = &[ZosOnlyValue {
+    key: AUTHORIZATION_PROVIDER,
+    value: "native",
+    why: "`native` asks for z/OS SAF (RACF, ACF2 or Top Secret through the system), which exists only on z/OS",
+    instead: "zgate decides SAF checks with its embedded ESM",
+    replacement: "esm",
+}];
 
 /// Prefixes of the zowe.yaml sections zgate reads. An unknown key under one of
 /// these in a real zowe.yaml is warned about (zgate does not support it); keys

@@ -250,3 +250,106 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn tls_ciphers_are_configured_only_when_a_file_or_set_names_them() {
+    let defaults = config("", &[]);
+    assert!(!defaults.gateway.tls.ciphers_configured);
+    assert!(!defaults.client_tls.ciphers_configured);
+    assert_eq!(
+        defaults.client_tls.ciphers.join(","),
+        schema::DEFAULT_CIPHERS
+    );
+    let file = config(
+        "zowe:\n  network:\n    client:\n      tls:\n        ciphers: [TLS_AES_128_GCM_SHA256]\n",
+        &[],
+    );
+    assert!(file.client_tls.ciphers_configured);
+    assert!(!file.gateway.tls.ciphers_configured);
+    let set = config(
+        "",
+        &["zowe.network.server.tls.ciphers=TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"],
+    );
+    assert!(set.gateway.tls.ciphers_configured);
+}
+
+#[test]
+fn client_tls_settings_and_curves_are_read() {
+    let configured = config(
+        "zowe:\n  network:\n    client:\n      tls:\n        minTls: TLSv1.3\n        maxTls: TLSv1.3\n        curves: [secp384r1, x25519]\n    server:\n      tls:\n        curves: secp256r1\n",
+        &[],
+    );
+    assert_eq!(configured.client_tls.min, TlsVersion::V1_3);
+    assert_eq!(configured.client_tls.max, TlsVersion::V1_3);
+    assert_eq!(configured.client_tls.curves, ["secp384r1", "x25519"]);
+    assert_eq!(configured.gateway.tls.curves, ["secp256r1"]);
+    // Not configured: no curve named, which means every one offered.
+    let defaults = config("", &[]);
+    assert!(defaults.client_tls.curves.is_empty());
+    assert_eq!(defaults.client_tls.min, TlsVersion::V1_2);
+    assert_eq!(defaults.client_tls.max, TlsVersion::V1_3);
+}
+
+#[test]
+fn the_native_authorization_provider_is_refused_with_what_to_use() {
+    let native = "components:\n  gateway:\n    apiml:\n      security:\n        authorization:\n          provider: native\n";
+    let err = strict(native, &[]).unwrap_err();
+    let problems = problems(err);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(
+        problems[0].key,
+        "components.gateway.apiml.security.authorization.provider"
+    );
+    assert!(
+        matches!(problems[0].source, Source::File { line: 6, .. }),
+        "{:?}",
+        problems[0].source
+    );
+    assert!(problems[0].message.contains("use `esm`"), "{}", problems[0]);
+    assert!(
+        problems[0].message.contains("only on z/OS"),
+        "{}",
+        problems[0]
+    );
+    // The same from --set, in any case.
+    let problems = problems_of(strict(
+        "",
+        &["components.gateway.apiml.security.authorization.provider=NATIVE"],
+    ));
+    assert!(matches!(problems[0].source, Source::Set), "{problems:?}");
+    // `esm` is the default and fine.
+    let config = config(&native.replace("native", "esm"), &[]);
+    assert_eq!(config.gateway.port, 7554);
+}
+
+#[test]
+fn a_real_zowe_yaml_with_the_native_provider_is_read_with_a_warning() {
+    let path = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/zowe/config/example-zowe.yaml"
+    ));
+    let loaded = load(&LoadOptions {
+        home: home(),
+        zowe_yaml: Some(path),
+        overrides: vec![],
+    })
+    .unwrap();
+    let warning = loaded
+        .warnings
+        .iter()
+        .find(|w| w.key == "components.gateway.apiml.security.authorization.provider")
+        .expect("a warning about authorization.provider");
+    assert!(warning.message.contains("embedded ESM"), "{warning}");
+    assert!(matches!(warning.source, Source::File { line, .. } if line > 1));
+    // Overriding it in the real file's place is the user's choice: refused.
+    let err = load(&LoadOptions {
+        home: home(),
+        zowe_yaml: Some(PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testdata/zowe/config/example-zowe.yaml"
+        ))),
+        overrides: vec!["components.gateway.apiml.security.authorization.provider=native".into()],
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("use `esm`"), "{err}");
+}

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::raw::RawValue;
 use crate::schema::{self, Kind};
-use crate::{ConfigError, Effective, Entry, Problem};
+use crate::{ConfigError, Effective, Entry, Problem, Source};
 
 /// A password or other secret from the configuration. No `Debug` derive: it
 /// prints as `********`.
@@ -59,7 +59,12 @@ pub struct TlsSettings {
     pub max: TlsVersion,
     /// IANA cipher suite names, in preference order.
     pub ciphers: Vec<String>,
-    /// Named groups (empty: the TLS library's defaults).
+    /// Whether `ciphers` was configured (file or `--set`) rather than left
+    /// at Zowe's default: only a configured suite the TLS library does not
+    /// offer is worth a warning.
+    pub ciphers_configured: bool,
+    /// Named groups, in preference order (empty: every group the TLS
+    /// library offers).
     pub curves: Vec<String>,
 }
 
@@ -388,10 +393,14 @@ impl Reader<'_> {
                 self.bad(&entry, "minTls is higher than maxTls".to_string());
             }
         }
+        let ciphers = format!("zowe.network.{side}.tls.ciphers");
         TlsSettings {
             min,
             max,
-            ciphers: self.list(&format!("zowe.network.{side}.tls.ciphers")),
+            ciphers: self.list(&ciphers),
+            ciphers_configured: self
+                .entry(&ciphers)
+                .is_some_and(|entry| entry.source != Source::Default),
             curves: self.list(&format!("zowe.network.{side}.tls.curves")),
         }
     }
@@ -522,7 +531,9 @@ impl Config {
                 );
             }
         }
-        let _ = r.word("components.gateway.apiml.security.authorization.provider");
+        // `esm` is all there is (phase one refused `native`, or warned of it
+        // in a real zowe.yaml): the value has nothing to choose.
+        let _ = r.word(schema::AUTHORIZATION_PROVIDER);
         let _ = r.boolean("components.gateway.enabled");
         let _ = r.boolean("components.gateway.debug");
         let gateway = GatewayConfig {

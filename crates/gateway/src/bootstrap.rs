@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use zgate_auth::{KeyRing, SigningKey};
-use zgate_config::{Config, TlsVersion};
+use zgate_config::{Config, TlsSettings, TlsVersion};
 use zgate_pki as pki;
 
 /// Why the gateway cannot start.
@@ -28,6 +28,9 @@ pub enum StartError {
     /// The key ring file.
     #[error(transparent)]
     KeyRing(#[from] zgate_auth::KeyRingError),
+    /// `zowe.network.server.tls` names what the TLS library cannot do.
+    #[error("zowe.network.server.tls: {0}")]
+    ServerTls(pki::PkiError),
     /// The keystore type names a z/OS keyring.
     #[error("keystore type {0} names a z/OS keyring, which cannot be opened off z/OS; use PKCS12 or PEM files")]
     Keyring(String),
@@ -43,11 +46,14 @@ impl StartError {
         matches!(
             self,
             StartError::Keyring(_)
+                | StartError::ServerTls(_)
                 | StartError::Other(_)
                 | StartError::Pki(
                     pki::PkiError::WrongPassword { .. }
                         | pki::PkiError::AliasNotFound { .. }
                         | pki::PkiError::UnsupportedCipherSuites { .. }
+                        | pki::PkiError::UnsupportedCurves { .. }
+                        | pki::PkiError::NoUsableCipherSuite
                         | pki::PkiError::Keyring { .. }
                         | pki::PkiError::InvalidInput(_)
                 )
@@ -98,6 +104,18 @@ fn tls_version(version: TlsVersion) -> pki::TlsVersion {
     }
 }
 
+/// The cipher list to hand pki: none for the default, which pki reads as
+/// its own copy of Zowe's list and does not warn about (what it names that
+/// the TLS library lacks is not the user's doing); the configured names
+/// otherwise, each one left out being warned about.
+fn configured_ciphers(tls: &TlsSettings) -> Vec<String> {
+    if tls.ciphers_configured {
+        tls.ciphers.clone()
+    } else {
+        Vec::new()
+    }
+}
+
 /// The server TLS configuration (client certificates wanted, not required),
 /// with the names of configured cipher suites the TLS library does not offer.
 pub fn server_tls(config: &Config) -> Result<(Arc<rustls::ServerConfig>, Vec<String>), StartError> {
@@ -105,10 +123,29 @@ pub fn server_tls(config: &Config) -> Result<(Arc<rustls::ServerConfig>, Vec<Str
     let mut params = pki::ServerTlsParams::new(keystore_params(config)?, truststore_params(config));
     params.min_tls = tls_version(tls.min);
     params.max_tls = tls_version(tls.max);
-    params.ciphers = tls.ciphers.clone();
+    params.ciphers = configured_ciphers(tls);
+    params.curves = tls.curves.clone();
     params.client_auth = pki::ClientAuth::Want;
-    let (server, unsupported) = pki::tls::server_config_with_warnings(&params)?;
+    let (server, unsupported) =
+        pki::tls::server_config_with_warnings(&params).map_err(|error| match error {
+            pki::PkiError::UnsupportedCurves { .. } | pki::PkiError::NoUsableCipherSuite => {
+                StartError::ServerTls(error)
+            }
+            other => StartError::Pki(other),
+        })?;
     Ok((Arc::new(server), unsupported))
+}
+
+/// The client TLS settings for reaching services (`zowe.network.client.tls`
+/// and the truststore; no client certificate).
+pub fn client_tls_params(config: &Config) -> pki::ClientTlsParams {
+    let tls = &config.client_tls;
+    let mut params = pki::ClientTlsParams::new(truststore_params(config));
+    params.min_tls = tls_version(tls.min);
+    params.max_tls = tls_version(tls.max);
+    params.ciphers = configured_ciphers(tls);
+    params.curves = tls.curves.clone();
+    params
 }
 
 /// Creates the local CA and server certificates when the configured keystore

@@ -9,8 +9,13 @@
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use http::{header, HeaderValue, StatusCode};
+use axum::routing::MethodRouter;
+use http::{header, HeaderValue, Method, StatusCode};
 use serde::Serialize;
+use zgate_auth::{PatError, TokenError};
+
+use crate::security::BackendError;
+use crate::target::TargetError;
 
 /// The header API ML sets on authentication failures.
 pub const AUTH_FAILURE_HEADER: &str = "x-zowe-auth-failure";
@@ -454,5 +459,70 @@ pub fn render_error(mut response: Response, path: &str) -> Response {
             rendered
         }
         None => response,
+    }
+}
+
+/// A token that does not verify, or cannot be issued, as the API answers
+/// it. Failures of the gateway itself (the revocation store, signing) are
+/// logged here, the one place that sees them all, and reach the client only
+/// as "unavailable".
+impl From<TokenError> for ApiError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::Expired => ApiError::TokenExpired,
+            TokenError::UserNotActive => ApiError::UserRevoked,
+            TokenError::Store(_) | TokenError::Signing => {
+                tracing::error!(%error, "token service failed");
+                ApiError::BackendUnavailable
+            }
+            _ => ApiError::InvalidToken,
+        }
+    }
+}
+
+/// A personal access token that cannot be made or used.
+impl From<PatError> for ApiError {
+    fn from(error: PatError) -> Self {
+        match error {
+            PatError::NoScopes => ApiError::PatNoScopes,
+            PatError::BadScope => ApiError::PatInvalidBody,
+            PatError::Token(token) => token.into(),
+            PatError::OutOfScope => ApiError::InvalidToken,
+            other => {
+                tracing::error!(error = %other, "personal access token service failed");
+                ApiError::BackendUnavailable
+            }
+        }
+    }
+}
+
+/// The security manager did not answer: logged, and "unavailable" to the
+/// client (its text may name the store).
+impl From<BackendError> for ApiError {
+    fn from(error: BackendError) -> Self {
+        tracing::error!(%error, "security manager failed");
+        ApiError::BackendUnavailable
+    }
+}
+
+/// A request target refused by normalization.
+impl From<TargetError> for ApiError {
+    fn from(error: TargetError) -> Self {
+        ApiError::RejectedTarget { why: error.why() }
+    }
+}
+
+/// `route` with every method it does not serve answered by
+/// [`ApiError::MethodNotAllowed`] (axum's own 405 has no body).
+pub(crate) fn refuse_other_methods<S>(route: MethodRouter<S>) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    route.fallback(method_not_allowed)
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
     }
 }

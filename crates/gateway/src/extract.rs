@@ -13,8 +13,8 @@ use http::{header, HeaderMap};
 use zgate_auth::{Claims, TokenError};
 
 use crate::error::ApiError;
+use crate::peer::PeerCertificates;
 use crate::security::{AccessLevel, AuthOutcome, Password};
-use crate::server::PeerCertificates;
 use crate::state::AppState;
 
 /// The JWT cookie name.
@@ -78,16 +78,6 @@ pub fn user_id(raw: &str) -> Result<String, ApiError> {
     zgate_esm::model::normalize_id(raw).map_err(|_| ApiError::InvalidInput)
 }
 
-/// Maps a token verification failure to the API answer.
-pub fn token_error(error: &TokenError) -> ApiError {
-    match error {
-        TokenError::Expired => ApiError::TokenExpired,
-        TokenError::Store(_) => ApiError::BackendUnavailable,
-        TokenError::UserNotActive => ApiError::UserRevoked,
-        _ => ApiError::InvalidToken,
-    }
-}
-
 /// Proof that the request carries a valid gateway JWT.
 #[derive(Debug, Clone)]
 pub struct AuthenticatedToken {
@@ -121,7 +111,7 @@ impl FromRequestParts<AppState> for AuthenticatedToken {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = token_from(&parts.headers).ok_or(ApiError::TokenNotProvided)?;
-        let verified = state.tokens().verify(token).map_err(|e| token_error(&e))?;
+        let verified = state.tokens().verify(token)?;
         Ok(Self {
             claims: verified.claims,
             token: TokenText(token.to_owned()),
@@ -220,7 +210,7 @@ fn from_pat(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
     };
     // The PAT service also refuses a PAT whose user was revoked or deleted
     // since it was issued.
-    let verified = pats.verify(token).map_err(|e| token_error(&e))?;
+    let verified = pats.verify(token)?;
     Ok(Authenticated {
         user: verified.claims.sub.clone(),
         via: Via::PersonalAccessToken,
@@ -255,14 +245,13 @@ pub async fn authenticate_basic(
 /// The client certificate of the connection mapped to a user, when x509 is
 /// enabled (`None`: disabled or no certificate).
 pub fn authenticate_certificate(
-    extensions: &http::Extensions,
+    peer: Option<&PeerCertificates>,
     state: &AppState,
 ) -> Option<Result<Authenticated, ApiError>> {
     if !state.settings().x509_enabled {
         return None;
     }
-    let peer = extensions.get::<PeerCertificates>()?;
-    let leaf = peer.0.first()?;
+    let leaf = peer?.leaf()?;
     Some(
         state
             .authenticate_certificate(leaf.as_ref())
@@ -318,7 +307,7 @@ pub async fn authenticate_request(
                 }),
                 // Not a gateway JWT: a PAT may stand in the same places.
                 Err(TokenError::WrongIssuer) if state.pats().is_some() => from_pat(state, token),
-                Err(e) => Err(token_error(&e)),
+                Err(e) => Err(e.into()),
             };
         }
         if state.pats().is_some() {
@@ -333,7 +322,7 @@ pub async fn authenticate_request(
         }
     }
     if accepted.certificate {
-        if let Some(result) = authenticate_certificate(&parts.extensions, state) {
+        if let Some(result) = authenticate_certificate(parts.extensions.get(), state) {
             return result;
         }
     }

@@ -16,7 +16,7 @@ use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt as _;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::routing::proxy::{self, Origin, Parsed, PooledBody};
+use crate::routing::proxy::{self, Origin, PooledBody, UpstreamHead};
 use crate::routing::services::parse_file;
 
 /// A size to cut the input into reads of, taken from the input itself so
@@ -146,8 +146,8 @@ fn read_upstream(data: &[u8], step: usize, head_only: bool) -> io::Result<Readin
     let mut buf = BytesMut::new();
     let head = loop {
         match proxy::parse_head(&mut buf, head_only)? {
-            Some(Parsed::Interim) => continue,
-            Some(Parsed::Final(head)) => break head,
+            Some(UpstreamHead::Interim) => continue,
+            Some(UpstreamHead::Final(head)) => break head,
             None if buf.len() >= proxy::MAX_HEAD => {
                 return Err(io::Error::other("the response head is too large"))
             }

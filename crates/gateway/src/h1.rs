@@ -39,7 +39,7 @@ const MAX_HEAD: usize = 16 * 1024;
 const MAX_BODY: u64 = 64 * 1024;
 
 /// How a connection left the loop.
-pub enum Outcome {
+pub enum LoopExit {
     /// Closed (by the client, by an error, or for shutdown).
     Closed,
     /// The next request is not plain: hyper serves the connection from
@@ -56,7 +56,7 @@ pub async fn serve<IO, S, F>(
     service: S,
     header_timeout: Duration,
     stopping: &mut tokio::sync::watch::Receiver<bool>,
-) -> Outcome
+) -> LoopExit
 where
     IO: AsyncRead + AsyncWrite + Unpin,
     S: Fn(Request<Body>) -> F,
@@ -69,17 +69,17 @@ where
         if buf.is_empty() {
             let first = tokio::select! {
                 first = tokio::time::timeout(header_timeout, read_more(io, &mut buf)) => first,
-                _ = stopping.wait_for(|stop| *stop) => return Outcome::Closed,
+                _ = stopping.wait_for(|stop| *stop) => return LoopExit::Closed,
             };
             if !matches!(first, Ok(Ok(n)) if n > 0) {
-                return Outcome::Closed;
+                return LoopExit::Closed;
             }
         }
         let next = tokio::time::timeout(header_timeout, read_request(io, &mut buf)).await;
         let plain = match next {
-            Ok(Ok(Some(Read::Plain(plain)))) => plain,
-            Ok(Ok(Some(Read::NotPlain))) => return Outcome::HandOver(buf.freeze()),
-            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => return Outcome::Closed,
+            Ok(Ok(Some(NextRequest::Plain(plain)))) => plain,
+            Ok(Ok(Some(NextRequest::NotPlain))) => return LoopExit::HandOver(buf.freeze()),
+            Ok(Ok(None)) | Ok(Err(_)) | Err(_) => return LoopExit::Closed,
         };
         let head_only = plain.request.method() == Method::HEAD;
         let keep_alive = plain.keep_alive && !*stopping.borrow();
@@ -90,21 +90,21 @@ where
             || !keep_alive
         {
             let _ = io.shutdown().await;
-            return Outcome::Closed;
+            return LoopExit::Closed;
         }
     }
 }
 
 /// A plain request, read whole.
-struct Plain {
+struct PlainRequest {
     request: Request<Body>,
     keep_alive: bool,
 }
 
 // Built once per request and moved once; boxing would allocate per request.
 #[allow(clippy::large_enum_variant)]
-enum Read {
-    Plain(Plain),
+enum NextRequest {
+    Plain(PlainRequest),
     /// Not for this loop; `buf` holds all of it read so far.
     NotPlain,
 }
@@ -113,14 +113,16 @@ enum Read {
 async fn read_request<IO: AsyncRead + Unpin>(
     io: &mut IO,
     buf: &mut BytesMut,
-) -> io::Result<Option<Read>> {
+) -> io::Result<Option<NextRequest>> {
     loop {
         if !buf.is_empty() {
             match parse(buf)? {
-                Parsed::Incomplete if buf.len() >= MAX_HEAD => return Ok(Some(Read::NotPlain)),
-                Parsed::Incomplete => {}
-                Parsed::NotPlain => return Ok(Some(Read::NotPlain)),
-                Parsed::Head {
+                BufferedHead::Incomplete if buf.len() >= MAX_HEAD => {
+                    return Ok(Some(NextRequest::NotPlain))
+                }
+                BufferedHead::Incomplete => {}
+                BufferedHead::NotPlain => return Ok(Some(NextRequest::NotPlain)),
+                BufferedHead::Plain {
                     head_len,
                     body_len,
                     mut request,
@@ -139,7 +141,7 @@ async fn read_request<IO: AsyncRead + Unpin>(
                     } else {
                         Body::from(buf.split_to(body_len).freeze())
                     };
-                    return Ok(Some(Read::Plain(Plain {
+                    return Ok(Some(NextRequest::Plain(PlainRequest {
                         request,
                         keep_alive,
                     })));
@@ -156,11 +158,15 @@ async fn read_request<IO: AsyncRead + Unpin>(
     }
 }
 
+/// What the front of the read buffer holds.
 #[allow(clippy::large_enum_variant)]
-enum Parsed {
+enum BufferedHead {
+    /// Not a whole head yet.
     Incomplete,
+    /// A request for hyper.
     NotPlain,
-    Head {
+    /// A plain request's head; its body (`body_len` bytes) follows it.
+    Plain {
         head_len: usize,
         body_len: usize,
         request: Request<Body>,
@@ -169,30 +175,30 @@ enum Parsed {
 }
 
 /// Parses the request head at the front of `buf` without consuming it.
-fn parse(buf: &[u8]) -> io::Result<Parsed> {
+fn parse(buf: &[u8]) -> io::Result<BufferedHead> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut slots);
     let head_len = match parsed.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Ok(Parsed::Incomplete),
+        Ok(httparse::Status::Partial) => return Ok(BufferedHead::Incomplete),
         // Too many headers, bad bytes: hyper gives the answer.
-        Err(_) => return Ok(Parsed::NotPlain),
+        Err(_) => return Ok(BufferedHead::NotPlain),
     };
     let (Some(method), Some(path), Some(1)) = (parsed.method, parsed.path, parsed.version) else {
-        return Ok(Parsed::NotPlain);
+        return Ok(BufferedHead::NotPlain);
     };
     // Origin-form only (`/path?query`).
     if !path.starts_with('/') {
-        return Ok(Parsed::NotPlain);
+        return Ok(BufferedHead::NotPlain);
     }
     let (Ok(method), Ok(uri)) = (
         Method::from_bytes(method.as_bytes()),
         path.parse::<http::Uri>(),
     ) else {
-        return Ok(Parsed::NotPlain);
+        return Ok(BufferedHead::NotPlain);
     };
     if method == Method::CONNECT {
-        return Ok(Parsed::NotPlain);
+        return Ok(BufferedHead::NotPlain);
     }
     let mut headers = HeaderMap::with_capacity(parsed.headers.len());
     let mut body_len: Option<u64> = None;
@@ -202,16 +208,16 @@ fn parse(buf: &[u8]) -> io::Result<Parsed> {
             HeaderName::from_bytes(h.name.as_bytes()),
             HeaderValue::from_bytes(h.value),
         ) else {
-            return Ok(Parsed::NotPlain);
+            return Ok(BufferedHead::NotPlain);
         };
         if name == header::TRANSFER_ENCODING || name == header::EXPECT || name == header::UPGRADE {
-            return Ok(Parsed::NotPlain);
+            return Ok(BufferedHead::NotPlain);
         }
         if name == header::CONTENT_LENGTH {
             match (content_length(h.value), body_len) {
                 (Some(n), None) if n <= MAX_BODY => body_len = Some(n),
                 // Repeated, unparsable or large: hyper's rules apply.
-                _ => return Ok(Parsed::NotPlain),
+                _ => return Ok(BufferedHead::NotPlain),
             }
         }
         if name == header::CONNECTION {
@@ -219,7 +225,7 @@ fn parse(buf: &[u8]) -> io::Result<Parsed> {
                 if token.eq_ignore_ascii_case(b"close") {
                     keep_alive = false;
                 } else if token.eq_ignore_ascii_case(b"upgrade") {
-                    return Ok(Parsed::NotPlain);
+                    return Ok(BufferedHead::NotPlain);
                 }
             }
         }
@@ -230,7 +236,7 @@ fn parse(buf: &[u8]) -> io::Result<Parsed> {
     *request.method_mut() = method;
     *request.uri_mut() = uri;
     *request.headers_mut() = headers;
-    Ok(Parsed::Head {
+    Ok(BufferedHead::Plain {
         head_len,
         body_len,
         request,
@@ -409,9 +415,9 @@ mod tests {
 
     fn kind(raw: &str) -> &'static str {
         match parse(raw.as_bytes()).unwrap() {
-            Parsed::Incomplete => "incomplete",
-            Parsed::NotPlain => "hyper",
-            Parsed::Head { .. } => "plain",
+            BufferedHead::Incomplete => "incomplete",
+            BufferedHead::NotPlain => "hyper",
+            BufferedHead::Plain { .. } => "plain",
         }
     }
 
@@ -442,7 +448,7 @@ mod tests {
 
     /// Serves `wire` through the loop with an echoing service; returns what
     /// was written back and how the loop ended.
-    async fn run(wire: &[u8]) -> (String, Outcome) {
+    async fn run(wire: &[u8]) -> (String, LoopExit) {
         let (mut client, mut server) = tokio::io::duplex(1 << 20);
         client.write_all(wire).await.unwrap();
         client.shutdown().await.unwrap();
@@ -476,7 +482,7 @@ mod tests {
         let (out, outcome) =
             run(b"POST /a HTTP/1.1\r\ncontent-length: 3\r\n\r\nabcGET /b?q=1 HTTP/1.1\r\n\r\n")
                 .await;
-        assert!(matches!(outcome, Outcome::Closed));
+        assert!(matches!(outcome, LoopExit::Closed));
         let bodies: Vec<&str> = out
             .split("\r\n\r\n")
             .skip(1)
@@ -493,7 +499,7 @@ mod tests {
         let wire = b"GET /a HTTP/1.1\r\n\r\nPOST /b HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n";
         let (out, outcome) = run(wire).await;
         assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
-        let Outcome::HandOver(rest) = outcome else {
+        let LoopExit::HandOver(rest) = outcome else {
             panic!("not handed over")
         };
         assert_eq!(&rest[..], &wire[19..]);

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod auth_routes;
 pub mod bootstrap;
 pub mod error;
 pub mod esm_adapter;
@@ -27,8 +28,11 @@ pub mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod h1;
+mod headers;
 pub mod metrics;
+pub mod ops_routes;
 pub mod pat_routes;
+pub mod peer;
 pub mod routes;
 pub mod routing;
 pub mod security;

@@ -20,8 +20,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::Method;
 
-use crate::state::AppState;
-
 /// Upper bounds of the latency buckets, seconds.
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
@@ -193,7 +191,7 @@ fn escape(text: &str) -> String {
 /// Counts and times one answered request, and logs one line for it
 /// (method, route, status, latency — never headers or bodies, which carry
 /// credentials).
-pub fn record(state: &AppState, method: &Method, started: Instant, response: &Response) {
+pub fn record(metrics: &Metrics, method: &Method, started: Instant, response: &Response) {
     // The route template, not the raw path: bounded label cardinality.
     let route = response
         .extensions()
@@ -201,7 +199,7 @@ pub fn record(state: &AppState, method: &Method, started: Instant, response: &Re
         .map_or("unmatched", RouteTag::as_str);
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    state.metrics().request(route, method, status, elapsed);
+    metrics.request(route, method, status, elapsed);
     // Debug, not info: at tens of thousands of requests a second an access
     // line per request costs more than the request. Audit events (login,
     // logout) are logged at info by the handlers.

@@ -16,43 +16,42 @@ use axum::body::{Body, Bytes};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post, MethodRouter};
+use axum::routing::{delete, post};
 use axum::Router;
 use http::request::Parts;
 use http::{header, HeaderValue, StatusCode};
 use serde::Deserialize;
 use zgate_auth::{PatError, PatService, TokenError};
 
-use crate::error::ApiError;
-use crate::extract::{
-    token_error, user_id, AnyCaller, LoggedOn, Permitted, ServicesRead, ServicesUpdate,
-};
+use crate::error::{refuse_other_methods, ApiError};
+use crate::extract::{user_id, AnyCaller, LoggedOn, Permitted, ServicesRead, ServicesUpdate};
 use crate::state::AppState;
-
-fn only(method_router: MethodRouter<AppState>) -> MethodRouter<AppState> {
-    method_router.fallback(|method: http::Method| async move {
-        ApiError::MethodNotAllowed {
-            method: method.to_string(),
-        }
-    })
-}
 
 /// The PAT routes, relative to an auth prefix.
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/access-token/generate", only(post(generate)))
-        .route("/access-token/validate", only(post(validate)))
-        .route("/access-token/revoke", only(delete(revoke)))
-        .route("/access-token/revoke/tokens", only(delete(revoke_own)))
+        .route(
+            "/access-token/generate",
+            refuse_other_methods(post(generate)),
+        )
+        .route(
+            "/access-token/validate",
+            refuse_other_methods(post(validate)),
+        )
+        .route("/access-token/revoke", refuse_other_methods(delete(revoke)))
+        .route(
+            "/access-token/revoke/tokens",
+            refuse_other_methods(delete(revoke_own)),
+        )
         .route(
             "/access-token/revoke/tokens/user",
-            only(delete(revoke_user)),
+            refuse_other_methods(delete(revoke_user)),
         )
         .route(
             "/access-token/revoke/tokens/scope",
-            only(delete(revoke_scope)),
+            refuse_other_methods(delete(revoke_scope)),
         )
-        .route("/access-token/evict", only(delete(evict)))
+        .route("/access-token/evict", refuse_other_methods(delete(evict)))
 }
 
 fn pats(state: &AppState) -> Result<Arc<PatService>, ApiError> {
@@ -66,16 +65,6 @@ fn parse<T: serde::de::DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let body = body.map_err(|_| bad.clone())?;
     serde_json::from_slice(&body).map_err(|_| bad)
-}
-
-fn store_error(e: &TokenError) -> ApiError {
-    match e {
-        TokenError::Store(error) => {
-            tracing::error!(%error, "PAT store failed");
-            ApiError::BackendUnavailable
-        }
-        other => token_error(other),
-    }
 }
 
 /// Unknown fields are ignored, as on login (clients may send more).
@@ -97,21 +86,10 @@ async fn generate(
     // The body first: a bad one writes nothing, not even a logon statistic.
     let body: GenerateBody = parse(body, ApiError::PatInvalidBody)?;
     let scopes = body.scopes.unwrap_or_default();
-    zgate_auth::pat::normalize_scopes(&scopes).map_err(|e| match e {
-        PatError::NoScopes => ApiError::PatNoScopes,
-        _ => ApiError::PatInvalidBody,
-    })?;
+    zgate_auth::pat::normalize_scopes(&scopes)?;
     // Only a real logon makes a PAT: Basic, else a mapped certificate.
     let caller = Permitted::<LoggedOn>::check(&parts, &state).await?;
-    let (token, claims) = pats
-        .generate(caller.user(), body.validity, &scopes)
-        .map_err(|e| match e {
-            PatError::NoScopes => ApiError::PatNoScopes,
-            PatError::BadScope => ApiError::PatInvalidBody,
-            PatError::Token(t) => store_error(&t),
-            PatError::OutOfScope => ApiError::InvalidToken,
-            _ => ApiError::BackendUnavailable,
-        })?;
+    let (token, claims) = pats.generate(caller.user(), body.validity, &scopes)?;
     tracing::info!(
         target: "zgate::audit",
         user = %claims.sub,
@@ -143,10 +121,8 @@ async fn validate(
     // The PAT service refuses a PAT whose user was revoked or deleted since.
     match pats.validate(&body.token, &body.service_id) {
         Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Err(PatError::Token(TokenError::Store(error))) => {
-            tracing::error!(%error, "PAT store failed");
-            Err(ApiError::BackendUnavailable)
-        }
+        Err(error @ PatError::Token(TokenError::Store(_))) => Err(error.into()),
+        // Any other reason is one answer: the token is not good here.
         Err(_) => Err(ApiError::InvalidToken),
     }
 }
@@ -163,7 +139,7 @@ async fn revoke(
 ) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
     let body: RevokeBody = parse(body, ApiError::InvalidInput)?;
-    let claims = pats.revoke(&body.token).map_err(|e| store_error(&e))?;
+    let claims = pats.revoke(&body.token)?;
     tracing::info!(target: "zgate::audit", user = %claims.sub, "personal access token revoked");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -187,8 +163,7 @@ async fn revoke_own(
     } else {
         serde_json::from_slice(&body).map_err(|_| ApiError::InvalidInput)?
     };
-    pats.revoke_user(caller.user(), parsed.timestamp)
-        .map_err(|e| store_error(&e))?;
+    pats.revoke_user(caller.user(), parsed.timestamp)?;
     tracing::info!(target: "zgate::audit", user = %caller.user(), "own personal access tokens revoked");
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -230,7 +205,7 @@ async fn rule(
     } else {
         pats.revoke_scope(&target, body.timestamp)
     };
-    result.map_err(|e| store_error(&e))?;
+    result?;
     tracing::info!(
         target: "zgate::audit",
         user = %caller.user(),
@@ -264,7 +239,7 @@ async fn evict(
     caller: Permitted<ServicesUpdate>,
 ) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
-    let n = pats.evict().map_err(|e| store_error(&e))?;
+    let n = pats.evict()?;
     tracing::info!(target: "zgate::audit", user = %caller.user(), evicted = n, "personal access token rules evicted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -1,30 +1,24 @@
-//! The API ML authentication endpoints (spec section 5) and operations
-//! endpoints, and the order of the layers around them.
+//! The edge: [`Gateway`], which the server calls for every request, and
+//! the map of the gateway's URLs (every endpoint and alias) onto the
+//! endpoint modules and routing.
 
 use axum::body::{Body, Bytes};
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
 use axum::Extension;
 use axum::Router;
-use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use serde::{Deserialize, Serialize};
+use http::{header, HeaderMap, HeaderValue, Method};
 use tower::ServiceExt as _;
 
 use crate::error::ApiError;
-use crate::extract::{
-    basic_from, token_error, token_from, user_id, AnyCaller, AuthenticatedToken, Permitted,
-    TOKEN_COOKIE,
-};
+use crate::headers::remove_headers;
 use crate::metrics::{record, tag_route};
-use crate::security::{AccessLevel, AuthOutcome, Password};
-use crate::server::{PeerCertificates, RemoteAddr};
 use crate::state::AppState;
+use crate::target::Target;
 
-/// The OpenAPI document of what this router serves.
-pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
+// Other crates name the document at this path.
+pub use crate::ops_routes::OPENAPI_YAML;
 
 /// The prefixes every auth endpoint is served under.
 pub const AUTH_PREFIXES: [&str; 2] = ["/gateway/api/v1/auth", "/zaas/api/v1/auth"];
@@ -33,10 +27,6 @@ pub const CATALOG_PREFIX: &str = "/apicatalog/api/v1/auth";
 
 /// Request bodies on these endpoints are small JSON documents.
 const BODY_LIMIT: usize = 64 * 1024;
-
-fn only(method_router: MethodRouter<AppState>) -> MethodRouter<AppState> {
-    method_router.fallback(method_not_allowed)
-}
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Gateway {
@@ -48,28 +38,18 @@ pub fn router_with(
     state: AppState,
     routing: Option<std::sync::Arc<crate::routing::Routing>>,
 ) -> Gateway {
-    let auth = Router::new()
-        .route("/login", only(post(login)))
-        .route("/logout", only(post(logout)))
-        .route("/query", only(get(query)))
-        .route("/refresh", only(post(refresh)))
-        .route("/keys/public", only(get(keys_public_pem)))
-        .route("/keys/public/all", only(get(keys_public_all)))
-        .route("/keys/public/current", only(get(keys_public_current)))
-        .merge(crate::pat_routes::routes());
-    let catalog = Router::new()
-        .route("/login", only(post(login)))
-        .route("/logout", only(post(logout)));
+    let mut auth = crate::auth_routes::routes().merge(crate::pat_routes::routes());
+    if routing.is_some() {
+        auth = auth.merge(crate::routing::auth_endpoints());
+    }
     let mut app = Router::new();
     for prefix in AUTH_PREFIXES {
         app = app.nest(prefix, auth.clone());
     }
     let app = app
-        .nest(CATALOG_PREFIX, catalog)
-        .route("/gateway/auth/check", only(post(check)))
-        .route("/application/health", only(get(health)))
-        .route("/application/metrics", only(get(metrics)))
-        .route("/gateway/api-docs", only(get(api_docs)));
+        .nest(CATALOG_PREFIX, crate::auth_routes::catalog_routes())
+        .merge(crate::auth_routes::saf_check_routes())
+        .merge(crate::ops_routes::routes());
     // The service endpoints, and routed traffic as the fallback.
     let app = match &routing {
         Some(routing) => app
@@ -161,7 +141,7 @@ impl Gateway {
             }
         };
         let response = crate::error::render_error(response, uri.path());
-        record(&self.state, &method, started, &response);
+        record(self.state.metrics(), &method, started, &response);
         response
     }
 }
@@ -193,12 +173,11 @@ where
 /// passed as it came) and returns what routing needs to know of it; `None`
 /// when the path was normal already (most are: nothing is allocated for
 /// them).
-fn normalize_target(request: &mut Request) -> Result<Option<crate::target::Target>, ApiError> {
+fn normalize_target(request: &mut Request) -> Result<Option<Target>, ApiError> {
     if crate::target::is_plain(request.uri().path()) {
         return Ok(None);
     }
-    let target = crate::target::accept(request.uri().path())
-        .map_err(|e| ApiError::RejectedTarget { why: e.why() })?;
+    let target = crate::target::accept(request.uri().path())?;
     if target.path != request.uri().path() {
         let path_and_query = match request.uri().query() {
             Some(query) => format!("{}?{query}", target.path),
@@ -227,10 +206,7 @@ fn normalize_target(request: &mut Request) -> Result<Option<crate::target::Targe
 ///   endpoint takes JSON or nothing, and a cross-site HTML form can only
 ///   send `application/x-www-form-urlencoded`, `multipart/form-data` or
 ///   `text/plain` (the session cookie is `SameSite=Strict` besides).
-fn endpoint_request_allowed(
-    request: &Request,
-    target: Option<&crate::target::Target>,
-) -> Result<(), ApiError> {
+fn endpoint_request_allowed(request: &Request, target: Option<&Target>) -> Result<(), ApiError> {
     if target.is_some_and(|t| t.encoded_separators) {
         return Err(ApiError::RejectedTarget {
             why: "the path contains an encoded '/', '\\' or '%'",
@@ -301,323 +277,15 @@ fn strip_forgeable_headers(headers: &mut HeaderMap) {
     });
 }
 
-/// Every `x-certificate-*` header (API ML's certificate headers and any
-/// variant of them a client might try).
-pub(crate) fn is_certificate_header(name: &HeaderName) -> bool {
-    name.as_str().starts_with("x-certificate-")
-}
-
-/// Removes the headers `doomed` names. One pass over the names present
-/// (most requests have none to remove) rather than a lookup per candidate.
-pub(crate) fn remove_headers(headers: &mut HeaderMap, doomed: impl Fn(&HeaderName) -> bool) {
-    let found: Vec<HeaderName> = headers.keys().filter(|n| doomed(n)).cloned().collect();
-    for name in found {
-        headers.remove(name);
-    }
-}
-
-async fn method_not_allowed(method: Method) -> ApiError {
-    ApiError::MethodNotAllowed {
-        method: method.to_string(),
-    }
-}
-
 async fn not_found() -> ApiError {
     ApiError::NotFound
-}
-
-fn no_content() -> Response {
-    StatusCode::NO_CONTENT.into_response()
-}
-
-fn token_cookie(state: &AppState, token: &str) -> Result<HeaderValue, ApiError> {
-    let mut cookie = format!("{TOKEN_COOKIE}={token}; Path=/; SameSite=Strict; HttpOnly; Secure");
-    if let Some(max_age) = state.settings().cookie_max_age_seconds {
-        cookie.push_str(&format!("; Max-Age={max_age}"));
-    }
-    HeaderValue::from_str(&cookie).map_err(|_| ApiError::BackendUnavailable)
-}
-
-fn with_token_cookie(state: &AppState, token: &str) -> Result<Response, ApiError> {
-    let mut response = no_content();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, token_cookie(state, token)?);
-    Ok(response)
-}
-
-#[derive(Deserialize)]
-struct LoginBody {
-    username: Option<String>,
-    password: Option<String>,
-    #[serde(rename = "newPassword")]
-    new_password: Option<String>,
-    /// The MFA code, apart from the password.
-    #[serde(rename = "mfaToken")]
-    mfa_token: Option<String>,
-}
-
-/// POST login: Basic header or JSON body → 204 and the token cookie.
-async fn login(
-    State(state): State<AppState>,
-    remote: Option<Extension<RemoteAddr>>,
-    peer: Option<Extension<PeerCertificates>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let remote = remote
-        .map(|Extension(RemoteAddr(addr))| addr.to_string())
-        .unwrap_or_default();
-    let body = body.map_err(|_| ApiError::InvalidInput)?;
-    // The body must parse whenever there is one, even when the header wins.
-    let parsed: Option<LoginBody> = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        Some(serde_json::from_slice(&body).map_err(|_| ApiError::InvalidInput)?)
-    };
-    // A client certificate alone logs in as its mapped user.
-    if basic_from(&headers).is_none() && parsed.is_none() {
-        if let Some(Extension(peer)) = peer {
-            let mut extensions = http::Extensions::new();
-            extensions.insert(peer);
-            if let Some(result) = crate::extract::authenticate_certificate(&extensions, &state) {
-                let user = result?.user().to_string();
-                let issued = state.tokens().issue(&user).map_err(|e| issue_error(&e))?;
-                tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded (client certificate)");
-                return with_token_cookie(&state, &issued.token);
-            }
-        }
-    }
-    let mfa_token = parsed
-        .as_ref()
-        .and_then(|b| b.mfa_token.clone())
-        .filter(|c| !c.is_empty())
-        .map(Password::new);
-    let (user, password, new_password) = match basic_from(&headers) {
-        Some(basic) => {
-            let (user, password) = basic?;
-            let new_password = parsed.and_then(|b| b.new_password);
-            (user, password, new_password)
-        }
-        None => {
-            let body = parsed.ok_or(ApiError::InvalidInput)?;
-            match (body.username, body.password) {
-                (Some(user), Some(password)) if !password.is_empty() => {
-                    (user_id(&user)?, Password::new(password), body.new_password)
-                }
-                _ => return Err(ApiError::InvalidInput),
-            }
-        }
-    };
-    let new_password = new_password.filter(|p| !p.is_empty()).map(Password::new);
-    match state
-        .authenticate_with_factor(user, password, new_password, mfa_token)
-        .await?
-    {
-        AuthOutcome::Authenticated { user } => {
-            let issued = state.tokens().issue(&user).map_err(|e| issue_error(&e))?;
-            tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded");
-            with_token_cookie(&state, &issued.token)
-        }
-        AuthOutcome::InvalidCredentials => {
-            // The attempted user id is not logged: people type passwords into it.
-            tracing::info!(target: "zgate::audit", remote = %remote, "login failed: invalid credentials");
-            Err(ApiError::InvalidCredentials)
-        }
-        AuthOutcome::PasswordExpired => Err(ApiError::PasswordExpired),
-        AuthOutcome::NewPasswordInvalid => Err(ApiError::NewPasswordInvalid),
-        AuthOutcome::Revoked => Err(ApiError::UserRevoked),
-    }
-}
-
-/// Why a token could not be issued: the user was revoked meanwhile, or
-/// signing failed (logged; the client learns only that).
-fn issue_error(error: &zgate_auth::TokenError) -> ApiError {
-    match error {
-        zgate_auth::TokenError::UserNotActive => ApiError::UserRevoked,
-        other => {
-            tracing::error!(error = %other, "token signing failed");
-            ApiError::BackendUnavailable
-        }
-    }
-}
-
-/// POST logout: revokes the token everywhere (persisted).
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let token = token_from(&headers).ok_or(ApiError::TokenNotProvided)?;
-    match state.tokens().revoke(token) {
-        Ok(claims) => {
-            tracing::info!(target: "zgate::audit", user = %claims.sub, "logout");
-            Ok(no_content())
-        }
-        Err(zgate_auth::TokenError::Malformed) => Err(ApiError::UnparsableToken),
-        Err(error) => Err(token_error(&error)),
-    }
-}
-
-#[derive(Serialize)]
-struct QueryResponse<'a> {
-    domain: &'a str,
-    #[serde(rename = "userId")]
-    user_id: &'a str,
-    creation: i64,
-    expiration: i64,
-}
-
-/// GET query: the claims of a valid token (dates in epoch milliseconds).
-async fn query(token: AuthenticatedToken) -> Response {
-    let claims = token.claims();
-    axum::Json(QueryResponse {
-        domain: &claims.dom,
-        user_id: &claims.sub,
-        creation: claims.iat.saturating_mul(1000),
-        expiration: claims.exp.saturating_mul(1000),
-    })
-    .into_response()
-}
-
-/// POST refresh (only when `allowTokenRefresh`): a new token, the old revoked.
-async fn refresh(
-    State(state): State<AppState>,
-    token: Result<AuthenticatedToken, ApiError>,
-) -> Result<Response, ApiError> {
-    // Off means absent: 404 whatever the credentials.
-    if !state.settings().allow_token_refresh {
-        return Err(ApiError::NotFound);
-    }
-    let token = token?;
-    let issued = state.tokens().refresh(token.token()).map_err(|e| match e {
-        zgate_auth::TokenError::Signing => issue_error(&e),
-        other => token_error(&other),
-    })?;
-    with_token_cookie(&state, &issued.token)
-}
-
-async fn keys_public_pem(State(state): State<AppState>) -> Response {
-    let mut response = Response::new(Body::from(state.tokens().current_key().pem()));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    response
-}
-
-async fn keys_public_all(State(state): State<AppState>) -> Response {
-    let keys: Vec<_> = state
-        .tokens()
-        .public_keys()
-        .iter()
-        .map(|k| k.jwk())
-        .collect();
-    axum::Json(serde_json::json!({ "keys": keys })).into_response()
-}
-
-async fn keys_public_current(State(state): State<AppState>) -> Response {
-    axum::Json(serde_json::json!({ "keys": [state.tokens().current_key().jwk()] })).into_response()
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CheckRequest {
-    resource_class: String,
-    resource_name: String,
-    access_level: String,
-}
-
-/// POST /gateway/auth/check: a SAF resource check for the caller.
-async fn check(
-    State(state): State<AppState>,
-    caller: Permitted<AnyCaller>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let body = body.map_err(|_| ApiError::InvalidCheckRequest)?;
-    let request: CheckRequest =
-        serde_json::from_slice(&body).map_err(|_| ApiError::InvalidCheckRequest)?;
-    let level = AccessLevel::parse(&request.access_level).ok_or(ApiError::InvalidCheckRequest)?;
-    // Names by RACF's rules, never trimmed: `"APIML.DENY.ME "` is no name,
-    // and must not be read as one a generic profile grants.
-    if zgate_esm::model::normalize_class(&request.resource_class).is_err()
-        || zgate_esm::model::normalize_resource_name(&request.resource_name).is_err()
-    {
-        return Err(ApiError::InvalidCheckRequest);
-    }
-    let allowed = state
-        .security()
-        .check(
-            caller.user(),
-            &request.resource_class,
-            &request.resource_name,
-            level,
-        )
-        .map_err(|error| {
-            tracing::error!(%error, "SAF check failed");
-            ApiError::BackendUnavailable
-        })?;
-    tracing::debug!(
-        target: "zgate::audit",
-        user = %caller.user(),
-        class = %request.resource_class,
-        resource = %request.resource_name,
-        level = level.as_str(),
-        allowed,
-        "SAF check"
-    );
-    if allowed {
-        Ok(no_content())
-    } else {
-        Err(ApiError::SafDenied {
-            user: caller.user().to_string(),
-        })
-    }
-}
-
-async fn health(State(state): State<AppState>) -> Response {
-    let security = state.security().clone();
-    let esm = tokio::task::spawn_blocking(move || security.health())
-        .await
-        .map_err(|e| crate::security::BackendError(e.to_string()))
-        .and_then(|r| r);
-    let up = esm.is_ok();
-    if let Err(error) = &esm {
-        tracing::warn!(%error, "health: ESM unreachable");
-    }
-    let status = if up { "UP" } else { "DOWN" };
-    let body = serde_json::json!({
-        "status": status,
-        "components": {
-            "esm": { "status": status, "details": { "store": if up { "reachable" } else { "unreachable" } } },
-            "tokens": { "status": "UP", "details": { "signingKey": state.tokens().current_key().kid } },
-        }
-    });
-    let mut response = axum::Json(body).into_response();
-    if !up {
-        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-    }
-    response
-}
-
-async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics().render(state.tokens().signature_checks());
-    let mut response = Response::new(Body::from(text));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    response
-}
-
-async fn api_docs() -> Response {
-    let mut response = Response::new(Body::from(OPENAPI_YAML));
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/yaml"),
-    );
-    response
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::middleware::Next;
+    use axum::routing::get;
 
     #[test]
     fn the_openapi_document_is_valid_yaml_with_every_route() {

@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-
-use crate::routes::Gateway;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
@@ -18,19 +16,14 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+// Other crates name the connection facts at this path.
+pub use crate::peer::{PeerCertificates, RemoteAddr};
+use crate::routes::Gateway;
+
 /// How long a client has to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client has to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The client's certificate chain (leaf first), when it sent one. Inserted
-/// into every request of the connection; x509 login reads it.
-#[derive(Debug, Clone)]
-pub struct PeerCertificates(pub Arc<Vec<rustls::pki_types::CertificateDer<'static>>>);
-
-/// The client's address, inserted into every request (audit lines).
-#[derive(Debug, Clone, Copy)]
-pub struct RemoteAddr(pub std::net::SocketAddr);
 
 /// What a worker receives for each accepted connection.
 struct Accepted {
@@ -230,8 +223,8 @@ async fn serve_connection(
             app.serve(request)
         };
         match crate::h1::serve(&mut tls_stream, plain, HEADER_READ_TIMEOUT, &mut stopping).await {
-            crate::h1::Outcome::Closed => return,
-            crate::h1::Outcome::HandOver(replayed) => replayed,
+            crate::h1::LoopExit::Closed => return,
+            crate::h1::LoopExit::HandOver(replayed) => replayed,
         }
     };
     let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {

@@ -81,10 +81,7 @@ impl AppState {
             Ok(CertOutcome::NoMapping) | Ok(CertOutcome::NotX509) => {
                 Err(ApiError::CertificateNotMapped)
             }
-            Err(error) => {
-                tracing::error!(%error, "security manager failed mapping a certificate");
-                Err(ApiError::BackendUnavailable)
-            }
+            Err(error) => Err(error.into()),
         }
     }
 
@@ -120,11 +117,7 @@ impl AppState {
     ) -> Result<(), ApiError> {
         let allowed = self
             .security()
-            .check(user, SERVICE_RESOURCE_CLASS, resource, level)
-            .map_err(|error| {
-                tracing::error!(%error, "SAF check failed");
-                ApiError::BackendUnavailable
-            })?;
+            .check(user, SERVICE_RESOURCE_CLASS, resource, level)?;
         if allowed {
             Ok(())
         } else {

@@ -1,6 +1,6 @@
-//! HTTP/1.1 wire details shared by the server's plain-request loop
-//! ([`crate::h1`]) and the upstream client (`routing::proxy`), so that both
-//! read bytes and judge framing headers the same way.
+//! HTTP/1.1 wire details for both directions of the gateway, requests read
+//! from clients and responses read from backends, so that both read bytes
+//! and judge framing headers the same way.
 
 use std::io;
 use std::pin::Pin;

@@ -357,3 +357,31 @@ async fn every_endpoint_takes_exactly_the_callers_it_documents() {
         failures.join("\n")
     );
 }
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_in_api_mls_shape_everywhere() {
+    let w = world();
+    let large = format!("{{\"x\":\"{}\"}}", "a".repeat(64 * 1024));
+    let mut failures = Vec::new();
+    for row in rows() {
+        let request = as_caller(&w, Caller::Jwt, req(row.method, row.path))
+            .header("content-type", "application/json")
+            .body(Body::from(large.clone()))
+            .unwrap();
+        let reply = send(&w.app, request).await;
+        // Endpoints that never read a body answer as usual.
+        if reply.status.is_success() {
+            continue;
+        }
+        let shaped = reply.header("content-type") == Some("application/json")
+            && serde_json::from_str::<serde_json::Value>(&reply.body)
+                .is_ok_and(|json| json["messages"][0]["messageNumber"].is_string());
+        if !shaped {
+            failures.push(format!(
+                "{} {}: {} {}",
+                row.method, row.path, reply.status, reply.body
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

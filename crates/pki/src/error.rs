@@ -65,6 +65,15 @@ pub enum PkiError {
         /// The IANA names that are unknown or not offered.
         names: Vec<String>,
     },
+    /// No configured cipher suite works with the configured TLS versions.
+    #[error("no usable cipher suite for the configured TLS versions; add a TLS 1.3 suite such as TLS_AES_128_GCM_SHA256 or a TLS 1.2 GCM suite")]
+    NoUsableCipherSuite,
+    /// Key exchange group (`curves`) names that the TLS library does not offer.
+    #[error("curves not offered by zgate's TLS library: {}; remove them from the curve list (zgate offers x25519, secp256r1 (prime256v1, P-256) and secp384r1 (P-384))", names.join(", "))]
+    UnsupportedCurves {
+        /// The names as configured.
+        names: Vec<String>,
+    },
     /// A TLS configuration that cannot be built.
     #[error("TLS configuration error: {0}")]
     Tls(String),

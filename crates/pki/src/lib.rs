@@ -18,8 +18,11 @@
 //! // TLS (the gateway)
 //! pki::tls::server_config(&ServerTlsParams) -> Result<rustls::ServerConfig, PkiError>
 //! pki::tls::server_config_with_warnings(&ServerTlsParams)
-//!     -> Result<(rustls::ServerConfig, Vec<String>), PkiError>   // unsupported ciphers as warnings
+//!     -> Result<(rustls::ServerConfig, Vec<String>), PkiError>   // configured ciphers not offered, as warnings
 //! pki::tls::client_config(&ClientTlsParams, VerifyMode) -> Result<rustls::ClientConfig, PkiError>
+//! pki::tls::client_config_with_warnings(&ClientTlsParams, VerifyMode)
+//!     -> Result<(rustls::ClientConfig, Vec<String>), PkiError>
+//!     params: min_tls, max_tls, ciphers (empty = DEFAULT_CIPHERS), curves (names in CURVES; empty = all)
 //!     VerifyMode::Strict | VerifyMode::NonStrict | VerifyMode::dangerous_disabled()
 //!     VerifyMode::dangerous_from_setting("NONSTRICT".parse::<VerifySetting>()?)
 //!

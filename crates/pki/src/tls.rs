@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::CryptoProvider;
+use rustls::crypto::{CryptoProvider, SupportedKxGroup};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{
@@ -29,6 +29,24 @@ pub const DEFAULT_CIPHERS: &[&str] = &[
     "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
     "TLS_AES_128_GCM_SHA256",
     "TLS_AES_256_GCM_SHA384",
+];
+
+/// The key exchange groups (`curves`) zgate offers: everything its TLS
+/// library (rustls with the `ring` provider) implements. Each is known by the
+/// name Zowe and Java use first, then by OpenSSL's and NIST's names.
+/// secp521r1, x448, the FFDHE groups and the post-quantum hybrids are not
+/// implemented by `ring`, so a configuration naming them is refused rather
+/// than quietly negotiated without them.
+pub static CURVES: &[(&[&str], &dyn SupportedKxGroup)] = &[
+    (&["x25519"], rustls::crypto::ring::kx_group::X25519),
+    (
+        &["secp256r1", "prime256v1", "P-256"],
+        rustls::crypto::ring::kx_group::SECP256R1,
+    ),
+    (
+        &["secp384r1", "P-384"],
+        rustls::crypto::ring::kx_group::SECP384R1,
+    ),
 ];
 
 /// ALPN protocols the server offers, in order.
@@ -80,6 +98,9 @@ pub struct ServerTlsParams {
     pub max_tls: TlsVersion,
     /// IANA cipher suite names in preference order; empty = [`DEFAULT_CIPHERS`].
     pub ciphers: Vec<String>,
+    /// Key exchange groups in preference order (names in [`CURVES`]);
+    /// empty = all of them.
+    pub curves: Vec<String>,
     /// Client certificate policy.
     pub client_auth: ClientAuth,
 }
@@ -93,6 +114,7 @@ impl ServerTlsParams {
             min_tls: TlsVersion::Tls12,
             max_tls: TlsVersion::Tls13,
             ciphers: Vec::new(),
+            curves: Vec::new(),
             client_auth: ClientAuth::Want,
         }
     }
@@ -127,8 +149,39 @@ pub fn select_cipher_suites(names: &[String]) -> (Vec<SupportedCipherSuite>, Vec
     (chosen, unsupported)
 }
 
+/// The key exchange groups for `names`, in their order (duplicates
+/// dropped); every group zgate offers when `names` is empty. A name that is
+/// not in [`CURVES`] is an error, not left out: a connection that silently
+/// used other groups than the configured ones would be worse than none.
+pub fn select_curves(names: &[String]) -> Result<Vec<&'static dyn SupportedKxGroup>> {
+    if names.is_empty() {
+        return Ok(CURVES.iter().map(|(_, group)| *group).collect());
+    }
+    let mut chosen: Vec<&'static dyn SupportedKxGroup> = Vec::new();
+    let mut unsupported = Vec::new();
+    for name in names {
+        let name = name.trim();
+        let found = CURVES
+            .iter()
+            .find(|(aliases, _)| aliases.iter().any(|a| a.eq_ignore_ascii_case(name)));
+        match found {
+            Some((_, group)) if !chosen.iter().any(|c| c.name() == group.name()) => {
+                chosen.push(*group)
+            }
+            Some(_) => {}
+            None => unsupported.push(name.to_string()),
+        }
+    }
+    if unsupported.is_empty() {
+        Ok(chosen)
+    } else {
+        Err(PkiError::UnsupportedCurves { names: unsupported })
+    }
+}
+
 fn provider(
     ciphers: &[String],
+    curves: &[String],
     min: TlsVersion,
     max: TlsVersion,
 ) -> Result<(CryptoProvider, Vec<String>)> {
@@ -143,12 +196,11 @@ fn provider(
         SupportedCipherSuite::Tls12(_) => min <= TlsVersion::Tls12,
     });
     if suites.is_empty() {
-        return Err(PkiError::Tls(
-            "no usable cipher suite for the configured TLS versions; add a TLS 1.3 suite such as TLS_AES_128_GCM_SHA256 or a TLS 1.2 GCM suite".into(),
-        ));
+        return Err(PkiError::NoUsableCipherSuite);
     }
     let mut provider = rustls::crypto::ring::default_provider();
     provider.cipher_suites = suites;
+    provider.kx_groups = select_curves(curves)?;
     Ok((provider, unsupported))
 }
 
@@ -185,23 +237,38 @@ pub fn server_config(params: &ServerTlsParams) -> Result<rustls::ServerConfig> {
     Ok(config)
 }
 
-/// Like [`server_config`], but unsupported cipher names (always the CBC
-/// suites of the default list) are returned as warnings to log.
+/// Like [`server_config`], but configured cipher names the TLS library
+/// does not offer are left out and returned as warnings to log. The default
+/// list (no names configured) gives no warning: it is Zowe's, and what it
+/// names that zgate does not offer (its CBC suites) is not the user's doing.
 pub fn server_config_with_warnings(
     params: &ServerTlsParams,
 ) -> Result<(rustls::ServerConfig, Vec<String>)> {
     let (config, unsupported) = build_server(params)?;
-    let warnings = unsupported
+    Ok((config, cipher_warnings(&params.ciphers, unsupported)))
+}
+
+/// One warning per configured cipher suite that was left out; none for the
+/// default list.
+fn cipher_warnings(configured: &[String], unsupported: Vec<String>) -> Vec<String> {
+    if configured.is_empty() {
+        return Vec::new();
+    }
+    unsupported
         .into_iter()
         .map(|name| {
             format!("cipher suite {name} is not offered by zgate's TLS library and was left out")
         })
-        .collect();
-    Ok((config, warnings))
+        .collect()
 }
 
 fn build_server(params: &ServerTlsParams) -> Result<(rustls::ServerConfig, Vec<String>)> {
-    let (provider, unsupported) = provider(&params.ciphers, params.min_tls, params.max_tls)?;
+    let (provider, unsupported) = provider(
+        &params.ciphers,
+        &params.curves,
+        params.min_tls,
+        params.max_tls,
+    )?;
     let provider = Arc::new(provider);
     let entry = load_key(&params.keystore)?;
     let tls_err = |e: rustls::Error| PkiError::Tls(e.to_string());
@@ -300,6 +367,9 @@ pub struct ClientTlsParams {
     pub max_tls: TlsVersion,
     /// IANA names; empty = [`DEFAULT_CIPHERS`] (unsupported ones left out).
     pub ciphers: Vec<String>,
+    /// Key exchange groups in preference order (names in [`CURVES`]);
+    /// empty = all of them.
+    pub curves: Vec<String>,
 }
 
 impl ClientTlsParams {
@@ -311,16 +381,44 @@ impl ClientTlsParams {
             min_tls: TlsVersion::Tls12,
             max_tls: TlsVersion::Tls13,
             ciphers: Vec::new(),
+            curves: Vec::new(),
         }
     }
 }
 
-/// Build a client config for calling services (and for the doctor).
+/// Build a client config for calling services (and for the doctor). Fails
+/// with [`PkiError::UnsupportedCipherSuites`] when a configured cipher name
+/// is not offered; see [`client_config_with_warnings`] to continue without
+/// them.
 pub fn client_config(params: &ClientTlsParams, mode: VerifyMode) -> Result<rustls::ClientConfig> {
-    let (provider, unsupported) = provider(&params.ciphers, params.min_tls, params.max_tls)?;
+    let (config, unsupported) = build_client(params, mode)?;
     if !unsupported.is_empty() && !params.ciphers.is_empty() {
         return Err(PkiError::UnsupportedCipherSuites { names: unsupported });
     }
+    Ok(config)
+}
+
+/// Like [`client_config`], but configured cipher names the TLS library does
+/// not offer are left out and returned as warnings to log (none for the
+/// default list), as [`server_config_with_warnings`] does.
+pub fn client_config_with_warnings(
+    params: &ClientTlsParams,
+    mode: VerifyMode,
+) -> Result<(rustls::ClientConfig, Vec<String>)> {
+    let (config, unsupported) = build_client(params, mode)?;
+    Ok((config, cipher_warnings(&params.ciphers, unsupported)))
+}
+
+fn build_client(
+    params: &ClientTlsParams,
+    mode: VerifyMode,
+) -> Result<(rustls::ClientConfig, Vec<String>)> {
+    let (provider, unsupported) = provider(
+        &params.ciphers,
+        &params.curves,
+        params.min_tls,
+        params.max_tls,
+    )?;
     let provider = Arc::new(provider);
     let verifier: Arc<dyn ServerCertVerifier> = match mode {
         VerifyMode::Disabled(_) => Arc::new(AcceptAnyServer::new(provider.clone())),
@@ -354,7 +452,7 @@ pub fn client_config(params: &ClientTlsParams, mode: VerifyMode) -> Result<rustl
         }
         _ => builder.with_no_client_auth(),
     };
-    Ok(config)
+    Ok((config, unsupported))
 }
 
 /// A standard verifier over `roots`.

@@ -285,3 +285,151 @@ fn signing_keys_have_their_jwt_algorithm_and_an_spki_based_key_id() {
     assert!(ec_key.rsa_pkcs1_der().is_none());
     assert_ne!(ec_key.key_id(), key.key_id());
 }
+
+/// Connects with `client` to a server built from `server`; the negotiated
+/// protocol version and key exchange group, or the handshake's error.
+async fn negotiate(
+    server: &pki::ServerTlsParams,
+    client: &pki::ClientTlsParams,
+) -> Result<(rustls::ProtocolVersion, rustls::NamedGroup), String> {
+    let port = serve(pki::tls::server_config(server).unwrap()).await;
+    let config = pki::tls::client_config(client, pki::VerifyMode::Strict).unwrap();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = connector
+        .connect(name, tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let session = tls.get_ref().1;
+    Ok((
+        session.protocol_version().unwrap(),
+        session.negotiated_key_exchange_group().unwrap().name(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curves_choose_the_key_exchange_and_disjoint_ones_do_not_connect() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = init_in(dir.path());
+    let mut server = pki::ServerTlsParams::new(keystore_params(&report), None);
+    let mut client = pki::ClientTlsParams::new(Some(truststore_params(&report)));
+
+    // Unrestricted, the client's first preference (x25519) is used.
+    let (_, group) = negotiate(&server, &client).await.unwrap();
+    assert_eq!(group, rustls::NamedGroup::X25519);
+
+    server.curves = vec!["secp384r1".into()];
+    client.curves = vec!["x25519".into()];
+    let err = negotiate(&server, &client).await.unwrap_err();
+    assert!(!err.is_empty());
+
+    // Java's, OpenSSL's and NIST's names, any case, are the same group.
+    for name in ["secp384r1", "P-384", "SECP384R1"] {
+        client.curves = vec![name.into()];
+        let (_, group) = negotiate(&server, &client).await.unwrap();
+        assert_eq!(group, rustls::NamedGroup::secp384r1, "{name}");
+    }
+    server.curves = vec!["prime256v1".into(), "x25519".into()];
+    client.curves = vec!["secp256r1".into()];
+    let (_, group) = negotiate(&server, &client).await.unwrap();
+    assert_eq!(group, rustls::NamedGroup::secp256r1);
+
+    // The same over TLS 1.2 (ECDHE suites).
+    server.max_tls = pki::TlsVersion::Tls12;
+    let (version, group) = negotiate(&server, &client).await.unwrap();
+    assert_eq!(version, rustls::ProtocolVersion::TLSv1_2);
+    assert_eq!(group, rustls::NamedGroup::secp256r1);
+    client.curves = vec!["secp384r1".into()];
+    assert!(negotiate(&server, &client).await.is_err());
+}
+
+#[test]
+fn curves_the_tls_library_does_not_offer_are_refused_not_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = init_in(dir.path());
+    let mut server = pki::ServerTlsParams::new(keystore_params(&report), None);
+    server.curves = vec!["x25519".into(), "secp521r1".into(), "brainpool".into()];
+    match pki::tls::server_config(&server) {
+        Err(pki::PkiError::UnsupportedCurves { names }) => {
+            assert_eq!(names, ["secp521r1", "brainpool"])
+        }
+        Err(other) => panic!("unexpected error {other}"),
+        Ok(_) => panic!("unsupported curves must be refused"),
+    }
+    let err = pki::tls::server_config_with_warnings(&server)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("secp521r1") && err.contains("x25519, secp256r1"),
+        "{err}"
+    );
+    let mut client = pki::ClientTlsParams::new(Some(truststore_params(&report)));
+    client.curves = vec!["x448".into()];
+    assert!(matches!(
+        pki::tls::client_config_with_warnings(&client, pki::VerifyMode::Strict),
+        Err(pki::PkiError::UnsupportedCurves { .. })
+    ));
+    // Every group the provider implements has a name here.
+    assert_eq!(
+        pki::tls::select_curves(&[]).unwrap().len(),
+        rustls::crypto::ring::ALL_KX_GROUPS.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn min_and_max_tls_versions_are_honoured_on_both_sides() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = init_in(dir.path());
+    let mut server = pki::ServerTlsParams::new(keystore_params(&report), None);
+    let mut client = pki::ClientTlsParams::new(Some(truststore_params(&report)));
+    let (version, _) = negotiate(&server, &client).await.unwrap();
+    assert_eq!(version, rustls::ProtocolVersion::TLSv1_3);
+
+    client.max_tls = pki::TlsVersion::Tls12;
+    let (version, _) = negotiate(&server, &client).await.unwrap();
+    assert_eq!(version, rustls::ProtocolVersion::TLSv1_2);
+    server.min_tls = pki::TlsVersion::Tls13;
+    assert!(negotiate(&server, &client).await.is_err());
+
+    let mut server = pki::ServerTlsParams::new(keystore_params(&report), None);
+    server.max_tls = pki::TlsVersion::Tls12;
+    let mut client = pki::ClientTlsParams::new(Some(truststore_params(&report)));
+    client.min_tls = pki::TlsVersion::Tls13;
+    assert!(negotiate(&server, &client).await.is_err());
+}
+
+#[test]
+fn only_configured_cipher_suites_warn_on_either_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = init_in(dir.path());
+    let default_list: Vec<String> = pki::tls::DEFAULT_CIPHERS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    // No list configured: Zowe's default, CBC suites and all, and no warning.
+    let mut server = pki::ServerTlsParams::new(keystore_params(&report), None);
+    let (_, warnings) = pki::tls::server_config_with_warnings(&server).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let mut client = pki::ClientTlsParams::new(Some(truststore_params(&report)));
+    let (_, warnings) =
+        pki::tls::client_config_with_warnings(&client, pki::VerifyMode::Strict).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // The same names configured: each suite left out is named.
+    server.ciphers = default_list.clone();
+    let (_, warnings) = pki::tls::server_config_with_warnings(&server).unwrap();
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    client.ciphers = default_list;
+    let (config, warnings) =
+        pki::tls::client_config_with_warnings(&client, pki::VerifyMode::Strict).unwrap();
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert!(warnings[0].contains("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"));
+    assert_eq!(config.crypto_provider().cipher_suites.len(), 6);
+    assert!(matches!(
+        pki::tls::client_config(&client, pki::VerifyMode::Strict),
+        Err(pki::PkiError::UnsupportedCipherSuites { .. })
+    ));
+}

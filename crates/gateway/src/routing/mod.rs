@@ -22,6 +22,7 @@ pub mod proxy;
 pub mod schemes;
 pub mod services;
 pub mod setup;
+pub mod tickets;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -29,6 +30,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -36,33 +38,17 @@ use axum::{Extension, Json, Router};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde::Deserialize;
 
-use crate::error::{ApiError, AUTH_FAILURE_HEADER};
+use crate::error::{refuse_other_methods, ApiError, AUTH_FAILURE_HEADER};
 use crate::extract::{
     authenticate_request, Authenticated, Credentials, Permitted, ServicesRead, ServicesUpdate,
 };
+use crate::headers::remove_headers;
 use crate::metrics::RouteTag;
 use crate::security::AccessLevel;
 use crate::state::AppState;
 use crate::target::Target as NormalizedTarget;
 pub use services::{DefinitionErrors, Scheme, Service};
-
-/// Issues PassTickets for the gateway (the ESM in this process).
-pub trait PassTicketIssuer: Send + Sync + 'static {
-    /// A PassTicket for `user` and `applid`, generated as the gateway's
-    /// server user; `Err` says why (no secrets), `Ok(Err)` = no profile.
-    fn passticket(&self, user: &str, applid: &str) -> Result<String, TicketError>;
-}
-
-/// Why a PassTicket was not produced.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TicketError {
-    /// No PTKTDATA profile for the application.
-    #[error("no PTKTDATA profile for application {0}")]
-    NoProfile(String),
-    /// Anything else (not authorized, bad names, store).
-    #[error("{0}")]
-    Failed(String),
-}
+pub use tickets::{PassTicketIssuer, TicketError};
 
 /// Routing settings.
 #[derive(Clone)]
@@ -77,7 +63,7 @@ pub struct RoutingSettings {
     pub connect_timeout: Duration,
     /// Health polling interval.
     pub health_interval: Duration,
-    /// TLS to `https` instances (from `pki::tls::client_config`).
+    /// TLS to `https` instances (a `pki::tls` client config).
     pub client_tls: Option<Arc<rustls::ClientConfig>>,
     /// SAF IDT lifetime.
     pub saf_idt_lifetime_seconds: i64,
@@ -241,36 +227,29 @@ impl Routing {
     }
 }
 
-/// The routes this module adds (merge into the main router before its
-/// layers; the routed fallback is [`routed`]).
+/// The service endpoints this module adds, at their full paths (merge into
+/// the main router before its layers; the routed fallback is [`routed`]).
 pub fn endpoints() -> Router<AppState> {
-    let mut r = Router::new()
+    Router::new()
         .route(
             "/gateway/api/v1/services",
-            get(list_services).fallback(wrong_method),
+            refuse_other_methods(get(list_services)),
         )
         .route(
             "/gateway/api/v1/services/reload",
-            post(reload_services).fallback(wrong_method),
-        );
-    for prefix in crate::routes::AUTH_PREFIXES {
-        r = r
-            .route(
-                &format!("{prefix}/ticket"),
-                post(ticket).fallback(wrong_method),
-            )
-            .route(
-                &format!("{prefix}/safidt/validate"),
-                post(validate_safidt).fallback(wrong_method),
-            );
-    }
-    r
+            refuse_other_methods(post(reload_services)),
+        )
 }
 
-async fn wrong_method(method: Method) -> ApiError {
-    ApiError::MethodNotAllowed {
-        method: method.to_string(),
-    }
+/// The authentication endpoints this module adds, relative to an auth
+/// prefix (nest under every one).
+pub fn auth_endpoints() -> Router<AppState> {
+    Router::new()
+        .route("/ticket", refuse_other_methods(post(ticket)))
+        .route(
+            "/safidt/validate",
+            refuse_other_methods(post(validate_safidt)),
+        )
 }
 
 async fn list_services(
@@ -310,8 +289,11 @@ struct TicketBody {
 async fn ticket(
     Extension(routing): Extension<Arc<Routing>>,
     caller: crate::extract::AuthenticatedToken,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    // A body that cannot be read (too large) is refused in API ML's shape,
+    // like any other error, not with axum's plain-text answer.
+    let body = body.map_err(|_| ApiError::InvalidInput)?;
     let parsed: TicketBody =
         serde_json::from_slice(&body).map_err(|_| ApiError::TicketNoApplication)?;
     // An application id by RACF's rules, never trimmed into another one.
@@ -353,7 +335,11 @@ struct IdtBody {
     applid: Option<String>,
 }
 
-async fn validate_safidt(State(state): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+async fn validate_safidt(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|_| ApiError::InvalidInput)?;
     let parsed: IdtBody = serde_json::from_slice(&body).map_err(|_| ApiError::InvalidInput)?;
     let token = parsed.token.ok_or(ApiError::InvalidInput)?;
     match state
@@ -361,7 +347,7 @@ async fn validate_safidt(State(state): State<AppState>, body: Bytes) -> Result<R
         .verify_saf_idt(&token, parsed.applid.as_deref())
     {
         Ok(claims) => Ok(Json(claims).into_response()),
-        Err(e) => Err(crate::extract::token_error(&e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -453,7 +439,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
             }
         }
     }
-    crate::routes::remove_headers(headers, |n| {
+    remove_headers(headers, |n| {
         HOP_BY_HOP.contains(n)
             && !(keep_upgrade && (n == header::UPGRADE || n == header::CONNECTION))
     });
@@ -522,8 +508,7 @@ fn stays_in_service(request: &Request, service: Option<&Service>) -> Result<(), 
         // The edge leaves no target when the path was normal already.
         None if crate::target::is_plain(request.uri().path()) => return Ok(()),
         None => {
-            computed = crate::target::accept(request.uri().path())
-                .map_err(|e| ApiError::RejectedTarget { why: e.why() })?;
+            computed = crate::target::accept(request.uri().path())?;
             &computed
         }
     };
@@ -584,7 +569,15 @@ pub async fn routed(
         }
     }
     if service.scheme != Scheme::Bypass {
-        let produced = schemes::apply(&state, &routing, service, caller.as_ref(), &mut parts).await;
+        let produced = schemes::apply(
+            &state,
+            routing.issuer.as_ref(),
+            routing.settings.saf_idt_lifetime_seconds,
+            service,
+            caller.as_ref(),
+            &mut parts,
+        )
+        .await;
         match produced {
             Err(why) => {
                 failure.get_or_insert(why);

@@ -1,6 +1,7 @@
 //! The upstream HTTP/1.1 client. Plain TCP for `http://` instances and
-//! rustls (ring provider, the `pki::tls::client_config` of
-//! `zowe.verifyCertificates`) for `https://` ones.
+//! rustls (ring provider, the `pki::tls` client config of
+//! `zowe.verifyCertificates` and `zowe.network.client.tls`) for `https://`
+//! ones.
 //!
 //! Two ways to an instance:
 //!
@@ -468,8 +469,8 @@ async fn exchange(
             match head {
                 // Interim responses (100 Continue, 103 Early Hints) are not
                 // passed on: the request has gone whole already.
-                Parsed::Interim => continue,
-                Parsed::Final(head) => return Ok((head, buf)),
+                UpstreamHead::Interim => continue,
+                UpstreamHead::Final(head) => return Ok((head, buf)),
             }
         }
         if buf.len() >= MAX_HEAD {
@@ -514,13 +515,16 @@ pub(crate) struct ResponseHead {
     pub(crate) keep_alive: bool,
 }
 
-pub(crate) enum Parsed {
+/// A response head read off an upstream connection.
+pub(crate) enum UpstreamHead {
+    /// A 1xx answer other than 101: another head follows.
     Interim,
+    /// The response.
     Final(ResponseHead),
 }
 
 /// Parses one response head off the front of `buf`; `None` = incomplete.
-pub(crate) fn parse_head(buf: &mut BytesMut, head_only: bool) -> io::Result<Option<Parsed>> {
+pub(crate) fn parse_head(buf: &mut BytesMut, head_only: bool) -> io::Result<Option<UpstreamHead>> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Response::new(&mut slots);
     let len = match parsed.parse(buf) {
@@ -535,7 +539,7 @@ pub(crate) fn parse_head(buf: &mut BytesMut, head_only: bool) -> io::Result<Opti
             return Err(invalid("an upgrade that was not asked for"));
         }
         buf.advance(len);
-        return Ok(Some(Parsed::Interim));
+        return Ok(Some(UpstreamHead::Interim));
     }
     let http11 = parsed.version == Some(1);
     let mut headers = HeaderMap::with_capacity(parsed.headers.len());
@@ -599,7 +603,7 @@ pub(crate) fn parse_head(buf: &mut BytesMut, head_only: bool) -> io::Result<Opti
     let mut response = Response::new(());
     *response.status_mut() = status;
     *response.headers_mut() = headers;
-    Ok(Some(Parsed::Final(ResponseHead {
+    Ok(Some(UpstreamHead::Final(ResponseHead {
         response,
         keep_alive: !close && framing != Framing::UntilClose,
         framing,
@@ -778,14 +782,14 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
-    fn head(raw: &str) -> io::Result<Option<Parsed>> {
+    fn head(raw: &str) -> io::Result<Option<UpstreamHead>> {
         parse_head(&mut BytesMut::from(raw), false)
     }
 
     fn framing(raw: &str) -> (Framing, bool) {
         match head(raw).unwrap().unwrap() {
-            Parsed::Final(h) => (h.framing, h.keep_alive),
-            Parsed::Interim => panic!("interim"),
+            UpstreamHead::Final(h) => (h.framing, h.keep_alive),
+            UpstreamHead::Interim => panic!("interim"),
         }
     }
 
@@ -822,7 +826,7 @@ mod tests {
         );
         assert!(matches!(
             head("HTTP/1.1 100 Continue\r\n\r\n").unwrap(),
-            Some(Parsed::Interim)
+            Some(UpstreamHead::Interim)
         ));
         assert!(head("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n")
             .unwrap()

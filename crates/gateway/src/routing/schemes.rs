@@ -3,15 +3,19 @@
 //! credential cannot be produced yields `Err(message)`: the caller forwards
 //! the request without credentials and sets `X-Zowe-Auth-Failure`.
 
+use std::sync::Arc;
+
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
 use http::request::Parts;
 use http::{header, HeaderName, HeaderValue};
 
-use super::{Routing, Service};
+use super::services::{Scheme, Service};
+use super::tickets::PassTicketIssuer;
 use crate::error::ApiError;
 use crate::extract::{token_from, Authenticated, Via};
-use crate::server::PeerCertificates;
+use crate::headers::{is_certificate_header, remove_headers};
+use crate::peer::PeerCertificates;
 use crate::state::AppState;
 
 /// Cookies that carry credentials (names, or prefixes ending in `*`).
@@ -44,8 +48,8 @@ fn is_credential_cookie(name: &str) -> bool {
 
 /// Removes every inbound credential, keeping the other cookies.
 pub fn strip_credentials(parts: &mut Parts) {
-    crate::routes::remove_headers(&mut parts.headers, |n| {
-        CREDENTIAL_HEADERS.contains(n) || crate::routes::is_certificate_header(n)
+    remove_headers(&mut parts.headers, |n| {
+        CREDENTIAL_HEADERS.contains(n) || is_certificate_header(n)
     });
     if parts.headers.contains_key(header::COOKIE) {
         let mut others = String::new();
@@ -106,7 +110,8 @@ pub fn failure_text(e: &ApiError) -> String {
 /// credentials are stripped whatever happens.
 pub async fn apply(
     state: &AppState,
-    routing: &Routing,
+    issuer: Option<&Arc<dyn PassTicketIssuer>>,
+    saf_idt_lifetime_seconds: i64,
     service: &Service,
     caller: Option<&Authenticated>,
     parts: &mut Parts,
@@ -118,7 +123,7 @@ pub async fn apply(
         .filter(|_| caller.is_some_and(|c| c.via() == Via::Token))
         .map(str::to_owned);
     strip_credentials(parts);
-    if service.scheme == super::Scheme::X509 {
+    if service.scheme == Scheme::X509 {
         // The TLS peer certificate is the credential, whoever the caller is.
         return x509(service, parts);
     }
@@ -127,7 +132,7 @@ pub async fn apply(
         return Ok(());
     };
     let user = caller.user().to_owned();
-    use super::Scheme as S;
+    use Scheme as S;
     match service.scheme {
         S::Bypass => Ok(()),
         S::ZoweJwt | S::Zosmf => {
@@ -152,9 +157,8 @@ pub async fn apply(
             let applid = service.applid.clone().ok_or_else(|| {
                 "ZWEAG141E The service defines no applid for PassTickets".to_owned()
             })?;
-            let issuer = routing
-                .issuer
-                .clone()
+            let issuer = issuer
+                .cloned()
                 .ok_or_else(|| "ZWEAG141E PassTickets are not available".to_owned())?;
             let (u, a) = (user.clone(), applid.clone());
             let ticket = tokio::task::spawn_blocking(move || issuer.passticket(&u, &a))
@@ -176,7 +180,7 @@ pub async fn apply(
                 .ok_or_else(|| "ZWEAG151E The service defines no applid for SAF IDTs".to_owned())?;
             let idt = state
                 .tokens()
-                .issue_saf_idt(&user, &applid, routing.settings.saf_idt_lifetime_seconds)
+                .issue_saf_idt(&user, &applid, saf_idt_lifetime_seconds)
                 .map_err(|_| "ZWEAG151E The SAF identity token could not be issued".to_owned())?;
             let v = HeaderValue::from_str(&idt).map_err(|_| "ZWEAG151E bad token".to_owned())?;
             parts.headers.insert("x-saf-token", v);
@@ -187,10 +191,9 @@ pub async fn apply(
 }
 
 fn x509(service: &Service, parts: &mut Parts) -> Result<(), String> {
-    let Some(PeerCertificates(chain)) = parts.extensions.get::<PeerCertificates>().cloned() else {
-        return Err("ZWEAG167E No client certificate provided in the request".into());
-    };
-    let Some(leaf) = chain.first() else {
+    // A clone of the chain's `Arc`: the headers are written below.
+    let peer = parts.extensions.get::<PeerCertificates>().cloned();
+    let Some(leaf) = peer.as_ref().and_then(PeerCertificates::leaf) else {
         return Err("ZWEAG167E No client certificate provided in the request".into());
     };
     let info = zgate_pki::x509::CertInfo::parse(leaf)

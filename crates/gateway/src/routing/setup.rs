@@ -17,7 +17,7 @@ use zgate_esm::{Esm, Issuer};
 use zgate_pki as pki;
 
 use super::{DefinitionErrors, PassTicketIssuer, Routing, RoutingSettings, TicketError};
-use crate::bootstrap::{keystore_params, truststore_params};
+use crate::bootstrap::{client_tls_params, keystore_params};
 
 /// The identity PassTickets are generated as.
 pub const SERVER_USER: &str = "ZWESVUSR";
@@ -57,20 +57,36 @@ pub enum RoutingSetupError {
     /// Bad service definitions.
     #[error("service definitions:\n{0}")]
     Definitions(#[from] DefinitionErrors),
+    /// `zowe.network.client.tls` names what the TLS library cannot do.
+    #[error("zowe.network.client.tls: {0}")]
+    ClientTls(pki::PkiError),
 }
 
-/// The routing for `config` (TLS per `zowe.verifyCertificates`).
+/// The routing for `config`: TLS to services per `zowe.verifyCertificates`
+/// and `zowe.network.client.tls`.
 pub fn routing(config: &Config, esm: Arc<Esm>) -> Result<Arc<Routing>, RoutingSetupError> {
     let mode = match config.verify_certificates {
         VerifyCertificates::Strict => pki::tls::VerifyMode::Strict,
         VerifyCertificates::NonStrict => pki::tls::VerifyMode::NonStrict,
         VerifyCertificates::Disabled => pki::tls::VerifyMode::dangerous_disabled(),
     };
-    let mut params = pki::tls::ClientTlsParams::new(truststore_params(config));
+    let mut params = client_tls_params(config);
     // The gateway presents its own certificate to services (x509 scheme).
     params.client_cert = keystore_params(config).ok();
-    let client_tls = match pki::tls::client_config(&params, mode) {
-        Ok(c) => Some(Arc::new(c)),
+    let client_tls = match pki::tls::client_config_with_warnings(&params, mode) {
+        Ok((c, warnings)) => {
+            for warning in warnings {
+                tracing::warn!("zowe.network.client.tls: {warning}");
+            }
+            Some(Arc::new(c))
+        }
+        // Settings no connection could be made with refuse the start, as
+        // the server's do.
+        Err(
+            error @ (pki::PkiError::UnsupportedCurves { .. } | pki::PkiError::NoUsableCipherSuite),
+        ) => return Err(RoutingSetupError::ClientTls(error)),
+        // The stores may be missing or unreadable: plain `http` services
+        // are still served.
         Err(error) => {
             tracing::warn!(%error, "no TLS to https services");
             None

@@ -1,0 +1,272 @@
+//! The API ML authentication endpoints (spec section 5): login, logout,
+//! query, refresh, the public keys, and the SAF check.
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{refuse_other_methods, ApiError};
+use crate::extract::{
+    authenticate_certificate, basic_from, token_from, user_id, AnyCaller, AuthenticatedToken,
+    Permitted, TOKEN_COOKIE,
+};
+use crate::peer::{PeerCertificates, RemoteAddr};
+use crate::security::{AccessLevel, AuthOutcome, Password};
+use crate::state::AppState;
+
+/// The endpoints served under every auth prefix, relative to it.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", refuse_other_methods(post(login)))
+        .route("/logout", refuse_other_methods(post(logout)))
+        .route("/query", refuse_other_methods(get(query)))
+        .route("/refresh", refuse_other_methods(post(refresh)))
+        .route("/keys/public", refuse_other_methods(get(keys_public_pem)))
+        .route(
+            "/keys/public/all",
+            refuse_other_methods(get(keys_public_all)),
+        )
+        .route(
+            "/keys/public/current",
+            refuse_other_methods(get(keys_public_current)),
+        )
+}
+
+/// The endpoints of the API Catalog's auth alias (login and logout only),
+/// relative to its prefix.
+pub fn catalog_routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", refuse_other_methods(post(login)))
+        .route("/logout", refuse_other_methods(post(logout)))
+}
+
+/// The SAF check, at its full path.
+pub fn saf_check_routes() -> Router<AppState> {
+    Router::new().route("/gateway/auth/check", refuse_other_methods(post(check)))
+}
+
+fn no_content() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn token_cookie(state: &AppState, token: &str) -> Result<HeaderValue, ApiError> {
+    let mut cookie = format!("{TOKEN_COOKIE}={token}; Path=/; SameSite=Strict; HttpOnly; Secure");
+    if let Some(max_age) = state.settings().cookie_max_age_seconds {
+        cookie.push_str(&format!("; Max-Age={max_age}"));
+    }
+    HeaderValue::from_str(&cookie).map_err(|_| ApiError::BackendUnavailable)
+}
+
+fn with_token_cookie(state: &AppState, token: &str) -> Result<Response, ApiError> {
+    let mut response = no_content();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, token_cookie(state, token)?);
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: Option<String>,
+    password: Option<String>,
+    #[serde(rename = "newPassword")]
+    new_password: Option<String>,
+    /// The MFA code, apart from the password.
+    #[serde(rename = "mfaToken")]
+    mfa_token: Option<String>,
+}
+
+/// POST login: Basic header or JSON body → 204 and the token cookie.
+async fn login(
+    State(state): State<AppState>,
+    remote: Option<Extension<RemoteAddr>>,
+    peer: Option<Extension<PeerCertificates>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let remote = remote
+        .map(|Extension(RemoteAddr(addr))| addr.to_string())
+        .unwrap_or_default();
+    let body = body.map_err(|_| ApiError::InvalidInput)?;
+    // The body must parse whenever there is one, even when the header wins.
+    let parsed: Option<LoginBody> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(serde_json::from_slice(&body).map_err(|_| ApiError::InvalidInput)?)
+    };
+    // A client certificate alone logs in as its mapped user.
+    if basic_from(&headers).is_none() && parsed.is_none() {
+        if let Some(Extension(peer)) = peer {
+            if let Some(result) = authenticate_certificate(Some(&peer), &state) {
+                let user = result?.user().to_string();
+                let issued = state.tokens().issue(&user)?;
+                tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded (client certificate)");
+                return with_token_cookie(&state, &issued.token);
+            }
+        }
+    }
+    let mfa_token = parsed
+        .as_ref()
+        .and_then(|b| b.mfa_token.clone())
+        .filter(|c| !c.is_empty())
+        .map(Password::new);
+    let (user, password, new_password) = match basic_from(&headers) {
+        Some(basic) => {
+            let (user, password) = basic?;
+            let new_password = parsed.and_then(|b| b.new_password);
+            (user, password, new_password)
+        }
+        None => {
+            let body = parsed.ok_or(ApiError::InvalidInput)?;
+            match (body.username, body.password) {
+                (Some(user), Some(password)) if !password.is_empty() => {
+                    (user_id(&user)?, Password::new(password), body.new_password)
+                }
+                _ => return Err(ApiError::InvalidInput),
+            }
+        }
+    };
+    let new_password = new_password.filter(|p| !p.is_empty()).map(Password::new);
+    match state
+        .authenticate_with_factor(user, password, new_password, mfa_token)
+        .await?
+    {
+        AuthOutcome::Authenticated { user } => {
+            let issued = state.tokens().issue(&user)?;
+            tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded");
+            with_token_cookie(&state, &issued.token)
+        }
+        AuthOutcome::InvalidCredentials => {
+            // The attempted user id is not logged: people type passwords into it.
+            tracing::info!(target: "zgate::audit", remote = %remote, "login failed: invalid credentials");
+            Err(ApiError::InvalidCredentials)
+        }
+        AuthOutcome::PasswordExpired => Err(ApiError::PasswordExpired),
+        AuthOutcome::NewPasswordInvalid => Err(ApiError::NewPasswordInvalid),
+        AuthOutcome::Revoked => Err(ApiError::UserRevoked),
+    }
+}
+
+/// POST logout: revokes the token everywhere (persisted).
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let token = token_from(&headers).ok_or(ApiError::TokenNotProvided)?;
+    match state.tokens().revoke(token) {
+        Ok(claims) => {
+            tracing::info!(target: "zgate::audit", user = %claims.sub, "logout");
+            Ok(no_content())
+        }
+        Err(zgate_auth::TokenError::Malformed) => Err(ApiError::UnparsableToken),
+        Err(error) => Err(error.into()),
+    }
+}
+
+#[derive(Serialize)]
+struct QueryResponse<'a> {
+    domain: &'a str,
+    #[serde(rename = "userId")]
+    user_id: &'a str,
+    creation: i64,
+    expiration: i64,
+}
+
+/// GET query: the claims of a valid token (dates in epoch milliseconds).
+async fn query(token: AuthenticatedToken) -> Response {
+    let claims = token.claims();
+    axum::Json(QueryResponse {
+        domain: &claims.dom,
+        user_id: &claims.sub,
+        creation: claims.iat.saturating_mul(1000),
+        expiration: claims.exp.saturating_mul(1000),
+    })
+    .into_response()
+}
+
+/// POST refresh (only when `allowTokenRefresh`): a new token, the old revoked.
+async fn refresh(
+    State(state): State<AppState>,
+    token: Result<AuthenticatedToken, ApiError>,
+) -> Result<Response, ApiError> {
+    // Off means absent: 404 whatever the credentials.
+    if !state.settings().allow_token_refresh {
+        return Err(ApiError::NotFound);
+    }
+    let token = token?;
+    let issued = state.tokens().refresh(token.token())?;
+    with_token_cookie(&state, &issued.token)
+}
+
+async fn keys_public_pem(State(state): State<AppState>) -> Response {
+    let mut response = Response::new(Body::from(state.tokens().current_key().pem()));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    response
+}
+
+async fn keys_public_all(State(state): State<AppState>) -> Response {
+    let keys: Vec<_> = state
+        .tokens()
+        .public_keys()
+        .iter()
+        .map(|k| k.jwk())
+        .collect();
+    axum::Json(serde_json::json!({ "keys": keys })).into_response()
+}
+
+async fn keys_public_current(State(state): State<AppState>) -> Response {
+    axum::Json(serde_json::json!({ "keys": [state.tokens().current_key().jwk()] })).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CheckRequest {
+    resource_class: String,
+    resource_name: String,
+    access_level: String,
+}
+
+/// POST /gateway/auth/check: a SAF resource check for the caller.
+async fn check(
+    State(state): State<AppState>,
+    caller: Permitted<AnyCaller>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|_| ApiError::InvalidCheckRequest)?;
+    let request: CheckRequest =
+        serde_json::from_slice(&body).map_err(|_| ApiError::InvalidCheckRequest)?;
+    let level = AccessLevel::parse(&request.access_level).ok_or(ApiError::InvalidCheckRequest)?;
+    // Names by RACF's rules, never trimmed: `"APIML.DENY.ME "` is no name,
+    // and must not be read as one a generic profile grants.
+    if zgate_esm::model::normalize_class(&request.resource_class).is_err()
+        || zgate_esm::model::normalize_resource_name(&request.resource_name).is_err()
+    {
+        return Err(ApiError::InvalidCheckRequest);
+    }
+    let allowed = state.security().check(
+        caller.user(),
+        &request.resource_class,
+        &request.resource_name,
+        level,
+    )?;
+    tracing::debug!(
+        target: "zgate::audit",
+        user = %caller.user(),
+        class = %request.resource_class,
+        resource = %request.resource_name,
+        level = level.as_str(),
+        allowed,
+        "SAF check"
+    );
+    if allowed {
+        Ok(no_content())
+    } else {
+        Err(ApiError::SafDenied {
+            user: caller.user().to_string(),
+        })
+    }
+}
