@@ -107,7 +107,7 @@ struct ClientArgs {
     /// Output directory (default <home>/keystore/clients).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Password of the client PKCS12 (default `pkcs12.password`).
+    /// Secret of the client PKCS12 (default `pkcs12.password`).
     #[arg(long, value_name = "P")]
     password: Option<String>,
     /// Replace existing files.
@@ -305,7 +305,7 @@ fn run_import(global: &Global, args: ImportArgs) -> anyhow::Result<ExitCode> {
             })?;
         pki::ImportSource::Pkcs12 {
             file,
-            password: pki::Password::new(password),
+            password: pki::Secret::new(password),
             alias: args.alias.or_else(|| configured.import_alias.clone()),
         }
     };
@@ -314,7 +314,7 @@ fn run_import(global: &Global, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let params = pki::ImportParams {
         dir: setup.dir,
         name: setup.name,
-        password: pki::Password::new(setup.password.clone()),
+        password: pki::Secret::new(setup.password.clone()),
         source,
         cas,
         legacy_pkcs12: args.pkcs12_legacy || setup.legacy,
@@ -365,11 +365,11 @@ fn run_client(global: &Global, args: ClientArgs) -> anyhow::Result<ExitCode> {
     }
     let params = pki::ClientCertParams {
         ca_keystore,
-        ca_password: pki::Password::new(setup.ca_password),
+        ca_password: pki::Secret::new(setup.ca_password),
         ca_alias,
         user: args.user,
         out_dir: args.out.unwrap_or_else(|| setup.dir.join("clients")),
-        password: pki::Password::new(args.password.unwrap_or(setup.password)),
+        password: pki::Secret::new(args.password.unwrap_or(setup.password)),
         dname: setup.dname,
         validity_days: setup.validity_days,
         key_type: args.key_type.into(),
@@ -405,7 +405,7 @@ fn doctor_params(args: &DoctorArgs, config: &Config) -> anyhow::Result<pki::Doct
             .keystore
             .clone()
             .unwrap_or_else(|| runtime.keystore.file.clone()),
-        password: pki::Password::new(keystore_password.clone()),
+        password: pki::Secret::new(keystore_password.clone()),
         alias: Some(
             args.alias
                 .clone()
@@ -423,7 +423,7 @@ fn doctor_params(args: &DoctorArgs, config: &Config) -> anyhow::Result<pki::Doct
             .truststore
             .clone()
             .unwrap_or_else(|| runtime.truststore.file.clone()),
-        password: pki::Password::new(truststore_password),
+        password: pki::Secret::new(truststore_password),
     });
     params.hostnames = if args.hostnames.is_empty() {
         let mut hosts = config.external_domains.clone();

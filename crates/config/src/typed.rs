@@ -1,6 +1,5 @@
 //! Phase two: the effective key table → typed, validated structs.
 
-use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -8,27 +7,7 @@ use crate::raw::RawValue;
 use crate::schema::{self, Kind};
 use crate::{ConfigError, Effective, Entry, Problem, Source};
 
-/// A password or other secret from the configuration. No `Debug` derive: it
-/// prints as `********`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    /// The secret itself, for the one place that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(********)")
-    }
-}
+pub use zgate_base::Secret;
 
 /// `zowe.verifyCertificates`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use crate::extract::{
     Permitted, TOKEN_COOKIE,
 };
 use crate::peer::{PeerCertificates, RemoteAddr};
-use crate::security::{AccessLevel, AuthOutcome, Password};
+use crate::security::{AccessLevel, AuthOutcome, Secret};
 use crate::state::AppState;
 
 /// The endpoints served under every auth prefix, relative to it.
@@ -114,7 +114,7 @@ async fn login(
         .as_ref()
         .and_then(|b| b.mfa_token.clone())
         .filter(|c| !c.is_empty())
-        .map(Password::new);
+        .map(Secret::new);
     let (user, password, new_password) = match basic_from(&headers) {
         Some(basic) => {
             let (user, password) = basic?;
@@ -125,13 +125,13 @@ async fn login(
             let body = parsed.ok_or(ApiError::InvalidInput)?;
             match (body.username, body.password) {
                 (Some(user), Some(password)) if !password.is_empty() => {
-                    (user_id(&user)?, Password::new(password), body.new_password)
+                    (user_id(&user)?, Secret::new(password), body.new_password)
                 }
                 _ => return Err(ApiError::InvalidInput),
             }
         }
     };
-    let new_password = new_password.filter(|p| !p.is_empty()).map(Password::new);
+    let new_password = new_password.filter(|p| !p.is_empty()).map(Secret::new);
     match state
         .authenticate_with_factor(user, password, new_password, mfa_token)
         .await?
@@ -239,7 +239,7 @@ async fn check(
     let body = body.map_err(|_| ApiError::InvalidCheckRequest)?;
     let request: CheckRequest =
         serde_json::from_slice(&body).map_err(|_| ApiError::InvalidCheckRequest)?;
-    let level = AccessLevel::parse(&request.access_level).ok_or(ApiError::InvalidCheckRequest)?;
+    let level = requested_level(&request.access_level).ok_or(ApiError::InvalidCheckRequest)?;
     // Names by RACF's rules, never trimmed: `"APIML.DENY.ME "` is no name,
     // and must not be read as one a generic profile grants.
     if zgate_esm::model::normalize_class(&request.resource_class).is_err()
@@ -268,5 +268,18 @@ async fn check(
         Err(ApiError::SafDenied {
             user: caller.user().to_string(),
         })
+    }
+}
+
+/// The levels API ML's SAF check takes (its `AccessLevel` enum: READ,
+/// UPDATE, CONTROL, ALTER, any case). RACF's abbreviations, NONE and EXECUTE
+/// are commands' words, not this endpoint's.
+fn requested_level(text: &str) -> Option<AccessLevel> {
+    match text.to_ascii_uppercase().as_str() {
+        "READ" => Some(AccessLevel::Read),
+        "UPDATE" => Some(AccessLevel::Update),
+        "CONTROL" => Some(AccessLevel::Control),
+        "ALTER" => Some(AccessLevel::Alter),
+        _ => None,
     }
 }

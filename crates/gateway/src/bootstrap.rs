@@ -69,7 +69,7 @@ pub fn keystore_params(config: &Config) -> Result<pki::KeystoreParams, StartErro
     }
     Ok(pki::KeystoreParams::Pkcs12 {
         file: ks.file.clone(),
-        password: pki::Password::new(ks.password.expose()),
+        password: pki::Secret::new(ks.password.expose()),
         alias: Some(config.certificate.keystore_alias.clone()).filter(|a| !a.is_empty()),
     })
 }
@@ -80,7 +80,7 @@ pub fn truststore_params(config: &Config) -> Option<pki::TruststoreParams> {
     if ts.store_type == "PKCS12" && ts.file.exists() {
         Some(pki::TruststoreParams::Pkcs12 {
             file: ts.file.clone(),
-            password: pki::Password::new(ts.password.expose()),
+            password: pki::Secret::new(ts.password.expose()),
         })
     } else if !config.certificate.pem_certificate_authorities.is_empty()
         && config
@@ -183,9 +183,9 @@ pub fn init_params(config: &Config, now: SystemTime) -> pki::InitParams {
     let setup = &config.setup_certificate;
     let mut params = pki::InitParams::with_defaults(setup.directory.clone(), now);
     params.name = setup.name.clone();
-    params.password = pki::Password::new(setup.password.expose());
+    params.password = pki::Secret::new(setup.password.expose());
     params.ca_alias = setup.ca_alias.clone();
-    params.ca_password = pki::Password::new(setup.ca_password.expose());
+    params.ca_password = pki::Secret::new(setup.ca_password.expose());
     params.dname = pki::Dname {
         ca_common_name: setup.ca_common_name.clone(),
         common_name: setup.common_name.clone(),

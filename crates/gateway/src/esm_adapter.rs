@@ -10,7 +10,7 @@ use zgate_auth::{PatRuleStore, RevocationStore, RuleKind, StoreError, TokenHash}
 use zgate_esm::{Esm, Issuer, PatRule, VerifyOutcome};
 
 use crate::security::{
-    AccessLevel, AuthOutcome, BackendError, CertOutcome, Password, SecurityManager,
+    AccessLevel, AuthOutcome, BackendError, CertOutcome, Secret, SecurityManager,
 };
 
 /// The ESM as the gateway uses it.
@@ -21,12 +21,12 @@ impl SecurityManager for EsmSecurity {
     fn authenticate(
         &self,
         user: &str,
-        password: &Password,
-        new_password: Option<&Password>,
+        password: &Secret,
+        new_password: Option<&Secret>,
     ) -> Result<AuthOutcome, BackendError> {
         verify_outcome(
             self.0
-                .verify(user, password.expose(), new_password.map(Password::expose)),
+                .verify(user, password.expose(), new_password.map(Secret::expose)),
         )
     }
 
@@ -37,27 +37,21 @@ impl SecurityManager for EsmSecurity {
         resource: &str,
         level: AccessLevel,
     ) -> Result<bool, BackendError> {
-        let level = match level {
-            AccessLevel::Read => zgate_esm::AccessLevel::Read,
-            AccessLevel::Update => zgate_esm::AccessLevel::Update,
-            AccessLevel::Control => zgate_esm::AccessLevel::Control,
-            AccessLevel::Alter => zgate_esm::AccessLevel::Alter,
-        };
         Ok(self.0.check(user, class, resource, level).authorized())
     }
 
     fn authenticate_with_factor(
         &self,
         user: &str,
-        password: &Password,
-        new_password: Option<&Password>,
-        code: Option<&Password>,
+        password: &Secret,
+        new_password: Option<&Secret>,
+        code: Option<&Secret>,
     ) -> Result<AuthOutcome, BackendError> {
         verify_outcome(self.0.verify_with_factor(
             user,
             password.expose(),
-            new_password.map(Password::expose),
-            code.map(Password::expose),
+            new_password.map(Secret::expose),
+            code.map(Secret::expose),
         ))
     }
 

@@ -14,7 +14,7 @@ use zgate_auth::{Claims, TokenError};
 
 use crate::error::ApiError;
 use crate::peer::PeerCertificates;
-use crate::security::{AccessLevel, AuthOutcome, Password};
+use crate::security::{AccessLevel, AuthOutcome, Secret};
 use crate::state::AppState;
 
 /// The JWT cookie name.
@@ -42,7 +42,7 @@ pub fn token_from(headers: &HeaderMap) -> Option<&str> {
 
 /// Basic credentials, if the request carries an `Authorization: Basic` header.
 /// `Some(Err)` for a Basic header that does not decode.
-pub fn basic_from(headers: &HeaderMap) -> Option<Result<(String, Password), ApiError>> {
+pub fn basic_from(headers: &HeaderMap) -> Option<Result<(String, Secret), ApiError>> {
     let auth = headers.get(header::AUTHORIZATION)?;
     let text = match auth.to_str() {
         Ok(text) => text,
@@ -63,7 +63,7 @@ pub fn basic_from(headers: &HeaderMap) -> Option<Result<(String, Password), ApiE
     // Split at the first ':'; passwords may contain ':'.
     match decoded.split_once(':') {
         Some((user, password)) if !password.is_empty() => match user_id(user) {
-            Ok(user) => Some(Ok((user, Password::new(password.to_string())))),
+            Ok(user) => Some(Ok((user, Secret::new(password.to_string())))),
             Err(e) => Some(Err(e)),
         },
         _ => Some(Err(ApiError::InvalidInput)),

@@ -32,7 +32,7 @@ pub enum LoginOutcome {
     Success,
     /// Unknown user or wrong password.
     InvalidCredentials,
-    /// Password expired.
+    /// Secret expired.
     PasswordExpired,
     /// New password rejected.
     NewPasswordInvalid,

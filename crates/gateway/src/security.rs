@@ -4,28 +4,7 @@
 //! tests may implement it in-process. No method has a default: a backend
 //! that forgets one does not compile, rather than allowing by omission.
 
-use std::fmt;
-
-/// A password (or new password) from a request. No `Debug` with content, no
-/// `Display`: it cannot end up in a log line by accident.
-pub struct Password(String);
-
-impl Password {
-    /// Wraps a password.
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-    /// The password, for the security manager only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(********)")
-    }
-}
+pub use zgate_base::Secret;
 
 /// The result of a password verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,40 +24,7 @@ pub enum AuthOutcome {
     Revoked,
 }
 
-/// A SAF access level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum AccessLevel {
-    /// READ.
-    Read,
-    /// UPDATE.
-    Update,
-    /// CONTROL.
-    Control,
-    /// ALTER.
-    Alter,
-}
-
-impl AccessLevel {
-    /// Parses `READ`, `UPDATE`, `CONTROL`, `ALTER` (any case).
-    pub fn parse(text: &str) -> Option<Self> {
-        match text.to_ascii_uppercase().as_str() {
-            "READ" => Some(Self::Read),
-            "UPDATE" => Some(Self::Update),
-            "CONTROL" => Some(Self::Control),
-            "ALTER" => Some(Self::Alter),
-            _ => None,
-        }
-    }
-    /// The RACF name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "READ",
-            Self::Update => "UPDATE",
-            Self::Control => "CONTROL",
-            Self::Alter => "ALTER",
-        }
-    }
-}
+pub use zgate_base::AccessLevel;
 
 /// The security manager could not answer (database down, ...). Its text goes
 /// to the log, never to the client.
@@ -94,8 +40,8 @@ pub trait SecurityManager: Send + Sync + 'static {
     fn authenticate(
         &self,
         user: &str,
-        password: &Password,
-        new_password: Option<&Password>,
+        password: &Secret,
+        new_password: Option<&Secret>,
     ) -> Result<AuthOutcome, BackendError>;
 
     /// Whether `user` has at least `level` to `resource` in `class`.
@@ -115,9 +61,9 @@ pub trait SecurityManager: Send + Sync + 'static {
     fn authenticate_with_factor(
         &self,
         user: &str,
-        password: &Password,
-        new_password: Option<&Password>,
-        code: Option<&Password>,
+        password: &Secret,
+        new_password: Option<&Secret>,
+        code: Option<&Secret>,
     ) -> Result<AuthOutcome, BackendError>;
 
     /// Maps a client certificate (DER) to a user. A backend without

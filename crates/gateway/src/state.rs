@@ -6,7 +6,7 @@ use zgate_auth::{PatService, TokenService};
 
 use crate::error::ApiError;
 use crate::metrics::{LoginOutcome, Metrics};
-use crate::security::{AccessLevel, AuthOutcome, CertOutcome, Password, SecurityManager};
+use crate::security::{AccessLevel, AuthOutcome, CertOutcome, Secret, SecurityManager};
 
 /// The class of the gateway's own SAF resources (API ML's
 /// `serviceResourceClass`, default `ZOWE`).
@@ -28,7 +28,7 @@ struct Inner {
     tokens: Arc<TokenService>,
     settings: Settings,
     metrics: Metrics,
-    /// Password hashing is slow and memory-hungry on purpose (argon2id,
+    /// Secret hashing is slow and memory-hungry on purpose (argon2id,
     /// 19 MiB each): bound how many run at once so a login flood queues
     /// instead of exhausting memory with blocking threads.
     hashing: Arc<tokio::sync::Semaphore>,
@@ -133,8 +133,8 @@ impl AppState {
     pub async fn authenticate(
         &self,
         user: String,
-        password: Password,
-        new_password: Option<Password>,
+        password: Secret,
+        new_password: Option<Secret>,
     ) -> Result<AuthOutcome, ApiError> {
         self.authenticate_with_factor(user, password, new_password, None)
             .await
@@ -146,9 +146,9 @@ impl AppState {
     pub async fn authenticate_with_factor(
         &self,
         user: String,
-        password: Password,
-        new_password: Option<Password>,
-        code: Option<Password>,
+        password: Secret,
+        new_password: Option<Secret>,
+        code: Option<Secret>,
     ) -> Result<AuthOutcome, ApiError> {
         let Ok(permit) = self.0.hashing.clone().acquire_owned().await else {
             return Err(ApiError::BackendUnavailable);

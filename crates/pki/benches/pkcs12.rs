@@ -16,7 +16,7 @@ fn benches(c: &mut Criterion) {
         SystemTime::now(),
     ))
     .unwrap();
-    let password = pki::Password::new("password");
+    let password = pki::Secret::new("password");
     let keystore = pki::KeystoreParams::Pkcs12 {
         file: report.keystore.clone(),
         password: password.clone(),

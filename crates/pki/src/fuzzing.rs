@@ -5,7 +5,7 @@ use std::path::Path;
 
 use rustls::pki_types::CertificateDer;
 
-use crate::store::{parse_certs, parse_private_key, Keystore, Password};
+use crate::store::{parse_certs, parse_private_key, Keystore, Secret};
 use crate::x509::{key_algorithm, key_matches_cert, CertInfo};
 
 /// The passwords of the Zowe sample keystores the corpus starts from; a
@@ -37,7 +37,7 @@ fn inspect_chain(chain: &[CertificateDer<'_>]) {
 pub fn pkcs12(data: &[u8]) {
     let origin = Path::new("fuzz.p12");
     for password in PASSWORDS {
-        let Ok(store) = Keystore::from_pkcs12(data, &Password::new(password), origin) else {
+        let Ok(store) = Keystore::from_pkcs12(data, &Secret::new(password), origin) else {
             continue;
         };
         let _ = store.key_aliases();

@@ -14,7 +14,7 @@ use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 use crate::error::{PkiError, Result};
 use crate::fsutil::{self, Staging, PUBLIC_FILE_MODE, SECRET_FILE_MODE};
 use crate::store::{
-    certs_to_pem, KeyEntry, Keystore, Password, Pkcs12Encoding, PrivateKey, TrustedEntry,
+    certs_to_pem, KeyEntry, Keystore, Pkcs12Encoding, PrivateKey, Secret, TrustedEntry,
 };
 
 /// Key algorithm for generated key pairs.
@@ -134,11 +134,11 @@ pub struct InitParams {
     /// `pkcs12.name` (default `localhost`): server key alias and file prefix.
     pub name: String,
     /// `pkcs12.password` (default `password`).
-    pub password: Password,
+    pub password: Secret,
     /// `pkcs12.caAlias` (default `local_ca`).
     pub ca_alias: String,
     /// `pkcs12.caPassword` (default `local_ca_password`).
-    pub ca_password: Password,
+    pub ca_password: Secret,
     /// Subject fields.
     pub dname: Dname,
     /// Validity in days (default 3650).
@@ -167,9 +167,9 @@ impl InitParams {
         Self {
             dir,
             name: "localhost".into(),
-            password: Password::new("password"),
+            password: Secret::new("password"),
             ca_alias: "local_ca".into(),
-            ca_password: Password::new("local_ca_password"),
+            ca_password: Secret::new("local_ca_password"),
             dname: Dname::default(),
             validity_days: 3650,
             sans: Vec::new(),
@@ -292,7 +292,7 @@ fn check_name(kind: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_password(kind: &str, password: &Password) -> Result<()> {
+fn check_password(kind: &str, password: &Secret) -> Result<()> {
     if password.expose().is_empty() {
         return Err(PkiError::InvalidInput(format!("{kind} must not be empty")));
     }
@@ -536,15 +536,15 @@ pub struct ClientCertParams {
     /// The local CA keystore (`<dir>/local_ca/local_ca.keystore.p12`).
     pub ca_keystore: PathBuf,
     /// Its password.
-    pub ca_password: Password,
+    pub ca_password: Secret,
     /// The CA's key alias.
     pub ca_alias: String,
     /// The user ID the certificate is for (its CN).
     pub user: String,
     /// Output directory.
     pub out_dir: PathBuf,
-    /// Password of the client PKCS12.
-    pub password: Password,
+    /// Secret of the client PKCS12.
+    pub password: Secret,
     /// OU/O/L/ST/C of the subject (the CN is the user ID).
     pub dname: Dname,
     /// Validity in days.

@@ -11,7 +11,7 @@ use rustls::pki_types::CertificateDer;
 use crate::error::{PkiError, Result};
 use crate::fsutil::{self, Staging, PUBLIC_FILE_MODE, SECRET_FILE_MODE};
 use crate::store::{
-    certs_to_pem, read_certs, read_private_key, KeyEntry, Keystore, Password, Pkcs12Encoding,
+    certs_to_pem, read_certs, read_private_key, KeyEntry, Keystore, Pkcs12Encoding, Secret,
     TrustedEntry,
 };
 use crate::x509::{key_matches_cert, CertInfo};
@@ -24,7 +24,7 @@ pub enum ImportSource {
         /// The keystore.
         file: PathBuf,
         /// Its password.
-        password: Password,
+        password: Secret,
         /// The key alias; `None` takes the only key entry.
         alias: Option<String>,
     },
@@ -44,8 +44,8 @@ pub struct ImportParams {
     pub dir: PathBuf,
     /// `pkcs12.name`: output directory and file prefix (default `localhost`).
     pub name: String,
-    /// Password of the written keystore and truststore (`pkcs12.password`).
-    pub password: Password,
+    /// Secret of the written keystore and truststore (`pkcs12.password`).
+    pub password: Secret,
     /// The key to import.
     pub source: ImportSource,
     /// More CA certificates (PEM/DER files) to trust.

@@ -41,7 +41,7 @@
 //! Where keys come from: [`KeystoreParams::Pkcs12`] `{ file, password, alias }`
 //! (`zowe.certificate.keystore.*`) or [`KeystoreParams::Pem`] `{ key, certificate }`
 //! (`zowe.certificate.pem.*`); trust from [`TruststoreParams::Pkcs12`] or
-//! [`TruststoreParams::Pem`]. Passwords are [`Password`], which never prints.
+//! [`TruststoreParams::Pem`]. Passwords are [`Secret`], which never prints.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -66,8 +66,8 @@ pub use generate::{
 pub use import::{import, ImportParams, ImportReport, ImportSource};
 pub use signing::{signing_key, JwtAlgorithm, SigningKey};
 pub use store::{
-    is_keyring_url, load_key, load_trusted, KeyEntry, Keystore, KeystoreParams, Password,
-    Pkcs12Encoding, PrivateKey, TrustedEntry, TruststoreParams,
+    is_keyring_url, load_key, load_trusted, KeyEntry, Keystore, KeystoreParams, Pkcs12Encoding,
+    PrivateKey, Secret, TrustedEntry, TruststoreParams,
 };
 pub use tls::{
     ClientAuth, ClientTlsParams, ServerTlsParams, TlsVersion, VerifyMode, VerifySetting,

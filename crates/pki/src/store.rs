@@ -2,35 +2,15 @@
 //! PEM. The in-memory model is deliberately small: private-key entries (key +
 //! chain, leaf first) and trusted-certificate entries, each under an alias, as
 //! keytool shows them (`PrivateKeyEntry`, `trustedCertEntry`).
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use der::{Decode, Encode};
 use p12_keystore::{EncryptionAlgorithm, KeyStore, KeyStoreEntry, MacAlgorithm};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+pub use zgate_base::Secret;
+
 use crate::error::{PkiError, Result};
-
-/// A keystore or key password. Never printed: `Debug` shows `***`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    /// Wrap a password.
-    pub fn new(password: impl Into<String>) -> Self {
-        Self(password.into())
-    }
-    /// The password itself, for the code that must use it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(***)")
-    }
-}
 
 /// A PKCS#8 private key (DER). No `Debug`, no `Display`.
 #[derive(Clone)]
@@ -135,7 +115,7 @@ impl Keystore {
     }
 
     /// Read a PKCS12 file.
-    pub fn read_pkcs12(path: &Path, password: &Password) -> Result<Self> {
+    pub fn read_pkcs12(path: &Path, password: &Secret) -> Result<Self> {
         refuse_keyring(path)?;
         let data = std::fs::read(path).map_err(|source| PkiError::Read {
             path: path.to_path_buf(),
@@ -145,7 +125,7 @@ impl Keystore {
     }
 
     /// Parse PKCS12 bytes; `origin` names the input in errors.
-    pub fn from_pkcs12(data: &[u8], password: &Password, origin: &Path) -> Result<Self> {
+    pub fn from_pkcs12(data: &[u8], password: &Secret, origin: &Path) -> Result<Self> {
         let archive = p12_keystore::Pkcs12Archive::from_pkcs12(data, password.expose())
             .map_err(|e| pkcs12_error(e, origin))?;
         let mut store = Keystore::default();
@@ -221,7 +201,7 @@ impl Keystore {
     }
 
     /// Encode as PKCS12.
-    pub fn to_pkcs12(&self, password: &Password, encoding: Pkcs12Encoding) -> Result<Vec<u8>> {
+    pub fn to_pkcs12(&self, password: &Secret, encoding: Pkcs12Encoding) -> Result<Vec<u8>> {
         let mut ks = KeyStore::new();
         for entry in &self.keys {
             let key = p12_keystore::PrivateKey::from_der(entry.key.pkcs8_der())
@@ -504,7 +484,7 @@ pub enum KeystoreParams {
         /// `keystore.file`
         file: PathBuf,
         /// `keystore.password`
-        password: Password,
+        password: Secret,
         /// `keystore.alias`; `None` takes the only key entry.
         alias: Option<String>,
     },
@@ -525,7 +505,7 @@ pub enum TruststoreParams {
         /// `truststore.file`
         file: PathBuf,
         /// `truststore.password`
-        password: Password,
+        password: Secret,
     },
     /// PEM files (`pem.certificateAuthorities`).
     Pem {
@@ -620,13 +600,13 @@ mod tests {
             b"hello",
             &[0x30, 0x03, 0x02, 0x01, 0x03],
         ] {
-            let err = Keystore::from_pkcs12(data, &Password::new("x"), Path::new("t.p12")).err();
+            let err = Keystore::from_pkcs12(data, &Secret::new("x"), Path::new("t.p12")).err();
             assert!(matches!(err, Some(PkiError::Malformed { .. })), "{err:?}");
         }
     }
 
     #[test]
     fn password_debug_hides_the_secret() {
-        assert_eq!(format!("{:?}", Password::new("s3cret")), "Password(***)");
+        assert_eq!(format!("{:?}", Secret::new("s3cret")), "Secret(********)");
     }
 }

@@ -103,11 +103,11 @@ fn init_with_bad_parameters_writes_nothing() {
             "garbage.pem is not a valid certificate file",
         ),
         (
-            Box::new(|p| p.password = pki::Password::new("")),
+            Box::new(|p| p.password = pki::Secret::new("")),
             "must not be empty",
         ),
         (
-            Box::new(|p| p.ca_password = pki::Password::new("abc")),
+            Box::new(|p| p.ca_password = pki::Secret::new("abc")),
             "at least 6 characters",
         ),
         (
@@ -139,7 +139,7 @@ fn try_import(dir: &Path, source: pki::ImportSource) -> pki::PkiError {
     pki::import(&pki::ImportParams {
         dir: dir.to_path_buf(),
         name: "localhost".into(),
-        password: pki::Password::new("password"),
+        password: pki::Secret::new("password"),
         source,
         cas: Vec::new(),
         legacy_pkcs12: false,
@@ -161,7 +161,7 @@ fn import_rejects_bad_keystores_before_writing() {
     let out = dir.path().join("out");
     let pkcs12 = |file: &Path, password: &str, alias: Option<&str>| pki::ImportSource::Pkcs12 {
         file: file.to_path_buf(),
-        password: pki::Password::new(password),
+        password: pki::Secret::new(password),
         alias: alias.map(str::to_string),
     };
     let cases = vec![
@@ -254,7 +254,7 @@ fn tls_and_signing_key_errors_are_clear() {
     let report = init_in(dir.path());
     let wrong = pki::KeystoreParams::Pkcs12 {
         file: report.keystore.clone(),
-        password: pki::Password::new("pass$word"),
+        password: pki::Secret::new("pass$word"),
         alias: Some("localhost".into()),
     };
     let err = pki::signing_key(&wrong).err().unwrap();
@@ -265,18 +265,18 @@ fn tls_and_signing_key_errors_are_clear() {
     assert!(matches!(err, pki::PkiError::WrongPassword { .. }), "{err}");
     let keyring = pki::KeystoreParams::Pkcs12 {
         file: "safkeyring://ZWESVUSR/ZoweKeyring".into(),
-        password: pki::Password::new("password"),
+        password: pki::Secret::new("password"),
         alias: None,
     };
     let err = pki::signing_key(&keyring).err().unwrap();
     assert!(err.to_string().contains("z/OS keyring"), "{err}");
-    // A Password never shows in Debug output.
+    // A Secret never shows in Debug output.
     let params = keystore_params(&report);
     assert!(
         !format!("{params:?}").contains("\"password\""),
         "{params:?}"
     );
-    assert!(format!("{params:?}").contains("Password(***)"));
+    assert!(format!("{params:?}").contains("Secret(********)"));
     // Bad TLS settings.
     assert!("TLSv1.1".parse::<pki::TlsVersion>().is_err());
     assert!("SOMETIMES".parse::<pki::VerifySetting>().is_err());
@@ -307,7 +307,7 @@ fn lock_restricts_every_file_and_directory() {
 fn damaged_inputs_never_panic() {
     let dir = tempfile::tempdir().unwrap();
     let report = init_in(dir.path());
-    let password = pki::Password::new("password");
+    let password = pki::Secret::new("password");
     let origin = Path::new("damaged");
     let keystore = std::fs::read(&report.keystore).unwrap();
     let legacy_dir = tempfile::tempdir().unwrap();

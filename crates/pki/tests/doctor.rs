@@ -79,12 +79,12 @@ fn wrong_passwords_fail_and_name_the_setting_to_fix() {
     let checks = doctor_for(&report, |p| {
         p.keystore = Some(pki::KeystoreParams::Pkcs12 {
             file: report.keystore.clone(),
-            password: pki::Password::new("wrong"),
+            password: pki::Secret::new("wrong"),
             alias: Some("localhost".into()),
         });
         p.truststore = Some(pki::TruststoreParams::Pkcs12 {
             file: report.truststore.clone(),
-            password: pki::Password::new("wrong"),
+            password: pki::Secret::new("wrong"),
         });
     });
     expect(
@@ -113,7 +113,7 @@ fn missing_alias_or_alias_without_key_fails_and_lists_key_aliases() {
         let checks = doctor_for(&report, |p| {
             p.keystore = Some(pki::KeystoreParams::Pkcs12 {
                 file: report.keystore.clone(),
-                password: pki::Password::new("password"),
+                password: pki::Secret::new("password"),
                 alias: Some(alias.into()),
             })
         });
@@ -147,8 +147,8 @@ fn key_not_matching_the_certificate_fails() {
     );
     // PKCS12 holding a mismatched pair (written through the store API, as no
     // tool will write one).
-    let store_a = pki::Keystore::read_pkcs12(&a.keystore, &pki::Password::new("password")).unwrap();
-    let store_b = pki::Keystore::read_pkcs12(&b.keystore, &pki::Password::new("password")).unwrap();
+    let store_a = pki::Keystore::read_pkcs12(&a.keystore, &pki::Secret::new("password")).unwrap();
+    let store_b = pki::Keystore::read_pkcs12(&b.keystore, &pki::Secret::new("password")).unwrap();
     let mixed = pki::Keystore {
         keys: vec![pki::KeyEntry {
             alias: "localhost".into(),
@@ -161,14 +161,14 @@ fn key_not_matching_the_certificate_fails() {
     std::fs::write(
         &file,
         mixed
-            .to_pkcs12(&pki::Password::new("password"), pki::Pkcs12Encoding::Modern)
+            .to_pkcs12(&pki::Secret::new("password"), pki::Pkcs12Encoding::Modern)
             .unwrap(),
     )
     .unwrap();
     let checks = doctor_for(&a, |p| {
         p.keystore = Some(pki::KeystoreParams::Pkcs12 {
             file: file.clone(),
-            password: pki::Password::new("password"),
+            password: pki::Secret::new("password"),
             alias: Some("localhost".into()),
         })
     });
@@ -456,7 +456,7 @@ fn unreadable_keystores_fail_and_z_os_keyrings_warn() {
         let checks = doctor_for(&report, |p| {
             p.keystore = Some(pki::KeystoreParams::Pkcs12 {
                 file,
-                password: pki::Password::new("password"),
+                password: pki::Secret::new("password"),
                 alias: None,
             })
         });
@@ -477,7 +477,7 @@ fn unreadable_keystores_fail_and_z_os_keyrings_warn() {
     let checks = doctor_for(&report, |p| {
         p.keystore = Some(pki::KeystoreParams::Pkcs12 {
             file: "safkeyring:////ZWESVUSR/ZoweKeyring".into(),
-            password: pki::Password::new("password"),
+            password: pki::Secret::new("password"),
             alias: Some("localhost".into()),
         })
     });

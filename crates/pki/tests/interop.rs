@@ -270,8 +270,8 @@ fn ec_key_and_extra_cas_are_stored_as_keytool_and_openssl_expect() {
 fn dollar_in_password_round_trips_through_keytool_and_openssl() {
     let dir = tempfile::tempdir().unwrap();
     let report = init_with(dir.path(), |p| {
-        p.password = pki::Password::new("pa$$w0rd$HOME");
-        p.ca_password = pki::Password::new("ca$1$2secret");
+        p.password = pki::Secret::new("pa$$w0rd$HOME");
+        p.ca_password = pki::Secret::new("ca$1$2secret");
     });
     assert_eq!(
         keytool_entries(&report.keystore, "pa$$w0rd$HOME"),
@@ -294,7 +294,7 @@ fn dollar_in_password_round_trips_through_keytool_and_openssl() {
         ],
     );
     // A password cut at the `$` (what an unquoted shell does) is refused.
-    let err = pki::Keystore::read_pkcs12(&report.keystore, &pki::Password::new("pa"))
+    let err = pki::Keystore::read_pkcs12(&report.keystore, &pki::Secret::new("pa"))
         .err()
         .unwrap();
     assert!(matches!(err, pki::PkiError::WrongPassword { .. }), "{err}");
@@ -342,10 +342,10 @@ fn import_pkcs12(
     pki::import(&pki::ImportParams {
         dir: out.to_path_buf(),
         name: "localhost".into(),
-        password: pki::Password::new("password"),
+        password: pki::Secret::new("password"),
         source: pki::ImportSource::Pkcs12 {
             file: file.to_path_buf(),
-            password: pki::Password::new(password),
+            password: pki::Secret::new(password),
             alias: alias.map(str::to_string),
         },
         cas: Vec::new(),
@@ -402,7 +402,7 @@ fn imports_keytool_genkeypair_modern_and_zwe_legacy() {
         );
         let key = pki::signing_key(&pki::KeystoreParams::Pkcs12 {
             file: report.keystore.clone(),
-            password: pki::Password::new("password"),
+            password: pki::Secret::new("password"),
             alias: Some("service".into()),
         })
         .unwrap();
@@ -558,7 +558,7 @@ fn imports_pem_key_and_chain() {
     let report = pki::import(&pki::ImportParams {
         dir: dir.path().join("out"),
         name: "gateway".into(),
-        password: pki::Password::new("changeit"),
+        password: pki::Secret::new("changeit"),
         source: pki::ImportSource::Pem { key: pkcs1, chain },
         cas: Vec::new(),
         legacy_pkcs12: true,
@@ -582,7 +582,7 @@ fn imports_pem_key_and_chain() {
 #[test]
 fn reads_the_real_zowe_keystores() {
     let zowe = zowe_testdata().join("keystore");
-    let pw = pki::Password::new("password");
+    let pw = pki::Secret::new("password");
     let store =
         pki::Keystore::read_pkcs12(&zowe.join("localhost/localhost.keystore.p12"), &pw).unwrap();
     let key = store.key("localhost").expect("localhost key entry");
@@ -613,7 +613,7 @@ fn reads_the_real_zowe_keystores() {
 
     let ca = pki::Keystore::read_pkcs12(
         &zowe.join("local_ca/localca.keystore.p12"),
-        &pki::Password::new("local_ca_password"),
+        &pki::Secret::new("local_ca_password"),
     )
     .unwrap();
     assert!(ca.key("localca").is_some());
@@ -646,11 +646,11 @@ fn client_certificate_is_for_client_auth_and_comes_with_its_racdcert_map() {
     let out = dir.path().join("clients");
     let report = pki::client_cert(&pki::ClientCertParams {
         ca_keystore: ca.ca_keystore.clone(),
-        ca_password: pki::Password::new("local_ca_password"),
+        ca_password: pki::Secret::new("local_ca_password"),
         ca_alias: "local_ca".into(),
         user: "ibmuser".into(),
         out_dir: out.clone(),
-        password: pki::Password::new("password"),
+        password: pki::Secret::new("password"),
         dname: pki::Dname::default(),
         validity_days: 365,
         key_type: pki::KeyType::Rsa2048,
@@ -697,11 +697,11 @@ fn client_certificate_is_for_client_auth_and_comes_with_its_racdcert_map() {
     // Not a valid user ID: nothing written.
     let mut bad = pki::ClientCertParams {
         ca_keystore: ca.ca_keystore.clone(),
-        ca_password: pki::Password::new("local_ca_password"),
+        ca_password: pki::Secret::new("local_ca_password"),
         ca_alias: "local_ca".into(),
         user: "not/a user".into(),
         out_dir: dir.path().join("bad"),
-        password: pki::Password::new("password"),
+        password: pki::Secret::new("password"),
         dname: pki::Dname::default(),
         validity_days: 365,
         key_type: pki::KeyType::EcP256,
@@ -714,7 +714,7 @@ fn client_certificate_is_for_client_auth_and_comes_with_its_racdcert_map() {
         Err(pki::PkiError::InvalidInput(_))
     ));
     bad.user = "user2".into();
-    bad.ca_password = pki::Password::new("wrong-password");
+    bad.ca_password = pki::Secret::new("wrong-password");
     assert!(matches!(
         pki::client_cert(&bad),
         Err(pki::PkiError::WrongPassword { .. })

@@ -229,7 +229,7 @@ async fn main() -> std::io::Result<()> {
     let tls = match arg(&args, "--tls-home") {
         Some(home) => {
             let home = std::path::PathBuf::from(home);
-            let pw = || zgate_pki::Password::new("password");
+            let pw = || zgate_pki::Secret::new("password");
             let params = zgate_pki::ServerTlsParams::new(
                 zgate_pki::KeystoreParams::Pkcs12 {
                     file: home.join("keystore/localhost/localhost.keystore.p12"),

@@ -16,7 +16,7 @@ use zgate_auth::{
 use zgate_gateway::routes::Gateway;
 use zgate_gateway::security::CertOutcome;
 use zgate_gateway::{
-    router, AccessLevel, AppState, AuthOutcome, BackendError, Password, SecurityManager, Settings,
+    router, AccessLevel, AppState, AuthOutcome, BackendError, Secret, SecurityManager, Settings,
 };
 
 pub const RSA_A: &[u8] = include_bytes!("../../../auth/testdata/rsa-a.pk8.der");
@@ -48,8 +48,8 @@ impl SecurityManager for TableSecurity {
     fn authenticate(
         &self,
         user: &str,
-        password: &Password,
-        new_password: Option<&Password>,
+        password: &Secret,
+        new_password: Option<&Secret>,
     ) -> Result<AuthOutcome, BackendError> {
         if *self.down.lock().unwrap() {
             return Err(BackendError("down".into()));
@@ -104,9 +104,9 @@ impl SecurityManager for TableSecurity {
     fn authenticate_with_factor(
         &self,
         user: &str,
-        password: &Password,
-        new_password: Option<&Password>,
-        code: Option<&Password>,
+        password: &Secret,
+        new_password: Option<&Secret>,
+        code: Option<&Secret>,
     ) -> Result<AuthOutcome, BackendError> {
         match code {
             None => self.authenticate(user, password, new_password),

@@ -55,7 +55,7 @@ pub fn init_with(dir: &Path, tweak: impl FnOnce(&mut pki::InitParams)) -> pki::I
 pub fn keystore_params(report: &pki::InitReport) -> pki::KeystoreParams {
     pki::KeystoreParams::Pkcs12 {
         file: report.keystore.clone(),
-        password: pki::Password::new("password"),
+        password: pki::Secret::new("password"),
         alias: Some("localhost".into()),
     }
 }
@@ -63,7 +63,7 @@ pub fn keystore_params(report: &pki::InitReport) -> pki::KeystoreParams {
 pub fn truststore_params(report: &pki::InitReport) -> pki::TruststoreParams {
     pki::TruststoreParams::Pkcs12 {
         file: report.truststore.clone(),
-        password: pki::Password::new("password"),
+        password: pki::Secret::new("password"),
     }
 }
 
