@@ -5,9 +5,9 @@ use std::error::Error as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use zgate_app::{App, AppError, Handle, Options};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use zgate_app::{App, AppError, Options};
 use zgate_config::LogFormat;
-use zgate_gateway::server::shutdown_signal;
 
 use crate::config_cmd::{load_or_report, EXIT_CONFIG};
 use crate::Global;
@@ -90,24 +90,45 @@ pub fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
             ca.display()
         );
     }
-    let local = app.local_addr();
-    println!(
-        "zgate: listening on https://localhost:{} (bound to {local}, ready in {} ms)",
-        local.port(),
-        started.elapsed().as_millis()
-    );
-
     // This runtime accepts connections and runs the housekeeping; requests
     // are served by the worker threads the app starts.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // Signals are handled from before the listening line: whoever reads it
+    // may signal at once.
+    let signals = {
+        let _entered = runtime.enter();
+        Signals::new().context("cannot handle signals")?
+    };
+    let local = app.local_addr();
+    println!(
+        "zgate: listening on https://localhost:{} (bound to {local}, ready in {} ms)",
+        local.port(),
+        started.elapsed().as_millis()
+    );
     let handle = app.handle();
     let served = runtime.block_on(async move {
-        let hup = tokio::spawn(reload_on_hangup(handle));
-        let served = app.run(shutdown_signal()).await;
-        hup.abort();
+        let Signals {
+            mut hangup,
+            mut terminate,
+            mut interrupt,
+        } = signals;
+        // SIGHUP asks the app to reload; the app logs what came of it.
+        let reloads = tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                let _ = handle.reload().await;
+            }
+        });
+        let shutdown = async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        };
+        let served = app.run(shutdown).await;
+        reloads.abort();
         served
     });
     if let Err(error) = served {
@@ -117,13 +138,22 @@ pub fn run(global: &Global, args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// SIGHUP asks the app to reload; the app logs what came of it.
-async fn reload_on_hangup(handle: Handle) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-        return;
-    };
-    while hup.recv().await.is_some() {
-        let _ = handle.reload().await;
+/// The signals `serve` answers: SIGHUP reloads, SIGTERM and SIGINT drain
+/// and stop.
+struct Signals {
+    hangup: Signal,
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl Signals {
+    /// Must run inside the runtime that will receive them.
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            hangup: signal(SignalKind::hangup())?,
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
     }
 }
 
