@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::watch;
-use zgate_app::{App, AppError, Handle, Health, Options, Reloaded};
+use zgate_app::{App, AppError, Handle, Health, Options, ReloadError, Reloaded};
 use zgate_auth::{Clock, SystemClock};
 use zgate_esm::{Esm, Issuer};
 
@@ -53,21 +53,13 @@ impl Zgate {
     /// [`Zgate::start`] with the clock the app and the test's ESM
     /// connection share.
     pub fn start_with_clock(home: &Path, overrides: &[&str], clock: Arc<dyn Clock>) -> Zgate {
-        zgate_app::prepare_home(home, true).unwrap();
-        let mut sets = vec!["zgate.server.address=127.0.0.1".to_owned()];
-        sets.extend(overrides.iter().map(|s| (*s).to_owned()));
-        let loaded = zgate_config::load(&zgate_config::LoadOptions {
-            home: home.to_path_buf(),
-            zowe_yaml: None,
-            overrides: sets,
-        })
-        .unwrap();
+        let config = load_config(home, overrides);
         let options = Options {
             port: Some(0),
             clock: clock.clone(),
             ..Options::default()
         };
-        let app = App::from_config(home, loaded.config.clone(), options).unwrap();
+        let app = App::from_config(home, config.clone(), options).unwrap();
         let handle = app.handle();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -87,7 +79,7 @@ impl Zgate {
         let zgate = Zgate {
             home: home.to_path_buf(),
             port,
-            config: loaded.config,
+            config,
             esm: Esm::open_with_clock(home, clock).unwrap(),
             waiter,
             stop: Some(stop),
@@ -156,7 +148,12 @@ impl Zgate {
     /// Asks the app to reload (SIGHUP's request) and returns what it
     /// applied.
     pub fn reload(&self) -> Reloaded {
-        self.waiter.block_on(self.handle.reload()).unwrap()
+        self.try_reload().unwrap()
+    }
+
+    /// [`Zgate::reload`], which may be refused.
+    pub fn try_reload(&self) -> Result<Reloaded, ReloadError> {
+        self.waiter.block_on(self.handle.reload())
     }
 
     /// The current reload generation.
@@ -219,10 +216,21 @@ impl Zgate {
         self.shut_down()
     }
 
-    fn shut_down(&mut self) -> Result<(), AppError> {
+    /// Completes the app's shutdown future (SIGTERM's part) and returns at
+    /// once.
+    pub fn request_stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+
+    /// Whether `run` has returned.
+    pub fn has_stopped(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    fn shut_down(&mut self) -> Result<(), AppError> {
+        self.request_stop();
         match self.thread.take() {
             Some(thread) => thread.join().unwrap(),
             None => Ok(()),
@@ -234,6 +242,22 @@ impl Drop for Zgate {
     fn drop(&mut self) {
         let _ = self.shut_down();
     }
+}
+
+/// The configuration of `home` (created with the defaults on a first
+/// start) as `zgate serve` loads it, with `--set` style `overrides`, bound
+/// to the loopback address.
+pub fn load_config(home: &Path, overrides: &[&str]) -> zgate_config::Config {
+    zgate_app::prepare_home(home, true).unwrap();
+    let mut sets = vec!["zgate.server.address=127.0.0.1".to_owned()];
+    sets.extend(overrides.iter().map(|s| (*s).to_owned()));
+    zgate_config::load(&zgate_config::LoadOptions {
+        home: home.to_path_buf(),
+        zowe_yaml: None,
+        overrides: sets,
+    })
+    .unwrap()
+    .config
 }
 
 /// Waits on `channel` until its value satisfies `want`, at most
