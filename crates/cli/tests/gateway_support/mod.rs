@@ -1,26 +1,122 @@
-//! Starting the real `zgate serve` in a temporary home for end-to-end tests.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+//! Starting the real `zgate serve` in a temporary home for end-to-end tests
+//! of the binary. The tests wait for what the process says (its stdout
+//! lines, its log lines on stderr) or for its exit, never for a time.
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+#[path = "../../../app/tests/support/backend.rs"]
+mod backend;
+#[path = "../../../app/tests/support/collected.rs"]
+mod collected;
+#[path = "../../../app/tests/support/curl.rs"]
+mod curl;
+
+pub use backend::{backend_exe, Backend};
+pub use collected::{response_end, Collected};
+pub use curl::{token_from_response, Curl};
 
 pub const ZGATE: &str = env!("CARGO_BIN_EXE_zgate");
+
+/// The longest any event of these tests may take before the test fails.
+pub const EVENT_DEADLINE: Duration = Duration::from_secs(120);
+
+/// Lines a process wrote, and a way to wait for one.
+#[derive(Default)]
+pub struct Lines {
+    /// The lines, and whether the stream has ended.
+    lines: Mutex<(Vec<String>, bool)>,
+    added: Condvar,
+}
+
+impl Lines {
+    /// Collects the lines of `stream` on a thread of its own, copying each
+    /// to `copy` when given.
+    pub fn collect(
+        stream: impl std::io::Read + Send + 'static,
+        copy: Option<std::fs::File>,
+    ) -> Arc<Lines> {
+        let lines = Arc::new(Lines::default());
+        let collected = lines.clone();
+        std::thread::spawn(move || {
+            let mut copy = copy;
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                if let Some(file) = &mut copy {
+                    let _ = writeln!(file, "{line}");
+                }
+                collected.lines.lock().unwrap().0.push(line);
+                collected.added.notify_all();
+            }
+            collected.lines.lock().unwrap().1 = true;
+            collected.added.notify_all();
+        });
+        lines
+    }
+
+    /// Every line so far.
+    pub fn all(&self) -> Vec<String> {
+        self.lines.lock().unwrap().0.clone()
+    }
+
+    /// Waits until the stream has ended (the process closed it), at most
+    /// `within`.
+    pub fn wait_for_end(&self, within: Duration) -> bool {
+        let lines = self.lines.lock().unwrap();
+        let (lines, _) = self
+            .added
+            .wait_timeout_while(lines, within, |(_, ended)| !*ended)
+            .unwrap();
+        lines.1
+    }
+
+    /// Waits for the first line from index `from` on that `f` maps to
+    /// something; its index and that something, or `None` after `within`.
+    pub fn wait_for<T>(
+        &self,
+        from: usize,
+        within: Duration,
+        mut f: impl FnMut(&str) -> Option<T>,
+    ) -> Option<(usize, T)> {
+        let deadline = Instant::now() + within;
+        let mut lines = self.lines.lock().unwrap();
+        let mut next = from;
+        loop {
+            while next < lines.0.len() {
+                if let Some(found) = f(&lines.0[next]) {
+                    return Some((next, found));
+                }
+                next += 1;
+            }
+            if lines.1 {
+                return None;
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            lines = self.added.wait_timeout(lines, left).unwrap().0;
+        }
+    }
+
+    /// How many lines there are so far.
+    pub fn len(&self) -> usize {
+        self.lines.lock().unwrap().0.len()
+    }
+}
 
 /// A running `zgate serve`; killed on drop.
 pub struct Server {
     pub child: Child,
     pub port: u16,
     pub home: PathBuf,
-    /// Everything it printed on stdout so far.
-    pub stdout: Arc<Mutex<Vec<String>>>,
-    /// Where its stderr (the logs) goes.
+    /// Its stdout lines.
+    pub stdout: Arc<Lines>,
+    /// Its log lines (stderr).
+    pub stderr: Arc<Lines>,
+    /// Where its logs are copied.
     pub log_file: PathBuf,
-    /// Requests made through [`Server::curl`] so far.
-    curls: std::cell::Cell<u32>,
+    client: Curl,
 }
 
 impl Server {
@@ -41,50 +137,41 @@ impl Server {
             .args(["serve", "--port", "0"])
             .args(serve_args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
+            .stderr(Stdio::piped())
             .env_remove("ZGATE_LOG")
             .spawn()
             .unwrap();
-        let stdout = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        let reader = BufReader::new(child.stdout.take().unwrap());
-        let lines = stdout.clone();
-        std::thread::spawn(move || {
-            for line in reader.lines().map_while(Result::ok) {
-                if let Some(rest) = line.strip_prefix("zgate: listening on https://localhost:") {
-                    let port: u16 = rest.split(' ').next().unwrap().parse().unwrap();
-                    let _ = tx.send(port);
-                }
-                lines.lock().unwrap().push(line);
-            }
+        let stdout = Lines::collect(child.stdout.take().unwrap(), None);
+        let stderr = Lines::collect(child.stderr.take().unwrap(), Some(log));
+        let listening = stdout.wait_for(0, EVENT_DEADLINE, |line| {
+            let rest = line.strip_prefix("zgate: listening on https://localhost:")?;
+            rest.split(' ').next()?.parse::<u16>().ok()
         });
-        let port = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(port) => port,
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "zgate serve did not start; stdout: {:?}; log: {}",
-                    stdout.lock().unwrap(),
-                    std::fs::read_to_string(&log_file).unwrap_or_default()
-                );
-            }
+        let Some((_, port)) = listening else {
+            let _ = child.kill();
+            panic!(
+                "zgate serve did not start; stdout: {:?}; log: {:?}",
+                stdout.all(),
+                stderr.all()
+            );
         };
         Server {
             child,
             port,
             home: home.to_path_buf(),
+            client: Curl::new(port, home),
             stdout,
+            stderr,
             log_file,
-            curls: std::cell::Cell::new(0),
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("https://localhost:{}{path}", self.port)
+        self.client.url(path)
     }
 
     pub fn ca_file(&self) -> PathBuf {
-        self.home.join("keystore/local_ca/local_ca.cer")
+        self.client.ca_file()
     }
 
     pub fn admin_password(&self) -> String {
@@ -94,72 +181,72 @@ impl Server {
             .to_string()
     }
 
-    /// `curl --cacert <CA> -s -i <args> <url>`: (status, headers+body text).
-    ///
-    /// Unless `args` name a protocol, calls alternate between HTTP/1.1 and
-    /// HTTP/2, so that every test drives both of the server's request paths
-    /// (its plain HTTP/1.1 loop and hyper's HTTP/2).
+    /// See [`Curl::curl`].
     pub fn curl(&self, args: &[&str], path: &str) -> (u16, String) {
-        let n = self.curls.get();
-        self.curls.set(n + 1);
-        let protocol = if args.iter().any(|a| a.starts_with("--http")) {
-            None
-        } else if n.is_multiple_of(2) {
-            Some("--http1.1")
-        } else {
-            Some("--http2")
-        };
-        let out = Command::new("curl")
-            .arg("--cacert")
-            .arg(self.ca_file())
-            .args(["-s", "-i", "--max-time", "30"])
-            .args(protocol)
-            .args(args)
-            .arg(self.url(path))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "curl failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).unwrap();
-        let status = text
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        (status, text)
+        self.client.curl(args, path)
     }
 
-    /// Logs in with Basic credentials through curl; returns the token.
+    /// See [`Curl::login`].
     pub fn login(&self, user: &str, password: &str) -> String {
-        let (status, text) = self.curl(
-            &["-X", "POST", "-u", &format!("{user}:{password}")],
-            "/gateway/api/v1/auth/login",
-        );
-        assert_eq!(status, 204, "{text}");
-        token_from_response(&text)
+        self.client.login(user, password)
     }
 
-    /// Sends SIGTERM and waits for the exit.
-    pub fn stop(mut self) -> std::process::ExitStatus {
+    /// Sends `signal` (a `kill` name: TERM, HUP).
+    pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        for _ in 0..300 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("zgate did not stop within 30 s of SIGTERM");
     }
 
+    /// Waits for the first log line from index `from` that contains
+    /// `needle`; its index.
+    pub fn wait_for_log(&self, from: usize, needle: &str) -> usize {
+        match self.stderr.wait_for(from, EVENT_DEADLINE, |line| {
+            line.contains(needle).then_some(())
+        }) {
+            Some((index, ())) => index,
+            None => panic!("no log line with {needle:?}: {:?}", self.stderr.all()),
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn stop(mut self) -> ExitStatus {
+        self.signal("TERM");
+        self.wait_for_exit()
+    }
+
+    /// Waits for the process to exit, at most [`EVENT_DEADLINE`].
+    pub fn wait_for_exit(&mut self) -> ExitStatus {
+        let pid = self.child.id();
+        let (exited, exit) = std::sync::mpsc::channel::<()>();
+        // A watchdog instead of a polling loop: `wait` blocks until the
+        // exit, and the watchdog kills a process that never gets there.
+        let watchdog = std::thread::spawn(move || {
+            if exit.recv_timeout(EVENT_DEADLINE).is_err() {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
+            }
+        });
+        let status = self.child.wait().unwrap();
+        let _ = exited.send(());
+        let _ = watchdog.join();
+        assert!(
+            status.code().is_some(),
+            "zgate did not exit within {EVENT_DEADLINE:?}: {status:?}"
+        );
+        // Everything it wrote is read (and its logs copied) once it ends.
+        assert!(
+            self.stdout.wait_for_end(EVENT_DEADLINE) && self.stderr.wait_for_end(EVENT_DEADLINE)
+        );
+        status
+    }
+
+    /// Everything it logged so far.
     pub fn logs(&self) -> String {
-        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+        self.stderr.all().join("\n")
     }
 }
 
@@ -168,21 +255,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-pub fn token_from_response(text: &str) -> String {
-    let line = text
-        .lines()
-        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
-        .unwrap_or_else(|| panic!("no Set-Cookie in {text}"));
-    let value = line.split_once(':').unwrap().1.trim();
-    value
-        .split(';')
-        .next()
-        .unwrap()
-        .strip_prefix("apimlAuthenticationToken=")
-        .unwrap()
-        .to_string()
 }
 
 /// Runs `zgate --home HOME args...` to completion.
@@ -234,90 +306,5 @@ pub fn client_cert(home: &Path, user: &str, out: &Path) -> ClientCert {
         cert: PathBuf::from(field("certificate:")),
         key: PathBuf::from(field("private key:")),
         map,
-    }
-}
-
-/// The test backend binary, next to the test executable's directory
-/// (target/debug), built or brought up to date once per test process.
-pub fn backend_exe() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().unwrap();
-            let path = exe
-                .parent()
-                .unwrap()
-                .parent()
-                .unwrap()
-                .join("zgate-test-backend");
-            let cargo = option_env!("CARGO").unwrap_or("cargo");
-            let mut build = Command::new(cargo);
-            build
-                .args(["build", "-q", "-p", "zgate-testbackend"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            // The variables cargo sets for a test process: build scripts that
-            // watch one (ring's watches CARGO_MANIFEST_DIR) would otherwise
-            // see it change, and this build and the next `cargo test` would
-            // each rebuild half the dependency tree.
-            for (name, _) in std::env::vars_os() {
-                let name = name.to_string_lossy().into_owned();
-                if name == "CARGO_MANIFEST_DIR"
-                    || name == "CARGO_MANIFEST_PATH"
-                    || name == "CARGO_CRATE_NAME"
-                    || name == "CARGO_PRIMARY_PACKAGE"
-                    || name == "CARGO_TARGET_TMPDIR"
-                    || name.starts_with("CARGO_PKG_")
-                    || name.starts_with("CARGO_BIN_")
-                {
-                    build.env_remove(name);
-                }
-            }
-            let st = build.status().unwrap();
-            assert!(
-                st.success() && path.exists(),
-                "cannot build zgate-test-backend"
-            );
-            path
-        })
-        .clone()
-}
-
-/// A `zgate-test-backend` that echoes what it receives; killed on drop.
-pub struct Backend {
-    pub child: Child,
-    pub port: u16,
-}
-
-impl Backend {
-    /// Starts the backend with `args` and waits for its port.
-    pub fn start(args: &[&str]) -> Backend {
-        let mut child = Command::new(backend_exe())
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .parse()
-            .unwrap();
-        Backend { child, port }
-    }
-
-    /// The instance base URL (with a context path of its own).
-    pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/base", self.port)
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -1,34 +1,20 @@
-//! End to end on the real `zgate serve`: client-certificate login
-//! with certificates from `zgate cert client` and `openssl` (curl --cert),
-//! PATs made from a certificate, TOTP codes from the real `oathtool`.
+//! End to end on zgate in this process: client-certificate login with
+//! certificates from the local CA (as `zgate cert client` issues them) and
+//! from `openssl` (curl --cert), PATs made from a certificate, TOTP codes
+//! from the real `oathtool` against the app's own clock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod gateway_support;
+mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
+use std::sync::Arc;
 
-use gateway_support::*;
+use support::*;
+use zgate_auth::{Clock as _, ManualClock, SystemClock};
 
 const X509_ON: &str = "components.gateway.apiml.security.x509.enabled=true";
 const PAT_ON: &str = "components.gateway.apiml.security.personalAccessToken.enabled=true";
-
-fn esm(home: &Path, command: &str) -> String {
-    let out = zgate(home, &["esm", command]);
-    assert!(
-        out.status.success(),
-        "{command}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Waits until the gateway picked up ESM changes (it reloads every second).
-fn settle() {
-    std::thread::sleep(Duration::from_millis(2_500));
-}
 
 fn status_of(text: &str) -> String {
     text.split("\"messageNumber\":\"")
@@ -41,18 +27,18 @@ fn status_of(text: &str) -> String {
 fn client_certificates_log_in_and_make_pats() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let server = Server::start(&home, &["--set", X509_ON, "--set", PAT_ON], &[]);
+    let server = Zgate::start(&home, &[X509_ON, PAT_ON]);
     let out = dir.path().join("clients");
-    esm(&home, "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");
-    esm(&home, "ADDUSER BOB PASSWORD(BOBPW1) NOEXPIRED");
+    server.esm("ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");
+    server.esm("ADDUSER BOB PASSWORD(BOBPW1) NOEXPIRED");
     let ClientCert {
         cert: alice_cert,
         key: alice_key,
         map,
-    } = client_cert(&home, "alice", &out);
+    } = server.client_cert("alice", &out);
     assert!(map.contains("ID(ALICE)"), "{map}");
-    esm(&home, &map);
-    let listing = esm(&home, "RACDCERT LISTMAP ID(ALICE)");
+    server.esm(&map);
+    let listing = server.esm("RACDCERT LISTMAP ID(ALICE)");
     assert!(
         listing.contains("Mapping information for user ALICE"),
         "{listing}"
@@ -61,8 +47,7 @@ fn client_certificates_log_in_and_make_pats() {
         cert: bob_cert,
         key: bob_key,
         ..
-    } = client_cert(&home, "bob", &out);
-    settle();
+    } = server.client_cert("bob", &out);
 
     let cert_args = |c: &PathBuf, k: &PathBuf| -> Vec<String> {
         vec![
@@ -234,15 +219,10 @@ fn client_certificates_log_in_and_make_pats() {
         (401, "ZWEAG161E"),
         "{text}"
     );
-    esm(
-        &home,
-        &format!("RACDCERT MAP ID(BOB) IDNFILTER('{idn}') WITHLABEL('any-local')"),
-    );
-    esm(
-        &home,
-        "RACDCERT MAP ID(ALICE) SDNFILTER('OU=QA.O=ELSEWHERE.C=US') WITHLABEL('qa')",
-    );
-    settle();
+    server.esm(&format!(
+        "RACDCERT MAP ID(BOB) IDNFILTER('{idn}') WITHLABEL('any-local')"
+    ));
+    server.esm("RACDCERT MAP ID(ALICE) SDNFILTER('OU=QA.O=ELSEWHERE.C=US') WITHLABEL('qa')");
     // Subject partial beats issuer full.
     let (status, text) = curl(
         with(&["-X", "POST"], &t_cert, &t_key),
@@ -265,8 +245,7 @@ fn client_certificates_log_in_and_make_pats() {
     assert_eq!(status, 204, "{text}");
 
     // Revoked user: as for revoked.
-    esm(&home, "ALTUSER ALICE REVOKE");
-    settle();
+    server.esm("ALTUSER ALICE REVOKE");
     let (status, text) = curl(
         with(&["-X", "POST"], &alice_cert, &alice_key),
         "/gateway/api/v1/auth/login",
@@ -357,15 +336,14 @@ fn client_certificates_log_in_and_make_pats() {
 fn client_certificates_are_ignored_when_x509_is_off() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let server = Server::start(&home, &[], &[]);
-    esm(&home, "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");
+    let server = Zgate::start(&home, &[]);
+    server.esm("ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");
     let ClientCert {
         cert: c,
         key: k,
         map,
-    } = client_cert(&home, "alice", &dir.path().join("c"));
-    esm(&home, &map);
-    settle();
+    } = server.client_cert("alice", &dir.path().join("c"));
+    server.esm(&map);
     let (status, text) = server.curl(
         &[
             "-X",
@@ -408,12 +386,9 @@ fn param<'a>(uri: &'a str, name: &str) -> &'a str {
         .unwrap()
 }
 
-fn oathtool(uri: &str, offset_s: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + offset_s;
+/// The code `oathtool` computes for `offset_s` seconds after `clock`'s now.
+fn oathtool(uri: &str, clock: &ManualClock, offset_s: i64) -> String {
+    let now = clock.now_ms() / 1000 + offset_s;
     let out = Command::new("oathtool")
         .arg(format!(
             "--totp={}",
@@ -430,11 +405,16 @@ fn oathtool(uri: &str, offset_s: i64) -> String {
 }
 
 #[test]
-fn totp_codes_from_oathtool_log_in_through_serve() {
+fn totp_codes_from_oathtool_log_in() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let server = Server::start(&home, &[], &[]);
-    esm(&home, "ADDUSER ALICE PHRASE('alpha:beta 1234') NOEXPIRED");
+    // The app's clock stands still in the middle of a 30 s step: the codes
+    // oathtool computes for "now" and the steps around it are exact, and no
+    // step boundary passes during the test.
+    let now = SystemClock.now_ms();
+    let clock = Arc::new(ManualClock::new(now - now % 30_000 + 15_000));
+    let server = Zgate::start_with_clock(&home, &[], clock.clone());
+    server.esm("ADDUSER ALICE PHRASE('alpha:beta 1234') NOEXPIRED");
     let login = |password: &str| {
         server.curl(
             &["-X", "POST", "-u", &format!("ALICE:{password}")],
@@ -442,16 +422,14 @@ fn totp_codes_from_oathtool_log_in_through_serve() {
         )
     };
     for (alg, digits) in [("SHA1", 6), ("SHA256", 8), ("SHA512", 8)] {
-        let out = esm(
-            &home,
-            &format!("ALTUSER ALICE MFA(FACTOR(TOTP) ACTIVE ALGORITHM({alg}) DIGITS({digits}))"),
-        );
+        let out = server.esm(&format!(
+            "ALTUSER ALICE MFA(FACTOR(TOTP) ACTIVE ALGORITHM({alg}) DIGITS({digits}))"
+        ));
         let uri = out
             .lines()
             .find(|l| l.starts_with("otpauth://totp/zgate:ALICE?secret="))
             .unwrap_or_else(|| panic!("{out}"))
             .to_string();
-        settle();
         // The password alone is not enough.
         let (status, text) = login("alpha:beta 1234");
         assert_eq!(
@@ -460,14 +438,14 @@ fn totp_codes_from_oathtool_log_in_through_serve() {
             "{text}"
         );
         // password:code (the phrase has ':' of its own).
-        let code = oathtool(&uri, 0);
+        let code = oathtool(&uri, &clock, 0);
         let (status, text) = login(&format!("alpha:beta 1234:{code}"));
         assert_eq!(status, 204, "{alg}/{digits}: {text}");
         // Replayed: refused.
         let (status, _) = login(&format!("alpha:beta 1234:{code}"));
         assert_eq!(status, 401);
         // The next step's code (inside the skew window) in "mfaToken".
-        let next = oathtool(&uri, 30);
+        let next = oathtool(&uri, &clock, 30);
         let (status, text) = server.curl(
             &[
                 "-X",
@@ -483,13 +461,12 @@ fn totp_codes_from_oathtool_log_in_through_serve() {
         );
         assert_eq!(status, 204, "{text}");
         // Two steps ahead: outside the window.
-        let far = oathtool(&uri, 90);
+        let far = oathtool(&uri, &clock, 90);
         let (status, _) = login(&format!("alpha:beta 1234:{far}"));
         assert_eq!(status, 401);
     }
     // LISTUSER never shows the secret.
-    esm(&home, "ALTUSER ALICE MFA(FACTOR(TOTP) INACTIVE)");
-    settle();
+    server.esm("ALTUSER ALICE MFA(FACTOR(TOTP) INACTIVE)");
     let (status, text) = login("alpha:beta 1234");
     assert_eq!(status, 204, "{text}");
 }

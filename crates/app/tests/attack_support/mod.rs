@@ -1,4 +1,4 @@
-//! Support for the adversarial end-to-end suite: the real `zgate serve`, the
+//! Support for the adversarial end-to-end suite: zgate in this process, the
 //! echo backend, and requests sent in batches, one curl process per batch.
 //!
 //! A batch is one curl process with `--next` between requests, so that
@@ -11,11 +11,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use base64::Engine as _;
 
-pub use crate::gateway_support::{client_cert, zgate, Backend, ClientCert};
+pub use crate::support::{Backend, ClientCert, SteppedClock, Zgate};
+pub use zgate_auth::Clock as _;
+
 pub const X509_ON: &str = "components.gateway.apiml.security.x509.enabled=true";
 pub const PAT_ON: &str = "components.gateway.apiml.security.personalAccessToken.enabled=true";
 
@@ -307,25 +309,28 @@ pub fn normalize_name(name: &str) -> String {
     name.to_ascii_lowercase().replace('_', "-")
 }
 
-/// A running `zgate serve` (the shared harness's), with curl batches;
-/// killed on drop.
+/// A running zgate (the shared in-process harness's), with curl batches;
+/// stopped on drop.
 pub struct Server {
-    server: crate::gateway_support::Server,
+    pub gateway: Zgate,
     pub port: u16,
     pub home: PathBuf,
+    /// The clock of the app and of the ESM commands.
+    pub clock: Arc<SteppedClock>,
     batches: AtomicU32,
 }
 
 impl Server {
-    /// Starts `zgate --home HOME [global...] serve --port 0` and waits for
-    /// its "listening on" line.
-    pub fn start(home: &Path, global: &[&str]) -> Server {
+    /// Builds and runs zgate for `home` with `overrides` (`key=value`).
+    pub fn start(home: &Path, overrides: &[&str]) -> Server {
         std::fs::create_dir_all(home.parent().unwrap()).unwrap();
-        let server = crate::gateway_support::Server::start(home, global, &[]);
+        let clock = Arc::new(SteppedClock::default());
+        let gateway = Zgate::start_with_clock(home, overrides, clock.clone());
         Server {
-            port: server.port,
+            port: gateway.port,
             home: home.to_path_buf(),
-            server,
+            gateway,
+            clock,
             batches: AtomicU32::new(0),
         }
     }
@@ -334,8 +339,10 @@ impl Server {
         self.home.join("keystore/local_ca/local_ca.cer")
     }
 
-    pub fn logs(&self) -> String {
-        self.server.logs()
+    /// Runs a RACF command from another process, which must succeed, and
+    /// returns once the gateway has applied it; its output.
+    pub fn esm(&self, command: &str) -> String {
+        self.gateway.esm(command)
     }
 
     /// Sends every `(protocol, request)` in one curl process, in order.
@@ -457,33 +464,6 @@ pub fn token_from(r: &Resp) -> Option<String> {
             .strip_prefix("apimlAuthenticationToken=")
             .map(str::to_owned)
     })
-}
-
-/// `zgate esm COMMAND`, which must succeed; its output.
-pub fn esm(home: &Path, command: &str) -> String {
-    let out = zgate(home, &["esm", command]);
-    assert!(
-        out.status.success(),
-        "{command}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Calls `f` every 50 ms until it returns true or `within` has passed; how
-/// long it took, or `None`.
-pub fn poll(within: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    loop {
-        if f() {
-            return Some(start.elapsed());
-        }
-        if start.elapsed() > within {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// A static service definition: routes `api/v1` → `/svc` and `api` →

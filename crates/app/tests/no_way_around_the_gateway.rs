@@ -1,5 +1,5 @@
-//! Adversarial end to end: the real `zgate serve` in front of real
-//! `zgate-test-backend` processes, attacked the ways gateways are usually
+//! Adversarial end to end: zgate in this process, over real TLS sockets,
+//! in front of real `zgate-test-backend` processes, attacked the ways gateways are usually
 //! got around: credentials that outlive their user, tokens used outside
 //! their scopes, request targets that climb out of a service, identity
 //! headers in another spelling, names that a trim turns into someone else,
@@ -12,7 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod attack_support;
-mod gateway_support;
+mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -21,8 +21,8 @@ use attack_support::*;
 
 /// How soon a revocation must be honoured everywhere.
 const REVOCATION_DEADLINE: Duration = Duration::from_secs(1);
-/// How long to wait for setup changes (not under test) to reach the gateway.
-const SETUP_WAIT: Duration = Duration::from_secs(10);
+/// How long a revocation may take before the test stops waiting for it.
+const REVOCATION_GIVE_UP: Duration = Duration::from_secs(5);
 
 const CHECK_SERVICES_READ: &str =
     r#"{"resourceClass":"ZOWE","resourceName":"APIML.SERVICES","accessLevel":"READ"}"#;
@@ -187,18 +187,11 @@ fn proto_of(i: usize, n: usize) -> Proto {
     BOTH[i / n]
 }
 
-/// Waits (setup, not under test) until every probe is honoured, then
-/// records the last answers as the "works before" cases.
+/// One round, once the setup has reached the gateway: every probe must be
+/// honoured (the "works before" cases).
 fn all_honoured(server: &Server, report: &mut Report, phase: &str, probes: &[Probe]) {
-    let reqs = both(probes);
-    let mut last = Vec::new();
-    poll(SETUP_WAIT, || {
-        last = server.batch(&reqs);
-        last.iter()
-            .enumerate()
-            .all(|(i, r)| honoured(&probes[i % probes.len()], r))
-    });
-    for (i, r) in last.iter().enumerate() {
+    let resps = server.batch(&both(probes));
+    for (i, r) in resps.iter().enumerate() {
         let p = &probes[i % probes.len()];
         let verdict = if honoured(p, r) {
             Ok(())
@@ -213,51 +206,34 @@ fn all_honoured(server: &Server, report: &mut Report, phase: &str, probes: &[Pro
     }
 }
 
-/// Polls every probe over both protocols from `since` until all are
-/// refused, and records for each whether it was refused, and stayed so,
-/// from a round that started within [`REVOCATION_DEADLINE`]. Each round is
-/// one curl process, so a probe's time is known to within one round.
+/// Runs `command` from another process and records, for every probe over
+/// both protocols, whether the gateway picked the change up within
+/// [`REVOCATION_DEADLINE`] of the command (its reload generation moved)
+/// and refused the probe from then on (one round right after).
 fn all_refused_within(
     server: &Server,
     report: &mut Report,
     phase: &str,
     probes: &[Probe],
-    since: Instant,
+    command: &str,
 ) {
-    let give_up = Duration::from_secs(5);
-    let reqs = both(probes);
-    let n = probes.len();
-    let mut refused_since: Vec<Option<Duration>> = vec![None; reqs.len()];
-    let mut last: Vec<Resp>;
-    loop {
-        let round = since.elapsed();
-        last = server.batch(&reqs);
-        for (i, r) in last.iter().enumerate() {
-            if refused(&probes[i % n], r) {
-                refused_since[i].get_or_insert(round);
-            } else {
-                refused_since[i] = None;
-            }
-        }
-        if refused_since.iter().all(Option::is_some) || since.elapsed() > give_up {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    let before = server.gateway.generation();
+    server.gateway.esm_result(command).unwrap();
+    let since = Instant::now();
+    let took = server.gateway.reloaded_past(before, REVOCATION_GIVE_UP);
+    match took {
+        Some(t) => eprintln!("{phase}: picked up {} ms after the command", t.as_millis()),
+        None => eprintln!("{phase}: not picked up within {REVOCATION_GIVE_UP:?}"),
     }
-    let slowest = refused_since
-        .iter()
-        .flatten()
-        .max()
-        .copied()
-        .unwrap_or_default();
-    eprintln!(
-        "{phase}: {} of {} probes refused, the last from {} ms after the command",
-        refused_since.iter().flatten().count(),
-        refused_since.len(),
-        slowest.as_millis()
-    );
-    for (i, r) in last.iter().enumerate() {
-        let verdict = match refused_since[i] {
+    let resps = server.batch(&both(probes));
+    let n = probes.len();
+    for (i, r) in resps.iter().enumerate() {
+        let verdict = match took {
+            _ if !refused(&probes[i % n], r) => Err(format!(
+                "not refused {} ms after the command: {}",
+                since.elapsed().as_millis(),
+                r.summary()
+            )),
             Some(t) if t <= REVOCATION_DEADLINE => Ok(()),
             Some(t) => Err(format!(
                 "refused only {} ms after the command (want within {} ms)",
@@ -265,9 +241,8 @@ fn all_refused_within(
                 REVOCATION_DEADLINE.as_millis()
             )),
             None => Err(format!(
-                "still not refused {} s after the command: {}",
-                give_up.as_secs(),
-                r.summary()
+                "not picked up {} s after the command",
+                REVOCATION_GIVE_UP.as_secs()
             )),
         };
         report.check(
@@ -297,18 +272,16 @@ fn all_refused_now(server: &Server, report: &mut Report, phase: &str, probes: &[
     }
 }
 
-/// Waits (setup) until ALICE can log in with `password`.
-fn wait_for_login(server: &Server, password: &str) -> bool {
-    poll(SETUP_WAIT, || {
-        server
-            .send(
-                Proto::H1,
-                Req::post("/gateway/api/v1/auth/login").basic("ALICE", password),
-            )
-            .status
-            == 204
-    })
-    .is_some()
+/// Whether ALICE logs in with `password` (the setup that allows it has
+/// reached the gateway).
+fn logs_in(server: &Server, password: &str) -> bool {
+    server
+        .send(
+            Proto::H1,
+            Req::post("/gateway/api/v1/auth/login").basic("ALICE", password),
+        )
+        .status
+        == 204
 }
 
 #[test]
@@ -317,8 +290,8 @@ fn revocation_ends_every_credential_within_a_second() {
     let home = dir.path().join("home");
     let backend = Backend::start(&[]);
     write_services(&home, &[service("echo", &backend, zowe_jwt())]);
-    let server = Server::start(&home, &["--set", X509_ON, "--set", PAT_ON]);
-    esm(&home, "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");
+    let server = Server::start(&home, &[X509_ON, PAT_ON]);
+    server.esm("ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");
     for c in [
         "SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)",
         // Revoked at the fourth consecutive failure (the last phase).
@@ -326,11 +299,13 @@ fn revocation_ends_every_credential_within_a_second() {
         "RDEFINE ZOWE APIML.SERVICES UACC(NONE)",
         "PERMIT APIML.SERVICES CLASS(ZOWE) ID(ALICE) ACCESS(READ)",
     ] {
-        esm(&home, c);
+        server.esm(c);
     }
-    let cert = client_cert(&home, "alice", &dir.path().join("certs"));
-    esm(&home, &cert.map);
-    assert!(wait_for_login(&server, "ALICEPW1"), "{}", server.logs());
+    let cert = server
+        .gateway
+        .client_cert("alice", &dir.path().join("certs"));
+    server.esm(&cert.map);
+    assert!(logs_in(&server, "ALICEPW1"));
     let mut report = Report::new("revocation");
 
     // Every credential works before.
@@ -340,18 +315,22 @@ fn revocation_ends_every_credential_within_a_second() {
     all_honoured(&server, &mut report, "before REVOKE", &first);
 
     // REVOKE from another process: refused everywhere within a second.
-    esm(&home, "ALTUSER ALICE REVOKE");
-    let since = Instant::now();
-    all_refused_within(&server, &mut report, "after REVOKE", &first, since);
+    all_refused_within(
+        &server,
+        &mut report,
+        "after REVOKE",
+        &first,
+        "ALTUSER ALICE REVOKE",
+    );
 
     // RESUME: old tokens stay refused; new ones work.
-    esm(&home, "ALTUSER ALICE RESUME");
+    server.esm("ALTUSER ALICE RESUME");
     report.check(
         "after RESUME: a new login works",
         None,
-        wait_for_login(&server, "ALICEPW1")
+        logs_in(&server, "ALICEPW1")
             .then_some(())
-            .ok_or_else(|| "no login within 10 s".to_owned()),
+            .ok_or_else(|| "no login once RESUME reached the gateway".to_owned()),
     );
     let old_tokens = probes(&Creds {
         jwt: Some(&jwt1),
@@ -373,20 +352,21 @@ fn revocation_ends_every_credential_within_a_second() {
 
     // DELUSER: refused within a second; a new user of the same name does
     // not inherit the old one's tokens.
-    esm(&home, "DELUSER ALICE");
-    let since = Instant::now();
-    all_refused_within(&server, &mut report, "after DELUSER", &second, since);
-    esm(&home, "ADDUSER ALICE PASSWORD(ALICEPW2) NOEXPIRED");
-    esm(
-        &home,
-        "PERMIT APIML.SERVICES CLASS(ZOWE) ID(ALICE) ACCESS(READ)",
+    all_refused_within(
+        &server,
+        &mut report,
+        "after DELUSER",
+        &second,
+        "DELUSER ALICE",
     );
+    server.esm("ADDUSER ALICE PASSWORD(ALICEPW2) NOEXPIRED");
+    server.esm("PERMIT APIML.SERVICES CLASS(ZOWE) ID(ALICE) ACCESS(READ)");
     report.check(
         "after ADDUSER again: a new login works",
         None,
-        wait_for_login(&server, "ALICEPW2")
+        logs_in(&server, "ALICEPW2")
             .then_some(())
-            .ok_or_else(|| "no login within 10 s".to_owned()),
+            .ok_or_else(|| "no login once ADDUSER reached the gateway".to_owned()),
     );
     let mut before_deluser = Vec::new();
     for (jwt, pat) in [(&jwt1, &pat1), (&jwt2, &pat2)] {
@@ -420,25 +400,18 @@ fn revocation_ends_every_credential_within_a_second() {
         .into_iter()
         .map(|p| (p, wrong.clone()))
         .collect();
+    // The gateway's own ESM counts them and revokes before it answers the
+    // fourth: refused at once.
     server.batch(&attempts);
-    let since = Instant::now();
-    all_refused_within(
+    all_refused_now(
         &server,
         &mut report,
         "after 4 wrong passwords with REVOKE(3)",
         &third,
-        since,
     );
-    same_second_revocation(&server, &home, &mut report);
+    same_second_revocation(&server, &mut report);
     drop(backend);
     report.finish();
-}
-
-fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    i64::try_from(d.as_millis()).unwrap()
 }
 
 /// The `iat` claim of a JWT (seconds).
@@ -456,39 +429,28 @@ fn iat(jwt: &str) -> i64 {
 /// token issued in the second its user was created, and revoked later in
 /// that same second, must end with the revocation like any other. The case
 /// needs creation, login and REVOKE within one second, so each attempt
-/// starts at a second boundary with a user of its own, until the token's
-/// `iat` second is the revocation's (the case under test).
-fn same_second_revocation(server: &Server, home: &Path, report: &mut Report) {
+/// moves the gateway's clock (shared with the ESM commands) to the start
+/// of a second and uses a user of its own, until the token's `iat` second
+/// is the revocation's (the case under test).
+fn same_second_revocation(server: &Server, report: &mut Report) {
     for attempt in 1..=3 {
         let user = format!("SAMESEC{attempt}");
-        // Aligning with the clock, not waiting for an effect.
-        std::thread::sleep(Duration::from_millis(
-            u64::try_from(1000 - now_ms() % 1000).unwrap(),
-        ));
-        esm(home, &format!("ADDUSER {user} PASSWORD(SAMEPW1) NOEXPIRED"));
-        let mut jwt = None;
-        poll(SETUP_WAIT, || {
-            let r = server.send(
-                Proto::H1,
-                Req::post("/gateway/api/v1/auth/login").basic(&user, "SAMEPW1"),
-            );
-            jwt = token_from(&r);
-            jwt.is_some()
-        });
-        let jwt = jwt.expect("the new user never logged in");
+        server.clock.to_next_second();
+        server.esm(&format!("ADDUSER {user} PASSWORD(SAMEPW1) NOEXPIRED"));
+        let r = server.send(
+            Proto::H1,
+            Req::post("/gateway/api/v1/auth/login").basic(&user, "SAMEPW1"),
+        );
+        let jwt = token_from(&r).unwrap_or_else(|| panic!("the new user's login: {}", r.summary()));
         let pat = server.pat(&user, "SAMEPW1", &["echo"]);
-        esm(home, &format!("ALTUSER {user} REVOKE"));
-        let revoked_by = now_ms();
-        esm(home, &format!("ALTUSER {user} RESUME"));
-        poll(SETUP_WAIT, || {
-            server
-                .send(
-                    Proto::H1,
-                    Req::post("/gateway/api/v1/auth/login").basic(&user, "SAMEPW1"),
-                )
-                .status
-                == 204
-        });
+        server.esm(&format!("ALTUSER {user} REVOKE"));
+        let revoked_by = server.clock.now_ms();
+        server.esm(&format!("ALTUSER {user} RESUME"));
+        let r = server.send(
+            Proto::H1,
+            Req::post("/gateway/api/v1/auth/login").basic(&user, "SAMEPW1"),
+        );
+        assert_eq!(r.status, 204, "a login after RESUME: {}", r.summary());
         let query = Req::get("/gateway/api/v1/auth/query");
         let probes = [
             Probe {
@@ -1024,23 +986,20 @@ fn paths_and_header_spellings_do_not_get_around_the_gateway() {
             ),
         ],
     );
-    let server = Server::start(&home, &["--set", X509_ON, "--set", PAT_ON]);
-    esm(&home, "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");
-    let cert = client_cert(&home, "alice", &dir.path().join("certs"));
-    esm(&home, &cert.map);
-    assert!(wait_for_login(&server, "ALICEPW1"), "{}", server.logs());
+    let server = Server::start(&home, &[X509_ON, PAT_ON]);
+    server.esm("ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");
+    let cert = server
+        .gateway
+        .client_cert("alice", &dir.path().join("certs"));
+    server.esm(&cert.map);
+    assert!(logs_in(&server, "ALICEPW1"));
     // The mapping is live: ALICE's certificate on the TLS connection would
     // log her in, so a header carrying it is a real impersonation attempt.
-    let mapped = poll(SETUP_WAIT, || {
-        server
-            .send(
-                Proto::H1,
-                Req::post("/gateway/api/v1/auth/login").cert(&cert),
-            )
-            .status
-            == 204
-    });
-    assert!(mapped.is_some(), "the certificate never logged in");
+    let mapped = server.send(
+        Proto::H1,
+        Req::post("/gateway/api/v1/auth/login").cert(&cert),
+    );
+    assert_eq!(mapped.status, 204, "the certificate: {}", mapped.summary());
     let jwt = server.login("ALICE", "ALICEPW1");
     let mut report = Report::new("paths and headers");
     run_table(&server, &mut report, &target_cases(&jwt));
@@ -1234,15 +1193,11 @@ fn saf_cases(jwt: &str) -> Vec<Case> {
     cases
 }
 
-fn dump(home: &Path) -> Vec<String> {
-    zgate_esm::Esm::open(home).unwrap().dump_store().unwrap()
-}
-
 #[test]
 fn names_are_never_trimmed_into_another_identity() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let server = Server::start(&home, &["--set", PAT_ON]);
+    let server = Server::start(&home, &[PAT_ON]);
     for c in [
         "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED",
         // Revoked at the third consecutive failure: any name that counts
@@ -1255,24 +1210,24 @@ fn names_are_never_trimmed_into_another_identity() {
         "PERMIT APIML.SERVICES CLASS(ZOWE) ID(ALICE) ACCESS(READ)",
         "RDEFINE PTKTDATA ZOWEAPPL SSIGNON(KEYMASKED(E001193519561977))",
     ] {
-        esm(&home, c);
+        server.esm(c);
     }
-    assert!(wait_for_login(&server, "ALICEPW1"), "{}", server.logs());
+    assert!(logs_in(&server, "ALICEPW1"));
     let jwt = server.login("ALICE", "ALICEPW1");
-    let deny_profiles_live = poll(SETUP_WAIT, || {
-        server
-            .send(
-                Proto::H1,
-                Req::post("/gateway/auth/check").jwt(&jwt).json(&check_body(
-                    "ZOWE",
-                    "APIML.DENY.OTHER",
-                    "READ",
-                )),
-            )
-            .status
-            == 204
-    });
-    assert!(deny_profiles_live.is_some(), "{}", server.logs());
+    let deny_profiles_live = server.send(
+        Proto::H1,
+        Req::post("/gateway/auth/check").jwt(&jwt).json(&check_body(
+            "ZOWE",
+            "APIML.DENY.OTHER",
+            "READ",
+        )),
+    );
+    assert_eq!(
+        deny_profiles_live.status,
+        204,
+        "{}",
+        deny_profiles_live.summary()
+    );
     let mut report = Report::new("names");
 
     // Logins: each protocol's whole table (well over the 3 attempts that
@@ -1298,8 +1253,7 @@ fn names_are_never_trimmed_into_another_identity() {
         );
         if good.status != 204 {
             // Counted against her: give the other protocol a fair start.
-            esm(&home, "ALTUSER ALICE RESUME");
-            wait_for_login(&server, "ALICEPW1");
+            server.esm("ALTUSER ALICE RESUME");
         }
     }
     run_table(
@@ -1329,34 +1283,25 @@ fn names_are_never_trimmed_into_another_identity() {
         "RALTER ZOWE 'APIML.DENY.ME ' UACC(READ)",
         "RDELETE ZOWE ' APIML.DENY.ME'",
     ] {
-        let before = dump(&home);
-        let out = zgate(&home, &["esm", command]);
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let verdict = if out.status.success() {
-            Err(format!("succeeded: {text}"))
-        } else if !(text.contains("ICH") || text.contains("IKJ")) {
-            Err(format!("no ICH/IKJ message: {text}"))
-        } else if dump(&home) != before {
-            Err(format!("failed but changed the ESM: {text}"))
-        } else {
-            Ok(())
+        let before = server.gateway.esm_dump();
+        let verdict = match server.gateway.esm_result(command) {
+            Ok(text) => Err(format!("succeeded: {text}")),
+            Err(text) if !(text.contains("ICH") || text.contains("IKJ")) => {
+                Err(format!("no ICH/IKJ message: {text}"))
+            }
+            Err(text) if server.gateway.esm_dump() != before => {
+                Err(format!("failed but changed the ESM: {text}"))
+            }
+            Err(_) => Ok(()),
         };
-        report.check(&format!("zgate esm {command:?}"), None, verdict);
+        report.check(&format!("RACF command {command:?}"), None, verdict);
     }
-    let out = zgate(&home, &["esm", "LISTUSER BOB"]);
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     report.check(
         "LISTUSER BOB afterwards",
         None,
-        if !out.status.success() && text.contains("ICH30001I") {
-            Ok(())
-        } else {
-            Err(format!("BOB exists: {text}"))
+        match server.gateway.esm_result("LISTUSER BOB") {
+            Err(text) if text.contains("ICH30001I") => Ok(()),
+            Err(text) | Ok(text) => Err(format!("BOB exists: {text}")),
         },
     );
     report.finish();
@@ -1541,7 +1486,7 @@ fn unsupported(r: &Resp) -> Result<(), String> {
 fn pats_stay_in_their_scopes_and_json_endpoints_refuse_other_bodies() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let server = Server::start(&home, &["--set", PAT_ON]);
+    let server = Server::start(&home, &[PAT_ON]);
     for c in [
         "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED",
         "SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)",
@@ -1550,17 +1495,12 @@ fn pats_stay_in_their_scopes_and_json_endpoints_refuse_other_bodies() {
         "PERMIT APIML.SERVICES CLASS(ZOWE) ID(ALICE) ACCESS(UPDATE)",
         "RDEFINE PTKTDATA ZOWEAPPL SSIGNON(KEYMASKED(E001193519561977))",
     ] {
-        esm(&home, c);
+        server.esm(c);
     }
-    assert!(wait_for_login(&server, "ALICEPW1"), "{}", server.logs());
+    assert!(logs_in(&server, "ALICEPW1"));
     let jwt = server.login("ALICE", "ALICEPW1");
-    let permitted = poll(SETUP_WAIT, || {
-        server
-            .send(Proto::H1, Req::get("/gateway/api/v1/services").jwt(&jwt))
-            .status
-            == 200
-    });
-    assert!(permitted.is_some(), "{}", server.logs());
+    let permitted = server.send(Proto::H1, Req::get("/gateway/api/v1/services").jwt(&jwt));
+    assert_eq!(permitted.status, 200, "{}", permitted.summary());
     let mut report = Report::new("scopes and bodies");
 
     // PAT scopes.

@@ -1,27 +1,15 @@
-//! Routing to services end to end: the real `zgate serve` in front of
-//! real `zgate-test-backend` processes. For each scheme the backend reports
+//! Routing to services end to end: zgate in this process in front of real
+//! `zgate-test-backend` processes. For each scheme the backend reports
 //! what it received; PassTickets are checked by the backend against the
 //! same home's ESM.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod gateway_support;
+mod support;
 
 use std::io::Write as _;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
-use gateway_support::{zgate, Backend, Server};
-
-fn esm(home: &Path, commands: &[&str]) {
-    for c in commands {
-        let out = zgate(home, &["esm", c]);
-        assert!(
-            out.status.success(),
-            "{c}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
+use support::{Backend, Collected, Zgate, EVENT_DEADLINE};
 
 /// The JSON body of a `curl -i` answer.
 fn body(text: &str) -> serde_json::Value {
@@ -61,17 +49,16 @@ const FORGED: [&str; 8] = [
 fn every_scheme_gets_exactly_its_credential() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    drop(Server::start(&home, &[], &[]));
-    esm(
-        &home,
-        &[
-            "ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED",
-            "RDEFINE PTKTDATA TSTAPPL SSIGNON(KEYMASKED(E001193519561977))",
-            "SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)",
-            "RDEFINE ZOWE APIML.SERVICES UACC(NONE)",
-            "PERMIT APIML.SERVICES CLASS(ZOWE) ID(ADMIN) ACCESS(UPDATE)",
-        ],
-    );
+    let first = Zgate::start(&home, &[]);
+    for command in [
+        "ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED",
+        "RDEFINE PTKTDATA TSTAPPL SSIGNON(KEYMASKED(E001193519561977))",
+        "SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)",
+        "RDEFINE ZOWE APIML.SERVICES UACC(NONE)",
+        "PERMIT APIML.SERVICES CLASS(ZOWE) ID(ADMIN) ACCESS(UPDATE)",
+    ] {
+        first.esm(command);
+    }
     let echo = Backend::start(&[]);
     let pt = Backend::start(&["--esm-home", home.to_str().unwrap(), "--applid", "TSTAPPL"]);
     let dead = {
@@ -114,7 +101,8 @@ fn every_scheme_gets_exactly_its_credential() {
         format!("services:\n{}", defs.concat()),
     )
     .unwrap();
-    let server = Server::start(&home, &[], &[]);
+    drop(first);
+    let server = Zgate::start(&home, &[]);
     let jwt = server.login("ALICE", "SECRET1");
     let cookie = format!("apimlAuthenticationToken={jwt}; other=kept");
     let with_cookie = |path: &str| {
@@ -329,150 +317,14 @@ fn every_scheme_gets_exactly_its_credential() {
     );
     let (s, _) = with_cookie("/jwtsvc/api/v1/hello");
     assert_eq!(s, 200);
-    // SIGHUP with the bad file: still served; then fixed + SIGHUP: new set.
+    // Fixed, then a reload (what SIGHUP asks for): the new set.
     std::fs::write(home.join("services/bad.yml"), "services:\n  - serviceId: newsvc\n    instanceBaseUrls: [http://127.0.0.1:1/]\n    routes: [{gatewayUrl: api/v1}]\n").unwrap();
-    Command::new("kill")
-        .args(["-HUP", &server.child.id().to_string()])
-        .status()
-        .unwrap();
-    let mut seen = false;
-    for _ in 0..50 {
-        let (_, t) = server.curl(&["-u", &admin], "/gateway/api/v1/services");
-        if t.contains("newsvc") {
-            seen = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    assert!(seen, "SIGHUP did not reload");
-}
-
-/// VmHWM (peak resident set) of a process, KiB.
-fn vm_hwm_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .unwrap()
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-#[test]
-fn bodies_stream_slow_backends_block_nothing_and_dead_instances_fail_over() {
-    const SIZE: u64 = 1024 * 1024 * 1024;
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let a = Backend::start(&[]);
-    let mut b = Backend::start(&[]);
-    std::fs::create_dir_all(home.join("services")).unwrap();
-    std::fs::write(
-        home.join("services/s.yml"),
-        format!("services:\n{}", service("stream", &[a.url(), b.url()], "")),
-    )
-    .unwrap();
-    let server = Server::start(&home, &[], &[]);
-    let pid = server.child.id();
-
-    // Upload: curl streams stdin as a chunked PUT (HTTP/1.1: the server's
-    // plain-request loop hands it to hyper); the backend counts.
-    let up = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "head -c {SIZE} /dev/zero | curl -s --http1.1 --cacert {} -T - {}",
-            server.ca_file().display(),
-            server.url("/stream/api/v1/upload")
-        ))
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&up.stdout).unwrap();
-    assert_eq!(v["bodyLength"], SIZE, "{v}");
-    // Download, through each server path (HTTP/1.1 loop, hyper's HTTP/2).
-    for protocol in ["--http1.1", "--http2"] {
-        let down = Command::new("curl")
-            .args([
-                protocol,
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{size_download}",
-                "--cacert",
-            ])
-            .arg(server.ca_file())
-            .arg(server.url(&format!("/stream/api/v1/download?bytes={SIZE}")))
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&down.stdout), SIZE.to_string());
-    }
-    let hwm = vm_hwm_kib(pid);
-    eprintln!(
-        "gateway VmHWM after {} MiB up + 2 x down: {} KiB",
-        SIZE >> 20,
-        hwm
-    );
-    assert!(hwm < 200 * 1024, "gateway peak RSS {hwm} KiB");
-
-    // A slow request does not hold up others: the fast one finishes first.
-    let slow_url = server.url("/stream/api/v1/slow?ms=3000");
-    let ca = server.ca_file();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let tx2 = tx.clone();
-    let slow = std::thread::spawn(move || {
-        let out = Command::new("curl")
-            .args(["-s", "--cacert"])
-            .arg(&ca)
-            .arg(&slow_url)
-            .output()
-            .unwrap();
-        tx2.send("slow").unwrap();
-        out
-    });
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let (s, _) = server.curl(&[], "/stream/api/v1/fast");
-    assert_eq!(s, 200);
-    tx.send("fast").unwrap();
-    assert_eq!(rx.recv().unwrap(), "fast");
-    assert!(slow.join().unwrap().status.success());
-
-    // Failover: kill one instance mid-test; every request still succeeds,
-    // those with a (small) body included: the first requests after the kill
-    // alternate between the instances, so both kinds meet the dead one.
-    for i in 0..20 {
-        if i == 5 {
-            let _ = b.child.kill();
-            let _ = b.child.wait();
-        }
-        let body = format!("{{\"request\":{i}}}");
-        let (s, t) = if i % 2 == 0 {
-            server.curl(&[], "/stream/api/v1/ping")
-        } else {
-            server.curl(
-                &["-H", "Content-Type: application/json", "-d", &body],
-                "/stream/api/v1/ping",
-            )
-        };
-        assert_eq!(s, 200, "request {i}: {t}");
-        if i % 2 == 1 {
-            let json = t.split("\r\n\r\n").last().unwrap();
-            let v: serde_json::Value = serde_json::from_str(json).unwrap();
-            assert_eq!(v["method"], "POST", "{v}");
-            assert_eq!(v["bodyLength"], body.len(), "{v}");
-        }
-    }
-    // Routed requests are counted under their service, not as "unmatched".
-    let (_, metrics) = server.curl(&[], "/application/metrics");
+    assert_eq!(server.reload().services, 8);
+    let (_, t) = server.curl(&["-u", &admin], "/gateway/api/v1/services");
     assert!(
-        metrics.contains(
-            r#"zgate_http_requests_total{route="/stream/**",method="POST",status="200"} 10"#
-        ),
-        "{metrics}"
+        t.contains("newsvc"),
+        "the reload did not take the new set: {t}"
     );
-    assert!(!metrics.contains(r#"route="unmatched""#), "{metrics}");
-    drop(a);
 }
 
 #[test]
@@ -486,17 +338,17 @@ fn switched_on_service_authorization_needs_read_on_the_service_profile() {
         format!("services:\n{}", service("guarded", &[echo.url()], "")),
     )
     .unwrap();
-    let on = ["--set", "zgate.services.authorization=true"];
-    drop(Server::start(&home, &on, &[]));
-    esm(
-        &home,
-        &[
-            "ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED",
-            "SETROPTS CLASSACT(ZOWE)",
-            "RDEFINE ZOWE APIML.SERVICES.GUARDED UACC(NONE)",
-        ],
-    );
-    let server = Server::start(&home, &on, &[]);
+    let on = ["zgate.services.authorization=true"];
+    let first = Zgate::start(&home, &on);
+    for command in [
+        "ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED",
+        "SETROPTS CLASSACT(ZOWE)",
+        "RDEFINE ZOWE APIML.SERVICES.GUARDED UACC(NONE)",
+    ] {
+        first.esm(command);
+    }
+    drop(first);
+    let server = Zgate::start(&home, &on);
     let (s, t) = server.curl(&["-u", "ALICE:SECRET1"], "/guarded/api/v1/x");
     assert_eq!(s, 403, "{t}");
     assert!(
@@ -505,28 +357,25 @@ fn switched_on_service_authorization_needs_read_on_the_service_profile() {
     );
     let (s, _) = server.curl(&[], "/guarded/api/v1/x");
     assert_eq!(s, 401);
-    esm(
-        &home,
-        &["PERMIT APIML.SERVICES.GUARDED CLASS(ZOWE) ID(ALICE) ACCESS(READ)"],
+    // Permitted from another process while it runs: picked up by itself.
+    let before = server.generation();
+    server
+        .esm_result("PERMIT APIML.SERVICES.GUARDED CLASS(ZOWE) ID(ALICE) ACCESS(READ)")
+        .unwrap();
+    assert!(
+        server.reloaded_past(before, EVENT_DEADLINE).is_some(),
+        "the permission was not picked up"
     );
-    let mut status = 0;
-    for _ in 0..30 {
-        status = server.curl(&["-u", "ALICE:SECRET1"], "/guarded/api/v1/x").0;
-        if status == 200 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    assert_eq!(status, 200);
+    let (status, t) = server.curl(&["-u", "ALICE:SECRET1"], "/guarded/api/v1/x");
+    assert_eq!(status, 200, "{t}");
 }
 
 #[test]
 fn websocket_upgrade_tunnels_both_ways_with_the_scheme_applied() {
-    use std::io::Read as _;
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    drop(Server::start(&home, &[], &[]));
-    esm(&home, &["ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED"]);
+    let first = Zgate::start(&home, &[]);
+    first.esm("ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED");
     let echo = Backend::start(&[]);
     std::fs::create_dir_all(home.join("services")).unwrap();
     let def = format!(
@@ -534,7 +383,8 @@ fn websocket_upgrade_tunnels_both_ways_with_the_scheme_applied() {
         echo.url()
     );
     std::fs::write(home.join("services/ws.yml"), def).unwrap();
-    let server = Server::start(&home, &[], &[]);
+    drop(first);
+    let server = Zgate::start(&home, &[]);
     let jwt = server.login("ALICE", "SECRET1");
     // openssl s_client offers no ALPN: HTTP/1.1, where Upgrade lives.
     let mut child = Command::new("openssl")
@@ -554,21 +404,16 @@ fn websocket_upgrade_tunnels_both_ways_with_the_scheme_applied() {
     )
     .unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // The backend's first line comes through the tunnel once it is open.
+    let received = Collected::of(child.stdout.take().unwrap());
+    received.wait_for_text(EVENT_DEADLINE, "upgraded ");
     stdin.write_all(b"ping-through-the-tunnel\n").unwrap();
     stdin.flush().unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    received.wait_for_text(EVENT_DEADLINE, "ping-through-the-tunnel");
     drop(stdin);
-    let mut out = String::new();
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let _ = stdout.read_to_string(&mut out);
-        out
-    });
-    std::thread::sleep(std::time::Duration::from_millis(500));
     let _ = child.kill();
     let _ = child.wait();
-    let out = reader.join().unwrap();
+    let out = received.text();
     assert!(out.starts_with("HTTP/1.1 101"), "{out}");
     assert!(
         out.contains(&format!(
@@ -583,8 +428,8 @@ fn websocket_upgrade_tunnels_both_ways_with_the_scheme_applied() {
 fn https_instances_are_verified_and_see_the_gateway_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    drop(Server::start(&home, &[], &[]));
-    esm(&home, &["ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED"]);
+    let first = Zgate::start(&home, &[]);
+    first.esm("ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED");
     // The backend serves zgate's own certificate (CN/SAN localhost), signed
     // by the CA in zgate's truststore.
     let tls = Backend::start(&["--tls-home", home.to_str().unwrap()]);
@@ -609,7 +454,8 @@ fn https_instances_are_verified_and_see_the_gateway_certificate() {
         ),
     )
     .unwrap();
-    let server = Server::start(&home, &[], &[]);
+    drop(first);
+    let server = Zgate::start(&home, &[]);
     let (s, t) = server.curl(&["-u", "ALICE:SECRET1"], "/tlssvc/api/v1/x");
     assert_eq!(s, 200, "{t}");
     let v = body(&t);
@@ -631,12 +477,9 @@ fn https_instances_are_verified_and_see_the_gateway_certificate() {
 fn a_personal_access_token_authenticates_only_for_its_scopes() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let pats = [
-        "--set",
-        "components.gateway.apiml.security.personalAccessToken.enabled=true",
-    ];
-    drop(Server::start(&home, &pats, &[]));
-    esm(&home, &["ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED"]);
+    let pats = ["components.gateway.apiml.security.personalAccessToken.enabled=true"];
+    let first = Zgate::start(&home, &pats);
+    first.esm("ADDUSER ALICE PASSWORD(SECRET1) NOEXPIRED");
     let echo = Backend::start(&[]);
     let e = vec![echo.url()];
     let jwt_scheme = "      authentication:\n        scheme: zoweJwt\n";
@@ -650,7 +493,8 @@ fn a_personal_access_token_authenticates_only_for_its_scopes() {
         ),
     )
     .unwrap();
-    let server = Server::start(&home, &pats, &[]);
+    drop(first);
+    let server = Zgate::start(&home, &pats);
     let (status, text) = server.curl(
         &[
             "-X",
