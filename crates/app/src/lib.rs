@@ -225,6 +225,7 @@ impl App {
                 allow_token_refresh: security_config.allow_token_refresh,
                 cookie_max_age_seconds: security_config.cookie_max_age_seconds,
                 x509_enabled: security_config.x509_enabled,
+                network_zones: config.network_zones.clone(),
             },
         );
         if let Some(pats) = pats {

@@ -98,3 +98,63 @@ fn login_failures_count_toward_revocation() {
         "revoked after the failures: {text}"
     );
 }
+
+/// `PERMIT ... WHEN(SERVAUTH(zone))` grants to requests from the client
+/// addresses of that zone (`zgate.network.zones`), on the SAF check
+/// endpoint and on the gateway's own gates alike; other kinds never match.
+#[test]
+fn conditional_permits_match_the_network_zone_of_the_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let for_zones = |name: &str, zones: &str| {
+        let home = dir.path().join(name);
+        let server = Zgate::start(&home, &[&format!("zgate.network.zones={zones}")]);
+        for command in [
+            "ADDUSER READER PASSWORD(READPW1) NOEXPIRED",
+            "SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)",
+            "RDEFINE ZOWE APIML.** UACC(NONE)",
+            "PERMIT APIML.** CLASS(ZOWE) ID(READER) ACCESS(READ) WHEN(SERVAUTH(LOCAL))",
+            "PERMIT APIML.** CLASS(ZOWE) ID(READER) ACCESS(UPDATE) WHEN(TERMINAL(LOCAL))",
+        ] {
+            server.esm(command);
+        }
+        let token = server.login("READER", "READPW1");
+        let check = |level: &str| {
+            server
+                .curl(
+                    &[
+                        "-X",
+                        "POST",
+                        "-H",
+                        "Content-Type: application/json",
+                        "-H",
+                        &format!("Authorization: Bearer {token}"),
+                        "-d",
+                        &format!(
+                            r#"{{"resourceClass":"ZOWE","resourceName":"APIML.X","accessLevel":"{level}"}}"#
+                        ),
+                    ],
+                    "/gateway/auth/check",
+                )
+                .0
+        };
+        let services = server
+            .curl(
+                &["-H", &format!("Authorization: Bearer {token}")],
+                "/gateway/api/v1/services",
+            )
+            .0;
+        (check("READ"), check("UPDATE"), services)
+    };
+    // The loopback client is in LOCAL: READ by the SERVAUTH permit, never
+    // UPDATE by the TERMINAL one; the services list needs READ on
+    // APIML.SERVICES.
+    assert_eq!(
+        for_zones("local", "LOCAL=127.0.0.0/8,LOCAL=::1"),
+        (204, 401, 200)
+    );
+    // Loopback in another zone (the most specific network decides).
+    assert_eq!(
+        for_zones("other", "LOCAL=10.0.0.0/8,LOOP=127.0.0.0/8,LOOP=::1"),
+        (401, 401, 403)
+    );
+}

@@ -305,6 +305,9 @@ pub const KEYS: &[KeySpec] = &[
     k("zgate.mfa.separator", Text, Lit(":")),
     k("zgate.mfa.skewSteps", Count, Lit("1")),
     k("zgate.services.directory", Path, Home("services")),
+    // Network access zones, `NAME=address/prefix` items: the zone of a
+    // client address is what `WHEN(SERVAUTH(NAME))` permits name.
+    k("zgate.network.zones", List, NoDefault),
     // SAF `ZOWE APIML.SERVICES.<serviceId>` READ on routed requests.
     k("zgate.services.authorization", Bool, Lit("false")),
     k("zgate.log.format", OneOf(&["text", "json"]), Lit("text")),

@@ -353,3 +353,43 @@ fn a_real_zowe_yaml_with_the_native_provider_is_read_with_a_warning() {
     .unwrap_err();
     assert!(err.to_string().contains("use `esm`"), "{err}");
 }
+
+#[test]
+fn network_zones_are_read_and_an_address_gets_the_most_specific() {
+    let c = config(
+        "zgate:\n  network:\n    zones:\n      - intranet=10.0.0.0/8\n      - LAB=10.1.0.0/16\n      - LOCAL=127.0.0.1\n      - V6NET=fd00::/8\n",
+        &[],
+    );
+    let zone = |a: &str| NetworkZone::of(&c.network_zones, a.parse().unwrap()).map(str::to_owned);
+    assert_eq!(zone("10.2.3.4").as_deref(), Some("INTRANET"));
+    assert_eq!(zone("10.1.3.4").as_deref(), Some("LAB"));
+    assert_eq!(zone("127.0.0.1").as_deref(), Some("LOCAL"));
+    assert_eq!(zone("::ffff:127.0.0.1").as_deref(), Some("LOCAL"));
+    assert_eq!(zone("fd12::1").as_deref(), Some("V6NET"));
+    assert_eq!(zone("127.0.0.2"), None);
+    assert_eq!(zone("192.168.1.1"), None);
+    assert!(config("", &[]).network_zones.is_empty());
+}
+
+#[test]
+fn a_bad_network_zone_is_an_error_naming_the_item() {
+    for (item, why) in [
+        ("10.0.0.0/8", "NAME=address/prefix"),
+        ("TOOLONGNAME=10.0.0.0/8", "1-8"),
+        ("A B=10.0.0.0/8", "1-8"),
+        ("NET=10.0.0.1/8", "host bits"),
+        ("NET=10.0.0.0/33", "prefix length"),
+        ("NET=ten/8", "not an IP address"),
+    ] {
+        let (effective, _) = strict("", &[&format!("zgate.network.zones={item}")]).unwrap();
+        let err = Config::from_effective(&effective)
+            .err()
+            .unwrap_or_else(|| panic!("{item} was accepted"));
+        let text = problems(err)
+            .iter()
+            .map(|p| p.message.clone())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(text.contains(item) && text.contains(why), "{item}: {text}");
+    }
+}

@@ -9,6 +9,100 @@ use crate::{ConfigError, Effective, Entry, Problem, Source};
 
 pub use zgate_base::Secret;
 
+/// A network access zone, as z/OS TCP/IP's `NETACCESS` statement defines
+/// them: client addresses in `network/prefix_len` belong to zone `name`.
+/// Written `NAME=address/prefix` in `zgate.network.zones`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkZone {
+    /// The zone name: 1-8 of `A-Z 0-9 @ # $`, upper-cased (a NETACCESS
+    /// zone name is one qualifier of a SERVAUTH profile name).
+    pub name: String,
+    /// The network's address (host bits zero).
+    pub network: IpAddr,
+    /// The prefix length.
+    pub prefix_len: u8,
+}
+
+impl NetworkZone {
+    /// Reads `NAME=address/prefix` (`address` alone is one host).
+    pub fn parse(item: &str) -> Result<NetworkZone, String> {
+        let (name, net) = item
+            .split_once('=')
+            .ok_or("expected NAME=address/prefix, e.g. INTRANET=10.0.0.0/8")?;
+        let name = name.to_ascii_uppercase();
+        let valid_name = (1..=8).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"@#$".contains(&b));
+        if !valid_name {
+            return Err(format!("zone name `{name}` is not 1-8 of A-Z 0-9 @ # $"));
+        }
+        let (addr, prefix) = match net.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (net, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("`{addr}` is not an IP address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix_len = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`/{p}` is not a prefix length 0-{max}"))?,
+        };
+        if mask(addr, prefix_len) != addr {
+            return Err(format!(
+                "`{net}` has host bits set; write the network address"
+            ));
+        }
+        Ok(NetworkZone {
+            name,
+            network: addr,
+            prefix_len,
+        })
+    }
+
+    /// Whether `addr` is in the zone (an IPv4-mapped IPv6 address counts as
+    /// its IPv4 address).
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        let addr = match addr {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+            v4 => v4,
+        };
+        addr.is_ipv4() == self.network.is_ipv4() && mask(addr, self.prefix_len) == self.network
+    }
+
+    /// The zone of `addr`: the most specific network that holds it, as
+    /// NETACCESS decides.
+    pub fn of(zones: &[NetworkZone], addr: IpAddr) -> Option<&str> {
+        zones
+            .iter()
+            .filter(|z| z.contains(addr))
+            .max_by_key(|z| z.prefix_len)
+            .map(|z| z.name.as_str())
+    }
+}
+
+fn mask(addr: IpAddr, prefix_len: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let m = u32::MAX
+                .checked_shl(32 - u32::from(prefix_len))
+                .unwrap_or(0);
+            IpAddr::V4((u32::from(a) & m).into())
+        }
+        IpAddr::V6(a) => {
+            let m = u128::MAX
+                .checked_shl(128 - u32::from(prefix_len))
+                .unwrap_or(0);
+            IpAddr::V6((u128::from(a) & m).into())
+        }
+    }
+}
+
 /// `zowe.verifyCertificates`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerifyCertificates {
@@ -188,6 +282,8 @@ pub struct Config {
     pub services_directory: PathBuf,
     /// Per-service SAF authorization of routed requests.
     pub services_authorization: bool,
+    /// Network access zones (`zgate.network.zones`).
+    pub network_zones: Vec<NetworkZone>,
     /// Log format.
     pub log_format: LogFormat,
     /// Log level name.
@@ -254,6 +350,22 @@ impl Reader<'_> {
                 Vec::new()
             }
         }
+    }
+
+    fn network_zones(&mut self, key: &str) -> Vec<NetworkZone> {
+        let items = self.list(key);
+        let mut zones = Vec::new();
+        for item in items {
+            match NetworkZone::parse(&item) {
+                Ok(zone) => zones.push(zone),
+                Err(why) => {
+                    if let Some(entry) = self.entry(key).cloned() {
+                        self.bad(&entry, format!("`{item}`: {why}"));
+                    }
+                }
+            }
+        }
+        zones
     }
 
     fn path(&mut self, key: &str) -> Option<PathBuf> {
@@ -538,6 +650,7 @@ impl Config {
         };
         let services_directory = r.required_path("zgate.services.directory");
         let services_authorization = r.boolean("zgate.services.authorization");
+        let network_zones = r.network_zones("zgate.network.zones");
         let log_format = match r.word("zgate.log.format").as_str() {
             "json" => LogFormat::Json,
             _ => LogFormat::Text,
@@ -570,6 +683,7 @@ impl Config {
             gateway,
             services_directory,
             services_authorization,
+            network_zones,
             log_format,
             log_level,
         })

@@ -234,6 +234,7 @@ struct CheckRequest {
 async fn check(
     State(state): State<AppState>,
     caller: Permitted<AnyCaller>,
+    remote: Option<Extension<RemoteAddr>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(|_| ApiError::InvalidCheckRequest)?;
@@ -252,6 +253,7 @@ async fn check(
         &request.resource_class,
         &request.resource_name,
         level,
+        state.conditions(remote.as_ref().map(|Extension(r)| r)),
     )?;
     tracing::debug!(
         target: "zgate::audit",

@@ -10,7 +10,7 @@ use zgate_auth::{PatRuleStore, RevocationStore, RuleKind, StoreError, TokenHash}
 use zgate_esm::{Esm, Issuer, PatRule, VerifyOutcome};
 
 use crate::security::{
-    AccessLevel, AuthOutcome, BackendError, CertOutcome, Secret, SecurityManager,
+    AccessLevel, AuthOutcome, BackendError, CertOutcome, Conditions, Secret, SecurityManager,
 };
 
 /// The ESM as the gateway uses it.
@@ -36,8 +36,19 @@ impl SecurityManager for EsmSecurity {
         class: &str,
         resource: &str,
         level: AccessLevel,
+        conditions: Conditions<'_>,
     ) -> Result<bool, BackendError> {
-        Ok(self.0.check(user, class, resource, level).authorized())
+        let mut context = zgate_esm::CheckContext::default();
+        if let Some(zone) = conditions.network_zone {
+            context.conditions.push(zgate_esm::Condition {
+                kind: "SERVAUTH".into(),
+                value: zone.to_owned(),
+            });
+        }
+        Ok(self
+            .0
+            .check_with(user, class, resource, level, &context)
+            .authorized())
     }
 
     fn authenticate_with_factor(

@@ -13,7 +13,7 @@ use http::{header, HeaderMap};
 use zgate_auth::{Claims, TokenError};
 
 use crate::error::ApiError;
-use crate::peer::PeerCertificates;
+use crate::peer::{PeerCertificates, RemoteAddr};
 use crate::security::{AccessLevel, AuthOutcome, Secret};
 use crate::state::AppState;
 
@@ -392,7 +392,8 @@ impl<R: Requirement> Permitted<R> {
             return Err(ApiError::InvalidToken);
         }
         if let Some((resource, level)) = R::ACCESS {
-            state.require_access(caller.user(), resource, level)?;
+            let conditions = state.conditions(parts.extensions.get::<RemoteAddr>());
+            state.require_access(caller.user(), resource, level, conditions)?;
         }
         Ok(Self {
             caller,

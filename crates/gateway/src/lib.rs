@@ -44,5 +44,5 @@ mod wire;
 pub use error::ApiError;
 pub use extract::{Authenticated, AuthenticatedToken};
 pub use routes::{router, Gateway};
-pub use security::{AccessLevel, AuthOutcome, BackendError, Secret, SecurityManager};
+pub use security::{AccessLevel, AuthOutcome, BackendError, Conditions, Secret, SecurityManager};
 pub use state::{AppState, Settings};

@@ -26,6 +26,16 @@ pub enum AuthOutcome {
 
 pub use zgate_base::AccessLevel;
 
+/// What a request carries that a conditional access list entry can name
+/// (RACF's `PERMIT ... WHEN(...)`). An HTTPS request has a client address,
+/// so a network access zone (`WHEN(SERVAUTH(zone))`); it has no terminal,
+/// program, console or port in RACF's sense.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Conditions<'a> {
+    /// The zone of the client address (`zgate.network.zones`), if any.
+    pub network_zone: Option<&'a str>,
+}
+
 /// The security manager could not answer (database down, ...). Its text goes
 /// to the log, never to the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,13 +54,15 @@ pub trait SecurityManager: Send + Sync + 'static {
         new_password: Option<&Secret>,
     ) -> Result<AuthOutcome, BackendError>;
 
-    /// Whether `user` has at least `level` to `resource` in `class`.
+    /// Whether `user` has at least `level` to `resource` in `class`, for a
+    /// request with these `conditions`.
     fn check(
         &self,
         user: &str,
         class: &str,
         resource: &str,
         level: AccessLevel,
+        conditions: Conditions<'_>,
     ) -> Result<bool, BackendError>;
 
     /// Whether the ESM and its store answer.

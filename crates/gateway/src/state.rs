@@ -6,7 +6,10 @@ use zgate_auth::{PatService, TokenService};
 
 use crate::error::ApiError;
 use crate::metrics::{LoginOutcome, Metrics};
-use crate::security::{AccessLevel, AuthOutcome, CertOutcome, Secret, SecurityManager};
+use zgate_config::NetworkZone;
+
+use crate::peer::RemoteAddr;
+use crate::security::{AccessLevel, AuthOutcome, CertOutcome, Conditions, Secret, SecurityManager};
 
 /// The class of the gateway's own SAF resources (API ML's
 /// `serviceResourceClass`, default `ZOWE`).
@@ -21,6 +24,9 @@ pub struct Settings {
     pub cookie_max_age_seconds: Option<u64>,
     /// Client certificates authenticate (`x509.enabled`).
     pub x509_enabled: bool,
+    /// Network access zones: a client address's zone is the condition
+    /// `WHEN(SERVAUTH(zone))` permits name.
+    pub network_zones: Vec<NetworkZone>,
 }
 
 struct Inner {
@@ -114,10 +120,11 @@ impl AppState {
         user: &str,
         resource: &str,
         level: AccessLevel,
+        conditions: Conditions<'_>,
     ) -> Result<(), ApiError> {
-        let allowed = self
-            .security()
-            .check(user, SERVICE_RESOURCE_CLASS, resource, level)?;
+        let allowed =
+            self.security()
+                .check(user, SERVICE_RESOURCE_CLASS, resource, level, conditions)?;
         if allowed {
             Ok(())
         } else {
@@ -125,6 +132,15 @@ impl AppState {
             Err(ApiError::Forbidden {
                 resource: format!("{SERVICE_RESOURCE_CLASS} {resource} {}", level.as_str()),
             })
+        }
+    }
+
+    /// The conditions of a request from `client` (see [`Conditions`]).
+    pub fn conditions(&self, client: Option<&RemoteAddr>) -> Conditions<'_> {
+        Conditions {
+            network_zone: client.and_then(|RemoteAddr(addr)| {
+                NetworkZone::of(&self.0.settings.network_zones, addr.ip())
+            }),
         }
     }
 

@@ -127,6 +127,7 @@ fn world() -> World {
             allow_token_refresh: true,
             cookie_max_age_seconds: None,
             x509_enabled: true,
+            network_zones: Vec::new(),
         },
     )
     .with_pats(pats.clone());

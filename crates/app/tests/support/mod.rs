@@ -190,11 +190,11 @@ impl Zgate {
                 .dir
                 .join(&ca_alias)
                 .join(format!("{ca_alias}.keystore.p12")),
-            ca_password: zgate_pki::Password::new(setup.ca_password.expose().to_string()),
+            ca_password: zgate_pki::Secret::new(setup.ca_password.expose().to_string()),
             ca_alias,
             user: user.to_owned(),
             out_dir: out.to_path_buf(),
-            password: zgate_pki::Password::new(setup.password.expose().to_string()),
+            password: zgate_pki::Secret::new(setup.password.expose().to_string()),
             dname: params.dname,
             validity_days: params.validity_days,
             key_type: zgate_pki::KeyType::Rsa2048,

@@ -44,6 +44,7 @@ use crate::extract::{
 };
 use crate::headers::remove_headers;
 use crate::metrics::RouteTag;
+use crate::peer::RemoteAddr;
 use crate::security::AccessLevel;
 use crate::state::AppState;
 use crate::target::Target as NormalizedTarget;
@@ -564,7 +565,8 @@ pub async fn routed(
             return ApiError::AuthRequired.into_response();
         };
         let resource = format!("APIML.SERVICES.{}", service.service_id.to_ascii_uppercase());
-        if let Err(e) = state.require_access(c.user(), &resource, AccessLevel::Read) {
+        let conditions = state.conditions(parts.extensions.get::<RemoteAddr>());
+        if let Err(e) = state.require_access(c.user(), &resource, AccessLevel::Read, conditions) {
             return e.into_response();
         }
     }

@@ -84,6 +84,7 @@ impl SecurityManager for TableSecurity {
         class: &str,
         resource: &str,
         level: AccessLevel,
+        _conditions: zgate_gateway::Conditions<'_>,
     ) -> Result<bool, BackendError> {
         Ok(self
             .access
