@@ -25,7 +25,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha512;
 
 use super::name::{encode, NameRole};
-use super::{
+use super::ticket::{
     closest_in_window, decode_hex, presented_ticket, window_closest_first, PassTicket,
     PassTicketError, TicketType,
 };

@@ -26,7 +26,7 @@ use des::cipher::{Array, BlockCipherEncrypt, KeyInit};
 use des::Des;
 
 use super::name::{encode, EbcdicName, NameRole};
-use super::{
+use super::ticket::{
     closest_in_window, decode_hex, presented_ticket, window_closest_first, PassTicket,
     PassTicketError,
 };

@@ -7,7 +7,7 @@
 //! cryptography. Only RACF's user-id characters are allowed, which keeps the
 //! encoding a small exact table with no code-page ambiguity.
 
-use super::PassTicketError;
+use super::ticket::PassTicketError;
 
 /// The EBCDIC blank, RACF's padding byte.
 pub(crate) const EBCDIC_BLANK: u8 = 0x40;
