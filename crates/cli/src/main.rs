@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit_cmd;
 mod cert_cmd;
 mod config_cmd;
 mod esm_cmd;
@@ -51,6 +52,8 @@ enum Command {
     Cert(cert_cmd::CertArgs),
     /// Administer the embedded security manager with RACF commands.
     Esm(esm_cmd::EsmArgs),
+    /// Check and read the audit trail.
+    Audit(audit_cmd::AuditArgs),
 }
 
 /// Options every subcommand sees.
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
         Command::Config(args) => config_cmd::run(&global, args),
         Command::Cert(args) => cert_cmd::run(&global, args),
         Command::Esm(args) => esm_cmd::run(&global, args),
+        Command::Audit(args) => audit_cmd::run(&global, args),
     };
     match result {
         Ok(code) => code,

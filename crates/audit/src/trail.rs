@@ -1,0 +1,388 @@
+//! The trail on disk: JSON lines, each record chained to the one before by
+//! its hash, across files; signed checkpoints; append-only, 0600.
+//!
+//! - `hash = hex(SHA-256(prev_hash ‖ canonical JSON of the record without
+//!   "hash"))`, where `prev_hash` is the previous record's hash as 64 hex
+//!   characters (64 zeros before the first record). The canonical form is
+//!   RFC 8785's (see [`crate::canonical`]), and it is also how each line is
+//!   written.
+//! - Files are `audit-NNNNNN.jsonl` in the trail directory. Each begins with
+//!   a `FILEHDR` record naming the file, chained to the last record of the
+//!   file before, and ends (when rotated) with a `ROTATE` record naming the
+//!   next. A zgate process that opens the trail starts a new file, so a
+//!   restart never appends to a file another process may have left short.
+//! - Every `checkpoint_every` records, and before rotation and at close, a
+//!   `CHECKPOINT` record carries an Ed25519 signature of the sequence number
+//!   and hash of the record before it, and the file is synced. The signing
+//!   key lives outside the trail directory, 0600, beside a `head` file that
+//!   names the last checkpoint: an attacker who can rewrite the trail can
+//!   neither sign a new chain nor hide that records were cut from its end.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use ring::rand::SystemRandom;
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::canonical::{canonical, NotCanonical};
+
+/// The hash before the first record.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The format version every record carries as `v`.
+pub const VERSION: u64 = 1;
+
+/// When the trail rotates files and signs checkpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct TrailPolicy {
+    /// Rotate after a file reaches this size.
+    pub max_file_bytes: u64,
+    /// Sign a checkpoint after this many records.
+    pub checkpoint_every: u64,
+}
+
+impl Default for TrailPolicy {
+    fn default() -> Self {
+        TrailPolicy {
+            max_file_bytes: 64 * 1024 * 1024,
+            checkpoint_every: 1000,
+        }
+    }
+}
+
+/// Why the trail could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum TrailError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The signing key file is not an Ed25519 key.
+    #[error("{0}: not an Ed25519 signing key (PKCS#8)")]
+    BadKey(PathBuf),
+    /// The existing trail's last record cannot be read, so the chain cannot
+    /// be continued; nothing is written until someone looks.
+    #[error("{path}: the last record cannot be read ({why}); run `zgate audit verify`")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// A record holds a value with no canonical form.
+    #[error(transparent)]
+    NotCanonical(#[from] NotCanonical),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> TrailError + '_ {
+    move |source| TrailError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The hash of `record` (its `"hash"` key left out) after `prev_hash`.
+pub fn record_hash(prev_hash: &str, record: &Map<String, Value>) -> Result<String, NotCanonical> {
+    let mut without = record.clone();
+    without.remove("hash");
+    let text = canonical(&Value::Object(without))?;
+    let mut h = Sha256::new();
+    h.update(prev_hash.as_bytes());
+    h.update(text.as_bytes());
+    Ok(hex::encode(h.finalize()))
+}
+
+/// What a checkpoint signs: the sequence number and hash of the record
+/// before it.
+pub fn checkpoint_message(seq: u64, hash: &str) -> Vec<u8> {
+    format!("zgate-audit-checkpoint {seq} {hash}").into_bytes()
+}
+
+/// The trail's file names, in order.
+pub fn trail_files(dir: &Path) -> Result<Vec<PathBuf>, TrailError> {
+    let mut files: Vec<PathBuf> = match fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| file_number(p).is_some())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(source) => {
+            return Err(TrailError::Io {
+                path: dir.to_owned(),
+                source,
+            })
+        }
+    };
+    files.sort();
+    Ok(files)
+}
+
+/// `n` of `audit-NNNNNN.jsonl`.
+pub fn file_number(path: &Path) -> Option<u32> {
+    let name = path.file_name()?.to_str()?;
+    let digits = name.strip_prefix("audit-")?.strip_suffix(".jsonl")?;
+    if digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn file_name(n: u32) -> String {
+    format!("audit-{n:06}.jsonl")
+}
+
+/// Writes the trail. One writer per trail directory.
+pub struct Trail {
+    dir: PathBuf,
+    key: Ed25519KeyPair,
+    head_path: PathBuf,
+    policy: TrailPolicy,
+    file: File,
+    path: PathBuf,
+    number: u32,
+    bytes: u64,
+    seq: u64,
+    last_hash: String,
+    since_checkpoint: u64,
+}
+
+impl Trail {
+    /// Opens the trail in `dir` (created 0700), signing with the key at
+    /// `key_path` (created, 0600, on first use; its public key is written
+    /// beside it as `<key_path>.pub`, hex). Starts a new file chained to
+    /// the last record of the existing trail.
+    pub fn open(dir: &Path, key_path: &Path, policy: TrailPolicy) -> Result<Trail, TrailError> {
+        create_private_dir(dir)?;
+        let key = load_or_create_key(key_path)?;
+        let head_path = head_path(key_path);
+        let files = trail_files(dir)?;
+        let (number, seq, last_hash) = match files.last() {
+            None => (1, 0, GENESIS.to_owned()),
+            Some(last) => {
+                let (seq, hash) = last_record(last)?;
+                (file_number(last).unwrap_or(0) + 1, seq, hash)
+            }
+        };
+        let path = dir.join(file_name(number));
+        let file = open_append(&path)?;
+        let mut trail = Trail {
+            dir: dir.to_owned(),
+            key,
+            head_path,
+            policy,
+            file,
+            path,
+            number,
+            bytes: 0,
+            seq,
+            last_hash,
+            since_checkpoint: 0,
+        };
+        trail.header()?;
+        Ok(trail)
+    }
+
+    /// The sequence number of the last record written.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The file being written.
+    pub fn current_file(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record (its `v`, `seq`, `prev_hash` and `hash` are set
+    /// here); returns its sequence number.
+    pub fn append(&mut self, record: Map<String, Value>) -> Result<u64, TrailError> {
+        let seq = self.write(record)?;
+        if self.since_checkpoint >= self.policy.checkpoint_every {
+            self.checkpoint()?;
+        }
+        if self.bytes >= self.policy.max_file_bytes {
+            self.rotate()?;
+        }
+        Ok(seq)
+    }
+
+    /// Signs a checkpoint and syncs the file (also done on drop).
+    pub fn checkpoint(&mut self) -> Result<(), TrailError> {
+        let signed_seq = self.seq;
+        let signed_hash = self.last_hash.clone();
+        let sig = self.key.sign(&checkpoint_message(signed_seq, &signed_hash));
+        let mut r = Map::new();
+        r.insert("event_type".into(), "CHECKPOINT".into());
+        r.insert("signed_seq".into(), signed_seq.into());
+        r.insert("signed_hash".into(), signed_hash.into());
+        r.insert("sig".into(), hex::encode(sig.as_ref()).into());
+        self.write(r)?;
+        self.file.sync_data().map_err(io(&self.path))?;
+        self.since_checkpoint = 0;
+        // The head names the checkpoint itself: cutting it, or anything
+        // before it, from the trail shows.
+        let head = format!("{} {}\n", self.seq, self.last_hash);
+        write_private(&self.head_path, head.as_bytes())
+    }
+
+    fn rotate(&mut self) -> Result<(), TrailError> {
+        self.checkpoint()?;
+        let next = file_name(self.number + 1);
+        let mut r = Map::new();
+        r.insert("event_type".into(), "ROTATE".into());
+        r.insert("next_file".into(), next.clone().into());
+        self.write(r)?;
+        self.file.sync_data().map_err(io(&self.path))?;
+        self.number += 1;
+        self.path = self.dir.join(next);
+        self.file = open_append(&self.path)?;
+        self.bytes = 0;
+        self.header()
+    }
+
+    fn header(&mut self) -> Result<(), TrailError> {
+        let mut r = Map::new();
+        r.insert("event_type".into(), "FILEHDR".into());
+        r.insert("file".into(), file_name(self.number).into());
+        self.write(r)?;
+        Ok(())
+    }
+
+    fn write(&mut self, mut record: Map<String, Value>) -> Result<u64, TrailError> {
+        let seq = self.seq + 1;
+        record.insert("v".into(), VERSION.into());
+        record.insert("seq".into(), seq.into());
+        record.insert("prev_hash".into(), self.last_hash.clone().into());
+        record.remove("hash");
+        let hash = record_hash(&self.last_hash, &record)?;
+        record.insert("hash".into(), hash.clone().into());
+        let mut line = canonical(&Value::Object(record))?;
+        line.push('\n');
+        // One write of a whole line to an O_APPEND file.
+        self.file
+            .write_all(line.as_bytes())
+            .map_err(io(&self.path))?;
+        self.bytes += line.len() as u64;
+        self.seq = seq;
+        self.last_hash = hash;
+        // Every record since the last checkpoint, the trail's own included,
+        // is one the head does not cover yet.
+        self.since_checkpoint += 1;
+        Ok(seq)
+    }
+}
+
+impl Drop for Trail {
+    fn drop(&mut self) {
+        if self.since_checkpoint > 0 {
+            let _ = self.checkpoint();
+        }
+    }
+}
+
+/// `<key_path>.head`: the last checkpoint's sequence number and hash.
+pub fn head_path(key_path: &Path) -> PathBuf {
+    let mut p = key_path.as_os_str().to_owned();
+    p.push(".head");
+    PathBuf::from(p)
+}
+
+/// `<key_path>.pub`: the public key, hex.
+pub fn public_key_path(key_path: &Path) -> PathBuf {
+    let mut p = key_path.as_os_str().to_owned();
+    p.push(".pub");
+    PathBuf::from(p)
+}
+
+fn last_record(path: &Path) -> Result<(u64, String), TrailError> {
+    let damaged = |why: &str| TrailError::Damaged {
+        path: path.to_owned(),
+        why: why.to_owned(),
+    };
+    let file = File::open(path).map_err(io(path))?;
+    let mut last = None;
+    for line in BufReader::new(file).lines() {
+        last = Some(line.map_err(io(path))?);
+    }
+    let line = last.ok_or_else(|| damaged("the file is empty"))?;
+    let value: Value = serde_json::from_str(&line).map_err(|_| damaged("not JSON"))?;
+    let seq = value.get("seq").and_then(Value::as_u64);
+    let hash = value.get("hash").and_then(Value::as_str);
+    match (seq, hash) {
+        (Some(seq), Some(hash)) => Ok((seq, hash.to_owned())),
+        _ => Err(damaged("no seq or hash")),
+    }
+}
+
+fn load_or_create_key(path: &Path) -> Result<Ed25519KeyPair, TrailError> {
+    let pkcs8 = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+                .map_err(|_| TrailError::BadKey(path.to_owned()))?;
+            if let Some(parent) = path.parent() {
+                create_private_dir(parent)?;
+            }
+            write_private(path, doc.as_ref())?;
+            doc.as_ref().to_vec()
+        }
+        Err(source) => {
+            return Err(TrailError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        }
+    };
+    let key =
+        Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| TrailError::BadKey(path.to_owned()))?;
+    let public = format!("{}\n", hex::encode(key.public_key().as_ref()));
+    write_private(&public_key_path(path), public.as_bytes())?;
+    Ok(key)
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), TrailError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(io(dir))
+}
+
+fn open_append(path: &Path) -> Result<File, TrailError> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path).map_err(io(path))
+}
+
+/// Replaces a small file whole (written beside it, then renamed), 0600.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TrailError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut options = OpenOptions::new();
+    options.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(&tmp).map_err(io(&tmp))?;
+    f.write_all(bytes).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))
+}
