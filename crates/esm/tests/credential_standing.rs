@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
-
 use common::*;
 use zgate_esm::{AccessLevel, Esm, EsmConfig, HashCost, Issuer, VerifyOutcome};
 
@@ -21,16 +19,16 @@ fn revocation_deletion_and_resume_move_the_start_of_a_users_credentials() {
     assert_eq!(esm.credentials_valid_since("alice"), Some(T0));
     assert_eq!(esm.credentials_valid_since("NOBODY"), None);
 
-    clock.0.fetch_add(5_000, Ordering::SeqCst);
+    clock.advance_ms(5_000);
     run(&esm, "ALTUSER ALICE REVOKE");
     assert_eq!(esm.credentials_valid_since("ALICE"), None);
-    clock.0.fetch_add(5_000, Ordering::SeqCst);
+    clock.advance_ms(5_000);
     run(&esm, "ALTUSER ALICE RESUME");
     // Resumed: credentials count again, but only those issued after the
     // revocation.
     assert_eq!(esm.credentials_valid_since("ALICE"), Some(T0 + 5_001));
 
-    clock.0.fetch_add(5_000, Ordering::SeqCst);
+    clock.advance_ms(5_000);
     run(&esm, "DELUSER ALICE");
     assert_eq!(esm.credentials_valid_since("ALICE"), None);
     run(&esm, "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");
@@ -45,7 +43,7 @@ fn revocation_by_failed_attempts_ends_earlier_credentials() {
         &esm,
         "ADDUSER BOB PASSWORD(BOBPW1) NOEXPIRED\nSETROPTS PASSWORD(REVOKE(2))",
     );
-    clock.0.fetch_add(60_000, Ordering::SeqCst);
+    clock.advance_ms(60_000);
     for _ in 0..3 {
         assert_eq!(
             esm.verify("BOB", "WRONG1", None),

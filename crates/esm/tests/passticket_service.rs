@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
-
 use common::{fresh, run};
 use zgate_esm::GenerateError;
 use zgate_esm::{Esm, EsmConfig, HashCost, Issuer, VerifyOutcome};
@@ -96,11 +94,11 @@ fn window_is_600_seconds_either_side() {
         .generate_passticket("ZWESVUSR", "ALICE", "TSTAPPL")
         .unwrap();
     let t = t.as_str().to_owned();
-    clock.0.fetch_add(600_000, Ordering::SeqCst);
+    clock.advance_ms(600_000);
     assert!(ok(esm.verify_for_appl("ALICE", &t, "TSTAPPL")));
     // No replay protection: usable again.
     assert!(ok(esm.verify_for_appl("ALICE", &t, "TSTAPPL")));
-    clock.0.fetch_add(2_000, Ordering::SeqCst);
+    clock.advance_ms(2_000);
     assert!(!ok(esm.verify_for_appl("ALICE", &t, "TSTAPPL")));
 }
 
@@ -240,17 +238,14 @@ fn generation_and_evaluation_agree_over_random_inputs() {
             )
         };
         run(&esm, &format!("ADDUSER {user} DFLTGRP(DEV)\nRDEFINE PTKTDATA {appl}.{user} SSIGNON({kind}) APPLDATA('NO REPLAY PROTECTION')\nPERMIT IRRPTAUTH.TSTAPPL.* CLASS(PTKTDATA) ID(ZWESVUSR) ACCESS(UPDATE)\nRDEFINE PTKTDATA IRRPTAUTH.{appl}.{user} UACC(NONE)\nPERMIT IRRPTAUTH.{appl}.{user} CLASS(PTKTDATA) ID(ZWESVUSR) ACCESS(UPDATE)"));
-        clock.0.store(
-            1_000_000_000_000 + i64::from(seed[1]) * 7_919_000 + (round as i64) * 1000,
-            Ordering::SeqCst,
-        );
+        clock.set_ms(1_000_000_000_000 + i64::from(seed[1]) * 7_919_000 + (round as i64) * 1000);
         let t = esm.generate_passticket("ZWESVUSR", &user, &appl).unwrap();
         let skew = i64::from(seed[2] % 200) * 6_000 - 600_000;
-        clock.0.fetch_add(skew, Ordering::SeqCst);
+        clock.advance_ms(skew);
         assert!(
             ok(esm.verify_for_appl(&user, t.as_str(), &appl)),
             "round {round} skew {skew}"
         );
-        clock.0.fetch_add(-skew, Ordering::SeqCst);
+        clock.advance_ms(-skew);
     }
 }

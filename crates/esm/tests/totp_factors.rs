@@ -79,9 +79,7 @@ fn oathtool_codes_for_every_algorithm_and_length_log_on_once() {
         let uri = enrol(&esm, "U1", &format!("ALGORITHM({alg}) DIGITS({digits})"));
         assert_eq!(param(&uri, "algorithm"), alg);
         assert_eq!(param(&uri, "digits"), digits.to_string());
-        clock
-            .0
-            .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+        clock.advance_ms(30_000);
         let code = oathtool(&uri, now_s(&clock));
         assert_eq!(code.len(), digits);
         // Compound in-band form.
@@ -96,9 +94,7 @@ fn oathtool_codes_for_every_algorithm_and_length_log_on_once() {
             VerifyOutcome::WrongPassword
         );
         // The next period's code as a separate factor (mfaToken).
-        clock
-            .0
-            .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+        clock.advance_ms(30_000);
         let next = oathtool(&uri, now_s(&clock));
         assert_eq!(
             esm.verify_with_factor("U1", "PASSW0RD", None, Some(&next)),
@@ -107,9 +103,7 @@ fn oathtool_codes_for_every_algorithm_and_length_log_on_once() {
     }
     // A phrase with ':' in it: the code is after the LAST separator.
     let uri = enrol(&esm, "U2", "");
-    clock
-        .0
-        .fetch_add(30_000, std::sync::atomic::Ordering::SeqCst);
+    clock.advance_ms(30_000);
     let code = oathtool(&uri, now_s(&clock));
     assert_eq!(
         esm.verify("U2", &format!("my:long phrase 12:{code}"), None),
@@ -153,9 +147,7 @@ fn totp_needs_password_and_code_within_the_skew_and_wrong_codes_count_as_failure
         separator: ":".into(),
         skew_steps: 0,
     });
-    clock
-        .0
-        .fetch_add(120_000, std::sync::atomic::Ordering::SeqCst);
+    clock.advance_ms(120_000);
     let t = now_s(&clock);
     assert_eq!(
         esm.verify("U1", &format!("PASSW0RD:{}", oathtool(&uri, t + 30)), None),
@@ -172,9 +164,7 @@ fn totp_needs_password_and_code_within_the_skew_and_wrong_codes_count_as_failure
     );
     esm.set_mfa_settings(MfaSettings::default());
     // A wrong code with the right password counts toward revocation.
-    clock
-        .0
-        .fetch_add(120_000, std::sync::atomic::Ordering::SeqCst);
+    clock.advance_ms(120_000);
     for _ in 0..4 {
         assert_eq!(
             esm.verify("U1", "PASSW0RD:000000", None),

@@ -58,18 +58,18 @@ fn password_expires_after_the_interval_and_is_changed_at_logon() {
         &esm,
         "SETROPTS PASSWORD(INTERVAL(30))\nADDUSER BOB PASSWORD(PW1) NOEXPIRED",
     );
-    clock.advance_days(29);
+    common::advance_days(&clock, 29);
     assert!(matches!(
         esm.verify("BOB", "PW1", None),
         VerifyOutcome::Success { .. }
     ));
-    clock.advance_days(1);
+    common::advance_days(&clock, 1);
     assert_eq!(esm.verify("BOB", "PW1", None), VerifyOutcome::Expired);
     assert!(matches!(
         esm.verify("BOB", "PW1", Some("PW2")),
         VerifyOutcome::Success { .. }
     ));
-    clock.advance_days(29);
+    common::advance_days(&clock, 29);
     assert!(matches!(
         esm.verify("BOB", "PW2", None),
         VerifyOutcome::Success { .. }
@@ -494,7 +494,7 @@ fn in_memory_store_verifies_and_injected_clock_dates_records() {
         VerifyOutcome::Success { .. }
     ));
     let dir = tempfile::tempdir().unwrap();
-    let clock = std::sync::Arc::new(common::ManualClock(std::sync::atomic::AtomicI64::new(0)));
+    let clock = std::sync::Arc::new(common::ManualClock::new(0));
     let esm = zgate_esm::Esm::open_with_clock(dir.path(), clock).unwrap();
     let lu = esm
         .run_command(&Issuer::Operator, "LISTGRP SYS1")

@@ -1,30 +1,20 @@
 //! Shared helpers for the ESM's integration tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
-use zgate_esm::{Clock, Esm, EsmConfig, HashCost, Issuer};
+pub use zgate_base::ManualClock;
+use zgate_esm::{Esm, EsmConfig, HashCost, Issuer};
 
-/// A clock tests move by hand.
-pub struct ManualClock(pub AtomicI64);
-
-impl ManualClock {
-    pub fn advance_days(&self, days: i64) {
-        self.0.fetch_add(days * 86_400_000, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now_ms(&self) -> i64 {
-        self.0.load(Ordering::SeqCst)
-    }
+/// Moves a test clock by whole days.
+pub fn advance_days(clock: &ManualClock, days: i64) {
+    clock.advance_ms(days * 86_400_000);
 }
 
 /// A fresh ESM in a temporary home (cheap hash cost), with its clock.
 pub fn fresh() -> (tempfile::TempDir, Esm, Arc<ManualClock>) {
     let dir = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock(AtomicI64::new(1_790_000_000_000)));
+    let clock = Arc::new(ManualClock::new(1_790_000_000_000));
     let esm = Esm::open_with(
         dir.path(),
         EsmConfig {
