@@ -1,4 +1,5 @@
-//! zgate-audit: the audit trail's file format. Records are JSON lines,
+//! zgate-audit: the audit trail's file format, and what RACF's controls
+//! log ([`decide::decide`]). Records are JSON lines,
 //! hash-chained across rotated files with signed checkpoints
 //! ([`trail::Trail`]); [`verify::verify`] finds the first altered, removed,
 //! reordered or inserted record; [`query`] selects records as an auditor
@@ -7,6 +8,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod canonical;
+pub mod decide;
 pub mod query;
 pub mod trail;
 pub mod verify;
