@@ -163,7 +163,11 @@ fn batch(global: &Global, text: &str) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some((cmd, err)) => {
-            eprintln!("zgate esm: line {}: {}", cmd.line, cmd.text);
+            eprintln!(
+                "zgate esm: line {}: {}",
+                cmd.line,
+                zgate_esm::command::masking::masked(&cmd.text)
+            );
             eprintln!("{err}");
             eprintln!(
                 "zgate esm: stopped at command {} of {}: {} committed, the failing one changed nothing",

@@ -362,3 +362,29 @@ fn check_takes_the_conditions_of_a_request() {
     assert_eq!(check(&["--when", "NOSUCH(X)"]), Some(64));
     assert_eq!(check(&["--when"]), Some(64));
 }
+
+/// A failing line's text is echoed with its secrets masked, in a batch and
+/// in an import.
+#[test]
+fn failing_lines_are_echoed_without_their_secrets() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let batch = h.join("batch.racf");
+    std::fs::write(&batch, "ALTUSER NOBODY PASSWORD(Sup3rS3cret)\n").unwrap();
+    let out = zgate(h, &["esm", "-f", batch.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(8));
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!said.contains("Sup3rS3cret"), "{said}");
+    assert!(said.contains("ALTUSER NOBODY PASSWORD(********)"), "{said}");
+    let import = h.join("import.yaml");
+    std::fs::write(
+        &import,
+        "commands:\n  - ALTUSER NOBODY PHRASE('Sup3rS3cret phrase')\n",
+    )
+    .unwrap();
+    let out = zgate(h, &["esm", "import", import.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(8));
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!said.contains("Sup3rS3cret"), "{said}");
+    assert!(said.contains("PHRASE(********)"), "{said}");
+}

@@ -12,6 +12,7 @@ mod certificates;
 mod context;
 mod exec;
 mod groups;
+pub mod masking;
 mod operands;
 mod resources;
 mod setropts;

@@ -71,7 +71,7 @@ pub enum EsmError {
     /// A command of an import failed.
     #[error("import: {command}: {error}")]
     ImportCommand {
-        /// The generated command.
+        /// The generated command, secrets masked.
         command: String,
         /// Its error.
         error: CommandError,
@@ -871,7 +871,11 @@ impl Esm {
                 lines: out.lines,
             }),
             Err((i, error)) => Err(EsmError::ImportCommand {
-                command: plan.commands.get(i).cloned().unwrap_or_default(),
+                command: plan
+                    .commands
+                    .get(i)
+                    .map(|c| command::masking::masked(c))
+                    .unwrap_or_default(),
                 error,
             }),
         }
