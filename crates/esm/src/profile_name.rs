@@ -29,12 +29,6 @@ pub fn normalize_profile_name(raw: &str) -> Result<String, NameError> {
         return Err(bad("has an empty qualifier"));
     }
     if is_generic(&name) {
-        // IBM, RACF Messages and Codes, ICH10313I.
-        if name.ends_with("%*") {
-            return Err(bad(
-                "ICH10313I Profile cannot be defined. Profile names cannot end with '%*'.",
-            ));
-        }
         Pattern::parse(&name).map_err(bad)?;
     }
     Ok(name)

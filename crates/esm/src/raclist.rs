@@ -56,6 +56,21 @@ pub fn copy_global(state: &State, class: &str) -> Change {
     Change::put_record(GLOBAL_KIND, class, json!(members).to_string())
 }
 
+/// The copies a store lacks: one for every class RACLISTed, and every
+/// GLOBAL table active, without one.
+pub fn missing_copies(state: &State) -> Vec<Change> {
+    let mut out = Vec::new();
+    for (class, settings) in &state.classes {
+        if settings.raclist && state.records.get(PROFILES_KIND, class).is_none() {
+            out.push(copy_profiles(state, class));
+        }
+        if settings.global && state.records.get(GLOBAL_KIND, class).is_none() {
+            out.push(copy_global(state, class));
+        }
+    }
+    out
+}
+
 /// The in-storage profiles of `class`, when it has a copy. A copy that does
 /// not decode (hand-edited or corrupt) is no copy: the class is read from
 /// its profiles, as after a refresh. Dropping profiles instead would turn

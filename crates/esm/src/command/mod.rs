@@ -315,6 +315,7 @@ fn authorize(
     let Issuer::User(id) = env.issuer else {
         return Ok(());
     };
+    let id = &id.to_ascii_uppercase();
     let user = state.users.get(id);
     if user.is_some_and(|u| u.special && !u.revoked) {
         return Ok(());

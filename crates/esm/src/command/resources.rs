@@ -11,6 +11,17 @@ use crate::state::Change;
 use crate::syntax::{texts, CommandOperands, Operand};
 
 impl Exec<'_> {
+    /// Says so when a command changes a discrete profile named with generic
+    /// characters that cannot decide anything while generics are on.
+    fn note_unusable(&mut self, profile: &Profile) {
+        if profile.literal_name && self.state.class(&profile.class).generic {
+            self.say(format!(
+                "IRRD122I {} IS A DISCRETE PROFILE WITH GENERIC CHARACTERS: IT DECIDES NOTHING WHILE GENERIC({}) IS ACTIVE. DELETE IT AND DEFINE THE GENERIC PROFILE.",
+                profile.name, profile.class
+            ));
+        }
+    }
+
     pub(super) fn class_and_profiles(
         &self,
         p: &CommandOperands,
@@ -99,7 +110,28 @@ impl Exec<'_> {
                 return Err(invalid("ICH10103I INVALID PROFILE NAME *"));
             }
             let existing = self.state.profile(&class, &name);
+            let generics_on = self.state.class(&class).generic;
             let mut profile = match (existing, altering) {
+                // On RACF a discrete profile named with generic characters
+                // and the generic profile of that name are two profiles;
+                // zgate keys profiles by name, so the generic one, defined
+                // once generics are on, replaces the discrete one, which
+                // could no longer decide anything (ICH10321I).
+                (Some(old), false) if old.literal_name && generics_on => {
+                    self.out.changes.push(Change::DeleteProfile {
+                        class: class.clone(),
+                        name: name.clone(),
+                    });
+                    self.say(format!(
+                        "IRRD121I THE DISCRETE PROFILE {name}, UNUSABLE WHILE GENERIC({class}) IS ACTIVE, IS REPLACED BY THE GENERIC PROFILE."
+                    ));
+                    Profile::new(
+                        class.clone(),
+                        name.clone(),
+                        self.env.owner(),
+                        self.env.now_ms,
+                    )
+                }
                 (Some(_), false) => {
                     return Err(duplicate(format!(
                         "ICH10102I {name} ALREADY DEFINED TO CLASS {class}."
@@ -110,8 +142,18 @@ impl Exec<'_> {
                         "ICH11102I {name} NOT DEFINED TO CLASS {class}."
                     )))
                 }
-                (Some(p), true) => (**p).clone(),
+                (Some(p), true) => {
+                    self.note_unusable(p);
+                    (**p).clone()
+                }
                 (None, false) => {
+                    // IBM, RACF Messages and Codes, ICH10313I. Only new
+                    // names: a stored one stays manageable.
+                    if name.ends_with("%*") {
+                        return Err(invalid(
+                            "ICH10313I Profile cannot be defined. Profile names cannot end with '%*'.",
+                        ));
+                    }
                     let mut new = Profile::new(
                         class.clone(),
                         name.clone(),
@@ -386,6 +428,7 @@ impl Exec<'_> {
                     "ICH06002I {name} NOT DEFINED TO CLASS {class}"
                 )));
             };
+            self.note_unusable(prof);
             let key = |id: &String| (class.clone(), name.clone(), id.clone());
             if let Some(reset) = p.args("RESET") {
                 let which: Vec<String> = texts(reset)

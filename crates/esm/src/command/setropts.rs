@@ -102,6 +102,11 @@ impl Exec<'_> {
             } else {
                 touch("RACLIST", &|c| c.raclist = true, self)?
             };
+            // RACLIST(*) REFRESH refreshes the classes that are RACLISTed.
+            let list: Vec<String> = list
+                .into_iter()
+                .filter(|c| !refresh || self.state.class(c).raclist)
+                .collect();
             copies.extend(list.iter().map(|c| raclist::copy_profiles(self.state, c)));
             refreshes.extend(list.into_iter().map(Refresh::Class));
         }

@@ -15,6 +15,7 @@ use crate::password::{
     check_password_syntax, check_phrase_syntax, dummy_hash, hash_secret, kind_of,
     normalize_password, verify_secret, HashCost, SecretKind,
 };
+use crate::raclist;
 use crate::records::Records;
 use crate::state::{Change, State};
 use crate::store::{sqlite::SqliteStore, Store, StoreError};
@@ -289,6 +290,23 @@ impl Esm {
             let generation = store.generation()?;
             store.apply(std::slice::from_ref(&sys1), generation)?;
             state.apply(&sys1);
+        }
+        // A class RACLISTed (or a GLOBAL table activated) by a zgate that
+        // kept no in-storage copy gets one now, as an IPL would build it;
+        // from then on only a REFRESH changes what checks see.
+        for attempt in 1..=MAX_ATTEMPTS {
+            let copies = raclist::missing_copies(&state);
+            if copies.is_empty() {
+                break;
+            }
+            let generation = store.generation()?;
+            match store.apply(&copies, generation) {
+                Ok(_) => copies.iter().for_each(|c| state.apply(c)),
+                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
+                    state = store.load()?;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         let generation = store.generation()?;
         let index = Index::build(&state);
@@ -625,7 +643,11 @@ impl Esm {
     ) -> VerifyOutcome {
         // An invalid id takes the unknown-user path, at the same cost.
         let id = normalize_id(user).unwrap_or_default();
-        // The second factor.
+        // The second factor, as the store has it now: a factor enrolled by
+        // another process counts at once.
+        if self.reload_if_changed().is_err() {
+            return VerifyOutcome::StoreUnavailable;
+        }
         let factor = self.totp_factor(&id);
         let separator = self.mfa_settings().separator;
         let (secret, code) = match (&factor, code) {
