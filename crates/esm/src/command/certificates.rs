@@ -140,38 +140,37 @@ impl Exec<'_> {
         } else {
             None
         };
-        let cert = if action == "ADD" {
-            let path = add.ok_or_else(|| {
-                error(CommandErrorKind::Syntax, "IKJ56701I MISSING ADD FILE NAME")
-            })?;
-            // Read under the ESM's lock: only a regular file of a
-            // certificate's size, so a FIFO or a device cannot stall
-            // the logons that wait for the lock.
-            let regular = std::fs::metadata(&path)
-                .map(|m| m.is_file() && m.len() <= 1024 * 1024)
-                .unwrap_or(true);
-            if !regular {
-                return Err(error(
-                    CommandErrorKind::Invalid,
-                    format!(
+        let cert =
+            if action == "ADD" {
+                let path = add.ok_or_else(|| {
+                    error(CommandErrorKind::Syntax, "IKJ56701I MISSING ADD FILE NAME")
+                })?;
+                // Read under the ESM's lock: only a regular file of a
+                // certificate's size, so a FIFO or a device cannot stall
+                // the logons that wait for the lock.
+                let regular = std::fs::metadata(&path)
+                    .map(|m| m.is_file() && m.len() <= 1024 * 1024)
+                    .unwrap_or(true);
+                if !regular {
+                    return Err(error(
+                        CommandErrorKind::Invalid,
+                        format!(
                         "IRRD109I {path} IS NOT A CERTIFICATE FILE (A REGULAR FILE UP TO 1 MIB)"
                     ),
-                ));
-            }
-            let bytes = std::fs::read(&path).map_err(|e| {
-                error(
-                    CommandErrorKind::NotFound,
-                    format!("IRRD109I CANNOT READ {path}: {e}"),
-                )
-            })?;
-            Some(
-                CertNames::from_pem_or_der(&bytes).map_err(|e| {
+                    ));
+                }
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    error(
+                        CommandErrorKind::NotFound,
+                        format!("IRRD109I CANNOT READ {path}: {e}"),
+                    )
+                })?;
+                Some(CertNames::from_pem_or_der(&bytes).map_err(|e| {
                     error(CommandErrorKind::Invalid, format!("IRRD110I {path}: {e}"))
-                })?,
-            )
-        } else {
-            None
-        };
+                })?)
+            } else {
+                None
+            };
         let state = self.state;
         let records = &state.records;
         {
