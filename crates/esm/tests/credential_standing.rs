@@ -7,7 +7,7 @@
 mod common;
 
 use common::*;
-use zgate_esm::{AccessLevel, Esm, EsmConfig, HashCost, Issuer, VerifyOutcome};
+use zgate_esm::{AccessLevel, Issuer, VerifyOutcome};
 
 const T0: i64 = 1_790_000_000_000;
 
@@ -59,14 +59,7 @@ fn revocation_by_failed_attempts_ends_earlier_credentials() {
 fn a_revocation_by_another_process_counts_after_one_reload() {
     let (dir, esm, _clock) = fresh();
     run(&esm, "ADDUSER CAROL PASSWORD(CAROLPW1) NOEXPIRED");
-    let other = Esm::open_with(
-        dir.path(),
-        EsmConfig {
-            hash_cost: HashCost::TEST_ONLY,
-            ..EsmConfig::default()
-        },
-    )
-    .unwrap();
+    let other = common::open(dir.path());
     other
         .run_command(&Issuer::Operator, "ALTUSER CAROL REVOKE")
         .unwrap();

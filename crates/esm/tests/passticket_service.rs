@@ -7,7 +7,7 @@ mod common;
 
 use common::{fresh, run};
 use zgate_esm::GenerateError;
-use zgate_esm::{Esm, EsmConfig, HashCost, Issuer, VerifyOutcome};
+use zgate_esm::{Issuer, VerifyOutcome};
 
 const SETUP: &str = "
 ADDGROUP STC
@@ -193,15 +193,7 @@ fn bad_ssignon_is_refused_and_keys_never_listed() {
 fn replay_is_shared_between_processes_and_survives_reopen() {
     let (dir, esm, clock) = fresh();
     run(&esm, SETUP);
-    let other = Esm::open_with(
-        dir.path(),
-        EsmConfig {
-            clock: clock.clone(),
-            hash_cost: HashCost::TEST_ONLY,
-            ..EsmConfig::default()
-        },
-    )
-    .unwrap();
+    let other = common::open_with_clock(dir.path(), &clock);
     let t = esm
         .generate_passticket("ZWESVUSR", "ALICE", "TSTAPPL")
         .unwrap();

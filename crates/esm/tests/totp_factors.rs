@@ -7,7 +7,7 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use zgate_esm::{CommandErrorKind, Esm, EsmConfig, HashCost, Issuer, MfaSettings, VerifyOutcome};
+use zgate_esm::{CommandErrorKind, Esm, Issuer, MfaSettings, VerifyOutcome};
 
 fn enrol(esm: &Esm, user: &str, extra: &str) -> String {
     let out = esm
@@ -185,15 +185,7 @@ fn replay_is_rejected_by_another_instance_and_after_restart() {
     run(&esm, "ADDUSER U1 PASSWORD(PASSW0RD) NOEXPIRED");
     let uri = enrol(&esm, "U1", "");
     let code = oathtool(&uri, now_s(&clock));
-    let other = Esm::open_with(
-        dir.path(),
-        EsmConfig {
-            clock: clock.clone(),
-            hash_cost: HashCost::TEST_ONLY,
-            ..EsmConfig::default()
-        },
-    )
-    .unwrap();
+    let other = common::open_with_clock(dir.path(), &clock);
     assert_eq!(
         esm.verify("U1", &format!("PASSW0RD:{code}"), None),
         VerifyOutcome::Success { user: "U1".into() }
@@ -203,15 +195,7 @@ fn replay_is_rejected_by_another_instance_and_after_restart() {
         VerifyOutcome::WrongPassword
     );
     drop((esm, other));
-    let reopened = Esm::open_with(
-        dir.path(),
-        EsmConfig {
-            clock: clock.clone(),
-            hash_cost: HashCost::TEST_ONLY,
-            ..EsmConfig::default()
-        },
-    )
-    .unwrap();
+    let reopened = common::open_with_clock(dir.path(), &clock);
     assert_eq!(
         reopened.verify("U1", &format!("PASSW0RD:{code}"), None),
         VerifyOutcome::WrongPassword
@@ -339,15 +323,7 @@ fn a_corrupt_factor_record_fails_closed() {
         )
         .unwrap();
     }
-    let esm = Esm::open_with(
-        dir.path(),
-        EsmConfig {
-            clock: clock.clone(),
-            hash_cost: HashCost::TEST_ONLY,
-            ..EsmConfig::default()
-        },
-    )
-    .unwrap();
+    let esm = common::open_with_clock(dir.path(), &clock);
     assert_eq!(
         esm.verify("U1", "PASSW0RD", None),
         VerifyOutcome::WrongPassword

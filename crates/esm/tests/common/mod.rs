@@ -15,16 +15,22 @@ pub fn advance_days(clock: &ManualClock, days: i64) {
 pub fn fresh() -> (tempfile::TempDir, Esm, Arc<ManualClock>) {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(1_790_000_000_000));
-    let esm = Esm::open_with(
-        dir.path(),
+    let esm = open_with_clock(dir.path(), &clock);
+    (dir, esm, clock)
+}
+
+/// An ESM (cheap hash cost) on `home` reading `clock`: another process of
+/// the same test, or the same home reopened.
+pub fn open_with_clock(home: &std::path::Path, clock: &Arc<ManualClock>) -> Esm {
+    Esm::open_with(
+        home,
         EsmConfig {
             clock: clock.clone(),
             hash_cost: HashCost::TEST_ONLY,
             ..EsmConfig::default()
         },
     )
-    .unwrap();
-    (dir, esm, clock)
+    .unwrap()
 }
 
 /// Another process's ESM on the same home.
