@@ -17,6 +17,10 @@
 //!   key lives outside the trail directory, 0600, beside a `head` file that
 //!   names the last checkpoint: an attacker who can rewrite the trail can
 //!   neither sign a new chain nor hide that records were cut from its end.
+//! - Several processes may write one trail (`zgate serve`, and `zgate esm`
+//!   commands run beside it): every write takes an exclusive lock on
+//!   `<dir>/.lock` and first catches up with what another process appended,
+//!   so the chain stays one chain.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -139,9 +143,10 @@ fn file_name(n: u32) -> String {
     format!("audit-{n:06}.jsonl")
 }
 
-/// Writes the trail. One writer per trail directory.
+/// Writes the trail; other processes may write it too (see the module).
 pub struct Trail {
     dir: PathBuf,
+    lock: File,
     key: Ed25519KeyPair,
     head_path: PathBuf,
     policy: TrailPolicy,
@@ -160,34 +165,102 @@ impl Trail {
     /// beside it as `<key_path>.pub`, hex). Starts a new file chained to
     /// the last record of the existing trail.
     pub fn open(dir: &Path, key_path: &Path, policy: TrailPolicy) -> Result<Trail, TrailError> {
+        Trail::open_with(dir, key_path, policy, false)
+    }
+
+    /// [`Trail::open`] for a short-lived writer (one `zgate esm` command):
+    /// continues the newest file when it ends with a whole record, rather
+    /// than starting a file of its own.
+    pub fn open_continuing(
+        dir: &Path,
+        key_path: &Path,
+        policy: TrailPolicy,
+    ) -> Result<Trail, TrailError> {
+        Trail::open_with(dir, key_path, policy, true)
+    }
+
+    fn open_with(
+        dir: &Path,
+        key_path: &Path,
+        policy: TrailPolicy,
+        continuing: bool,
+    ) -> Result<Trail, TrailError> {
         create_private_dir(dir)?;
+        let lock_path = dir.join(".lock");
+        let lock = open_append(&lock_path)?;
+        lock.lock().map_err(io(&lock_path))?;
         let key = load_or_create_key(key_path)?;
         let head_path = head_path(key_path);
         let files = trail_files(dir)?;
-        let (number, seq, last_hash) = match files.last() {
-            None => (1, 0, GENESIS.to_owned()),
+        let (number, seq, last_hash, continued) = match files.last() {
+            None => (1, 0, GENESIS.to_owned(), false),
             Some(last) => {
-                let (seq, hash) = last_record(last)?;
-                (file_number(last).unwrap_or(0) + 1, seq, hash)
+                let (seq, hash, _) = last_record(last)?;
+                let number = file_number(last).unwrap_or(0);
+                if continuing {
+                    (number, seq, hash, true)
+                } else {
+                    (number + 1, seq, hash, false)
+                }
             }
         };
         let path = dir.join(file_name(number));
         let file = open_append(&path)?;
+        let bytes = file.metadata().map_err(io(&path))?.len();
         let mut trail = Trail {
             dir: dir.to_owned(),
+            lock,
             key,
             head_path,
             policy,
             file,
             path,
             number,
-            bytes: 0,
+            bytes,
             seq,
             last_hash,
             since_checkpoint: 0,
         };
-        trail.header()?;
+        let result = if continued { Ok(()) } else { trail.header() };
+        let unlocked = trail.lock.unlock().map_err(io(&lock_path));
+        result.and(unlocked)?;
         Ok(trail)
+    }
+
+    /// Takes the lock, catches up with other writers, runs `f`, unlocks.
+    fn locked<T>(
+        &mut self,
+        f: impl FnOnce(&mut Trail) -> Result<T, TrailError>,
+    ) -> Result<T, TrailError> {
+        let lock_path = self.dir.join(".lock");
+        self.lock.lock().map_err(io(&lock_path))?;
+        let result = self.catch_up().and_then(|()| f(self));
+        let unlocked = self.lock.unlock().map_err(io(&lock_path));
+        let value = result?;
+        unlocked?;
+        Ok(value)
+    }
+
+    /// Follows records another process appended since this one last wrote:
+    /// its own file grew, or a newer file exists.
+    fn catch_up(&mut self) -> Result<(), TrailError> {
+        let len = fs::metadata(&self.path).map_err(io(&self.path))?.len();
+        let newest = trail_files(&self.dir)?.pop();
+        let same_file = newest.as_deref().is_none_or(|n| n == self.path);
+        if len == self.bytes && same_file {
+            return Ok(());
+        }
+        let path = newest.unwrap_or_else(|| self.path.clone());
+        let (seq, hash, bytes) = last_record(&path)?;
+        if !same_file {
+            self.file = open_append(&path)?;
+            self.number = file_number(&path).unwrap_or(self.number);
+            self.path = path;
+        }
+        self.bytes = bytes;
+        self.seq = seq;
+        self.last_hash = hash;
+        Ok(())
     }
 
     /// The sequence number of the last record written.
@@ -203,9 +276,28 @@ impl Trail {
     /// Appends one record (its `v`, `seq`, `prev_hash` and `hash` are set
     /// here); returns its sequence number.
     pub fn append(&mut self, record: Map<String, Value>) -> Result<u64, TrailError> {
+        self.locked(|t| t.append_locked(record))
+    }
+
+    /// Appends records in order under one lock; returns the last one's
+    /// sequence number.
+    pub fn append_all(
+        &mut self,
+        records: impl IntoIterator<Item = Map<String, Value>>,
+    ) -> Result<u64, TrailError> {
+        self.locked(|t| {
+            let mut last = t.seq;
+            for r in records {
+                last = t.append_locked(r)?;
+            }
+            Ok(last)
+        })
+    }
+
+    fn append_locked(&mut self, record: Map<String, Value>) -> Result<u64, TrailError> {
         let seq = self.write(record)?;
         if self.since_checkpoint >= self.policy.checkpoint_every {
-            self.checkpoint()?;
+            self.checkpoint_locked()?;
         }
         if self.bytes >= self.policy.max_file_bytes {
             self.rotate()?;
@@ -213,8 +305,17 @@ impl Trail {
         Ok(seq)
     }
 
+    /// Records written since the last checkpoint this writer signed.
+    pub fn unsigned(&self) -> u64 {
+        self.since_checkpoint
+    }
+
     /// Signs a checkpoint and syncs the file (also done on drop).
     pub fn checkpoint(&mut self) -> Result<(), TrailError> {
+        self.locked(Trail::checkpoint_locked)
+    }
+
+    fn checkpoint_locked(&mut self) -> Result<(), TrailError> {
         let signed_seq = self.seq;
         let signed_hash = self.last_hash.clone();
         let sig = self.key.sign(&checkpoint_message(signed_seq, &signed_hash));
@@ -233,7 +334,7 @@ impl Trail {
     }
 
     fn rotate(&mut self) -> Result<(), TrailError> {
-        self.checkpoint()?;
+        self.checkpoint_locked()?;
         let next = file_name(self.number + 1);
         let mut r = Map::new();
         r.insert("event_type".into(), "ROTATE".into());
@@ -301,22 +402,37 @@ pub fn public_key_path(key_path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-fn last_record(path: &Path) -> Result<(u64, String), TrailError> {
+/// The last record's sequence number and hash, and the file's length; the
+/// file must end with a whole line.
+fn last_record(path: &Path) -> Result<(u64, String, u64), TrailError> {
     let damaged = |why: &str| TrailError::Damaged {
         path: path.to_owned(),
         why: why.to_owned(),
     };
     let file = File::open(path).map_err(io(path))?;
+    let mut reader = BufReader::new(file);
     let mut last = None;
-    for line in BufReader::new(file).lines() {
-        last = Some(line.map_err(io(path))?);
+    let mut bytes = 0u64;
+    let mut ends_whole = true;
+    loop {
+        let mut line = String::new();
+        let n = reader.read_line(&mut line).map_err(io(path))?;
+        if n == 0 {
+            break;
+        }
+        bytes += n as u64;
+        ends_whole = line.ends_with('\n');
+        last = Some(line);
+    }
+    if !ends_whole {
+        return Err(damaged("the last line is cut short"));
     }
     let line = last.ok_or_else(|| damaged("the file is empty"))?;
     let value: Value = serde_json::from_str(&line).map_err(|_| damaged("not JSON"))?;
     let seq = value.get("seq").and_then(Value::as_u64);
     let hash = value.get("hash").and_then(Value::as_str);
     match (seq, hash) {
-        (Some(seq), Some(hash)) => Ok((seq, hash.to_owned())),
+        (Some(seq), Some(hash)) => Ok((seq, hash.to_owned(), bytes)),
         _ => Err(damaged("no seq or hash")),
     }
 }

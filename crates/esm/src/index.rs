@@ -13,10 +13,11 @@ use std::sync::Arc;
 
 use crate::generic::{is_generic, GenericIndex};
 use crate::key::{FxMap, Key};
-use crate::model::{AccessLevel, ClassSettings, Condition, Profile, GLOBAL_CLASS};
+use crate::model::{AccessLevel, ClassSettings, Condition, LogOptions, Profile, GLOBAL_CLASS};
 use crate::profile_name::parse_global_member;
 use crate::raclist;
 use crate::state::State;
+use zgate_audit::decide::ProfileAudit;
 
 /// What a check knows about the user.
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ pub struct UserFacts {
     pub operations: bool,
     /// Revoked: no credential of the user counts.
     pub revoked: bool,
+    /// UAUDIT.
+    pub uaudit: bool,
     /// Credentials issued before this time (ms) do not count
     /// ([`crate::model::User::credentials_valid_since_ms`]).
     pub credentials_valid_since_ms: i64,
@@ -229,6 +232,8 @@ impl fmt::Display for GrantSource {
 pub struct CheckContext {
     /// Conditions that hold for this request.
     pub conditions: Vec<Condition>,
+    /// Where the request came from, for the audit record.
+    pub origin: zgate_audit::Origin,
 }
 
 /// The answer to a check: RACF's triplet and why.
@@ -252,6 +257,25 @@ pub struct Decision {
     pub why: &'static str,
     /// The level asked for.
     pub requested: AccessLevel,
+    /// What RACF's logging controls need to know of the check: the
+    /// deciding profile's AUDIT and GLOBALAUDIT, the class's LOGOPTIONS,
+    /// the user's UAUDIT.
+    pub logging: Logging,
+}
+
+/// The facts of a check that decide whether it is logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Logging {
+    /// The deciding profile's settings (`None`: no profile, or GLOBAL).
+    pub profile: Option<ProfileAudit>,
+    /// The deciding profile is generic.
+    pub generic: bool,
+    /// `SETROPTS LOGOPTIONS` of the class.
+    pub log_options: LogOptions,
+    /// The user has UAUDIT.
+    pub uaudit: bool,
+    /// Granted by the OPERATIONS attribute.
+    pub by_operations: bool,
 }
 
 impl Decision {
@@ -273,9 +297,26 @@ impl Decision {
             level: None,
             why: "invalid name",
             requested,
+            logging: Logging::default(),
         }
     }
+
+    /// What a check the audit trail could not record answers: not
+    /// authorized (fail closed), whatever it would have decided.
+    pub fn unrecorded(mut self) -> Decision {
+        self.saf_rc = 8;
+        self.racf_rc = 8;
+        self.why = UNRECORDED;
+        self
+    }
+
+    /// Refused only because the audit trail could not record it.
+    pub fn is_unrecorded(&self) -> bool {
+        self.why == UNRECORDED
+    }
 }
+
+const UNRECORDED: &str = "the audit trail cannot record the check";
 
 impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -325,6 +366,7 @@ pub struct Index {
     classes: FxMap<Key, ClassIndex>,
     users: FxMap<Key, UserFacts>,
     grplist: bool,
+    operaudit: bool,
 }
 
 impl Index {
@@ -332,6 +374,7 @@ impl Index {
     pub fn build(state: &State) -> Index {
         let mut idx = Index {
             grplist: state.options.grplist,
+            operaudit: state.options.operaudit,
             ..Index::default()
         };
         let mut names: Vec<&String> = state.classes.keys().collect();
@@ -365,6 +408,7 @@ impl Index {
                         restricted: u.restricted,
                         operations: u.operations,
                         revoked: u.revoked,
+                        uaudit: u.uaudit,
                         credentials_valid_since_ms: u.credentials_valid_since_ms(),
                     },
                 );
@@ -386,8 +430,19 @@ impl Index {
     }
 
     /// Sets the system options that checks use.
-    pub fn set_grplist(&mut self, grplist: bool) {
-        self.grplist = grplist;
+    pub fn set_options(&mut self, options: &crate::model::Options) {
+        self.grplist = options.grplist;
+        self.operaudit = options.operaudit;
+    }
+
+    /// Whether `user` (upper case) has UAUDIT.
+    pub fn uaudit(&self, user: &str) -> bool {
+        self.users.get(user.as_bytes()).is_some_and(|f| f.uaudit)
+    }
+
+    /// `SETROPTS OPERAUDIT`.
+    pub fn operaudit(&self) -> bool {
+        self.operaudit
     }
 
     /// Applies new class settings (immediately, as SETROPTS does).
@@ -482,6 +537,7 @@ impl Index {
             level: None,
             why: "class inactive",
             requested,
+            logging: Logging::default(),
         };
         let grant = |mut d: Decision, src: GrantSource, reason: u32, why| {
             d.saf_rc = 0;
@@ -500,6 +556,8 @@ impl Index {
         }
         let facts = self.users.get(user.as_bytes());
         let restricted = facts.is_some_and(|f| f.restricted);
+        d.logging.log_options = ci.settings.log_options;
+        d.logging.uaudit = facts.is_some_and(|f| f.uaudit);
         // 2. GLOBAL grants at once, before any profile.
         if let Some(table) = &ci.global {
             if !restricted {
@@ -519,6 +577,11 @@ impl Index {
         };
         let profile = &indexed.profile;
         d.profile = Some(profile.name.clone());
+        d.logging.profile = Some(ProfileAudit {
+            audit: profile.audit,
+            global: profile.global_audit,
+        });
+        d.logging.generic = profile.is_generic();
         // 3-6. The standard access list, then UACC.
         let mut listed = false;
         let mut found: Option<(GrantSource, AccessLevel)> = None;
@@ -604,6 +667,7 @@ impl Index {
         if !listed && facts.is_some_and(|f| f.operations) && OPERATIONS_CLASSES.contains(&class) {
             d.decided_by = Some(GrantSource::Operations);
             d.level = Some(AccessLevel::Alter);
+            d.logging.by_operations = true;
             return grant(d, GrantSource::Operations, 0, "OPERATIONS attribute");
         }
         // 9. WARNING.

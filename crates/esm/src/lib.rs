@@ -32,8 +32,9 @@
 //!   progress callback; [`Esm::run_atomic`] runs several as one transaction
 //!   (used by [`Esm::import_yaml`]).
 //! - [`Esm::token_state`] → [`TokenState`]: revoked-token hashes, persisted.
-//! - [`EsmConfig::audit`]: an [`AuditSink`] receiving WARNING grants and
-//!   denials ([`MemoryAudit`] keeps the last n in memory);
+//! - [`EsmConfig::audit`]: an [`AuditSink`] receiving the records RACF's
+//!   controls log: logons, checks, commands ([`MemorySink`] keeps them in
+//!   memory);
 //!   [`EsmConfig::random`]: where new secrets come from.
 //! - [`Esm::user`] → [`UserSummary`].
 //! - [`Esm::verify_with_factor`] (TOTP, see [`mfa`]),
@@ -92,8 +93,9 @@ pub mod store;
 pub mod syntax;
 pub mod totp;
 
-pub use audit::{AuditEvent, AuditSink, MemoryAudit};
+pub use audit::{AuditSink, AuditUnavailable};
 pub use command::{CommandError, CommandErrorKind, CommandOutput, Issuer};
+pub use engine::logon::CertificateLogon;
 pub use engine::passtickets::GenerateError;
 pub use engine::pat_rules::PatRule;
 pub use engine::{
@@ -104,6 +106,7 @@ pub use index::{CheckContext, Decision, GrantSource};
 pub use model::{AccessLevel, Condition, PTKTDATA};
 pub use password::HashCost;
 pub use syntax::{split_batch, BatchCommand};
+pub use zgate_audit::{MemorySink, Origin};
 /// The time source, shared with the token service so that the whole
 /// process reads one clock (a user's revocation time and a token's issue
 /// time are compared).

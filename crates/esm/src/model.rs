@@ -162,6 +162,9 @@ pub struct User {
     /// longer count: set when the user is revoked, so a later RESUME does
     /// not revive them. See [`User::credentials_valid_since_ms`].
     pub revoked_at_ms: i64,
+    /// UAUDIT: every RACF-related action of the user is logged (set by an
+    /// AUDITOR only).
+    pub uaudit: bool,
 }
 
 impl User {
@@ -185,6 +188,7 @@ impl User {
             created_ms: now_ms,
             last_logon_ms: None,
             revoked_at_ms: 0,
+            uaudit: false,
         }
     }
 
@@ -233,6 +237,10 @@ pub struct ClassSettings {
     pub raclist: bool,
     /// `SETROPTS GLOBAL(c)`: the GLOBAL access table applies.
     pub global: bool,
+    /// `SETROPTS AUDIT(c)`: commands changing the class's profiles are logged.
+    pub audit: bool,
+    /// `SETROPTS LOGOPTIONS(level(c))`.
+    pub log_options: LogOptions,
 }
 
 impl ClassSettings {
@@ -260,6 +268,12 @@ pub struct Options {
     pub mixed_case: bool,
     /// `PASSWORD(RULEn(...))`: syntax rules for passwords users choose.
     pub rules: BTreeMap<u8, PasswordRule>,
+    /// `SAUDIT`: commands of SPECIAL users are logged (initially on).
+    pub saudit: bool,
+    /// `CMDVIOL`: command violations are logged (initially on).
+    pub cmdviol: bool,
+    /// `OPERAUDIT`: access granted by OPERATIONS is logged (initially off).
+    pub operaudit: bool,
 }
 
 impl Default for Options {
@@ -271,6 +285,9 @@ impl Default for Options {
             history: 0,
             mixed_case: false,
             rules: BTreeMap::new(),
+            saudit: true,
+            cmdviol: true,
+            operaudit: false,
         }
     }
 }
@@ -331,6 +348,10 @@ pub struct Profile {
     /// discrete (message ICH10321I). It protects the one resource of that
     /// name, and nothing once generics are on.
     pub literal_name: bool,
+    /// The owner's `AUDIT(...)` (RACF's default `FAILURES(READ)`).
+    pub audit: AuditSetting,
+    /// The auditor's `GLOBALAUDIT(...)` (default none).
+    pub global_audit: AuditSetting,
 }
 
 impl Profile {
@@ -350,6 +371,8 @@ impl Profile {
             created_ms: now_ms,
             ssignon: None,
             literal_name: false,
+            audit: AuditSetting::DEFAULT,
+            global_audit: AuditSetting::default(),
         }
     }
 
@@ -358,6 +381,83 @@ impl Profile {
     pub fn is_generic(&self) -> bool {
         !self.literal_name && is_generic(&self.name)
     }
+}
+
+pub use zgate_audit::decide::{AuditSetting, Level as AuditLevel, LogOptions};
+
+/// RACF's text of an audit setting, as `RLIST` shows it and `AUDIT(...)`
+/// takes it: `NONE`, `ALL(READ)`, `FAILURES(READ)`,
+/// `SUCCESS(UPDATE) FAILURES(READ)`.
+pub fn audit_setting_text(a: &AuditSetting) -> String {
+    let name = |l: AuditLevel| match l {
+        AuditLevel::Read => "READ",
+        AuditLevel::Update => "UPDATE",
+        AuditLevel::Control => "CONTROL",
+        AuditLevel::Alter => "ALTER",
+    };
+    match (a.successes, a.failures) {
+        (None, None) => "NONE".into(),
+        (Some(s), Some(f)) if s == f => format!("ALL({})", name(s)),
+        (Some(s), None) => format!("SUCCESS({})", name(s)),
+        (None, Some(f)) => format!("FAILURES({})", name(f)),
+        (Some(s), Some(f)) => format!("SUCCESS({}) FAILURES({})", name(s), name(f)),
+    }
+}
+
+/// Reads an audit access level (`READ`, `UPDATE`, `CONTROL`, `ALTER`).
+pub fn parse_audit_level(text: &str) -> Option<AuditLevel> {
+    Some(match text.to_ascii_uppercase().as_str() {
+        "READ" => AuditLevel::Read,
+        "UPDATE" => AuditLevel::Update,
+        "CONTROL" => AuditLevel::Control,
+        "ALTER" => AuditLevel::Alter,
+        _ => return None,
+    })
+}
+
+/// Reads the stored form of [`audit_setting_text`].
+pub fn parse_audit_setting(text: &str) -> Option<AuditSetting> {
+    let mut a = AuditSetting::default();
+    for part in text.split_whitespace() {
+        if part == "NONE" {
+            continue;
+        }
+        let (kind, level) = part.strip_suffix(')')?.split_once('(')?;
+        let level = parse_audit_level(level)?;
+        match kind {
+            "ALL" => {
+                a.successes = Some(level);
+                a.failures = Some(level);
+            }
+            "SUCCESS" => a.successes = Some(level),
+            "FAILURES" => a.failures = Some(level),
+            _ => return None,
+        }
+    }
+    Some(a)
+}
+
+/// The word of a `LOGOPTIONS` level.
+pub fn log_options_text(l: LogOptions) -> &'static str {
+    match l {
+        LogOptions::Default => "DEFAULT",
+        LogOptions::Always => "ALWAYS",
+        LogOptions::Never => "NEVER",
+        LogOptions::Successes => "SUCCESSES",
+        LogOptions::Failures => "FAILURES",
+    }
+}
+
+/// Reads a `LOGOPTIONS` level.
+pub fn parse_log_options(text: &str) -> Option<LogOptions> {
+    Some(match text.to_ascii_uppercase().as_str() {
+        "DEFAULT" => LogOptions::Default,
+        "ALWAYS" => LogOptions::Always,
+        "NEVER" => LogOptions::Never,
+        "SUCCESSES" => LogOptions::Successes,
+        "FAILURES" => LogOptions::Failures,
+        _ => return None,
+    })
 }
 
 /// Where the GLOBAL access table lives: profiles of this class named after

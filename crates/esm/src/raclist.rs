@@ -114,6 +114,8 @@ fn encode(p: &Profile) -> Value {
         "members": p.members,
         "created_ms": p.created_ms,
         "literal_name": p.literal_name,
+        "audit": crate::model::audit_setting_text(&p.audit),
+        "global_audit": crate::model::audit_setting_text(&p.global_audit),
     })
 }
 
@@ -131,6 +133,13 @@ fn decode(class: &str, v: &Value) -> Option<Profile> {
     p.appldata = text("appldata")?;
     p.data = text("data")?;
     p.literal_name = v.get("literal_name")?.as_bool()?;
+    // A copy made before audit settings existed has RACF's defaults.
+    if let Some(a) = text("audit") {
+        p.audit = crate::model::parse_audit_setting(&a)?;
+    }
+    if let Some(a) = text("global_audit") {
+        p.global_audit = crate::model::parse_audit_setting(&a)?;
+    }
     let mut access = BTreeMap::new();
     for e in v.get("access")?.as_array()? {
         access.insert(e.get(0)?.as_str()?.to_owned(), level(e.get(1)?)?);

@@ -113,6 +113,13 @@ pub struct Effect {
     pub lines: Vec<String>,
     /// Explicit refreshes requested.
     pub refresh: Vec<Refresh>,
+    /// Keywords ignored for want of authority (RACF's command qualifier 2).
+    pub ignored: Vec<String>,
+    /// AUDITOR authority was used.
+    pub used_auditor: bool,
+    /// Audit controls changed (UAUDIT, GLOBALAUDIT, profile AUDIT,
+    /// SETROPTS audit options): always logged.
+    pub changes_audit_controls: bool,
 }
 
 /// What execution needs besides the state.

@@ -22,6 +22,7 @@ pub use context::{CommandError, CommandErrorKind, CommandOutput, Effect, Env, Is
 
 use crate::state::State;
 use crate::syntax::{kw, parse_operands, tokenize, CommandOperands, KeywordSpec, Operand};
+
 use context::syntax;
 use exec::Exec;
 
@@ -47,6 +48,8 @@ const USER_KWS: &[KeywordSpec] = &[
     kw!("NOEXPIRED", None, ["NOEXP"]),
     kw!("MFA", true),
     kw!("DELFACTOR", true),
+    kw!("UAUDIT", None, ["UAUD"]),
+    kw!("NOUAUDIT", None, ["NOUAUD"]),
 ];
 const NO_KWS: &[KeywordSpec] = &[];
 const LIST_KWS: &[KeywordSpec] = &[kw!("ALL")];
@@ -64,6 +67,8 @@ const RDEF_KWS: &[KeywordSpec] = &[
     kw!("DELMEM", Some(true), ["DELMEMBER"]),
     kw!("SSIGNON", true),
     kw!("GENERIC", None, ["GEN"]),
+    kw!("AUDIT", true),
+    kw!("GLOBALAUDIT", Some(true), ["GLOBALAUD"]),
 ];
 const RLIST_KWS: &[KeywordSpec] = &[kw!("AUTHUSER"), kw!("ALL"), kw!("GENERIC", None, ["GEN"])];
 const PERMIT_KWS: &[KeywordSpec] = &[
@@ -91,7 +96,45 @@ const SETR_KWS: &[KeywordSpec] = &[
     kw!("NOGLOBAL", true),
     kw!("PASSWORD", true),
     kw!("LIST"),
+    kw!("AUDIT", true),
+    kw!("NOAUDIT", true),
+    kw!("LOGOPTIONS", true),
+    kw!("SAUDIT"),
+    kw!("NOSAUDIT"),
+    kw!("CMDVIOL"),
+    kw!("NOCMDVIOL"),
+    kw!("OPERAUDIT"),
+    kw!("NOOPERAUDIT"),
 ];
+
+/// Keywords only the AUDITOR attribute allows (RACF System Programmer's
+/// Guide, "Operands requiring the AUDITOR attribute"). A SPECIAL user
+/// without AUDITOR who gives them has them ignored (command qualifier 2);
+/// an AUDITOR without SPECIAL may give them alone.
+const AUDITOR_KEYWORDS: &[(&str, &[&str])] = &[
+    ("ALTUSER", &["UAUDIT", "NOUAUDIT"]),
+    ("RALTER", &["GLOBALAUDIT"]),
+    (
+        "SETROPTS",
+        &[
+            "AUDIT",
+            "NOAUDIT",
+            "LOGOPTIONS",
+            "SAUDIT",
+            "NOSAUDIT",
+            "CMDVIOL",
+            "NOCMDVIOL",
+            "OPERAUDIT",
+            "NOOPERAUDIT",
+        ],
+    ),
+];
+
+/// Keywords an AUDITOR may give without SPECIAL besides those: listing.
+const AUDITOR_LISTING: &[(&str, &[&str])] = &[("SETROPTS", &["LIST"])];
+
+/// Commands that only list: an AUDITOR may issue them for anything.
+const LISTINGS: &[&str] = &["LISTUSER", "LISTGRP", "RLIST", "SEARCH"];
 const SEARCH_KWS: &[KeywordSpec] = &[kw!("CLASS", true), kw!("MASK", true), kw!("NOMASK")];
 /// Who may issue a command. zgate models RACF's system-wide SPECIAL
 /// attribute only (no group-SPECIAL, no CLAUTH, no profile ownership); the
@@ -260,7 +303,7 @@ pub fn execute(state: &State, env: &Env<'_>, text: &str) -> Result<Effect, Comma
             format!("IKJ56500I COMMAND {} NOT FOUND", word.to_ascii_uppercase()),
         ));
     };
-    authorize(state, env, command, rest)?;
+    let authority = authorize(state, env, command, rest)?;
     let mut x = Exec {
         state,
         env,
@@ -271,10 +314,11 @@ pub fn execute(state: &State, env: &Env<'_>, text: &str) -> Result<Effect, Comma
             positionals,
             keywords,
             executor,
-        } => executor(
-            &mut x,
-            &parse_operands(rest, *positionals, keywords).map_err(syntax)?,
-        )?,
+        } => {
+            let mut operands = parse_operands(rest, *positionals, keywords).map_err(syntax)?;
+            authorize_keywords(command, authority, &mut operands, &mut x.out)?;
+            executor(&mut x, &operands)?
+        }
         Run::Operands(executor) => executor(&mut x, rest)?,
         Run::NotSupported => {
             return Err(CommandError::new(
@@ -298,6 +342,38 @@ pub fn execute(state: &State, env: &Env<'_>, text: &str) -> Result<Effect, Comma
     Ok(out)
 }
 
+/// The classes whose `SETROPTS AUDIT(class)` logs a command: USER for
+/// user commands, GROUP for group commands, both for CONNECT and REMOVE,
+/// the profile's class for general-resource commands.
+pub fn audit_classes(name: &str, text: &str) -> Vec<String> {
+    match name {
+        "ADDUSER" | "ALTUSER" | "DELUSER" | "PASSWORD" | "PHRASE" => vec!["USER".into()],
+        "ADDGROUP" | "ALTGROUP" | "DELGROUP" => vec!["GROUP".into()],
+        "CONNECT" | "REMOVE" => vec!["USER".into(), "GROUP".into()],
+        "RDEFINE" | "RALTER" | "RDELETE" | "PERMIT" => {
+            let Ok(ops) = tokenize(text) else {
+                return Vec::new();
+            };
+            let word = |op: &Operand| match op {
+                Operand::Word { text, .. } => Some(text.to_ascii_uppercase()),
+                _ => None,
+            };
+            let class = if name == "PERMIT" {
+                ops.iter().find_map(|op| match op {
+                    Operand::Keyword { name, args } if name.eq_ignore_ascii_case("CLASS") => {
+                        args.first().and_then(word)
+                    }
+                    _ => None,
+                })
+            } else {
+                ops.get(1).and_then(word)
+            };
+            class.into_iter().collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// Reads a condition as `WHEN(...)` takes it, e.g. `SERVAUTH(INTRANET)`
 /// (for a check's context given on a command line).
 pub fn parse_condition(text: &str) -> Result<crate::model::Condition, CommandError> {
@@ -305,22 +381,65 @@ pub fn parse_condition(text: &str) -> Result<crate::model::Condition, CommandErr
     operands::parse_when(&ops)
 }
 
-/// Applies the command's [`Authority`] rule to the issuer.
+/// The authority an issuer holds for a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Held {
+    /// All of it: the local operator.
+    operator: bool,
+    special: bool,
+    auditor: bool,
+    /// Allowed by an own-profile rule only.
+    own: bool,
+}
+
+fn not_authorized(id: &str, command: &str, needed: &str) -> CommandError {
+    CommandError::new(
+        CommandErrorKind::NotAuthorized,
+        format!("ICH00007I {id} NOT AUTHORIZED TO ISSUE {command}: {needed} IS REQUIRED"),
+    )
+}
+
+fn in_table(table: &[(&str, &[&str])], command: &str, keyword: &str) -> bool {
+    table
+        .iter()
+        .any(|(c, kws)| *c == command && kws.contains(&keyword))
+}
+
+/// Applies the command's [`Authority`] rule to the issuer: SPECIAL, or an
+/// own-profile rule, or AUDITOR for the commands an AUDITOR may issue
+/// (listings, and the ones with AUDITOR keywords; which keywords it may
+/// give is [`authorize_keywords`]'s to say).
 fn authorize(
     state: &State,
     env: &Env<'_>,
     command: &Command,
     operands: &[Operand],
-) -> Result<(), CommandError> {
+) -> Result<Held, CommandError> {
     let Issuer::User(id) = env.issuer else {
-        return Ok(());
+        return Ok(Held {
+            operator: true,
+            special: true,
+            auditor: true,
+            own: false,
+        });
     };
     let id = &id.to_ascii_uppercase();
-    let user = state.users.get(id);
-    if user.is_some_and(|u| u.special && !u.revoked) {
-        return Ok(());
+    let user = state.users.get(id).filter(|u| !u.revoked);
+    let held = Held {
+        operator: false,
+        special: user.is_some_and(|u| u.special),
+        auditor: user.is_some_and(|u| u.auditor),
+        own: false,
+    };
+    if held.special {
+        return Ok(held);
     }
-    let own = user.is_some_and(|u| !u.revoked)
+    let auditor_may = LISTINGS.contains(&command.name)
+        || AUDITOR_KEYWORDS.iter().any(|(c, _)| *c == command.name);
+    if held.auditor && auditor_may {
+        return Ok(held);
+    }
+    let own = user.is_some()
         && match command.authority {
             Special => false,
             SpecialOrOwnUser => matches!(
@@ -330,13 +449,54 @@ fn authorize(
             SpecialOrOwnCertificates => certificates::lists_own(operands, id),
         };
     if own {
+        return Ok(Held { own: true, ..held });
+    }
+    Err(not_authorized(id, command.name, "SPECIAL"))
+}
+
+/// The keyword-level rule: AUDITOR keywords need AUDITOR (a SPECIAL
+/// issuer's are ignored and named in the output, as RACF does); every
+/// other keyword of a changing command needs SPECIAL.
+fn authorize_keywords(
+    command: &Command,
+    held: Held,
+    operands: &mut CommandOperands,
+    out: &mut Effect,
+) -> Result<(), CommandError> {
+    let name = command.name;
+    let auditor_kws: Vec<&'static str> = operands
+        .keywords
+        .iter()
+        .map(|(k, _, _)| *k)
+        .filter(|k| in_table(AUDITOR_KEYWORDS, name, k))
+        .collect();
+    if held.operator {
+        out.used_auditor = !auditor_kws.is_empty();
         return Ok(());
     }
-    Err(CommandError::new(
-        CommandErrorKind::NotAuthorized,
-        format!(
-            "ICH00007I {id} NOT AUTHORIZED TO ISSUE {}: SPECIAL IS REQUIRED",
-            command.name
-        ),
-    ))
+    if held.own || LISTINGS.contains(&name) {
+        return Ok(());
+    }
+    if !auditor_kws.is_empty() {
+        if held.auditor {
+            out.used_auditor = true;
+        } else {
+            operands
+                .keywords
+                .retain(|(k, _, _)| !auditor_kws.contains(k));
+            for k in &auditor_kws {
+                out.lines.push(format!(
+                    "ICH00005I NOT AUTHORIZED TO SPECIFY {k}: AUDITOR IS REQUIRED. {k} IGNORED."
+                ));
+                out.ignored.push((*k).to_owned());
+            }
+        }
+    }
+    let needs_special = operands.keywords.iter().any(|(k, _, _)| {
+        !in_table(AUDITOR_KEYWORDS, name, k) && !in_table(AUDITOR_LISTING, name, k)
+    }) || (operands.keywords.is_empty() && auditor_kws.is_empty());
+    if needs_special && !held.special {
+        return Err(not_authorized("", name, "SPECIAL"));
+    }
+    Ok(())
 }

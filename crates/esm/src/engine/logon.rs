@@ -3,7 +3,11 @@
 //! [`crate::certmap`]). Reads come from the in-memory copy; a TOTP step is
 //! claimed in one transaction so that no two processes accept one code.
 
-use super::{Esm, EsmError, MfaSettings, Transaction};
+use sha2::Digest;
+use zgate_audit::Origin;
+
+use super::{Esm, EsmError, MfaSettings, Transaction, VerifyOutcome};
+use crate::audit::LogonMethod;
 use crate::certmap::{self, CertError, CertNames};
 use crate::command::Effect;
 use crate::mfa::{self, TotpFactor};
@@ -11,6 +15,24 @@ use crate::model::normalize_id;
 use crate::records::Records;
 use crate::state::Change;
 use crate::totp;
+
+/// What a logon by client certificate comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateLogon {
+    /// Mapped to a user who may log on.
+    Mapped {
+        /// The user id.
+        user: String,
+    },
+    /// No filter maps it.
+    NoMapping,
+    /// Mapped to a revoked user.
+    Revoked,
+    /// Not an X.509 certificate.
+    NotX509,
+    /// The audit trail could not record a logon it must record.
+    Unrecorded,
+}
 
 impl Esm {
     /// Reads the records (in memory).
@@ -97,6 +119,51 @@ impl Esm {
     pub fn map_certificate(&self, der: &[u8]) -> Result<Option<String>, CertError> {
         let names = CertNames::from_der(der)?;
         Ok(self.map_names(&names))
+    }
+
+    /// A logon by client certificate (DER) from `origin`: the mapped user,
+    /// recorded as RACF records it: a certificate that maps to nobody
+    /// always (event 67 qualifier 4), a revoked user always (event 1
+    /// qualifier 6), a success when the user has UAUDIT. A logon that must
+    /// be recorded and cannot be is [`CertificateLogon::Unrecorded`].
+    pub fn logon_by_certificate(&self, origin: &Origin, der: &[u8]) -> CertificateLogon {
+        let Ok(names) = CertNames::from_der(der) else {
+            return CertificateLogon::NotX509;
+        };
+        let Some(user) = self.map_names(&names) else {
+            let fingerprint = hex::encode(sha2::Sha256::digest(der));
+            let record = crate::audit::unmapped_certificate_record(
+                self.config.clock.now_ms(),
+                &fingerprint,
+                &names.subject.join(","),
+                &names.issuer.join(","),
+                origin,
+            );
+            return match self.audit(Some(record)) {
+                Ok(()) => CertificateLogon::NoMapping,
+                Err(_) => CertificateLogon::Unrecorded,
+            };
+        };
+        let summary = self.user(&user);
+        let outcome = match &summary {
+            Some(s) if s.revoked => VerifyOutcome::Revoked,
+            Some(_) => VerifyOutcome::Success { user: user.clone() },
+            // A filter for a user deleted since: nobody.
+            None => return CertificateLogon::NoMapping,
+        };
+        match self.record_logon(
+            origin,
+            &user,
+            LogonMethod::Certificate,
+            &outcome,
+            false,
+            false,
+            None,
+        ) {
+            VerifyOutcome::Success { user } => CertificateLogon::Mapped { user },
+            VerifyOutcome::Revoked => CertificateLogon::Revoked,
+            _ => CertificateLogon::Unrecorded,
+        }
     }
 
     /// The search of [`Esm::map_certificate`] on already read names.

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use zgate_base::{Clock, Random, SystemClock, SystemRandom};
 
-use crate::audit::{AuditEvent, AuditSink};
+use crate::audit::{self as auditing, AuditSink, LogonMethod, LogonResult};
 use crate::certmap::{self, CertFilters};
 use crate::command::{self, CommandError, CommandOutput, Effect, Env, Issuer, Refresh};
 use crate::import;
@@ -20,8 +20,9 @@ use crate::records::Records;
 use crate::state::{Change, State};
 use crate::store::{sqlite::SqliteStore, Store, StoreError};
 use crate::syntax::BatchCommand;
+use zgate_audit::{AuditRecord, Origin};
 
-mod logon;
+pub(crate) mod logon;
 pub(crate) mod passtickets;
 pub(crate) mod pat_rules;
 
@@ -32,7 +33,8 @@ pub struct EsmConfig {
     pub clock: Arc<dyn Clock>,
     /// The argon2id cost for new hashes (tests may lower it).
     pub hash_cost: HashCost,
-    /// Where audit records of checks go (none by default).
+    /// Where audit records go (none by default): logons, checks,
+    /// commands, as RACF's controls decide.
     pub audit: Option<Arc<dyn AuditSink>>,
     /// Where new secrets (TOTP seeds, the PAT salt) come from.
     pub random: Arc<dyn Random>,
@@ -176,6 +178,15 @@ pub struct BatchReport {
     pub succeeded: usize,
     /// The command that failed and its error; the batch stops there.
     pub failed: Option<(BatchCommand, CommandError)>,
+}
+
+fn audit_refused(e: &auditing::AuditUnavailable) -> CommandError {
+    CommandError {
+        kind: command::CommandErrorKind::Store,
+        lines: vec![format!(
+            "ICH00099I COMMAND NOT PROCESSED: {e}; a command that cannot be audited is not run"
+        )],
+    }
 }
 
 /// How often a command is redone when another process commits first.
@@ -356,22 +367,44 @@ impl Esm {
             return Decision::invalid_name(level);
         }
         let (user, class, resource) = (upper(user), upper(class), upper(resource));
-        let decision = {
+        let (decision, operaudit) = {
             let index = self.index.read().unwrap_or_else(|e| e.into_inner());
-            index.decide(&user, &class, &resource, level, ctx)
+            (
+                index.decide(&user, &class, &resource, level, ctx),
+                index.operaudit(),
+            )
         };
-        if let Some(sink) = &self.config.audit {
-            if decision.saf_rc == 8 || decision.reason == 4 {
-                sink.record(&AuditEvent {
-                    at_ms: self.config.clock.now_ms(),
-                    user: &user,
-                    class: &class,
-                    resource: &resource,
-                    decision: &decision,
-                });
-            }
+        let Some(sink) = &self.config.audit else {
+            return decision;
+        };
+        let record = auditing::access_record(
+            self.config.clock.now_ms(),
+            &user,
+            &class,
+            &resource,
+            &decision,
+            operaudit,
+            &ctx.origin,
+        );
+        match record.map(|r| sink.submit(r)) {
+            // A check that must be recorded and cannot be is refused.
+            Some(Err(_)) => decision.unrecorded(),
+            _ => decision,
         }
-        decision
+    }
+
+    /// Hands a record to the audit sink; `Err` when it must be kept and
+    /// cannot be (the trail's policy is to refuse).
+    fn audit(&self, record: Option<AuditRecord>) -> Result<(), auditing::AuditUnavailable> {
+        match (&self.config.audit, record) {
+            (Some(sink), Some(r)) => sink.submit(r),
+            _ => Ok(()),
+        }
+    }
+
+    /// The time for records.
+    fn now_ms(&self) -> i64 {
+        self.config.clock.now_ms()
     }
 
     /// From when `user`'s credentials (tokens, PATs) count, in ms since the
@@ -411,7 +444,17 @@ impl Esm {
 
     /// Runs one RACF command as one transaction.
     pub fn run_command(&self, issuer: &Issuer, text: &str) -> Result<CommandOutput, CommandError> {
-        self.run_atomic(issuer, std::slice::from_ref(&text))
+        self.run_command_from(issuer, &Origin::default(), text)
+    }
+
+    /// [`Esm::run_command`] from `origin`, for its audit record.
+    pub fn run_command_from(
+        &self,
+        issuer: &Issuer,
+        origin: &Origin,
+        text: &str,
+    ) -> Result<CommandOutput, CommandError> {
+        self.run_atomic_from(issuer, origin, std::slice::from_ref(&text))
             .map_err(|(_, e)| e)
     }
 
@@ -423,6 +466,21 @@ impl Esm {
         issuer: &Issuer,
         commands: &[S],
     ) -> Result<CommandOutput, (usize, CommandError)> {
+        self.run_atomic_from(issuer, &Origin::default(), commands)
+    }
+
+    /// [`Esm::run_atomic`] from `origin`. Each command's audit record is
+    /// handed to the trail before the transaction commits: a command the
+    /// trail cannot record (policy `refuse`) is not run. A command redone
+    /// because another process committed first is recorded once per
+    /// attempt; one whose commit then fails is recorded again with
+    /// `logstr: "NOT COMMITTED"`.
+    pub fn run_atomic_from<S: AsRef<str>>(
+        &self,
+        issuer: &Issuer,
+        origin: &Origin,
+        commands: &[S],
+    ) -> Result<CommandOutput, (usize, CommandError)> {
         let now_ms = self.config.clock.now_ms();
         let env = Env {
             issuer,
@@ -430,29 +488,111 @@ impl Esm {
             cost: self.config.hash_cost,
             random: &*self.config.random,
         };
-        self.transact(|state| {
-            if let [one] = commands {
-                let effect = command::execute(state, &env, one.as_ref()).map_err(|e| (0, e))?;
-                return Ok((effect, ()));
-            }
-            let mut scratch = state.clone();
+        let mut submitted: Vec<AuditRecord> = Vec::new();
+        let result = self.transact(|state| {
+            submitted.clear();
+            let mut scratch: Option<State> = None;
             let mut all = Effect::default();
             for (i, text) in commands.iter().enumerate() {
-                let out = command::execute(&scratch, &env, text.as_ref()).map_err(|e| (i, e))?;
-                for c in &out.changes {
-                    scratch.apply(c);
+                let current = scratch.as_ref().unwrap_or(state);
+                let result = command::execute(current, &env, text.as_ref());
+                let record = self.command_record(current, issuer, origin, text.as_ref(), &result);
+                if let Some(r) = &record {
+                    let kept = self.audit(Some(r.clone()));
+                    if result.is_ok() {
+                        kept.map_err(|e| (i, audit_refused(&e)))?;
+                        submitted.push(r.clone());
+                    }
+                }
+                let out = result.map_err(|e| (i, e))?;
+                if commands.len() > 1 {
+                    let s = scratch.get_or_insert_with(|| state.clone());
+                    for c in &out.changes {
+                        s.apply(c);
+                    }
                 }
                 all.changes.extend(out.changes);
                 all.lines.extend(out.lines);
                 all.refresh.extend(out.refresh);
             }
             Ok((all, ()))
-        })
-        .map_err(|e| match e {
-            Transaction::Refused(e) => e,
-            Transaction::Store(e) => (commands.len(), CommandError::store(&e)),
-        })
-        .map(|(lines, ())| CommandOutput { lines })
+        });
+        if let Err(Transaction::Store(_)) = &result {
+            for r in submitted.drain(..) {
+                let _ = self.audit(Some(r.set("logstr", "NOT COMMITTED")));
+            }
+        }
+        result
+            .map_err(|e| match e {
+                Transaction::Refused(e) => e,
+                Transaction::Store(e) => (commands.len(), CommandError::store(&e)),
+            })
+            .map(|(lines, ())| CommandOutput { lines })
+    }
+
+    /// The audit record of a command (or of its refusal for want of
+    /// authority), when RACF's controls log it.
+    fn command_record(
+        &self,
+        state: &State,
+        issuer: &Issuer,
+        origin: &Origin,
+        text: &str,
+        result: &Result<Effect, CommandError>,
+    ) -> Option<AuditRecord> {
+        self.config.audit.as_ref()?;
+        let refused = match result {
+            Ok(_) => false,
+            Err(e) if e.kind == command::CommandErrorKind::NotAuthorized => true,
+            // A command that failed otherwise changed nothing.
+            Err(_) => return None,
+        };
+        let written = text.split_whitespace().next()?;
+        let name = command::command_name(written)?;
+        let user = match issuer {
+            Issuer::Operator => None,
+            Issuer::User(u) => Some(u.to_ascii_uppercase()),
+        };
+        let facts_of = user.as_deref().and_then(|u| state.users.get(u));
+        let who = auditing::CommandIssuer {
+            user: user.as_deref(),
+            special: facts_of.is_some_and(|u| u.special && !u.revoked),
+            auditor: facts_of.is_some_and(|u| u.auditor && !u.revoked),
+            uaudit: facts_of.is_some_and(|u| u.uaudit),
+        };
+        let empty = Effect::default();
+        let effect = result.as_ref().unwrap_or(&empty);
+        let masked = command::masking::masked(text);
+        let facts = auditing::CommandFacts {
+            name,
+            text_masked: &masked,
+            audit_class: {
+                let candidates = command::audit_classes(name, text);
+                candidates
+                    .iter()
+                    .find(|c| state.class(c).audit)
+                    .or(candidates.first())
+                    .cloned()
+            },
+            refused,
+            ignored: &effect.ignored,
+            used_auditor: effect.used_auditor,
+            changes_audit_controls: effect.changes_audit_controls,
+        };
+        let audit_classes = state
+            .classes
+            .values()
+            .filter(|c| c.audit)
+            .map(|c| c.name.clone())
+            .collect();
+        auditing::command_record(
+            self.now_ms(),
+            &who,
+            &facts,
+            &state.options,
+            audit_classes,
+            origin,
+        )
     }
 
     /// Computes an [`Effect`] on the current state and commits it as one
@@ -515,6 +655,7 @@ impl Esm {
             changes,
             lines,
             refresh,
+            ..
         } = effect;
         if !changes.is_empty() {
             inner.generation = inner.store.apply(&changes, inner.generation)?;
@@ -543,7 +684,7 @@ impl Esm {
                     None
                 }
                 Change::PutOptions(o) => {
-                    idx.set_grplist(o.grplist);
+                    idx.set_options(o);
                     None
                 }
                 Change::PutGroup(_) | Change::DeleteGroup(_) => None,
@@ -641,6 +782,101 @@ impl Esm {
         new_secret: Option<&str>,
         code: Option<&str>,
     ) -> VerifyOutcome {
+        self.verify_from(&Origin::default(), user, secret, new_secret, code)
+    }
+
+    /// [`Esm::verify_with_factor`] from `origin`, recorded as RACF records
+    /// a logon (event 1): every failure, and a success when the secret
+    /// changed or the user has UAUDIT. A success that must be recorded and
+    /// cannot be is answered [`VerifyOutcome::StoreUnavailable`].
+    pub fn verify_from(
+        &self,
+        origin: &Origin,
+        user: &str,
+        secret: &str,
+        new_secret: Option<&str>,
+        code: Option<&str>,
+    ) -> VerifyOutcome {
+        let (outcome, kind, auto_revoked) = self.verify_counted(user, secret, new_secret, code);
+        let method = match kind {
+            SecretKind::Password => LogonMethod::Password,
+            SecretKind::Phrase => LogonMethod::Phrase,
+        };
+        let changed = new_secret.is_some();
+        self.record_logon(origin, user, method, &outcome, changed, auto_revoked, None)
+    }
+
+    /// Records a logon's outcome; a success that cannot be recorded
+    /// becomes [`VerifyOutcome::StoreUnavailable`].
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_logon(
+        &self,
+        origin: &Origin,
+        user: &str,
+        method: LogonMethod,
+        outcome: &VerifyOutcome,
+        changed: bool,
+        auto_revoked: bool,
+        appl: Option<&str>,
+    ) -> VerifyOutcome {
+        let result = match outcome {
+            VerifyOutcome::Success { .. } if changed => LogonResult::SuccessChanged,
+            VerifyOutcome::Success { .. } => LogonResult::Success,
+            VerifyOutcome::UnknownUser => LogonResult::UndefinedUser,
+            VerifyOutcome::WrongPassword if auto_revoked => LogonResult::AutoRevoked,
+            VerifyOutcome::WrongPassword => LogonResult::WrongSecret,
+            VerifyOutcome::Expired => LogonResult::Expired,
+            VerifyOutcome::NewPasswordInvalid { .. } => LogonResult::NewSecretInvalid,
+            VerifyOutcome::Revoked => LogonResult::Revoked,
+            VerifyOutcome::StoreUnavailable => return VerifyOutcome::StoreUnavailable,
+        };
+        let id = match outcome {
+            VerifyOutcome::Success { user } => user.clone(),
+            _ => normalize_id(user).unwrap_or_else(|_| user.to_ascii_uppercase()),
+        };
+        let uaudit = {
+            let index = self.index.read().unwrap_or_else(|e| e.into_inner());
+            index.uaudit(&id)
+        };
+        let record =
+            auditing::logon_record(self.now_ms(), &id, method, result, uaudit, appl, origin);
+        match (self.audit(record), outcome) {
+            (Err(_), VerifyOutcome::Success { .. }) => VerifyOutcome::StoreUnavailable,
+            _ => outcome.clone(),
+        }
+    }
+
+    /// The logon itself: its outcome, the kind of secret, and whether this
+    /// failure revoked the user.
+    fn verify_counted(
+        &self,
+        user: &str,
+        secret: &str,
+        new_secret: Option<&str>,
+        code: Option<&str>,
+    ) -> (VerifyOutcome, SecretKind, bool) {
+        let mut kind_seen = kind_of(secret);
+        let mut auto_revoked = false;
+        let outcome = self.verify_body(
+            user,
+            secret,
+            new_secret,
+            code,
+            &mut kind_seen,
+            &mut auto_revoked,
+        );
+        (outcome, kind_seen, auto_revoked)
+    }
+
+    fn verify_body(
+        &self,
+        user: &str,
+        secret: &str,
+        new_secret: Option<&str>,
+        code: Option<&str>,
+        kind_seen: &mut SecretKind,
+        auto_revoked: &mut bool,
+    ) -> VerifyOutcome {
         // An invalid id takes the unknown-user path, at the same cost.
         let id = normalize_id(user).unwrap_or_default();
         // The second factor, as the store has it now: a factor enrolled by
@@ -659,6 +895,7 @@ impl Esm {
             },
         };
         let kind = kind_of(secret);
+        *kind_seen = kind;
         // Read what is needed, then hash without holding the lock.
         let (stored, mixed_case) = {
             let mut inner = self.lock();
@@ -726,6 +963,7 @@ impl Esm {
                 }
                 return outcome;
             };
+            *auto_revoked = outcome == VerifyOutcome::WrongPassword && u.revoked;
             let change = Change::PutUser(Box::new(u));
             let expected = inner.generation;
             match inner.store.apply(std::slice::from_ref(&change), expected) {

@@ -24,7 +24,11 @@
 
 use sha2::{Digest, Sha256};
 
+use zgate_audit::{AuditRecord, Origin};
+
 use super::{Esm, VerifyOutcome};
+use crate::audit::LogonMethod;
+use crate::index::CheckContext;
 use crate::model::{normalize_id, AccessLevel, Profile, PTKTDATA};
 use crate::passticket::{
     evaluate_enhanced, evaluate_legacy, generate_enhanced, generate_legacy, PassTicket,
@@ -114,11 +118,33 @@ impl Esm {
         user: &str,
         appl: &str,
     ) -> Result<PassTicket, GenerateError> {
+        self.generate_passticket_from(&Origin::default(), generator, user, appl)
+    }
+
+    /// [`Esm::generate_passticket`] from `origin`: its PTKTDATA check is
+    /// audited as event 2.
+    pub fn generate_passticket_from(
+        &self,
+        origin: &Origin,
+        generator: &str,
+        user: &str,
+        appl: &str,
+    ) -> Result<PassTicket, GenerateError> {
         let user = normalize_id(user).map_err(|_| PassTicketError::InvalidUserId)?;
         let appl = norm_appl(appl)?;
         let resource = format!("IRRPTAUTH.{appl}.{user}");
+        let context = CheckContext {
+            origin: origin.clone(),
+            ..CheckContext::default()
+        };
         if !self
-            .check(generator, PTKTDATA, &resource, AccessLevel::Update)
+            .check_with(
+                generator,
+                PTKTDATA,
+                &resource,
+                AccessLevel::Update,
+                &context,
+            )
             .authorized()
         {
             return Err(GenerateError::NotAuthorized {
@@ -150,15 +176,61 @@ impl Esm {
     /// unless the profile says `NO REPLAY PROTECTION`). A secret that is
     /// neither counts as a failed logon, toward revocation.
     pub fn verify_for_appl(&self, user: &str, secret: &str, appl: &str) -> VerifyOutcome {
-        if let Some(outcome) = self.try_passticket(user, secret, appl) {
-            return outcome;
-        }
-        // Not a valid ticket: the ordinary password path decides and counts.
-        self.verify(user, secret, None)
+        self.verify_for_appl_from(&Origin::default(), user, secret, appl)
     }
 
-    /// `Some(outcome)` when `secret` is a valid, unreplayed PassTicket.
-    fn try_passticket(&self, user: &str, secret: &str, appl: &str) -> Option<VerifyOutcome> {
+    /// [`Esm::verify_for_appl`] from `origin`: a PassTicket logon is always
+    /// recorded (event 1 qualifier 32), a replayed ticket too (33).
+    pub fn verify_for_appl_from(
+        &self,
+        origin: &Origin,
+        user: &str,
+        secret: &str,
+        appl: &str,
+    ) -> VerifyOutcome {
+        let mut replayed = false;
+        if let Some(outcome) = self.try_passticket(user, secret, appl, &mut replayed) {
+            return self.record_logon(
+                origin,
+                user,
+                LogonMethod::PassTicket,
+                &outcome,
+                false,
+                false,
+                Some(appl),
+            );
+        }
+        if replayed {
+            // Recorded (qualifier 33) before the password path decides and
+            // counts it as a failed logon.
+            let id = normalize_id(user).unwrap_or_default();
+            let record = AuditRecord::new(
+                zgate_audit::record::JOBINIT,
+                zgate_audit::record::jobinit::PASSTICKET_REPLAY,
+                self.config.clock.now_ms(),
+                Some(&id),
+            )
+            .reasons(&[zgate_audit::decide::LogReason::Racinit])
+            .origin(origin)
+            .set("appl", appl)
+            .set("logstr", "PASSTICKET");
+            if let Some(sink) = &self.config.audit {
+                let _ = sink.submit(record);
+            }
+        }
+        // Not a valid ticket: the ordinary password path decides and counts.
+        self.verify_from(origin, user, secret, None, None)
+    }
+
+    /// `Some(outcome)` when `secret` is a valid, unreplayed PassTicket;
+    /// `replayed` says a valid ticket was refused as used before.
+    fn try_passticket(
+        &self,
+        user: &str,
+        secret: &str,
+        appl: &str,
+        replayed: &mut bool,
+    ) -> Option<VerifyOutcome> {
         if secret.len() != 8 {
             return None;
         }
@@ -202,8 +274,12 @@ impl Esm {
             let mut inner = self.lock();
             match inner.store.claim_passticket(&digest, expires_ms, now_ms) {
                 Ok(true) => {}
-                // Replayed, or the store cannot say: not accepted.
-                Ok(false) | Err(_) => return None,
+                Ok(false) => {
+                    *replayed = true;
+                    return None;
+                }
+                // The store cannot say: not accepted.
+                Err(_) => return None,
             }
         }
         Some(VerifyOutcome::Success { user })

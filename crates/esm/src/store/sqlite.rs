@@ -75,6 +75,14 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE classes DROP COLUMN raclist_generation;
      ALTER TABLE classes DROP COLUMN global_generation;
      ALTER TABLE profiles ADD COLUMN literal_name INTEGER NOT NULL DEFAULT 0;",
+    // 9: audit controls: UAUDIT, profile AUDIT and GLOBALAUDIT, SETROPTS
+    // AUDIT(class) and LOGOPTIONS per class, SAUDIT/CMDVIOL/OPERAUDIT.
+    "ALTER TABLE users ADD COLUMN uaudit INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE profiles ADD COLUMN audit TEXT NOT NULL DEFAULT 'FAILURES(READ)';
+     ALTER TABLE profiles ADD COLUMN global_audit TEXT NOT NULL DEFAULT 'NONE';
+     ALTER TABLE classes ADD COLUMN audit INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE classes ADD COLUMN log_options TEXT NOT NULL DEFAULT 'DEFAULT';
+     ALTER TABLE options ADD COLUMN audit_options TEXT NOT NULL DEFAULT 'SAUDIT CMDVIOL';",
 ];
 
 /// The newest schema version this build knows.
@@ -216,6 +224,19 @@ fn history_parse(s: &str) -> Vec<SecretHash> {
         .collect()
 }
 
+fn audit_options_text(o: &Options) -> String {
+    [
+        (o.saudit, "SAUDIT"),
+        (o.cmdviol, "CMDVIOL"),
+        (o.operaudit, "OPERAUDIT"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, w)| *w)
+    .collect::<Vec<_>>()
+    .join(" ")
+}
+
 fn put_user(tx: &Transaction<'_>, u: &User) -> rusqlite::Result<()> {
     let cred = |c: &Option<Credential>| {
         (
@@ -228,7 +249,7 @@ fn put_user(tx: &Transaction<'_>, u: &User) -> rusqlite::Result<()> {
     let (ph_h, ph_t, ph_e) = cred(&u.phrase);
     tx.execute(
         "INSERT OR REPLACE INTO users VALUES
-         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+         (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
         params![
             u.id,
             u.name,
@@ -250,7 +271,8 @@ fn put_user(tx: &Transaction<'_>, u: &User) -> rusqlite::Result<()> {
             u.failed_attempts,
             u.created_ms,
             u.last_logon_ms,
-            u.revoked_at_ms
+            u.revoked_at_ms,
+            b(u.uaudit)
         ],
     )?;
     Ok(())
@@ -298,30 +320,40 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
         }
         Change::PutClass(c) => {
             tx.execute(
-                "INSERT OR REPLACE INTO classes VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![c.name, b(c.active), b(c.generic), b(c.raclist), b(c.global)],
+                "INSERT OR REPLACE INTO classes VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    c.name,
+                    b(c.active),
+                    b(c.generic),
+                    b(c.raclist),
+                    b(c.global),
+                    b(c.audit),
+                    crate::model::log_options_text(c.log_options)
+                ],
             )?;
         }
         Change::PutOptions(o) => {
             tx.execute(
-                "INSERT OR REPLACE INTO options VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO options VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     b(o.grplist),
                     o.password_interval_days,
                     o.revoke_after,
                     o.history,
                     b(o.mixed_case),
-                    rules_text(&o.rules)
+                    rules_text(&o.rules),
+                    audit_options_text(o)
                 ],
             )?;
         }
         Change::PutProfile(p) => {
             tx.execute(
-                "INSERT INTO profiles VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                "INSERT INTO profiles VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
                  ON CONFLICT (class, name) DO UPDATE SET owner = excluded.owner,
                    uacc = excluded.uacc, warning = excluded.warning,
                    appldata = excluded.appldata, data = excluded.data,
-                   ssignon = excluded.ssignon",
+                   ssignon = excluded.ssignon, audit = excluded.audit,
+                   global_audit = excluded.global_audit",
                 params![
                     p.class,
                     p.name,
@@ -332,7 +364,9 @@ fn apply_one(tx: &Transaction<'_>, change: &Change) -> rusqlite::Result<()> {
                     p.data,
                     p.created_ms,
                     p.ssignon.as_ref().map(|k| k.to_stored()),
-                    b(p.literal_name)
+                    b(p.literal_name),
+                    crate::model::audit_setting_text(&p.audit),
+                    crate::model::audit_setting_text(&p.global_audit)
                 ],
             )?;
         }
@@ -454,6 +488,7 @@ impl Store for SqliteStore {
                         created_ms: r.get(18)?,
                         last_logon_ms: r.get(19)?,
                         revoked_at_ms: r.get(20)?,
+                        uaudit: r.get::<_, i64>(21)? != 0,
                     })
                 })
                 .map_err(db)?;
@@ -495,6 +530,9 @@ impl Store for SqliteStore {
                         generic: r.get::<_, i64>(2)? != 0,
                         raclist: r.get::<_, i64>(3)? != 0,
                         global: r.get::<_, i64>(4)? != 0,
+                        audit: r.get::<_, i64>(5)? != 0,
+                        log_options: crate::model::parse_log_options(&r.get::<_, String>(6)?)
+                            .unwrap_or_default(),
                     })
                 })
                 .map_err(db)?;
@@ -512,15 +550,21 @@ impl Store for SqliteStore {
                             history: r.get(4)?,
                             mixed_case: r.get::<_, i64>(5)? != 0,
                             rules: Default::default(),
+                            ..Options::default()
                         },
                         r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
                     ))
                 })
                 .optional()
                 .map_err(db)?
             {
-                let (mut o, rules) = o;
+                let (mut o, rules, audit_options) = o;
                 o.rules = rules_parse(&rules)?;
+                let words: Vec<&str> = audit_options.split_whitespace().collect();
+                o.saudit = words.contains(&"SAUDIT");
+                o.cmdviol = words.contains(&"CMDVIOL");
+                o.operaudit = words.contains(&"OPERAUDIT");
                 state.options = o;
             }
             let mut st = tx.prepare("SELECT * FROM profiles").map_err(db)?;
@@ -537,20 +581,40 @@ impl Store for SqliteStore {
                         r.get::<_, i64>(7)?,
                         r.get::<_, Option<String>>(8)?,
                         r.get::<_, i64>(9)? != 0,
+                        r.get::<_, String>(10)?,
+                        r.get::<_, String>(11)?,
                     ))
                 })
                 .map_err(db)?;
             let mut profiles: std::collections::BTreeMap<(String, String), Profile> =
                 Default::default();
             for row in rows {
-                let (class, name, owner, uacc, warning, appldata, data, created, ssignon, literal) =
-                    row.map_err(db)?;
+                let (
+                    class,
+                    name,
+                    owner,
+                    uacc,
+                    warning,
+                    appldata,
+                    data,
+                    created,
+                    ssignon,
+                    literal,
+                    audit,
+                    global_audit,
+                ) = row.map_err(db)?;
                 let mut p = Profile::new(class.clone(), name.clone(), owner, created);
                 p.uacc = level(&uacc)?;
                 p.warning = warning;
                 p.appldata = appldata;
                 p.data = data;
                 p.literal_name = literal;
+                let setting = |text: &str| {
+                    crate::model::parse_audit_setting(text)
+                        .ok_or_else(|| StoreError::Corrupt(format!("audit setting {text:?}")))
+                };
+                p.audit = setting(&audit)?;
+                p.global_audit = setting(&global_audit)?;
                 p.ssignon = ssignon
                     .as_deref()
                     .map(SsignonKeys::from_stored)
