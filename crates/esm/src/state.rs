@@ -225,6 +225,8 @@ impl State {
                         e.appldata = p.appldata.clone();
                         e.data = p.data.clone();
                         e.ssignon = p.ssignon.clone();
+                        e.audit = p.audit;
+                        e.global_audit = p.global_audit;
                     }
                     None => {
                         class.insert(p.name.clone(), Arc::new((**p).clone()));

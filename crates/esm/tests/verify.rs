@@ -423,6 +423,12 @@ fn schema_migrates_forward_and_refuses_newer() {
              DROP TABLE passticket_uses;
              DROP TABLE security_records;
              ALTER TABLE users DROP COLUMN revoked_at_ms;
+             ALTER TABLE users DROP COLUMN uaudit;
+             ALTER TABLE profiles DROP COLUMN audit;
+             ALTER TABLE profiles DROP COLUMN global_audit;
+             ALTER TABLE classes DROP COLUMN audit;
+             ALTER TABLE classes DROP COLUMN log_options;
+             ALTER TABLE options DROP COLUMN audit_options;
              PRAGMA user_version = 2;",
         )
         .unwrap();

@@ -77,6 +77,14 @@ impl Exec<'_> {
                 "IKJ56712I INVALID KEYWORD, SSIGNON (PTKTDATA CLASS ONLY)",
             ));
         }
+        if !altering && p.has("GLOBALAUDIT") {
+            return Err(CommandError::new(
+                CommandErrorKind::Syntax,
+                "IKJ56712I INVALID KEYWORD, GLOBALAUDIT",
+            ));
+        }
+        let audit = p.args("AUDIT").map(parse_audit_operand).transpose()?;
+        let global_audit = p.args("GLOBALAUDIT").map(parse_audit_operand).transpose()?;
         if !altering && p.has("DELMEM") {
             return Err(CommandError::new(
                 CommandErrorKind::Syntax,
@@ -174,6 +182,14 @@ impl Exec<'_> {
             }
             if p.has("OWNER") {
                 profile.owner = self.owner_value(p)?;
+            }
+            if let Some(a) = audit {
+                self.out.changes_audit_controls |= profile.audit != a;
+                profile.audit = a;
+            }
+            if let Some(a) = global_audit {
+                self.out.changes_audit_controls |= profile.global_audit != a;
+                profile.global_audit = a;
             }
             if p.has("WARNING") {
                 profile.warning = true;
@@ -298,6 +314,14 @@ impl Exec<'_> {
             } else {
                 self.say("APPLICATION DATA  NONE");
             }
+            self.say("");
+            self.say("AUDITING");
+            self.say("--------");
+            self.say(audit_setting_text(&prof.audit));
+            self.say("");
+            self.say("GLOBALAUDIT");
+            self.say("-----------");
+            self.say(audit_setting_text(&prof.global_audit));
             if prof.ssignon.is_some() {
                 // Keys are never shown, as RACF shows them.
                 self.say("SSIGNON: KEYMASKED DATA");
@@ -634,4 +658,46 @@ pub fn parse_ssignon(args: &[Operand], keys: &mut SsignonKeys) -> Result<(), Ssi
         return Err(err("NO KEY GIVEN"));
     }
     Ok(())
+}
+
+/// Reads `AUDIT(...)`/`GLOBALAUDIT(...)`'s operands: `NONE`, or
+/// `ALL|SUCCESS|FAILURES` each with an optional `(level)` (READ when left
+/// out). A later access type overrides an earlier one for its outcomes.
+fn parse_audit_operand(args: &[Operand]) -> Result<AuditSetting, CommandError> {
+    let bad = |what: &str| invalid(format!("IKJ56702I INVALID AUDIT VALUE, {what}"));
+    if args.is_empty() {
+        return Err(bad("MISSING"));
+    }
+    let mut a = AuditSetting::default();
+    for op in args {
+        let (kind, level) = match op {
+            Operand::Word {
+                text,
+                quoted: false,
+            } => (text.to_ascii_uppercase(), AuditLevel::Read),
+            Operand::Keyword { name, args } => {
+                let [Operand::Word {
+                    text,
+                    quoted: false,
+                }] = args.as_slice()
+                else {
+                    return Err(bad(name));
+                };
+                let level = parse_audit_level(text).ok_or_else(|| bad(text))?;
+                (name.to_ascii_uppercase(), level)
+            }
+            _ => return Err(bad("OPERAND")),
+        };
+        match kind.as_str() {
+            "NONE" if args.len() == 1 => a = AuditSetting::default(),
+            "ALL" => {
+                a.successes = Some(level);
+                a.failures = Some(level);
+            }
+            "SUCCESS" | "SUCCESSES" => a.successes = Some(level),
+            "FAILURES" | "FAILURE" => a.failures = Some(level),
+            other => return Err(bad(other)),
+        }
+    }
+    Ok(a)
 }

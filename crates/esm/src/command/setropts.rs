@@ -9,7 +9,7 @@ use crate::model::*;
 use crate::raclist;
 use crate::state::Change;
 use crate::syntax::{kw, KeywordSpec};
-use crate::syntax::{parse_operands, texts, CommandOperands};
+use crate::syntax::{parse_operands, texts, CommandOperands, Operand};
 
 const PASSWORD_KWS: &[KeywordSpec] = &[
     kw!("INTERVAL", true),
@@ -40,7 +40,8 @@ const PASSWORD_KWS: &[KeywordSpec] = &[
 
 impl Exec<'_> {
     pub(super) fn setropts(&mut self, p: &CommandOperands) -> Result<(), CommandError> {
-        if p.keywords.is_empty() {
+        // Keywords all ignored for want of AUDITOR still make a command.
+        if p.keywords.is_empty() && self.out.ignored.is_empty() {
             return Err(CommandError::new(
                 CommandErrorKind::Syntax,
                 "IKJ56701I MISSING SETROPTS OPERAND",
@@ -123,12 +124,46 @@ impl Exec<'_> {
             copies.extend(list.iter().map(|c| raclist::copy_global(self.state, c)));
             refreshes.extend(list.into_iter().map(Refresh::Global));
         }
+        // AUDIT(class) and LOGOPTIONS: RACF accepts USER, GROUP and DATASET
+        // besides general-resource classes for AUDIT.
+        if p.has("AUDIT") {
+            touch("AUDIT", &|c| c.audit = true, self)?;
+        }
+        if p.has("NOAUDIT") {
+            touch("NOAUDIT", &|c| c.audit = false, self)?;
+        }
         if p.has("NOGLOBAL") {
             let list = touch("NOGLOBAL", &|c| c.global = false, self)?;
             copies.extend(
                 list.iter()
                     .map(|c| Change::delete_record(raclist::GLOBAL_KIND, c)),
             );
+        }
+        if let Some(args) = p.args("LOGOPTIONS") {
+            for op in args {
+                let Operand::Keyword { name, args } = op else {
+                    return Err(invalid(
+                        "ICH14002I LOGOPTIONS NEEDS level(class ...): ALWAYS, NEVER, SUCCESSES, FAILURES OR DEFAULT",
+                    ));
+                };
+                let level = parse_log_options(name)
+                    .ok_or_else(|| invalid(format!("ICH14002I INVALID LOGOPTIONS LEVEL {name}")))?;
+                let mut list: Vec<String> = Vec::new();
+                for (c, _) in texts(args) {
+                    list.push(normalize_class(&c).map_err(|e| invalid(format!("ICH14002I {e}")))?);
+                }
+                if list.iter().any(|c| c == "*") || list.is_empty() {
+                    return Err(invalid(format!(
+                        "ICH14002I LOGOPTIONS({name}) NEEDS CLASS NAMES"
+                    )));
+                }
+                for c in list {
+                    let entry = classes
+                        .entry(c.clone())
+                        .or_insert_with(|| self.state.class(&c));
+                    entry.log_options = level;
+                }
+            }
         }
         if refresh && !p.has("RACLIST") && !p.has("GLOBAL") {
             return Err(CommandError::new(
@@ -149,6 +184,18 @@ impl Exec<'_> {
             }
         }
         let mut opts: Options = self.state.options.clone();
+        for (flag, on, off) in [
+            (&mut opts.saudit, "SAUDIT", "NOSAUDIT"),
+            (&mut opts.cmdviol, "CMDVIOL", "NOCMDVIOL"),
+            (&mut opts.operaudit, "OPERAUDIT", "NOOPERAUDIT"),
+        ] {
+            if p.has(on) {
+                *flag = true;
+            }
+            if p.has(off) {
+                *flag = false;
+            }
+        }
         if p.has("GRPLIST") {
             opts.grplist = true;
         }
@@ -253,7 +300,25 @@ impl Exec<'_> {
                 v.join(" ")
             }
         };
-        let lines = vec![
+        let on = |b: bool, word: &'static str| if b { Some(word) } else { None };
+        let attributes: Vec<&str> = [
+            on(opts.saudit, "SAUDIT"),
+            on(opts.cmdviol, "CMDVIOL"),
+            on(opts.operaudit, "OPERAUDIT"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut lines = vec![
+            format!(
+                "ATTRIBUTES = {}",
+                if attributes.is_empty() {
+                    "NONE".to_owned()
+                } else {
+                    attributes.join(" ")
+                }
+            ),
+            format!("AUDIT CLASSES = {}", pick(&|s| s.audit)),
             format!("ACTIVE CLASSES = {}", pick(&|s| s.active)),
             format!("GENERIC PROFILE CLASSES = {}", pick(&|s| s.generic)),
             format!("GLOBAL CHECKING CLASSES = {}", pick(&|s| s.global)),
@@ -267,6 +332,19 @@ impl Exec<'_> {
                 match opts.history { 0 => "NO PASSWORD HISTORY BEING MAINTAINED.".to_owned(), n => format!("{n} GENERATIONS OF PREVIOUS PASSWORDS BEING MAINTAINED.") },
             ),
         ];
+        for level in [
+            LogOptions::Always,
+            LogOptions::Never,
+            LogOptions::Successes,
+            LogOptions::Failures,
+        ] {
+            lines.push(format!(
+                "LOGOPTIONS \"{}\" CLASSES = {}",
+                log_options_text(level),
+                pick(&|s| s.log_options == level)
+            ));
+        }
+        lines.push(format!("LOGOPTIONS \"DEFAULT\" CLASSES = {}", "ALL OTHERS"));
         self.out.lines.extend(lines);
         if opts.rules.is_empty() {
             self.say("  NO INSTALLATION PASSWORD SYNTAX RULES.");

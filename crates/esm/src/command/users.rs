@@ -92,6 +92,7 @@ impl Exec<'_> {
             ("RESTRICTED", "NORESTRICTED"),
             ("REVOKE", "RESUME"),
             ("EXPIRED", "NOEXPIRED"),
+            ("UAUDIT", "NOUAUDIT"),
         ] {
             if p.has(on) && p.has(off) {
                 return Err(CommandError::new(
@@ -112,6 +113,7 @@ impl Exec<'_> {
         set(&mut user.auditor, "AUDITOR", "NOAUDITOR");
         set(&mut user.operations, "OPERATIONS", "NOOPERATIONS");
         set(&mut user.restricted, "RESTRICTED", "NORESTRICTED");
+        set(&mut user.uaudit, "UAUDIT", "NOUAUDIT");
         if p.has("REVOKE") {
             user.revoked = true;
             // Every credential issued so far ends here, also after a RESUME.
@@ -133,7 +135,16 @@ impl Exec<'_> {
     }
 
     pub(super) fn adduser(&mut self, p: &CommandOperands) -> Result<(), CommandError> {
-        for kw in ["REVOKE", "RESUME", "EXPIRED", "MFA", "DELFACTOR"] {
+        // UAUDIT is ALTUSER's only (RACF's ADDUSER has no such operand).
+        for kw in [
+            "REVOKE",
+            "RESUME",
+            "EXPIRED",
+            "MFA",
+            "DELFACTOR",
+            "UAUDIT",
+            "NOUAUDIT",
+        ] {
             if p.has(kw) {
                 return Err(CommandError::new(
                     CommandErrorKind::Syntax,
@@ -200,6 +211,9 @@ impl Exec<'_> {
             }
             Self::set_attributes(&mut user, p, self.env.now_ms)?;
             self.set_credentials(&mut user, p, true)?;
+            if user.uaudit != existing.uaudit {
+                self.out.changes_audit_controls = true;
+            }
             self.out.changes.push(Change::PutUser(Box::new(user)));
         }
         Ok(())
@@ -240,6 +254,7 @@ impl Exec<'_> {
                 (u.auditor, "AUDITOR"),
                 (u.operations, "OPERATIONS"),
                 (u.restricted, "RESTRICTED"),
+                (u.uaudit, "UAUDIT"),
                 (u.protected(), "PROTECTED"),
                 (u.revoked, "REVOKED"),
             ] {
