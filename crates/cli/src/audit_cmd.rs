@@ -29,6 +29,27 @@ pub fn key_path(home: &Path) -> PathBuf {
     home.join("state").join("audit.key")
 }
 
+/// The trail a short-lived command (`zgate esm`) records to, written at
+/// once under the trail's lock, beside a running `zgate serve`.
+pub fn direct_trail(
+    global: &Global,
+) -> anyhow::Result<Option<std::sync::Arc<dyn zgate_audit::AuditSink>>> {
+    use anyhow::Context;
+    let trail = zgate_audit::DirectTrail::open(
+        &trail_dir(&global.home),
+        &key_path(&global.home),
+        zgate_audit::trail::TrailPolicy::default(),
+        "ZGAT",
+    )
+    .with_context(|| {
+        format!(
+            "opening the audit trail in {}: no command runs unrecorded",
+            trail_dir(&global.home).display()
+        )
+    })?;
+    Ok(Some(std::sync::Arc::new(trail)))
+}
+
 #[derive(clap::Args, Debug)]
 #[command(about = "Check and read the audit trail")]
 pub struct AuditArgs {

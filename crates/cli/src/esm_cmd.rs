@@ -12,13 +12,20 @@
 //! A failing command prints RACF's message on stderr and exits 8; nothing
 //! of that command is written. The CLI runs as the local operator
 //! ([`Issuer::Operator`]): whoever can write the home directory administers it.
+//! `--as USER` runs commands with that user's authority instead (SPECIAL,
+//! AUDITOR, or their own profiles), to rehearse split duties.
+//!
+//! Commands are recorded in the audit trail (`<home>/audit`), each before
+//! it commits: a command the trail cannot record is not run. `check` is a
+//! what-if question of the operator, not an access by the user it names,
+//! so it is not recorded.
 use std::io::{IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use zgate_esm::{split_batch, AccessLevel, Esm, Issuer};
+use zgate_esm::{split_batch, AccessLevel, Esm, EsmConfig, Issuer, Origin};
 
 use crate::Global;
 
@@ -38,6 +45,10 @@ pub struct EsmArgs {
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     file: Option<PathBuf>,
 
+    /// Run the commands with USER's authority instead of the operator's.
+    #[arg(long = "as", value_name = "USER")]
+    as_user: Option<String>,
+
     /// A RACF command; or `-` (batch from stdin); or
     /// `check USER CLASS RESOURCE LEVEL [--when KIND(VALUE)]... [--json]`; or `import FILE`.
     #[arg(
@@ -49,6 +60,16 @@ pub struct EsmArgs {
 }
 
 pub fn run(global: &Global, args: EsmArgs) -> anyhow::Result<ExitCode> {
+    let issuer = match &args.as_user {
+        None => Issuer::Operator,
+        Some(u) => match zgate_esm::model::normalize_id(u) {
+            Ok(id) => Issuer::User(id),
+            Err(e) => {
+                eprintln!("zgate esm: --as {u}: {e}");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+        },
+    };
     if let Some(file) = &args.file {
         if !args.words.is_empty() {
             eprintln!("zgate esm: -f FILE takes no other arguments");
@@ -59,7 +80,7 @@ pub fn run(global: &Global, args: EsmArgs) -> anyhow::Result<ExitCode> {
         } else {
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
         };
-        return batch(global, &text);
+        return batch(global, &issuer, &text);
     }
     let words = &args.words;
     match words.first().map(String::as_str) {
@@ -67,16 +88,16 @@ pub fn run(global: &Global, args: EsmArgs) -> anyhow::Result<ExitCode> {
             eprintln!("zgate esm: give a RACF command, -f FILE, -, check ... or import FILE");
             Ok(ExitCode::from(EXIT_USAGE))
         }
-        Some("-") if words.len() == 1 => batch(global, &read_stdin()?),
+        Some("-") if words.len() == 1 => batch(global, &issuer, &read_stdin()?),
         Some("check") => check(global, &words[1..]),
         Some("import") => {
             let [file] = &words[1..] else {
                 eprintln!("zgate esm: usage: zgate esm import FILE");
                 return Ok(ExitCode::from(EXIT_USAGE));
             };
-            import(global, file)
+            import(global, &issuer, file)
         }
-        Some(_) => single(global, &words.join(" ")),
+        Some(_) => single(global, &issuer, &words.join(" ")),
     }
 }
 
@@ -88,13 +109,27 @@ fn read_stdin() -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// The ESM of the home, recording to its audit trail.
 fn open(global: &Global) -> anyhow::Result<Esm> {
+    let trail = crate::audit_cmd::direct_trail(global)?;
+    Esm::open_with(
+        &global.home,
+        EsmConfig {
+            audit: trail,
+            ..EsmConfig::default()
+        },
+    )
+    .with_context(|| format!("opening the ESM in {}", global.home.display()))
+}
+
+/// The ESM of the home, recording nothing (what-if checks).
+fn open_unaudited(global: &Global) -> anyhow::Result<Esm> {
     Esm::open(&global.home).with_context(|| format!("opening the ESM in {}", global.home.display()))
 }
 
-fn single(global: &Global, text: &str) -> anyhow::Result<ExitCode> {
+fn single(global: &Global, issuer: &Issuer, text: &str) -> anyhow::Result<ExitCode> {
     let esm = open(global)?;
-    match esm.run_command(&Issuer::Operator, text) {
+    match esm.run_command_from(issuer, &Origin::local_shell(), text) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
             for line in &out.lines {
@@ -109,7 +144,7 @@ fn single(global: &Global, text: &str) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn batch(global: &Global, text: &str) -> anyhow::Result<ExitCode> {
+fn batch(global: &Global, issuer: &Issuer, text: &str) -> anyhow::Result<ExitCode> {
     let commands = match split_batch(text) {
         Ok(c) => c,
         Err(e) => {
@@ -126,7 +161,7 @@ fn batch(global: &Global, text: &str) -> anyhow::Result<ExitCode> {
     let mut last_report = Instant::now();
     let mut stdout = std::io::stdout().lock();
     let mut write_error = None;
-    let report = esm.run_batch(&Issuer::Operator, &commands, &mut |p| {
+    let report = esm.run_batch_from(issuer, &Origin::local_shell(), &commands, &mut |p| {
         if let Ok(out) = p.result {
             for line in &out.lines {
                 if let Err(e) = writeln!(stdout, "{line}") {
@@ -229,7 +264,7 @@ fn check(global: &Global, words: &[String]) -> anyhow::Result<ExitCode> {
         eprintln!("zgate esm: {why}");
         return Ok(ExitCode::from(EXIT_USAGE));
     }
-    let esm = open(global)?;
+    let esm = open_unaudited(global)?;
     let d = esm.check_with(user, class, resource, level, &context);
     if json {
         let body = serde_json::json!({
@@ -253,10 +288,10 @@ fn check(global: &Global, words: &[String]) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(d.saf_rc as u8))
 }
 
-fn import(global: &Global, file: &str) -> anyhow::Result<ExitCode> {
+fn import(global: &Global, issuer: &Issuer, file: &str) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
     let esm = open(global)?;
-    match esm.import_yaml(&Issuer::Operator, &text) {
+    match esm.import_yaml(issuer, &text) {
         Ok(report) => {
             for note in &report.notes {
                 eprintln!("zgate esm: note: {note}");

@@ -626,9 +626,20 @@ impl Esm {
         commands: &[BatchCommand],
         progress: &mut dyn FnMut(BatchProgress<'_>),
     ) -> BatchReport {
+        self.run_batch_from(issuer, &Origin::default(), commands, progress)
+    }
+
+    /// [`Esm::run_batch`] from `origin`.
+    pub fn run_batch_from(
+        &self,
+        issuer: &Issuer,
+        origin: &Origin,
+        commands: &[BatchCommand],
+        progress: &mut dyn FnMut(BatchProgress<'_>),
+    ) -> BatchReport {
         let total = commands.len();
         for (i, cmd) in commands.iter().enumerate() {
-            let result = self.run_command(issuer, &cmd.text);
+            let result = self.run_command_from(issuer, origin, &cmd.text);
             progress(BatchProgress {
                 done: i + 1,
                 total,
@@ -1124,7 +1135,7 @@ impl Esm {
             let inner = self.lock();
             import::plan(&inner.state, text)?
         };
-        match self.run_atomic(issuer, &plan.commands) {
+        match self.run_atomic_from(issuer, &Origin::local_shell(), &plan.commands) {
             Ok(out) => Ok(import::ImportReport {
                 commands: plan.commands,
                 notes: plan.notes,
