@@ -6,7 +6,9 @@
 #   3. through zgate (zoweJwt scheme, caller authenticated by its JWT cookie).
 # Usage: crates/gateway/benches/route.sh [DURATION=10] [CONNECTIONS=32] [THREADS=2] [ROUNDS=1]
 # With ZGATE_BASELINE=/path/to/another/zgate, that binary is measured too,
-# in the same rounds, on a home of its own (before/after a change).
+# in the same rounds, on a home of its own (before/after a change);
+# ZGATE_BASELINE_ARGS adds global options to the baseline's command line
+# (e.g. the same binary with `--set zgate.audit.enabled=false`).
 # Each line also gives the CPU time the proxy process (nginx: master and
 # workers) and the backend spent per request, read from /proc before and
 # after the run.
@@ -30,8 +32,9 @@ BPORT=$(awk '{print $3}' "$T/backend.out")
 
 # Starts a zgate binary on a home of its own routing to the backend; sets
 # ZPORT, ZPID and JWT (an administrator's token from that gateway).
-start_zgate() { # binary home
+start_zgate() { # binary home [global options...]
   local bin=$1 home=$2
+  shift 2
   mkdir -p "$home/services"
   cat > "$home/services/bench.yml" <<YML
 services:
@@ -41,7 +44,7 @@ services:
     routes: [{gatewayUrl: api/v1, serviceRelativeUrl: /api/v1}]
     authentication: {scheme: zoweJwt}
 YML
-  "$bin" --home "$home" --set zgate.server.address=127.0.0.1 --set zgate.log.level=warn serve --port 0 > "$home.out" 2> "$home.err" & PIDS+=($!)
+  "$bin" --home "$home" --set zgate.server.address=127.0.0.1 --set zgate.log.level=warn "$@" serve --port 0 > "$home.out" 2> "$home.err" & PIDS+=($!)
   ZPID=$!
   for _ in $(seq 100); do grep -q "listening on" "$home.out" 2>/dev/null && break; sleep 0.1; done
   ZPORT=$(grep -o 'localhost:[0-9]*' "$home.out" | head -1 | cut -d: -f2)
@@ -56,7 +59,8 @@ HOME_DIR=$T/home
 start_zgate "$BIN/zgate" "$HOME_DIR"
 if [ -n "${ZGATE_BASELINE:-}" ]; then
   ZJWT=$JWT; ZPORT_NEW=$ZPORT; ZPID_NEW=$ZPID
-  start_zgate "$ZGATE_BASELINE" "$T/baseline"
+  # shellcheck disable=SC2086 # the options are words
+  start_zgate "$ZGATE_BASELINE" "$T/baseline" ${ZGATE_BASELINE_ARGS:-}
   BJWT=$JWT; BPORT_Z=$ZPORT; BPID=$ZPID
   JWT=$ZJWT; ZPORT=$ZPORT_NEW; ZPID=$ZPID_NEW
 fi
