@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
+use zgate_auth::Clock;
 use zgate_esm::Esm;
+use zgate_gateway::audit::{self, AuditTrail, Origin, LISTENER_JOB_NAME};
 use zgate_gateway::routing::{DefinitionErrors, Routing};
 
 /// The state of an app, as its [`Handle::health`] channel reports it.
@@ -64,17 +66,52 @@ struct Shared {
     routing: Arc<Routing>,
     generation: watch::Sender<u64>,
     health: watch::Sender<Health>,
+    /// Where reloads are recorded, stamped by the app's clock.
+    audit: Option<(Arc<dyn AuditTrail>, Arc<dyn Clock>)>,
 }
 
 impl Handle {
-    pub(crate) fn new(local_addr: SocketAddr, esm: Arc<Esm>, routing: Arc<Routing>) -> Handle {
+    pub(crate) fn new(
+        local_addr: SocketAddr,
+        esm: Arc<Esm>,
+        routing: Arc<Routing>,
+        audit: Option<(Arc<dyn AuditTrail>, Arc<dyn Clock>)>,
+    ) -> Handle {
         Handle(Arc::new(Shared {
             local_addr,
             esm,
             routing,
             generation: watch::Sender::new(0),
             health: watch::Sender::new(Health::Starting),
+            audit,
         }))
+    }
+
+    /// Records that the service definitions were read, by the app itself
+    /// (start, SIGHUP): `Ok(services loaded)` or `Err(services kept)`. The
+    /// definitions are in use either way; a record the trail refuses is
+    /// logged (and counted by the trail).
+    pub(crate) fn record_reload(&self, outcome: Result<usize, usize>) {
+        let Some((trail, clock)) = &self.0.audit else {
+            return;
+        };
+        let origin = Origin {
+            job_name: Some(LISTENER_JOB_NAME.to_owned()),
+            ..Origin::default()
+        };
+        let record = audit::services_reloaded(clock.now_ms(), outcome, None, &origin);
+        if let Err(error) = trail.submit(record) {
+            tracing::error!(%error, "audit record of a reload refused");
+        }
+    }
+
+    /// Waits until every audit record submitted so far is written to the
+    /// trail (blocking; for tests and tools reading the trail while the app
+    /// runs). Without a trail of the app's own, returns at once.
+    pub fn flush_audit(&self) {
+        if let Some((trail, _)) = &self.0.audit {
+            trail.flush();
+        }
     }
 
     /// Where the app listens.
@@ -113,10 +150,12 @@ impl Handle {
         let services = match services {
             Ok(n) => {
                 tracing::info!(services = n, "service definitions reloaded");
+                self.record_reload(Ok(n));
                 Ok(n)
             }
             Err(errors) => {
                 tracing::warn!(%errors, "service definitions refused; the previous set stays");
+                self.record_reload(Err(self.0.routing.services().len()));
                 Err(ReloadError::Services(errors))
             }
         };

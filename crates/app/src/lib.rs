@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod audit;
 mod events;
 mod first_start;
 
@@ -31,13 +32,15 @@ use std::time::Duration;
 
 use zgate_auth::{Clock, PatService, SystemClock, TokenService, TokenSettings};
 use zgate_config::Config;
-use zgate_esm::{Esm, MfaSettings};
+use zgate_esm::{Esm, EsmConfig, MfaSettings};
+use zgate_gateway::audit::AuditTrail;
 use zgate_gateway::bootstrap::{self, StartError};
 use zgate_gateway::esm_adapter::{ensure_admin, AdminError, EsmSecurity};
 use zgate_gateway::routing::setup::RoutingSetupError;
 use zgate_gateway::routing::Routing;
 use zgate_gateway::{AppState, Gateway, Settings};
 
+pub use audit::{AUDIT_DIR, AUDIT_KEY};
 pub use events::{Handle, Health, ReloadError, Reloaded};
 pub use first_start::{prepare_home, FirstStart, InitialAdmin};
 
@@ -61,6 +64,10 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     /// How often ESM changes committed by other processes are looked for.
     pub esm_poll_interval: Duration,
+    /// Records go here instead of the trail `zgate.audit` describes, even
+    /// when the configuration disables auditing (tests: a trail that
+    /// refuses, or one held in memory).
+    pub audit: Option<Arc<dyn AuditTrail>>,
 }
 
 impl Default for Options {
@@ -69,6 +76,7 @@ impl Default for Options {
             port: None,
             clock: Arc::new(SystemClock),
             esm_poll_interval: ESM_POLL_INTERVAL,
+            audit: None,
         }
     }
 }
@@ -78,6 +86,7 @@ impl std::fmt::Debug for Options {
         f.debug_struct("Options")
             .field("port", &self.port)
             .field("esm_poll_interval", &self.esm_poll_interval)
+            .field("audit", &self.audit.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +114,9 @@ pub enum AppError {
     /// Certificates, the TLS configuration or the key ring.
     #[error(transparent)]
     Start(#[from] StartError),
+    /// The audit trail could not be opened.
+    #[error("cannot open the audit trail")]
+    Audit(#[source] zgate_audit::trail::TrailError),
     /// The ESM database could not be opened.
     #[error("cannot open the ESM")]
     Esm(#[source] zgate_esm::EsmError),
@@ -160,6 +172,8 @@ pub struct App {
     ca_file: PathBuf,
     first_start: FirstStart,
     handle: Handle,
+    /// The trail `zgate.audit` describes, closed when `run` ends.
+    audit: Option<audit::AuditWriter>,
 }
 
 impl App {
@@ -175,8 +189,31 @@ impl App {
         }
 
         let clock = options.clock;
+        let writer = match (&options.audit, config.audit.enabled) {
+            (None, true) => {
+                Some(audit::AuditWriter::start(home, &config.audit).map_err(AppError::Audit)?)
+            }
+            _ => None,
+        };
+        let trail: Option<Arc<dyn AuditTrail>> = match (options.audit, &writer) {
+            (Some(trail), _) => Some(trail),
+            (None, Some(writer)) => Some(writer.trail.clone()),
+            (None, None) => None,
+        };
         let esm_existed = home.join("esm.db").exists();
-        let esm = Arc::new(Esm::open_with_clock(home, clock.clone()).map_err(AppError::Esm)?);
+        let esm = Arc::new(
+            Esm::open_with(
+                home,
+                EsmConfig {
+                    clock: clock.clone(),
+                    audit: trail
+                        .clone()
+                        .map(|trail| -> Arc<dyn zgate_audit::AuditSink> { trail }),
+                    ..EsmConfig::default()
+                },
+            )
+            .map_err(AppError::Esm)?,
+        );
         if !esm_existed {
             if let Some((admin, password)) = ensure_admin(&esm, home)? {
                 first_start.admin = Some(InitialAdmin {
@@ -193,6 +230,7 @@ impl App {
         tracing::debug!(purged, "expired token revocations purged");
 
         let ring = bootstrap::key_ring(&config, clock.now_ms())?;
+        let state_clock = clock.clone();
         let security = EsmSecurity(esm.clone());
         let security_config = &config.gateway.security;
         let tokens = Arc::new(TokenService::new(
@@ -231,6 +269,9 @@ impl App {
         if let Some(pats) = pats {
             state = state.with_pats(pats);
         }
+        if let Some(trail) = &trail {
+            state = state.with_audit(trail.clone(), state_clock.clone());
+        }
         // PassTickets are generated as the server user; the definitions are
         // validated here, so bad ones refuse the start with file:line errors.
         if !esm_existed {
@@ -238,6 +279,7 @@ impl App {
                 .map_err(AppError::ServerUser)?;
         }
         let routing = zgate_gateway::routing::setup::routing(&config, esm.clone())?;
+        let handle_audit = trail.map(|trail| (trail, state_clock));
         let gateway = zgate_gateway::routes::router_with(state, Some(routing.clone()));
 
         let address = SocketAddr::new(
@@ -248,17 +290,20 @@ impl App {
         let local_addr = listener
             .local_addr()
             .map_err(|source| AppError::Listen { address, source })?;
+        let handle = Handle::new(local_addr, esm, routing.clone(), handle_audit);
+        handle.record_reload(Ok(routing.services().len()));
         Ok(App {
             listener,
             local_addr,
             tls,
             gateway,
-            handle: Handle::new(local_addr, esm, routing.clone()),
+            handle,
             routing,
             grace: Duration::from_secs(config.gateway.shutdown_grace_seconds),
             esm_poll_interval: options.esm_poll_interval,
             ca_file: bootstrap::ca_file(&config),
             first_start,
+            audit: writer,
         })
     }
 
@@ -315,6 +360,11 @@ impl App {
         .await;
         esm_poll.abort();
         upstream_health.abort();
+        // Every request has been answered: what they recorded is written
+        // before `run` returns.
+        if let Some(writer) = self.audit {
+            let _ = tokio::task::spawn_blocking(move || writer.close()).await;
+        }
         handle.set_health(Health::Stopped);
         served.map_err(AppError::Workers)
     }

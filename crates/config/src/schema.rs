@@ -77,6 +77,8 @@ pub const STORE_TYPES: &[&str] = &[
     "JCEKS",
     "JCECCAKS",
 ];
+/// `zgate.audit.onFailure`: refuse what cannot be recorded, or count it.
+pub const AUDIT_ON_FAILURE: &[&str] = &["refuse", "count"];
 /// TLS protocol names.
 pub const TLS_VERSIONS: &[&str] = &["TLSv1.2", "TLSv1.3"];
 /// `zowe.verifyCertificates`.
@@ -310,6 +312,18 @@ pub const KEYS: &[KeySpec] = &[
     k("zgate.network.zones", List, NoDefault),
     // SAF `ZOWE APIML.SERVICES.<serviceId>` READ on routed requests.
     k("zgate.services.authorization", Bool, Lit("false")),
+    // The audit trail (`<home>/audit/`): what happens when it cannot keep
+    // a record, the writer's queue, checkpoints, rotation, the SMF system id.
+    k("zgate.audit.enabled", Bool, Lit("true")),
+    k(
+        "zgate.audit.onFailure",
+        OneOf(AUDIT_ON_FAILURE),
+        Lit("refuse"),
+    ),
+    k("zgate.audit.queue", Count, Lit("65536")),
+    k("zgate.audit.checkpointSeconds", Count, Lit("60")),
+    k("zgate.audit.maxFileMB", Count, Lit("64")),
+    k("zgate.audit.systemId", Text, Lit("ZGAT")),
     k("zgate.log.format", OneOf(&["text", "json"]), Lit("text")),
     k(
         "zgate.log.level",

@@ -393,3 +393,66 @@ fn a_bad_network_zone_is_an_error_naming_the_item() {
         assert!(text.contains(item) && text.contains(why), "{item}: {text}");
     }
 }
+
+#[test]
+fn audit_defaults_refuse_what_cannot_be_recorded() {
+    let audit = config("", &[]).audit;
+    assert_eq!(
+        audit,
+        AuditConfig {
+            enabled: true,
+            on_failure: AuditOnFailure::Refuse,
+            queue: 65536,
+            checkpoint_seconds: 60,
+            max_file_mb: 64,
+            system_id: "ZGAT".into(),
+        }
+    );
+}
+
+#[test]
+fn audit_keys_are_read_from_the_file_and_set() {
+    let audit = config(
+        "zgate:\n  audit:\n    enabled: false\n    onFailure: COUNT\n    queue: 10\n    checkpointSeconds: 5\n",
+        &["zgate.audit.maxFileMB=1", "zgate.audit.systemId=sy#1"],
+    )
+    .audit;
+    assert!(!audit.enabled);
+    assert_eq!(audit.on_failure, AuditOnFailure::Count);
+    assert_eq!(
+        (audit.queue, audit.checkpoint_seconds, audit.max_file_mb),
+        (10, 5, 1)
+    );
+    assert_eq!(audit.system_id, "SY#1");
+}
+
+#[test]
+fn bad_audit_values_are_errors_naming_the_key() {
+    for (set, needle) in [
+        ("zgate.audit.onFailure=ignore", "not one of refuse, count"),
+        ("zgate.audit.enabled=maybe", "not true or false"),
+        ("zgate.audit.queue=0", "at least 1"),
+        ("zgate.audit.queue=99999999999", "more than the 16777216"),
+        ("zgate.audit.checkpointSeconds=0", "at least 1"),
+        ("zgate.audit.maxFileMB=0", "at least 1"),
+        ("zgate.audit.maxFileMB=-1", "non-negative whole number"),
+        ("zgate.audit.systemId=", "1-4 of A-Z"),
+        ("zgate.audit.systemId=ZGATE", "1-4 of A-Z"),
+        ("zgate.audit.systemId=Z-1", "1-4 of A-Z"),
+    ] {
+        let (effective, _) = strict("", &[set]).unwrap();
+        let message = Config::from_effective(&effective)
+            .err()
+            .unwrap_or_else(|| panic!("{set} was accepted"))
+            .to_string();
+        let key = set.split('=').next().unwrap();
+        assert!(message.contains(needle), "{set}: {message}");
+        assert!(
+            message.contains(&format!("--set: {key}")),
+            "{set}: {message}"
+        );
+    }
+    let (effective, _) = strict("zgate:\n  audit:\n    onFailure: log\n", &[]).unwrap();
+    let message = Config::from_effective(&effective).unwrap_err().to_string();
+    assert!(message.contains("/h/zgate.yaml:3"), "{message}");
+}

@@ -246,6 +246,37 @@ pub enum LogFormat {
     Json,
 }
 
+/// `zgate.audit.onFailure`: what happens to a record the trail cannot take
+/// (its queue is full, or the disk fails).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditOnFailure {
+    /// Refuse what must be recorded: a logon, a check or a token that
+    /// cannot be recorded is not granted (RACF's fail-closed default).
+    Refuse,
+    /// Grant it anyway and count the dropped record.
+    Count,
+}
+
+/// The most records `zgate.audit.queue` may ask for (16 Mi).
+pub const MAX_AUDIT_QUEUE: u64 = 1 << 24;
+
+/// `zgate.audit.*`: the audit trail of security decisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// Whether decisions are recorded at all.
+    pub enabled: bool,
+    /// What happens to a record the trail cannot take.
+    pub on_failure: AuditOnFailure,
+    /// Records the writer's queue holds (at least 1).
+    pub queue: usize,
+    /// A signed checkpoint at least this often while records arrive.
+    pub checkpoint_seconds: u64,
+    /// A trail file is rotated at this size, in MiB.
+    pub max_file_mb: u64,
+    /// The SMF system id in every record: 1-4 of `A-Z 0-9 @ # $`.
+    pub system_id: String,
+}
+
 /// The gateway listener and runtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayConfig {
@@ -284,6 +315,8 @@ pub struct Config {
     pub services_authorization: bool,
     /// Network access zones (`zgate.network.zones`).
     pub network_zones: Vec<NetworkZone>,
+    /// The audit trail (`zgate.audit.*`).
+    pub audit: AuditConfig,
     /// Log format.
     pub log_format: LogFormat,
     /// Log level name.
@@ -463,6 +496,67 @@ impl Reader<'_> {
                 );
                 words.first().map(|w| (*w).to_string()).unwrap_or_default()
             }
+        }
+    }
+
+    /// A count of at least 1 (`default` when absent or unreadable).
+    fn positive(&mut self, key: &str, default: u64) -> u64 {
+        match self.number(key) {
+            Some(0) => {
+                if let Some(entry) = self.entry(key).cloned() {
+                    self.bad(
+                        &entry,
+                        format!("must be at least 1; the default is {default}"),
+                    );
+                }
+                default
+            }
+            Some(n) => n,
+            None => default,
+        }
+    }
+
+    fn audit(&mut self) -> AuditConfig {
+        let on_failure = match self.word("zgate.audit.onFailure").as_str() {
+            "count" => AuditOnFailure::Count,
+            _ => AuditOnFailure::Refuse,
+        };
+        // The queue's slots are allocated when the writer starts.
+        let queue = match self.positive("zgate.audit.queue", 65536) {
+            n if n > MAX_AUDIT_QUEUE => {
+                if let Some(entry) = self.entry("zgate.audit.queue").cloned() {
+                    self.bad(
+                        &entry,
+                        format!(
+                            "`{n}` records is more than the {MAX_AUDIT_QUEUE} a queue may hold"
+                        ),
+                    );
+                }
+                65536
+            }
+            n => usize::try_from(n).unwrap_or(65536),
+        };
+        let system_id = self.text("zgate.audit.systemId").to_ascii_uppercase();
+        // SMF80SID is four EBCDIC characters of a z/OS system name.
+        let valid = (1..=4).contains(&system_id.len())
+            && system_id
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b"@#$".contains(&b));
+        if !valid {
+            if let Some(entry) = self.entry("zgate.audit.systemId").cloned() {
+                self.bad(
+                    &entry,
+                    format!("`{system_id}` is not 1-4 of A-Z 0-9 @ # $ (an SMF system id)"),
+                );
+            }
+        }
+        AuditConfig {
+            enabled: self.boolean("zgate.audit.enabled"),
+            on_failure,
+            queue,
+            checkpoint_seconds: self.positive("zgate.audit.checkpointSeconds", 60),
+            max_file_mb: self.positive("zgate.audit.maxFileMB", 64),
+            system_id,
         }
     }
 
@@ -651,6 +745,7 @@ impl Config {
         let services_directory = r.required_path("zgate.services.directory");
         let services_authorization = r.boolean("zgate.services.authorization");
         let network_zones = r.network_zones("zgate.network.zones");
+        let audit = r.audit();
         let log_format = match r.word("zgate.log.format").as_str() {
             "json" => LogFormat::Json,
             _ => LogFormat::Text,
@@ -684,6 +779,7 @@ impl Config {
             services_directory,
             services_authorization,
             network_zones,
+            audit,
             log_format,
             log_level,
         })

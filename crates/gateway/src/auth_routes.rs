@@ -10,6 +10,7 @@ use axum::{Extension, Router};
 use http::{header, HeaderMap, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{self, RequestOrigin, TokenKind};
 use crate::error::{refuse_other_methods, ApiError};
 use crate::extract::{
     authenticate_certificate, basic_from, token_from, user_id, AnyCaller, AuthenticatedToken,
@@ -81,9 +82,22 @@ struct LoginBody {
     mfa_token: Option<String>,
 }
 
+/// The token cookie for a JWT just issued to `user`, once the trail has
+/// the record of it: a token the trail refuses is never handed out.
+fn issued_jwt(
+    state: &AppState,
+    user: &str,
+    token: &str,
+    origin: &audit::Origin,
+) -> Result<Response, ApiError> {
+    state.audit(|now| audit::token_issued(now, user, TokenKind::Jwt, origin))?;
+    with_token_cookie(state, token)
+}
+
 /// POST login: Basic header or JSON body → 204 and the token cookie.
 async fn login(
     State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
     remote: Option<Extension<RemoteAddr>>,
     peer: Option<Extension<PeerCertificates>>,
     headers: HeaderMap,
@@ -102,11 +116,11 @@ async fn login(
     // A client certificate alone logs in as its mapped user.
     if basic_from(&headers).is_none() && parsed.is_none() {
         if let Some(Extension(peer)) = peer {
-            if let Some(result) = authenticate_certificate(Some(&peer), &state) {
+            if let Some(result) = authenticate_certificate(Some(&peer), &state, &origin) {
                 let user = result?.user().to_string();
                 let issued = state.tokens().issue(&user)?;
-                tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded (client certificate)");
-                return with_token_cookie(&state, &issued.token);
+                tracing::info!(target: "zgate::audit", user = %user, remote = %remote, request_id = origin.request_id.as_deref().unwrap_or(""), "login succeeded (client certificate)");
+                return issued_jwt(&state, &user, &issued.token, &origin);
             }
         }
     }
@@ -133,13 +147,13 @@ async fn login(
     };
     let new_password = new_password.filter(|p| !p.is_empty()).map(Secret::new);
     match state
-        .authenticate_with_factor(user, password, new_password, mfa_token)
+        .authenticate_with_factor(origin.clone(), user, password, new_password, mfa_token)
         .await?
     {
         AuthOutcome::Authenticated { user } => {
             let issued = state.tokens().issue(&user)?;
-            tracing::info!(target: "zgate::audit", user = %user, remote = %remote, "login succeeded");
-            with_token_cookie(&state, &issued.token)
+            tracing::info!(target: "zgate::audit", user = %user, remote = %remote, request_id = origin.request_id.as_deref().unwrap_or(""), "login succeeded");
+            issued_jwt(&state, &user, &issued.token, &origin)
         }
         AuthOutcome::InvalidCredentials => {
             // The attempted user id is not logged: people type passwords into it.
@@ -153,11 +167,17 @@ async fn login(
 }
 
 /// POST logout: revokes the token everywhere (persisted).
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let token = token_from(&headers).ok_or(ApiError::TokenNotProvided)?;
     match state.tokens().revoke(token) {
         Ok(claims) => {
             tracing::info!(target: "zgate::audit", user = %claims.sub, "logout");
+            // The token is revoked whether or not the trail takes this.
+            state.audit_done(|now| audit::logout(now, &claims.sub, TokenKind::Jwt, &origin));
             Ok(no_content())
         }
         Err(zgate_auth::TokenError::Malformed) => Err(ApiError::UnparsableToken),
@@ -189,6 +209,7 @@ async fn query(token: AuthenticatedToken) -> Response {
 /// POST refresh (only when `allowTokenRefresh`): a new token, the old revoked.
 async fn refresh(
     State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
     token: Result<AuthenticatedToken, ApiError>,
 ) -> Result<Response, ApiError> {
     // Off means absent: 404 whatever the credentials.
@@ -197,6 +218,8 @@ async fn refresh(
     }
     let token = token?;
     let issued = state.tokens().refresh(token.token())?;
+    let user = &token.claims().sub;
+    state.audit(|now| audit::token_refreshed(now, user, &origin))?;
     with_token_cookie(&state, &issued.token)
 }
 
@@ -234,6 +257,7 @@ struct CheckRequest {
 async fn check(
     State(state): State<AppState>,
     caller: Permitted<AnyCaller>,
+    RequestOrigin(origin): RequestOrigin,
     remote: Option<Extension<RemoteAddr>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
@@ -253,7 +277,7 @@ async fn check(
         &request.resource_class,
         &request.resource_name,
         level,
-        state.conditions(remote.as_ref().map(|Extension(r)| r)),
+        state.conditions(remote.as_ref().map(|Extension(r)| r), &origin),
     )?;
     tracing::debug!(
         target: "zgate::audit",

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use ring::rand::{SecureRandom, SystemRandom};
 use zgate_auth::{PatRuleStore, RevocationStore, RuleKind, StoreError, TokenHash};
-use zgate_esm::{Esm, Issuer, PatRule, VerifyOutcome};
+use zgate_esm::{CertificateLogon, Esm, Issuer, PatRule, VerifyOutcome};
 
 use crate::security::{
-    AccessLevel, AuthOutcome, BackendError, CertOutcome, Conditions, Secret, SecurityManager,
+    AccessLevel, AuthOutcome, BackendError, CertOutcome, Conditions, Origin, Secret,
+    SecurityManager,
 };
 
 /// The ESM as the gateway uses it.
@@ -20,14 +21,12 @@ pub struct EsmSecurity(pub Arc<Esm>);
 impl SecurityManager for EsmSecurity {
     fn authenticate(
         &self,
+        origin: &Origin,
         user: &str,
         password: &Secret,
         new_password: Option<&Secret>,
     ) -> Result<AuthOutcome, BackendError> {
-        verify_outcome(
-            self.0
-                .verify(user, password.expose(), new_password.map(Secret::expose)),
-        )
+        self.authenticate_with_factor(origin, user, password, new_password, None)
     }
 
     fn check(
@@ -38,27 +37,35 @@ impl SecurityManager for EsmSecurity {
         level: AccessLevel,
         conditions: Conditions<'_>,
     ) -> Result<bool, BackendError> {
-        let mut context = zgate_esm::CheckContext::default();
+        let mut context = zgate_esm::CheckContext {
+            origin: conditions.origin.clone(),
+            ..zgate_esm::CheckContext::default()
+        };
         if let Some(zone) = conditions.network_zone {
             context.conditions.push(zgate_esm::Condition {
                 kind: "SERVAUTH".into(),
                 value: zone.to_owned(),
             });
         }
-        Ok(self
-            .0
-            .check_with(user, class, resource, level, &context)
-            .authorized())
+        let decision = self.0.check_with(user, class, resource, level, &context);
+        // Denied only because the trail could not keep it: not the
+        // caller's fault, and not an answer about the resource.
+        if decision.is_unrecorded() {
+            return Err(BackendError(UNRECORDED.into()));
+        }
+        Ok(decision.authorized())
     }
 
     fn authenticate_with_factor(
         &self,
+        origin: &Origin,
         user: &str,
         password: &Secret,
         new_password: Option<&Secret>,
         code: Option<&Secret>,
     ) -> Result<AuthOutcome, BackendError> {
-        verify_outcome(self.0.verify_with_factor(
+        verify_outcome(self.0.verify_from(
+            origin,
             user,
             password.expose(),
             new_password.map(Secret::expose),
@@ -66,17 +73,14 @@ impl SecurityManager for EsmSecurity {
         ))
     }
 
-    fn map_certificate(&self, der: &[u8]) -> Result<CertOutcome, BackendError> {
-        match self.0.map_certificate(der) {
-            Err(_) => Ok(CertOutcome::NotX509),
-            Ok(None) => Ok(CertOutcome::NoMapping),
-            Ok(Some(user)) => match self.0.user(&user) {
-                Some(summary) if summary.revoked => Ok(CertOutcome::Revoked),
-                Some(_) => Ok(CertOutcome::Mapped { user }),
-                // A filter for a user deleted since: nobody.
-                None => Ok(CertOutcome::NoMapping),
-            },
-        }
+    fn map_certificate(&self, origin: &Origin, der: &[u8]) -> Result<CertOutcome, BackendError> {
+        Ok(match self.0.logon_by_certificate(origin, der) {
+            CertificateLogon::Mapped { user } => CertOutcome::Mapped { user },
+            CertificateLogon::NoMapping => CertOutcome::NoMapping,
+            CertificateLogon::Revoked => CertOutcome::Revoked,
+            CertificateLogon::NotX509 => CertOutcome::NotX509,
+            CertificateLogon::Unrecorded => return Err(BackendError(UNRECORDED.into())),
+        })
     }
 
     fn health(&self) -> Result<(), BackendError> {
@@ -87,6 +91,9 @@ impl SecurityManager for EsmSecurity {
             .map_err(|e| BackendError(e.to_string()))
     }
 }
+
+/// Why a decision the ESM had to record was refused.
+const UNRECORDED: &str = "the audit trail cannot record the decision";
 
 impl RevocationStore for EsmSecurity {
     fn revoke(&self, hash: &TokenHash, expires_at_ms: i64) -> Result<(), StoreError> {
@@ -115,8 +122,11 @@ fn verify_outcome(outcome: VerifyOutcome) -> Result<AuthOutcome, BackendError> {
         VerifyOutcome::Expired => AuthOutcome::PasswordExpired,
         VerifyOutcome::NewPasswordInvalid { .. } => AuthOutcome::NewPasswordInvalid,
         VerifyOutcome::Revoked => AuthOutcome::Revoked,
+        // The store failed, or the audit trail cannot record the logon.
         VerifyOutcome::StoreUnavailable => {
-            return Err(BackendError("the security database is unavailable".into()))
+            return Err(BackendError(
+                "the security database or the audit trail is unavailable".into(),
+            ))
         }
     })
 }

@@ -12,9 +12,10 @@ use http::request::Parts;
 use http::{header, HeaderMap};
 use zgate_auth::{Claims, TokenError};
 
+use crate::audit::origin;
 use crate::error::ApiError;
 use crate::peer::{PeerCertificates, RemoteAddr};
-use crate::security::{AccessLevel, AuthOutcome, Secret};
+use crate::security::{AccessLevel, AuthOutcome, Origin, Secret};
 use crate::state::AppState;
 
 /// The JWT cookie name.
@@ -218,35 +219,41 @@ fn from_pat(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
     })
 }
 
-/// Basic credentials verified by the ESM (`None`: no Basic header).
+/// Basic credentials verified by the ESM for a request from `origin`
+/// (`None`: no Basic header).
 pub async fn authenticate_basic(
     headers: &HeaderMap,
     state: &AppState,
+    origin: Origin,
 ) -> Option<Result<Authenticated, ApiError>> {
     let (user, password) = match basic_from(headers)? {
         Ok(pair) => pair,
         Err(_) => return Some(Err(ApiError::InvalidCredentials)),
     };
-    Some(match state.authenticate(user, password, None).await {
-        Err(e) => Err(e),
-        Ok(AuthOutcome::Authenticated { user }) => Ok(Authenticated {
-            user,
-            via: Via::Basic,
-            scopes: None,
-        }),
-        Ok(AuthOutcome::PasswordExpired) => Err(ApiError::PasswordExpired),
-        Ok(AuthOutcome::Revoked) => Err(ApiError::UserRevoked),
-        Ok(AuthOutcome::InvalidCredentials | AuthOutcome::NewPasswordInvalid) => {
-            Err(ApiError::InvalidCredentials)
-        }
-    })
+    Some(
+        match state.authenticate(origin, user, password, None).await {
+            Err(e) => Err(e),
+            Ok(AuthOutcome::Authenticated { user }) => Ok(Authenticated {
+                user,
+                via: Via::Basic,
+                scopes: None,
+            }),
+            Ok(AuthOutcome::PasswordExpired) => Err(ApiError::PasswordExpired),
+            Ok(AuthOutcome::Revoked) => Err(ApiError::UserRevoked),
+            Ok(AuthOutcome::InvalidCredentials | AuthOutcome::NewPasswordInvalid) => {
+                Err(ApiError::InvalidCredentials)
+            }
+        },
+    )
 }
 
 /// The client certificate of the connection mapped to a user, when x509 is
-/// enabled (`None`: disabled or no certificate).
+/// enabled, for a request from `origin` (`None`: disabled or no
+/// certificate).
 pub fn authenticate_certificate(
     peer: Option<&PeerCertificates>,
     state: &AppState,
+    origin: &Origin,
 ) -> Option<Result<Authenticated, ApiError>> {
     if !state.settings().x509_enabled {
         return None;
@@ -254,7 +261,7 @@ pub fn authenticate_certificate(
     let leaf = peer?.leaf()?;
     Some(
         state
-            .authenticate_certificate(leaf.as_ref())
+            .authenticate_certificate(origin, leaf.as_ref())
             .map(|user| Authenticated {
                 user,
                 via: Via::ClientCertificate,
@@ -317,12 +324,15 @@ pub async fn authenticate_request(
         }
     }
     if accepted.basic {
-        if let Some(result) = authenticate_basic(&parts.headers, state).await {
+        if let Some(result) =
+            authenticate_basic(&parts.headers, state, origin(&parts.extensions)).await
+        {
             return result;
         }
     }
     if accepted.certificate {
-        if let Some(result) = authenticate_certificate(parts.extensions.get(), state) {
+        let origin = origin(&parts.extensions);
+        if let Some(result) = authenticate_certificate(parts.extensions.get(), state, &origin) {
             return result;
         }
     }
@@ -392,7 +402,8 @@ impl<R: Requirement> Permitted<R> {
             return Err(ApiError::InvalidToken);
         }
         if let Some((resource, level)) = R::ACCESS {
-            let conditions = state.conditions(parts.extensions.get::<RemoteAddr>());
+            let origin = origin(&parts.extensions);
+            let conditions = state.conditions(parts.extensions.get::<RemoteAddr>(), &origin);
             state.require_access(caller.user(), resource, level, conditions)?;
         }
         Ok(Self {

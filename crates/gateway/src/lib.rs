@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod audit;
 pub mod auth_routes;
 pub mod bootstrap;
 pub mod error;
@@ -44,5 +45,7 @@ mod wire;
 pub use error::ApiError;
 pub use extract::{Authenticated, AuthenticatedToken};
 pub use routes::{router, Gateway};
-pub use security::{AccessLevel, AuthOutcome, BackendError, Conditions, Secret, SecurityManager};
+pub use security::{
+    AccessLevel, AuthOutcome, BackendError, Conditions, Origin, Secret, SecurityManager,
+};
 pub use state::{AppState, Settings};

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::sync::RwLock;
@@ -19,6 +20,8 @@ use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::Method;
+
+use crate::audit::{AuditHealth, RequestId};
 
 /// Upper bounds of the latency buckets, seconds.
 const BUCKETS: [f64; 12] = [
@@ -113,8 +116,9 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self, signature_checks: u64) -> String {
+    /// The Prometheus text exposition; `audit` is the trail's state (`None`:
+    /// auditing disabled, counted as nothing written or dropped).
+    pub fn render(&self, signature_checks: u64, audit: Option<&AuditHealth>) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP zgate_http_requests_total HTTP requests by route, method and status.\n",
@@ -178,6 +182,15 @@ impl Metrics {
         out.push_str("# HELP zgate_token_signature_checks_total JWT signatures verified (verification cache misses).\n");
         out.push_str("# TYPE zgate_token_signature_checks_total counter\n");
         let _ = writeln!(out, "zgate_token_signature_checks_total {signature_checks}");
+        let (written, dropped) = audit.map_or((0, 0), |a| (a.written, a.dropped));
+        out.push_str(
+            "# HELP zgate_audit_records_written_total Audit records written to the trail.\n",
+        );
+        out.push_str("# TYPE zgate_audit_records_written_total counter\n");
+        let _ = writeln!(out, "zgate_audit_records_written_total {written}");
+        out.push_str("# HELP zgate_audit_records_dropped_total Audit records the trail could not take (dropped under onFailure count, refused under refuse).\n");
+        out.push_str("# TYPE zgate_audit_records_dropped_total counter\n");
+        let _ = writeln!(out, "zgate_audit_records_dropped_total {dropped}");
         out
     }
 }
@@ -189,9 +202,16 @@ fn escape(text: &str) -> String {
 }
 
 /// Counts and times one answered request, and logs one line for it
-/// (method, route, status, latency — never headers or bodies, which carry
-/// credentials).
-pub fn record(metrics: &Metrics, method: &Method, started: Instant, response: &Response) {
+/// (request id, client address, method, route, status, latency — never
+/// headers or bodies, which carry credentials).
+pub fn record(
+    metrics: &Metrics,
+    method: &Method,
+    started: Instant,
+    response: &Response,
+    id: &RequestId,
+    remote: Option<SocketAddr>,
+) {
     // The route template, not the raw path: bounded label cardinality.
     let route = response
         .extensions()
@@ -205,6 +225,8 @@ pub fn record(metrics: &Metrics, method: &Method, started: Instant, response: &R
     // logout) are logged at info by the handlers.
     tracing::debug!(
         target: "zgate::access",
+        request_id = %id.0,
+        remote = remote.map(|a| a.to_string()).as_deref().unwrap_or("-"),
         method = %method,
         route = %route,
         status,

@@ -8,6 +8,8 @@ use axum::routing::get;
 use axum::Router;
 use http::{header, HeaderValue, StatusCode};
 
+use zgate_audit::OnFailure;
+
 use crate::error::refuse_other_methods;
 use crate::state::AppState;
 
@@ -28,18 +30,42 @@ async fn health(State(state): State<AppState>) -> Response {
         .await
         .map_err(|e| crate::security::BackendError(e.to_string()))
         .and_then(|r| r);
-    let up = esm.is_ok();
+    let esm_up = esm.is_ok();
     if let Err(error) = &esm {
         tracing::warn!(%error, "health: ESM unreachable");
     }
-    let status = if up { "UP" } else { "DOWN" };
-    let body = serde_json::json!({
-        "status": status,
-        "components": {
-            "esm": { "status": status, "details": { "store": if up { "reachable" } else { "unreachable" } } },
-            "tokens": { "status": "UP", "details": { "signingKey": state.tokens().current_key().kid } },
-        }
+    let status = |up: bool| if up { "UP" } else { "DOWN" };
+    let mut components = serde_json::json!({
+        "esm": { "status": status(esm_up), "details": { "store": if esm_up { "reachable" } else { "unreachable" } } },
+        "tokens": { "status": "UP", "details": { "signingKey": state.tokens().current_key().kid } },
     });
+    let mut up = esm_up;
+    if let Some(trail) = state.audit_trail() {
+        let audit = trail.health();
+        // Under `refuse` a trail that cannot write refuses logons, checks
+        // and tokens, so zgate is down for its clients; under `count` it
+        // grants them unrecorded and keeps serving, and only the component
+        // (and the dropped count) says so.
+        if audit.on_failure == OnFailure::Refuse {
+            up &= audit.is_up();
+        }
+        let mut details = serde_json::json!({
+            "policy": audit.on_failure.as_str(),
+            "queued": audit.queued,
+            "written": audit.written,
+            "dropped": audit.dropped,
+        });
+        if let (Some(error), Some(details)) = (&audit.error, details.as_object_mut()) {
+            details.insert("error".into(), error.as_str().into());
+        }
+        if let Some(components) = components.as_object_mut() {
+            components.insert(
+                "audit".into(),
+                serde_json::json!({ "status": status(audit.is_up()), "details": details }),
+            );
+        }
+    }
+    let body = serde_json::json!({ "status": status(up), "components": components });
     let mut response = axum::Json(body).into_response();
     if !up {
         *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
@@ -48,7 +74,10 @@ async fn health(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let text = state.metrics().render(state.tokens().signature_checks());
+    let audit = state.audit_trail().map(|trail| trail.health());
+    let text = state
+        .metrics()
+        .render(state.tokens().signature_checks(), audit.as_ref());
     let mut response = Response::new(Body::from(text));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

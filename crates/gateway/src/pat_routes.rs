@@ -21,8 +21,10 @@ use axum::Router;
 use http::request::Parts;
 use http::{header, HeaderValue, StatusCode};
 use serde::Deserialize;
+use serde_json::json;
 use zgate_auth::{PatError, PatService, TokenError};
 
+use crate::audit::{self, RequestOrigin, TokenKind};
 use crate::error::{refuse_other_methods, ApiError};
 use crate::extract::{user_id, AnyCaller, LoggedOn, Permitted, ServicesRead, ServicesUpdate};
 use crate::state::AppState;
@@ -90,6 +92,13 @@ async fn generate(
     // Only a real logon makes a PAT: Basic, else a mapped certificate.
     let caller = Permitted::<LoggedOn>::check(&parts, &state).await?;
     let (token, claims) = pats.generate(caller.user(), body.validity, &scopes)?;
+    // A PAT the trail refuses to record is never handed out.
+    let origin = audit::origin(&parts.extensions);
+    state.audit(|now| {
+        audit::token_issued(now, &claims.sub, TokenKind::Pat, &origin)
+            .set("scopes", claims.scopes.clone())
+            .set("days", (claims.exp - claims.iat) / 86_400)
+    })?;
     tracing::info!(
         target: "zgate::audit",
         user = %claims.sub,
@@ -135,12 +144,24 @@ struct RevokeBody {
 /// DELETE access-token/revoke → 204; invalid or already revoked 401.
 async fn revoke(
     State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
     let body: RevokeBody = parse(body, ApiError::InvalidInput)?;
     let claims = pats.revoke(&body.token)?;
     tracing::info!(target: "zgate::audit", user = %claims.sub, "personal access token revoked");
+    // Revoked whether or not the trail takes the record; the token is
+    // named by its owner and scopes, never by itself.
+    state.audit_done(|now| {
+        audit::tokens_revoked(
+            now,
+            &claims.sub,
+            TokenKind::Pat,
+            json!({ "which": "token", "scopes": claims.scopes }),
+            &origin,
+        )
+    });
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -154,6 +175,7 @@ struct TimestampBody {
 async fn revoke_own(
     State(state): State<AppState>,
     caller: Permitted<AnyCaller>,
+    RequestOrigin(origin): RequestOrigin,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
@@ -165,6 +187,15 @@ async fn revoke_own(
     };
     pats.revoke_user(caller.user(), parsed.timestamp)?;
     tracing::info!(target: "zgate::audit", user = %caller.user(), "own personal access tokens revoked");
+    state.audit_done(|now| {
+        audit::tokens_revoked(
+            now,
+            caller.user(),
+            TokenKind::Pat,
+            json!({ "which": "own", "timestamp": parsed.timestamp }),
+            &origin,
+        )
+    });
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -181,6 +212,7 @@ struct RuleBody {
 async fn rule(
     state: AppState,
     caller: Permitted<ServicesRead>,
+    origin: audit::Origin,
     body: Result<Bytes, BytesRejection>,
     by_user: bool,
 ) -> Result<Response, ApiError> {
@@ -212,6 +244,20 @@ async fn rule(
         rule = if by_user { "user" } else { "scope" },
         "personal access token revocation rule added"
     );
+    // A rule by user is about that user; a rule by scope about nobody in
+    // particular, so its record names the administrator who added it.
+    state.audit_done(|now| {
+        let (by, timestamp) = (caller.user(), body.timestamp);
+        let (subject, what) = if by_user {
+            let what = json!({ "which": "user", "user": target, "timestamp": timestamp, "by": by });
+            (target.as_str(), what)
+        } else {
+            let what =
+                json!({ "which": "scope", "scope": target, "timestamp": timestamp, "by": by });
+            (by, what)
+        };
+        audit::tokens_revoked(now, subject, TokenKind::Pat, what, &origin)
+    });
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -219,18 +265,20 @@ async fn rule(
 async fn revoke_user(
     State(state): State<AppState>,
     caller: Permitted<ServicesRead>,
+    RequestOrigin(origin): RequestOrigin,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    rule(state, caller, body, true).await
+    rule(state, caller, origin, body, true).await
 }
 
 /// DELETE access-token/revoke/tokens/scope `{"serviceId","timestamp"?}`.
 async fn revoke_scope(
     State(state): State<AppState>,
     caller: Permitted<ServicesRead>,
+    RequestOrigin(origin): RequestOrigin,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    rule(state, caller, body, false).await
+    rule(state, caller, origin, body, false).await
 }
 
 /// DELETE access-token/evict: drops what can no longer matter.

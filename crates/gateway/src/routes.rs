@@ -11,9 +11,11 @@ use axum::Router;
 use http::{header, HeaderMap, HeaderValue, Method};
 use tower::ServiceExt as _;
 
+use crate::audit::{RequestIds, REQUEST_ID_HEADER};
 use crate::error::ApiError;
 use crate::headers::remove_headers;
 use crate::metrics::{record, tag_route};
+use crate::peer::RemoteAddr;
 use crate::state::AppState;
 use crate::target::Target;
 
@@ -68,6 +70,7 @@ pub fn router_with(
         state,
         routing,
         endpoints,
+        request_ids: std::sync::Arc::new(RequestIds::new()),
     }
 }
 
@@ -92,11 +95,17 @@ pub struct Gateway {
     routing: Option<std::sync::Arc<crate::routing::Routing>>,
     /// The gateway's own endpoints (and routing's), behind the edge.
     endpoints: Router,
+    /// Every request's id (the access log, the audit records, the
+    /// `X-Request-Id` response header).
+    request_ids: std::sync::Arc<RequestIds>,
 }
 
 impl Gateway {
     /// The edge every request passes, endpoints and routed services alike,
     /// in this order:
+    /// 0. the request gets its id ([`crate::audit::RequestId`]), zgate's own: a client's
+    ///    `X-Request-Id` is replaced, so neither a backend nor the trail
+    ///    ever takes a client's word for which request it was;
     /// 1. the target is normalized ([`crate::target`]); what cannot be
     ///    normalized safely is refused before anything routes on it;
     /// 2. identity headers only the gateway may set are removed (forgery),
@@ -106,7 +115,8 @@ impl Gateway {
     ///    JSON bodies only) through the endpoints' router;
     /// 4. an [`ApiError`] the handler left is rendered into the documented
     ///    error body, which quotes the path;
-    /// 5. the request is counted and timed, with its final status.
+    /// 5. the request is counted and timed, with its final status, and
+    ///    the response names the request (`X-Request-Id`).
     ///
     /// Plain code, not middleware: every axum layer costs a boxed future and
     /// a clone of the routes per request, and these steps are one unit.
@@ -114,6 +124,16 @@ impl Gateway {
         let started = std::time::Instant::now();
         let method = request.method().clone();
         let uri = request.uri().clone();
+        let id = self.request_ids.next();
+        let id_header = HeaderValue::from_str(&id.0).ok();
+        match &id_header {
+            Some(value) => request
+                .headers_mut()
+                .insert(REQUEST_ID_HEADER, value.clone()),
+            None => request.headers_mut().remove(REQUEST_ID_HEADER),
+        };
+        let remote = request.extensions().get::<RemoteAddr>().copied();
+        request.extensions_mut().insert(id.clone());
         let response = match normalize_target(&mut request) {
             Err(error) => error.into_response(),
             Ok(target) => {
@@ -140,8 +160,20 @@ impl Gateway {
                 }
             }
         };
-        let response = crate::error::render_error(response, uri.path());
-        record(self.state.metrics(), &method, started, &response);
+        let mut response = crate::error::render_error(response, uri.path());
+        record(
+            self.state.metrics(),
+            &method,
+            started,
+            &response,
+            &id,
+            remote.map(|RemoteAddr(addr)| addr),
+        );
+        // A backend's own X-Request-Id is its business; the caller gets
+        // the id the access log and the audit trail know.
+        if let Some(value) = id_header {
+            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+        }
         response
     }
 }

@@ -3,7 +3,13 @@
 //! whether it is reachable. The embedded ESM implements it (see `esm_adapter`);
 //! tests may implement it in-process. No method has a default: a backend
 //! that forgets one does not compile, rather than allowing by omission.
+//!
+//! Every logon and check is made for a request and names its [`Origin`],
+//! so that the record the security manager keeps of it says where it came
+//! from. A decision the security manager must record and cannot is an
+//! `Err` ([`BackendError`]): never an allow.
 
+pub use zgate_audit::Origin;
 pub use zgate_base::Secret;
 
 /// The result of a password verification.
@@ -26,14 +32,18 @@ pub enum AuthOutcome {
 
 pub use zgate_base::AccessLevel;
 
-/// What a request carries that a conditional access list entry can name
-/// (RACF's `PERMIT ... WHEN(...)`). An HTTPS request has a client address,
-/// so a network access zone (`WHEN(SERVAUTH(zone))`); it has no terminal,
-/// program, console or port in RACF's sense.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What a check is told of its request: what a conditional access list
+/// entry can name (RACF's `PERMIT ... WHEN(...)`), and where the request
+/// came from, for the record. An HTTPS request has a client address, so a
+/// network access zone (`WHEN(SERVAUTH(zone))`); it has no terminal,
+/// program, console or port in RACF's sense. No `Default`: a check
+/// without its request's origin would be recorded as nobody's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Conditions<'a> {
     /// The zone of the client address (`zgate.network.zones`), if any.
     pub network_zone: Option<&'a str>,
+    /// The request the check is made for.
+    pub origin: &'a Origin,
 }
 
 /// The security manager could not answer (database down, ...). Its text goes
@@ -46,16 +56,19 @@ pub struct BackendError(pub String);
 pub trait SecurityManager: Send + Sync + 'static {
     /// Verifies `user`'s password; with `new_password`, changes it first
     /// (validated against the ESM's rules). Failed attempts count toward
-    /// revocation inside the ESM.
+    /// revocation inside the ESM. A logon that must be recorded and cannot
+    /// be is an `Err`.
     fn authenticate(
         &self,
+        origin: &Origin,
         user: &str,
         password: &Secret,
         new_password: Option<&Secret>,
     ) -> Result<AuthOutcome, BackendError>;
 
     /// Whether `user` has at least `level` to `resource` in `class`, for a
-    /// request with these `conditions`.
+    /// request with these `conditions`. A check that must be recorded and
+    /// cannot be is an `Err`.
     fn check(
         &self,
         user: &str,
@@ -72,6 +85,7 @@ pub trait SecurityManager: Send + Sync + 'static {
     /// factor (`mfaToken`). A backend without MFA must refuse a code.
     fn authenticate_with_factor(
         &self,
+        origin: &Origin,
         user: &str,
         password: &Secret,
         new_password: Option<&Secret>,
@@ -79,8 +93,9 @@ pub trait SecurityManager: Send + Sync + 'static {
     ) -> Result<AuthOutcome, BackendError>;
 
     /// Maps a client certificate (DER) to a user. A backend without
-    /// certificate mapping must answer [`CertOutcome::NoMapping`].
-    fn map_certificate(&self, der: &[u8]) -> Result<CertOutcome, BackendError>;
+    /// certificate mapping must answer [`CertOutcome::NoMapping`]. A logon
+    /// that must be recorded and cannot be is an `Err`.
+    fn map_certificate(&self, origin: &Origin, der: &[u8]) -> Result<CertOutcome, BackendError>;
 }
 
 /// What a client certificate maps to.

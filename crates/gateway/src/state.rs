@@ -3,13 +3,17 @@
 use std::sync::Arc;
 
 use zgate_auth::{PatService, TokenService};
+use zgate_base::clock::Clock;
 
+use crate::audit::{AuditRecord, AuditTrail};
 use crate::error::ApiError;
 use crate::metrics::{LoginOutcome, Metrics};
 use zgate_config::NetworkZone;
 
 use crate::peer::RemoteAddr;
-use crate::security::{AccessLevel, AuthOutcome, CertOutcome, Conditions, Secret, SecurityManager};
+use crate::security::{
+    AccessLevel, AuthOutcome, CertOutcome, Conditions, Origin, Secret, SecurityManager,
+};
 
 /// The class of the gateway's own SAF resources (API ML's
 /// `serviceResourceClass`, default `ZOWE`).
@@ -40,6 +44,9 @@ struct Inner {
     hashing: Arc<tokio::sync::Semaphore>,
     /// Personal access tokens, when enabled.
     pats: Option<Arc<PatService>>,
+    /// The audit trail and the clock its records are stamped by; `None`
+    /// when auditing is disabled.
+    audit: Option<(Arc<dyn AuditTrail>, Arc<dyn Clock>)>,
 }
 
 /// Cheap to clone; one per router.
@@ -62,7 +69,44 @@ impl AppState {
                 std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
             )),
             pats: None,
+            audit: None,
         }))
+    }
+
+    /// Records the gateway's own decisions in `trail`, stamped by `clock`
+    /// (call right after [`AppState::new`]; the ESM is given the same trail
+    /// for its logons and checks).
+    pub fn with_audit(mut self, trail: Arc<dyn AuditTrail>, clock: Arc<dyn Clock>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.audit = Some((trail, clock));
+        }
+        self
+    }
+
+    /// The audit trail, when auditing is enabled.
+    pub fn audit_trail(&self) -> Option<&Arc<dyn AuditTrail>> {
+        self.0.audit.as_ref().map(|(trail, _)| trail)
+    }
+
+    /// Hands the record `make` builds (given the time now, ms) to the trail.
+    /// `Err` when the trail refuses it (policy `refuse`): the caller must
+    /// then not grant what the record is about. Without a trail, nothing is
+    /// built.
+    pub fn audit(&self, make: impl FnOnce(i64) -> AuditRecord) -> Result<(), ApiError> {
+        let Some((trail, clock)) = &self.0.audit else {
+            return Ok(());
+        };
+        trail.submit(make(clock.now_ms())).map_err(|error| {
+            tracing::error!(%error, "audit record refused");
+            ApiError::BackendUnavailable
+        })
+    }
+
+    /// [`AppState::audit`] for what is done already and cannot be undone
+    /// (a revocation, a logout, a reload): a refused record is logged and
+    /// counted by the trail, and the caller answers as it would have.
+    pub fn audit_done(&self, make: impl FnOnce(i64) -> AuditRecord) {
+        let _ = self.audit(make);
     }
 
     /// Enables personal access tokens (call right after [`AppState::new`]).
@@ -80,8 +124,12 @@ impl AppState {
 
     /// Maps a client certificate (DER) to a user that may log on
     /// (in memory, no hashing: runs inline).
-    pub fn authenticate_certificate(&self, der: &[u8]) -> Result<String, ApiError> {
-        match self.0.security.map_certificate(der) {
+    pub fn authenticate_certificate(
+        &self,
+        origin: &Origin,
+        der: &[u8],
+    ) -> Result<String, ApiError> {
+        match self.0.security.map_certificate(origin, der) {
             Ok(CertOutcome::Mapped { user }) => Ok(user),
             Ok(CertOutcome::Revoked) => Err(ApiError::UserRevoked),
             Ok(CertOutcome::NoMapping) | Ok(CertOutcome::NotX509) => {
@@ -135,12 +183,18 @@ impl AppState {
         }
     }
 
-    /// The conditions of a request from `client` (see [`Conditions`]).
-    pub fn conditions(&self, client: Option<&RemoteAddr>) -> Conditions<'_> {
+    /// The conditions of a request from `client` with `origin` (see
+    /// [`Conditions`]).
+    pub fn conditions<'a>(
+        &'a self,
+        client: Option<&RemoteAddr>,
+        origin: &'a Origin,
+    ) -> Conditions<'a> {
         Conditions {
             network_zone: client.and_then(|RemoteAddr(addr)| {
                 NetworkZone::of(&self.0.settings.network_zones, addr.ip())
             }),
+            origin,
         }
     }
 
@@ -148,11 +202,12 @@ impl AppState {
     /// and counts the outcome.
     pub async fn authenticate(
         &self,
+        origin: Origin,
         user: String,
         password: Secret,
         new_password: Option<Secret>,
     ) -> Result<AuthOutcome, ApiError> {
-        self.authenticate_with_factor(user, password, new_password, None)
+        self.authenticate_with_factor(origin, user, password, new_password, None)
             .await
     }
 
@@ -161,6 +216,7 @@ impl AppState {
     /// password field by the security manager.
     pub async fn authenticate_with_factor(
         &self,
+        origin: Origin,
         user: String,
         password: Secret,
         new_password: Option<Secret>,
@@ -173,6 +229,7 @@ impl AppState {
         // The permit lives as long as the hash, even if the client goes away.
         let result = tokio::task::spawn_blocking(move || {
             let outcome = security.authenticate_with_factor(
+                &origin,
                 &user,
                 &password,
                 new_password.as_ref(),

@@ -53,10 +53,29 @@ impl Zgate {
     /// [`Zgate::start`] with the clock the app and the test's ESM
     /// connection share.
     pub fn start_with_clock(home: &Path, overrides: &[&str], clock: Arc<dyn Clock>) -> Zgate {
+        Zgate::start_with_options(home, overrides, clock, None)
+    }
+
+    /// [`Zgate::start`] recording into `trail` instead of the home's.
+    pub fn start_with_trail(
+        home: &Path,
+        overrides: &[&str],
+        trail: Arc<dyn zgate_gateway::audit::AuditTrail>,
+    ) -> Zgate {
+        Zgate::start_with_options(home, overrides, Arc::new(SystemClock), Some(trail))
+    }
+
+    fn start_with_options(
+        home: &Path,
+        overrides: &[&str],
+        clock: Arc<dyn Clock>,
+        audit: Option<Arc<dyn zgate_gateway::audit::AuditTrail>>,
+    ) -> Zgate {
         let config = load_config(home, overrides);
         let options = Options {
             port: Some(0),
             clock: clock.clone(),
+            audit,
             ..Options::default()
         };
         let app = App::from_config(home, config.clone(), options).unwrap();
@@ -138,6 +157,24 @@ impl Zgate {
             .run_command(&Issuer::Operator, command)
             .map(|out| out.lines.join("\n"))
             .map_err(|e| e.to_string())
+    }
+
+    /// The records of the home's audit trail, oldest first, once everything
+    /// submitted so far is written (the trail's own FILEHDR, ROTATE and
+    /// CHECKPOINT lines left out).
+    pub fn audit_records(&self) -> Vec<serde_json::Value> {
+        self.handle.flush_audit();
+        let dir = self.home.join(zgate_app::AUDIT_DIR);
+        let mut records = Vec::new();
+        for file in zgate_audit::trail::trail_files(&dir).unwrap() {
+            for line in std::fs::read_to_string(&file).unwrap().lines() {
+                let record: serde_json::Value = serde_json::from_str(line).unwrap();
+                if record.get("event").is_some() {
+                    records.push(record);
+                }
+            }
+        }
+        records
     }
 
     /// A canonical dump of the ESM's database.

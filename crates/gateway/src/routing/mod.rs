@@ -38,6 +38,7 @@ use axum::{Extension, Json, Router};
 use http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use serde::Deserialize;
 
+use crate::audit::{self, JobName, RequestOrigin, TokenKind};
 use crate::error::{refuse_other_methods, ApiError, AUTH_FAILURE_HEADER};
 use crate::extract::{
     authenticate_request, Authenticated, Credentials, Permitted, ServicesRead, ServicesUpdate,
@@ -95,6 +96,8 @@ struct Entry {
     next: AtomicUsize,
     /// The metrics label of its requests, `/<serviceId>/**`.
     route_label: Arc<str>,
+    /// What its requests' audit records name as `job_name`: the service id.
+    job_name: JobName,
 }
 
 impl Entry {
@@ -132,6 +135,7 @@ fn build(services: Vec<Service>) -> Vec<Arc<Entry>> {
                     })
                     .collect(),
                 route_label: Arc::from(format!("/{}/**", service.service_id)),
+                job_name: JobName(Arc::from(service.service_id.as_str())),
                 service,
                 next: AtomicUsize::new(0),
             })
@@ -261,20 +265,28 @@ async fn list_services(
 }
 
 async fn reload_services(
+    State(state): State<AppState>,
     Extension(routing): Extension<Arc<Routing>>,
-    _caller: Permitted<ServicesUpdate>,
+    caller: Permitted<ServicesUpdate>,
+    RequestOrigin(origin): RequestOrigin,
 ) -> Result<Response, ApiError> {
     let r = routing.clone();
     let result = tokio::task::spawn_blocking(move || r.reload())
         .await
         .map_err(|_| ApiError::BackendUnavailable)?;
+    let kept = routing.services().len();
+    // The reload is done (or refused) whether or not the trail takes this.
+    state.audit_done(|now| {
+        let outcome = result.as_ref().map(|n| *n).map_err(|_| kept);
+        audit::services_reloaded(now, outcome, Some(caller.user()), &origin)
+    });
     Ok(match result {
         Ok(n) => Json(serde_json::json!({ "loaded": n })).into_response(),
         Err(errors) => {
             tracing::warn!(%errors, "service definitions refused; the previous set stays");
             ApiError::DefinitionsRefused {
                 errors: errors.0.iter().map(ToString::to_string).collect(),
-                kept: routing.services().len(),
+                kept,
             }
             .into_response()
         }
@@ -288,8 +300,10 @@ struct TicketBody {
 }
 
 async fn ticket(
+    State(state): State<AppState>,
     Extension(routing): Extension<Arc<Routing>>,
     caller: crate::extract::AuthenticatedToken,
+    RequestOrigin(origin): RequestOrigin,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     // A body that cannot be read (too large) is refused in API ML's shape,
@@ -307,18 +321,25 @@ async fn ticket(
         reason: "PassTickets are not available".into(),
         bad_request: false,
     })?;
-    let (u, a) = (user.clone(), appl.clone());
-    let result = tokio::task::spawn_blocking(move || issuer.passticket(&u, &a))
+    let (u, a, o) = (user.clone(), appl.clone(), origin.clone());
+    let result = tokio::task::spawn_blocking(move || issuer.passticket(&o, &u, &a))
         .await
         .map_err(|_| ApiError::BackendUnavailable)?;
     match result {
-        Ok(ticket) => Ok(Json(serde_json::json!({
-            "token": caller.token(),
-            "userId": user,
-            "applicationName": appl,
-            "ticket": ticket,
-        }))
-        .into_response()),
+        Ok(ticket) => {
+            // A ticket the trail refuses to record is never handed out.
+            state.audit(|now| {
+                audit::token_issued(now, &user, TokenKind::PassTicket, &origin)
+                    .set("appl", appl.as_str())
+            })?;
+            Ok(Json(serde_json::json!({
+                "token": caller.token(),
+                "userId": user,
+                "applicationName": appl,
+                "ticket": ticket,
+            }))
+            .into_response())
+        }
         Err(TicketError::NoProfile(_)) => Err(ApiError::TicketFailed {
             reason: format!("no PTKTDATA profile for application {appl}"),
             bad_request: true,
@@ -545,6 +566,8 @@ pub async fn routed(
         return error.into_response();
     }
     let (mut parts, body) = request.into_parts();
+    // The records of this request name the service that received it.
+    parts.extensions.insert(entry.job_name.clone());
 
     // Authenticate through the one path, unless the service bypasses.
     let mut failure: Option<String> = None;
@@ -565,7 +588,8 @@ pub async fn routed(
             return ApiError::AuthRequired.into_response();
         };
         let resource = format!("APIML.SERVICES.{}", service.service_id.to_ascii_uppercase());
-        let conditions = state.conditions(parts.extensions.get::<RemoteAddr>());
+        let origin = audit::origin(&parts.extensions);
+        let conditions = state.conditions(parts.extensions.get::<RemoteAddr>(), &origin);
         if let Err(e) = state.require_access(c.user(), &resource, AccessLevel::Read, conditions) {
             return e.into_response();
         }

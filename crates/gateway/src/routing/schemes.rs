@@ -12,6 +12,7 @@ use http::{header, HeaderName, HeaderValue};
 
 use super::services::{Scheme, Service};
 use super::tickets::PassTicketIssuer;
+use crate::audit::{origin, token_issued, TokenKind};
 use crate::error::ApiError;
 use crate::extract::{token_from, Authenticated, Via};
 use crate::headers::{is_certificate_header, remove_headers};
@@ -139,11 +140,13 @@ pub async fn apply(
             let jwt = match inbound_jwt {
                 Some(t) => t,
                 None => {
-                    state
+                    let token = state
                         .tokens()
                         .issue(&user)
                         .map_err(|_| "ZWEAG104E The token could not be issued".to_owned())?
-                        .token
+                        .token;
+                    minted(state, &user, TokenKind::Jwt, parts, None)?;
+                    token
                 }
             };
             let name = if service.scheme == S::ZoweJwt {
@@ -160,13 +163,14 @@ pub async fn apply(
             let issuer = issuer
                 .cloned()
                 .ok_or_else(|| "ZWEAG141E PassTickets are not available".to_owned())?;
-            let (u, a) = (user.clone(), applid.clone());
-            let ticket = tokio::task::spawn_blocking(move || issuer.passticket(&u, &a))
+            let (u, a, o) = (user.clone(), applid.clone(), origin(&parts.extensions));
+            let ticket = tokio::task::spawn_blocking(move || issuer.passticket(&o, &u, &a))
                 .await
                 .map_err(|_| "ZWEAG141E PassTicket generation failed".to_owned())?
                 .map_err(|e| {
                     format!("ZWEAG141E The generation of the PassTicket failed. Reason: {e}")
                 })?;
+            minted(state, &user, TokenKind::PassTicket, parts, Some(&applid))?;
             let basic = B64.encode(format!("{user}:{ticket}"));
             let v = HeaderValue::from_str(&format!("Basic {basic}"))
                 .map_err(|_| "ZWEAG141E bad PassTicket".to_owned())?;
@@ -182,12 +186,34 @@ pub async fn apply(
                 .tokens()
                 .issue_saf_idt(&user, &applid, saf_idt_lifetime_seconds)
                 .map_err(|_| "ZWEAG151E The SAF identity token could not be issued".to_owned())?;
+            minted(state, &user, TokenKind::SafIdt, parts, Some(&applid))?;
             let v = HeaderValue::from_str(&idt).map_err(|_| "ZWEAG151E bad token".to_owned())?;
             parts.headers.insert("x-saf-token", v);
             Ok(())
         }
         S::X509 => x509(service, parts),
     }
+}
+
+/// Records a credential minted for a service; one the trail refuses is not
+/// sent (the request goes on without it, as for any other failure).
+fn minted(
+    state: &AppState,
+    user: &str,
+    kind: TokenKind,
+    parts: &Parts,
+    appl: Option<&str>,
+) -> Result<(), String> {
+    let origin = origin(&parts.extensions);
+    state
+        .audit(|now| {
+            let record = token_issued(now, user, kind, &origin);
+            match appl {
+                Some(appl) => record.set("appl", appl),
+                None => record,
+            }
+        })
+        .map_err(|_| "ZWEAG104E The credential could not be recorded".to_owned())
 }
 
 fn x509(service: &Service, parts: &mut Parts) -> Result<(), String> {

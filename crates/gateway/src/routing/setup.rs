@@ -42,8 +42,16 @@ pub fn bootstrap_server_user(esm: &Esm) -> Result<(), zgate_esm::CommandError> {
 pub struct EsmTickets(pub Arc<Esm>);
 
 impl PassTicketIssuer for EsmTickets {
-    fn passticket(&self, user: &str, applid: &str) -> Result<String, TicketError> {
-        match self.0.generate_passticket(SERVER_USER, user, applid) {
+    fn passticket(
+        &self,
+        origin: &zgate_audit::Origin,
+        user: &str,
+        applid: &str,
+    ) -> Result<String, TicketError> {
+        match self
+            .0
+            .generate_passticket_from(origin, SERVER_USER, user, applid)
+        {
             Ok(t) => Ok(t.as_str().to_owned()),
             Err(GenerateError::NoProfile(a)) => Err(TicketError::NoProfile(a)),
             Err(e) => Err(TicketError::Failed(e.to_string())),

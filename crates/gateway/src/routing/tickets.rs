@@ -2,11 +2,14 @@
 //! `httpBasicPassTicket` scheme ask the issuer routing was built with (the
 //! ESM in this process), so that neither knows the ESM.
 
+use crate::security::Origin;
+
 /// Issues PassTickets for the gateway (the ESM in this process).
 pub trait PassTicketIssuer: Send + Sync + 'static {
     /// A PassTicket for `user` and `applid`, generated as the gateway's
-    /// server user; `Err` says why (no secrets).
-    fn passticket(&self, user: &str, applid: &str) -> Result<String, TicketError>;
+    /// server user for a request from `origin` (the generation's check is
+    /// recorded with it); `Err` says why (no secrets).
+    fn passticket(&self, origin: &Origin, user: &str, applid: &str) -> Result<String, TicketError>;
 }
 
 /// Why a PassTicket was not produced.

@@ -47,6 +47,7 @@ impl TableSecurity {
 impl SecurityManager for TableSecurity {
     fn authenticate(
         &self,
+        _origin: &zgate_gateway::Origin,
         user: &str,
         password: &Secret,
         new_password: Option<&Secret>,
@@ -104,18 +105,23 @@ impl SecurityManager for TableSecurity {
 
     fn authenticate_with_factor(
         &self,
+        origin: &zgate_gateway::Origin,
         user: &str,
         password: &Secret,
         new_password: Option<&Secret>,
         code: Option<&Secret>,
     ) -> Result<AuthOutcome, BackendError> {
         match code {
-            None => self.authenticate(user, password, new_password),
+            None => self.authenticate(origin, user, password, new_password),
             Some(_) => Ok(AuthOutcome::InvalidCredentials),
         }
     }
 
-    fn map_certificate(&self, _der: &[u8]) -> Result<CertOutcome, BackendError> {
+    fn map_certificate(
+        &self,
+        _origin: &zgate_gateway::Origin,
+        _der: &[u8],
+    ) -> Result<CertOutcome, BackendError> {
         Ok(CertOutcome::NoMapping)
     }
 }
