@@ -246,10 +246,11 @@ fn write_loop(mut trail: Trail, rx: Receiver<Message>, shared: &Shared, settings
                 }
             }
         }
-        if trail.unsigned() > 0 && last_checkpoint.elapsed() >= settings.checkpoint_interval {
-            if trail.checkpoint().is_ok() {
-                last_checkpoint = Instant::now();
-            }
+        if trail.unsigned() > 0
+            && last_checkpoint.elapsed() >= settings.checkpoint_interval
+            && trail.checkpoint().is_ok()
+        {
+            last_checkpoint = Instant::now();
         }
         if pending.is_empty() || shared.failing.load(Ordering::SeqCst) {
             for f in flushes.drain(..) {

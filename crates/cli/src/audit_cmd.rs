@@ -30,16 +30,33 @@ pub fn key_path(home: &Path) -> PathBuf {
 }
 
 /// The trail a short-lived command (`zgate esm`) records to, written at
-/// once under the trail's lock, beside a running `zgate serve`.
+/// once under the trail's lock, beside a running `zgate serve`; `None`
+/// with `zgate.audit.enabled: false`. A configuration that does not load
+/// (`zgate esm` needs none) records with the defaults: no command goes
+/// unrecorded because of a typo elsewhere in the file.
 pub fn direct_trail(
     global: &Global,
 ) -> anyhow::Result<Option<std::sync::Arc<dyn zgate_audit::AuditSink>>> {
     use anyhow::Context;
+    let loaded = zgate_config::load(&zgate_config::LoadOptions {
+        home: global.home.clone(),
+        zowe_yaml: global.config.clone(),
+        overrides: global.set.clone(),
+    });
+    let mut policy = zgate_audit::trail::TrailPolicy::default();
+    let mut system_id = "ZGAT".to_owned();
+    if let Ok(l) = loaded {
+        if !l.config.audit.enabled {
+            return Ok(None);
+        }
+        policy.max_file_bytes = l.config.audit.max_file_mb.saturating_mul(1024 * 1024);
+        system_id = l.config.audit.system_id;
+    }
     let trail = zgate_audit::DirectTrail::open(
         &trail_dir(&global.home),
         &key_path(&global.home),
-        zgate_audit::trail::TrailPolicy::default(),
-        "ZGAT",
+        policy,
+        &system_id,
     )
     .with_context(|| {
         format!(

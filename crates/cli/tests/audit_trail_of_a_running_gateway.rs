@@ -28,6 +28,15 @@ fn esm(home: &Path, args: &[&str]) -> String {
     text
 }
 
+/// `zgate esm` beside a running gateway, and waits until the gateway has
+/// picked the change up.
+fn esm_seen(server: &Server, args: &[&str]) -> String {
+    let from = server.stderr.len();
+    let said = esm(&server.home, args);
+    server.wait_for_log(from, "ESM changes picked up");
+    said
+}
+
 fn trail_files(home: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(home.join("audit"))
         .unwrap()
@@ -134,7 +143,14 @@ fn of<'a>(all: &'a [Record], event: u64, user: &str) -> Vec<&'a Record> {
 fn a_running_gateway_records_each_decision_as_racf_would() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    let server = Server::start(&home, &[], &[]);
+    let server = Server::start(
+        &home,
+        &[
+            "--set",
+            "components.gateway.apiml.security.x509.enabled=true",
+        ],
+        &[],
+    );
     let admin_password = server.admin_password();
     // Commands beside the running gateway write the same trail.
     let setup = "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED\n\
@@ -145,6 +161,7 @@ fn a_running_gateway_records_each_decision_as_racf_would() {
                  RDEFINE ZOWE APIML.** UACC(NONE)\n\
                  RDEFINE ZOWE APIML.OPEN UACC(READ)\n\
                  RDEFINE ZOWE APIML.WARNED UACC(NONE) WARNING";
+    let from = server.stderr.len();
     let out = std::process::Command::new(gateway_support::ZGATE)
         .arg("--home")
         .arg(&home)
@@ -159,7 +176,12 @@ fn a_running_gateway_records_each_decision_as_racf_would() {
             child.wait_with_output()
         })
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.wait_for_log(from, "ESM changes picked up");
 
     // Logons: a success is recorded only for a UAUDIT user; failures always.
     let alice = server.login("ALICE", "ALICEPW1");
@@ -179,7 +201,7 @@ fn a_running_gateway_records_each_decision_as_racf_would() {
     assert_eq!(status, 204);
     // A certificate no filter maps.
     let cert = client_cert(&home, "NOBODY", &dir.path().join("nobody"));
-    let (status, _) = server.curl(
+    let (status, said) = server.curl(
         &[
             "--cert",
             cert.cert.to_str().unwrap(),
@@ -190,22 +212,32 @@ fn a_running_gateway_records_each_decision_as_racf_would() {
         ],
         "/gateway/api/v1/auth/login",
     );
-    assert_eq!(status, 401);
+    assert_eq!(status, 401, "{said}");
 
     // The controls: SPECIAL alone cannot set them, the AUDITOR can.
-    let said = esm(&home, &["--as", "SPEC", "ALTUSER ALICE UAUDIT"]);
+    let said = esm_seen(&server, &["--as", "SPEC", "ALTUSER ALICE UAUDIT"]);
     assert!(said.contains("UAUDIT IGNORED"), "{said}");
-    esm(&home, &["--as", "AUD", "ALTUSER ALICE UAUDIT"]);
-    esm(
-        &home,
-        &["--as", "AUD", "RALTER ZOWE APIML.OPEN GLOBALAUDIT(SUCCESS(READ))"],
+    esm_seen(&server, &["--as", "AUD", "ALTUSER ALICE UAUDIT"]);
+    esm_seen(
+        &server,
+        &[
+            "--as",
+            "AUD",
+            "RALTER ZOWE APIML.OPEN GLOBALAUDIT(SUCCESS(READ))",
+        ],
     );
-    esm(&home, &["--as", "AUD", "SETROPTS LOGOPTIONS(NEVER(ZOWE))"]);
+    esm_seen(
+        &server,
+        &["--as", "AUD", "SETROPTS LOGOPTIONS(NEVER(ZOWE))"],
+    );
     let bob = server.login("BOB", "BOBPW123");
     // LOGOPTIONS(NEVER): BOB's failure is no longer recorded...
     let (status, _) = check(&server, &bob, "APIML.SECRET");
     assert_ne!(status, 204);
-    esm(&home, &["--as", "AUD", "SETROPTS LOGOPTIONS(DEFAULT(ZOWE))"]);
+    esm_seen(
+        &server,
+        &["--as", "AUD", "SETROPTS LOGOPTIONS(DEFAULT(ZOWE))"],
+    );
     // ...GLOBALAUDIT(SUCCESS(READ)) records BOB's success...
     let (status, _) = check(&server, &bob, "APIML.OPEN");
     assert_eq!(status, 204);
@@ -231,14 +263,23 @@ fn a_running_gateway_records_each_decision_as_racf_would() {
         .map(|r| r["event_qual"].as_u64().unwrap())
         .collect();
     assert_eq!(quals, [1, 1, 0, 8], "{alice_logons:?}");
-    assert_eq!(alice_logons[1]["request_id"].as_str(), Some(failed_id.as_str()));
-    assert!(alice_logons[1]["term"].as_str().unwrap().starts_with("127.0.0.1:"));
+    assert_eq!(
+        alice_logons[1]["request_id"].as_str(),
+        Some(failed_id.as_str())
+    );
+    assert!(alice_logons[1]["term"]
+        .as_str()
+        .unwrap()
+        .starts_with("127.0.0.1:"));
     assert_eq!(strings(&alice_logons[2]["log_reason"]), ["USER"]);
     let nosuch = of(&all, 1, "NOSUCH");
     assert_eq!(nosuch[0]["event_qual"], 9);
     assert_eq!(nosuch[0]["user_ndfnd"], true);
     assert_eq!(of(&all, 1, "GONE")[0]["event_qual"], 6);
-    assert!(of(&all, 1, "BOB").is_empty(), "BOB's success is not recorded");
+    assert!(
+        of(&all, 1, "BOB").is_empty(),
+        "BOB's success is not recorded"
+    );
     // Event 2: the failure and the WARNING grant, not the plain success.
     let alice_checks = of(&all, 2, "ALICE");
     let got: Vec<(&str, u64)> = alice_checks
@@ -251,7 +292,10 @@ fn a_running_gateway_records_each_decision_as_racf_would() {
         })
         .collect();
     assert_eq!(got, [("APIML.SECRET", 1), ("APIML.WARNED", 3)]);
-    assert_eq!(alice_checks[0]["request_id"].as_str(), Some(denied_id.as_str()));
+    assert_eq!(
+        alice_checks[0]["request_id"].as_str(),
+        Some(denied_id.as_str())
+    );
     assert_eq!(alice_checks[0]["profile"], "APIML.**");
     let bob_checks = of(&all, 2, "BOB");
     assert_eq!(bob_checks.len(), 1, "{bob_checks:?}");
@@ -363,7 +407,9 @@ fn tampering_is_found(root: &Path, home: &Path) {
         ("a deleted line", edited(&|l| drop(l.remove(4))), 5),
         ("swapped lines", edited(&|l| l.swap(3, 4)), 4),
         ("a cut end", edited(&|l| l.truncate(l.len() - 3)), 0),
-        ("a spliced file", foreign.clone(), 1),
+        // Another trail's file chains within itself from its genesis: its
+        // first checkpoint, signed with another key, gives it away.
+        ("a spliced file", foreign.clone(), 3),
     ];
     for (what, text, line) in cases {
         let copy = root.join(format!("copy-{}", what.replace(' ', "-")));
@@ -375,10 +421,7 @@ fn tampering_is_found(root: &Path, home: &Path) {
         let said = String::from_utf8_lossy(&out.stdout).into_owned();
         assert_eq!(out.status.code(), Some(1), "{what}: {said}");
         if line > 0 {
-            assert!(
-                said.contains(&format!("{name}:{line}:")),
-                "{what}: {said}"
-            );
+            assert!(said.contains(&format!("{name}:{line}:")), "{what}: {said}");
         } else {
             assert!(said.contains("cut"), "{what}: {said}");
         }
