@@ -154,7 +154,7 @@ fn a_running_gateway_records_each_decision_as_racf_would() {
     let admin_password = server.admin_password();
     // Commands beside the running gateway write the same trail.
     let setup = "ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED\n\
-                 ADDUSER BOB PASSWORD(BOBPW123) NOEXPIRED\n\
+                 ADDUSER BOB PASSWORD(BOBPW123) PHRASE('my secret phrase 99') NOEXPIRED\n\
                  ADDUSER AUD AUDITOR\nADDUSER SPEC SPECIAL\n\
                  ADDUSER GONE PASSWORD(GONEPW12) NOEXPIRED\nALTUSER GONE REVOKE\n\
                  SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)\n\
@@ -241,6 +241,13 @@ fn a_running_gateway_records_each_decision_as_racf_would() {
     // ...GLOBALAUDIT(SUCCESS(READ)) records BOB's success...
     let (status, _) = check(&server, &bob, "APIML.OPEN");
     assert_eq!(status, 204);
+    // ...the owner's AUDIT(NONE) silences the failures the default logged...
+    esm_seen(
+        &server,
+        &["--as", "SPEC", "RALTER ZOWE APIML.** AUDIT(NONE)"],
+    );
+    let (status, _) = check(&server, &bob, "APIML.SECRET");
+    assert_ne!(status, 204);
     // ...UAUDIT records ALICE's logon.
     let alice2 = server.login("ALICE", "ALICEPW1");
     let (status, _) = server.curl(
@@ -341,6 +348,7 @@ fn a_running_gateway_records_each_decision_as_racf_would() {
         "WRONGPW1",
         "WRONGPW2",
         "BOBPW123",
+        "my secret phrase 99",
         "GONEPW12",
         "WHATEVER1",
         admin_password.as_str(),
@@ -366,7 +374,15 @@ fn a_running_gateway_records_each_decision_as_racf_would() {
     let warned = query(&home, &["--event", "2", "--warning"]);
     assert_eq!(seqs(&warned), [alice_checks[1]["seq"].as_u64().unwrap()]);
     let special = query(&home, &["--authority", "SPECIAL"]);
-    assert_eq!(seqs(&special), [altuser[1]["seq"].as_u64().unwrap()]);
+    let ralter = of(&all, 20, "SPEC");
+    assert_eq!(ralter.len(), 1, "{ralter:?}");
+    assert_eq!(
+        seqs(&special),
+        [
+            altuser[1]["seq"].as_u64().unwrap(),
+            ralter[0]["seq"].as_u64().unwrap()
+        ]
+    );
 
     // Intact, then each kind of tampering found at its line.
     let out = zgate(&home, &["audit", "verify"]);
