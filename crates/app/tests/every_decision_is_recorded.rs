@@ -146,6 +146,13 @@ fn each_decision_of_a_request_is_recorded_with_its_request_id_and_client() {
     );
     assert_eq!(status, 204, "{text}");
     let pat_revoke = request_id(&text);
+    // The revoked PAT presented again: a failed logon.
+    let (status, text) = server.curl(
+        &["-H", &format!("PRIVATE-TOKEN: {pat}")],
+        "/closedsvc/api/v1/anything",
+    );
+    assert_eq!(status, 401, "{text}");
+    let pat_refused = request_id(&text);
 
     // A routed request the service's profile denies.
     let (status, text) = server.curl(&["-u", "ALICE:ALICEPW1"], "/closedsvc/api/v1/anything");
@@ -188,6 +195,13 @@ fn each_decision_of_a_request_is_recorded_with_its_request_id_and_client() {
     assert_eq!(r["evt_user_id"], "ALICE");
     assert_eq!(r["token"]["kind"], "pat");
     assert_eq!(r["token"]["which"], "token");
+
+    let r = the_record(&records, &pat_refused, 1, 1);
+    assert_eq!(
+        (r["logstr"].clone(), r["evt_user_id"].clone()),
+        ("PAT".into(), "".into())
+    );
+    assert_eq!(r["violation"], true);
 
     let r = the_record(&records, &denied, 2, 1);
     assert_eq!(r["evt_user_id"], "ALICE");

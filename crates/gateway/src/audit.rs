@@ -219,6 +219,18 @@ pub fn tokens_revoked(
         .origin(origin)
 }
 
+/// A personal access token refused as a logon credential (RACF's JOBINIT
+/// "invalid password", always recorded as every failed logon is): expired,
+/// revoked, forged or of a revoked user. Its user is not named, as the
+/// token's claims are not to be believed once it failed; the token itself
+/// never appears.
+pub fn pat_refused(at_ms: i64, origin: &Origin) -> AuditRecord {
+    AuditRecord::new(record::JOBINIT, jobinit::INVALID_PASSWORD, at_ms, None)
+        .set("logstr", "PAT")
+        .reasons(&[LogReason::Racinit])
+        .origin(origin)
+}
+
 /// `user` logged out (RACF's JOBINIT termination), ending a token of `kind`.
 pub fn logout(at_ms: i64, user: &str, kind: TokenKind, origin: &Origin) -> AuditRecord {
     AuditRecord::new(record::JOBINIT, jobinit::TERMINATION, at_ms, Some(user))

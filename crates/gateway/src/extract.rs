@@ -205,13 +205,22 @@ pub fn pat_from(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-fn from_pat(state: &AppState, token: &str) -> Result<Authenticated, ApiError> {
+fn from_pat(state: &AppState, token: &str, origin: &Origin) -> Result<Authenticated, ApiError> {
     let Some(pats) = state.pats() else {
         return Err(ApiError::InvalidToken);
     };
     // The PAT service also refuses a PAT whose user was revoked or deleted
     // since it was issued.
-    let verified = pats.verify(token)?;
+    let verified = match pats.verify(token) {
+        Ok(v) => v,
+        // A store that cannot answer decided nothing: no logon to record.
+        Err(e @ TokenError::Store(_)) => return Err(e.into()),
+        Err(e) => {
+            // The answer is a refusal whether or not the trail takes it.
+            state.audit_done(|now| crate::audit::pat_refused(now, origin));
+            return Err(e.into());
+        }
+    };
     Ok(Authenticated {
         user: verified.claims.sub.clone(),
         via: Via::PersonalAccessToken,
@@ -313,13 +322,15 @@ pub async fn authenticate_request(
                     scopes: None,
                 }),
                 // Not a gateway JWT: a PAT may stand in the same places.
-                Err(TokenError::WrongIssuer) if state.pats().is_some() => from_pat(state, token),
+                Err(TokenError::WrongIssuer) if state.pats().is_some() => {
+                    from_pat(state, token, &origin(&parts.extensions))
+                }
                 Err(e) => Err(e.into()),
             };
         }
         if state.pats().is_some() {
             if let Some(token) = pat_from(&parts.headers) {
-                return from_pat(state, &token);
+                return from_pat(state, &token, &origin(&parts.extensions));
             }
         }
     }
