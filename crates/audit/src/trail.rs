@@ -189,27 +189,43 @@ impl Trail {
         let lock_path = dir.join(".lock");
         let lock = open_append(&lock_path)?;
         lock.lock().map_err(io(&lock_path))?;
+        let opened = Trail::open_locked(dir, key_path, policy, continuing, &lock);
+        let unlocked = lock.unlock().map_err(io(&lock_path));
+        let mut trail = opened?;
+        unlocked?;
+        trail.lock = lock;
+        Ok(trail)
+    }
+
+    fn open_locked(
+        dir: &Path,
+        key_path: &Path,
+        policy: TrailPolicy,
+        continuing: bool,
+        lock: &File,
+    ) -> Result<Trail, TrailError> {
         let key = load_or_create_key(key_path)?;
         let head_path = head_path(key_path);
-        let files = trail_files(dir)?;
-        let (number, seq, last_hash, continued) = match files.last() {
-            None => (1, 0, GENESIS.to_owned(), false),
+        let (file, path, number, bytes, seq, last_hash, new) = match newest_written(dir)? {
+            None => {
+                let f = start_file(dir, 1, 0, GENESIS)?;
+                (f.file, f.path, 1, f.bytes, f.seq, f.hash, true)
+            }
             Some(last) => {
-                let (seq, hash, _) = last_record(last)?;
-                let number = file_number(last).unwrap_or(0);
-                if continuing {
-                    (number, seq, hash, true)
+                let end = last_record(&last)?;
+                let number = file_number(&last).unwrap_or(0);
+                if continuing && !end.rotated {
+                    let file = open_append(&last)?;
+                    (file, last, number, end.bytes, end.seq, end.hash, false)
                 } else {
-                    (number + 1, seq, hash, false)
+                    let f = start_file(dir, number + 1, end.seq, &end.hash)?;
+                    (f.file, f.path, number + 1, f.bytes, f.seq, f.hash, true)
                 }
             }
         };
-        let path = dir.join(file_name(number));
-        let file = open_append(&path)?;
-        let bytes = file.metadata().map_err(io(&path))?.len();
-        let mut trail = Trail {
+        Ok(Trail {
             dir: dir.to_owned(),
-            lock,
+            lock: lock.try_clone().map_err(io(dir))?,
             key,
             head_path,
             policy,
@@ -219,12 +235,8 @@ impl Trail {
             bytes,
             seq,
             last_hash,
-            since_checkpoint: 0,
-        };
-        let result = if continued { Ok(()) } else { trail.header() };
-        let unlocked = trail.lock.unlock().map_err(io(&lock_path));
-        result.and(unlocked)?;
-        Ok(trail)
+            since_checkpoint: u64::from(new),
+        })
     }
 
     /// Takes the lock, catches up with other writers, runs `f`, unlocks.
@@ -242,25 +254,42 @@ impl Trail {
     }
 
     /// Follows records another process appended since this one last wrote:
-    /// its own file grew, or a newer file exists.
+    /// its own file grew, or a newer file exists. A trail whose last record
+    /// is a `ROTATE` (its writer stopped before the next file existed) goes
+    /// on in the file it names.
     fn catch_up(&mut self) -> Result<(), TrailError> {
-        let len = fs::metadata(&self.path).map_err(io(&self.path))?.len();
-        let newest = trail_files(&self.dir)?.pop();
+        let len = fs::metadata(&self.path).map(|m| m.len()).ok();
+        let newest = newest_written(&self.dir)?;
         let same_file = newest.as_deref().is_none_or(|n| n == self.path);
-        if len == self.bytes && same_file {
+        if len == Some(self.bytes) && same_file {
             return Ok(());
         }
         let path = newest.unwrap_or_else(|| self.path.clone());
-        let (seq, hash, bytes) = last_record(&path)?;
+        let end = last_record(&path)?;
+        if end.rotated {
+            let number = file_number(&path).unwrap_or(self.number) + 1;
+            self.switch_to(start_file(&self.dir, number, end.seq, &end.hash)?, number);
+            return Ok(());
+        }
         if !same_file {
             self.file = open_append(&path)?;
             self.number = file_number(&path).unwrap_or(self.number);
             self.path = path;
         }
-        self.bytes = bytes;
-        self.seq = seq;
-        self.last_hash = hash;
+        self.bytes = end.bytes;
+        self.seq = end.seq;
+        self.last_hash = end.hash;
         Ok(())
+    }
+
+    fn switch_to(&mut self, f: NewFile, number: u32) {
+        self.file = f.file;
+        self.path = f.path;
+        self.number = number;
+        self.bytes = f.bytes;
+        self.seq = f.seq;
+        self.last_hash = f.hash;
+        self.since_checkpoint += 1;
     }
 
     /// The sequence number of the last record written.
@@ -335,37 +364,19 @@ impl Trail {
 
     fn rotate(&mut self) -> Result<(), TrailError> {
         self.checkpoint_locked()?;
-        let next = file_name(self.number + 1);
+        let next = self.number + 1;
         let mut r = Map::new();
         r.insert("event_type".into(), "ROTATE".into());
-        r.insert("next_file".into(), next.clone().into());
+        r.insert("next_file".into(), file_name(next).into());
         self.write(r)?;
         self.file.sync_data().map_err(io(&self.path))?;
-        self.number += 1;
-        self.path = self.dir.join(next);
-        self.file = open_append(&self.path)?;
-        self.bytes = 0;
-        self.header()
-    }
-
-    fn header(&mut self) -> Result<(), TrailError> {
-        let mut r = Map::new();
-        r.insert("event_type".into(), "FILEHDR".into());
-        r.insert("file".into(), file_name(self.number).into());
-        self.write(r)?;
+        let f = start_file(&self.dir, next, self.seq, &self.last_hash)?;
+        self.switch_to(f, next);
         Ok(())
     }
 
-    fn write(&mut self, mut record: Map<String, Value>) -> Result<u64, TrailError> {
-        let seq = self.seq + 1;
-        record.insert("v".into(), VERSION.into());
-        record.insert("seq".into(), seq.into());
-        record.insert("prev_hash".into(), self.last_hash.clone().into());
-        record.remove("hash");
-        let hash = record_hash(&self.last_hash, &record)?;
-        record.insert("hash".into(), hash.clone().into());
-        let mut line = canonical(&Value::Object(record))?;
-        line.push('\n');
+    fn write(&mut self, record: Map<String, Value>) -> Result<u64, TrailError> {
+        let (line, seq, hash) = chained_line(record, self.seq, &self.last_hash)?;
         // One write of a whole line to an O_APPEND file.
         self.file
             .write_all(line.as_bytes())
@@ -388,6 +399,73 @@ impl Drop for Trail {
     }
 }
 
+/// A record as its line in the trail after the record `prev_seq` with hash
+/// `prev_hash`: the line, its sequence number and its hash.
+fn chained_line(
+    mut record: Map<String, Value>,
+    prev_seq: u64,
+    prev_hash: &str,
+) -> Result<(String, u64, String), TrailError> {
+    let seq = prev_seq + 1;
+    record.insert("v".into(), VERSION.into());
+    record.insert("seq".into(), seq.into());
+    record.insert("prev_hash".into(), prev_hash.into());
+    record.remove("hash");
+    let hash = record_hash(prev_hash, &record)?;
+    record.insert("hash".into(), hash.clone().into());
+    let mut line = canonical(&Value::Object(record))?;
+    line.push('\n');
+    Ok((line, seq, hash))
+}
+
+/// A trail file just begun.
+struct NewFile {
+    file: File,
+    path: PathBuf,
+    bytes: u64,
+    seq: u64,
+    hash: String,
+}
+
+/// Creates file `number` with its `FILEHDR` already in it (written beside
+/// it and renamed into place), so that no writer ever sees it empty.
+fn start_file(
+    dir: &Path,
+    number: u32,
+    prev_seq: u64,
+    prev_hash: &str,
+) -> Result<NewFile, TrailError> {
+    let mut r = Map::new();
+    r.insert("event_type".into(), "FILEHDR".into());
+    r.insert("file".into(), file_name(number).into());
+    let (line, seq, hash) = chained_line(r, prev_seq, prev_hash)?;
+    let path = dir.join(file_name(number));
+    write_private(&path, line.as_bytes())?;
+    Ok(NewFile {
+        file: open_append(&path)?,
+        path,
+        bytes: line.len() as u64,
+        seq,
+        hash,
+    })
+}
+
+/// The newest trail file with something in it. Newest files left empty
+/// (by a writer stopped between creating a file and writing to it, as an
+/// earlier zgate could) hold no record and are removed, so that they do not
+/// stop every writer. Called under the trail's lock.
+fn newest_written(dir: &Path) -> Result<Option<PathBuf>, TrailError> {
+    let mut files = trail_files(dir)?;
+    while let Some(last) = files.last() {
+        if fs::metadata(last).map_err(io(last))?.len() > 0 {
+            break;
+        }
+        fs::remove_file(last).map_err(io(last))?;
+        files.pop();
+    }
+    Ok(files.pop())
+}
+
 /// `<key_path>.head`: the last checkpoint's sequence number and hash.
 pub fn head_path(key_path: &Path) -> PathBuf {
     let mut p = key_path.as_os_str().to_owned();
@@ -402,9 +480,17 @@ pub fn public_key_path(key_path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// The last record's sequence number and hash, and the file's length; the
-/// file must end with a whole line.
-fn last_record(path: &Path) -> Result<(u64, String, u64), TrailError> {
+/// The end of a trail file: its last record's sequence number and hash,
+/// whether that record is a `ROTATE`, and the file's length.
+struct FileEnd {
+    seq: u64,
+    hash: String,
+    rotated: bool,
+    bytes: u64,
+}
+
+/// The end of `path`, which must end with a whole line.
+fn last_record(path: &Path) -> Result<FileEnd, TrailError> {
     let damaged = |why: &str| TrailError::Damaged {
         path: path.to_owned(),
         why: why.to_owned(),
@@ -432,7 +518,12 @@ fn last_record(path: &Path) -> Result<(u64, String, u64), TrailError> {
     let seq = value.get("seq").and_then(Value::as_u64);
     let hash = value.get("hash").and_then(Value::as_str);
     match (seq, hash) {
-        (Some(seq), Some(hash)) => Ok((seq, hash.to_owned(), bytes)),
+        (Some(seq), Some(hash)) => Ok(FileEnd {
+            seq,
+            hash: hash.to_owned(),
+            rotated: value.get("event_type").and_then(Value::as_str) == Some("ROTATE"),
+            bytes,
+        }),
         _ => Err(damaged("no seq or hash")),
     }
 }

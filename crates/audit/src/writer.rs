@@ -241,6 +241,11 @@ fn write_loop(mut trail: Trail, rx: Receiver<Message>, shared: &Shared, settings
                         trail = t;
                     }
                     if !open {
+                        // Shutting down with a failing disk: what is left
+                        // is lost, and counted as such.
+                        shared
+                            .dropped
+                            .fetch_add(pending.len() as u64, Ordering::SeqCst);
                         break;
                     }
                 }

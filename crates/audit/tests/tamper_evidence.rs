@@ -225,3 +225,51 @@ fn a_trail_with_a_damaged_end_is_not_continued() {
     let err = Trail::open(&dir, &key, POLICY).err().unwrap();
     assert!(err.to_string().contains("zgate audit verify"), "{err}");
 }
+
+#[test]
+fn a_writer_stopped_halfway_through_a_rotation_does_not_stop_the_next() {
+    let (_root, dir, key, files) = fresh(10);
+    let newest = files[files.len() - 1].clone();
+    let n = zgate_audit::trail::file_number(&newest).unwrap();
+    // Stopped after creating the next file, before writing to it.
+    let empty = dir.join(format!("audit-{:06}.jsonl", n + 1));
+    std::fs::write(&empty, b"").unwrap();
+    let mut trail = Trail::open(&dir, &key, POLICY).unwrap();
+    trail.append(event(100)).unwrap();
+    drop(trail);
+    check(&dir, &key).unwrap();
+    // Stopped after ROTATE, before the next file existed.
+    let last = trail_files(&dir).unwrap().pop().unwrap();
+    let mut trail = Trail::open_continuing(&dir, &key, POLICY).unwrap();
+    trail.append(event(101)).unwrap();
+    drop(trail);
+    let mut text = lines(&last);
+    // A ROTATE as the last record: the next writer begins the file it names.
+    let hdr: serde_json::Value = serde_json::from_str(&text[text.len() - 1]).unwrap();
+    let mut r = serde_json::Map::new();
+    r.insert("event_type".into(), "ROTATE".into());
+    let next = format!(
+        "audit-{:06}.jsonl",
+        zgate_audit::trail::file_number(&last).unwrap() + 1
+    );
+    r.insert("next_file".into(), next.clone().into());
+    r.insert("v".into(), 1.into());
+    let seq = hdr["seq"].as_u64().unwrap() + 1;
+    r.insert("seq".into(), seq.into());
+    let prev = hdr["hash"].as_str().unwrap().to_owned();
+    r.insert("prev_hash".into(), prev.clone().into());
+    let h = zgate_audit::trail::record_hash(&prev, &r).unwrap();
+    r.insert("hash".into(), h.into());
+    text.push(zgate_audit::canonical::canonical(&serde_json::Value::Object(r)).unwrap());
+    write_lines(&last, &text);
+    let mut trail = Trail::open_continuing(&dir, &key, POLICY).unwrap();
+    trail.append(event(102)).unwrap();
+    drop(trail);
+    assert!(dir.join(&next).exists());
+    let v = zgate_audit::verify::verify(
+        &trail_files(&dir).unwrap(),
+        &zgate_audit::verify::Expectations::default(),
+    )
+    .unwrap();
+    assert!(v.records > 0);
+}

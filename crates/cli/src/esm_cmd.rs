@@ -59,6 +59,17 @@ pub struct EsmArgs {
     words: Vec<String>,
 }
 
+/// Where the CLI's commands come from, for their records: the operator's
+/// own (`ZGATECLI`), or run `--as` a user (`ZGATEAS`), so that the trail
+/// tells a user's own command from one the operator issued in its name.
+fn origin(issuer: &Issuer) -> Origin {
+    let mut origin = Origin::local_shell();
+    if matches!(issuer, Issuer::User(_)) {
+        origin.job_name = Some("ZGATEAS".into());
+    }
+    origin
+}
+
 pub fn run(global: &Global, args: EsmArgs) -> anyhow::Result<ExitCode> {
     let issuer = match &args.as_user {
         None => Issuer::Operator,
@@ -129,7 +140,7 @@ fn open_unaudited(global: &Global) -> anyhow::Result<Esm> {
 
 fn single(global: &Global, issuer: &Issuer, text: &str) -> anyhow::Result<ExitCode> {
     let esm = open(global)?;
-    match esm.run_command_from(issuer, &Origin::local_shell(), text) {
+    match esm.run_command_from(issuer, &origin(issuer), text) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
             for line in &out.lines {
@@ -161,7 +172,7 @@ fn batch(global: &Global, issuer: &Issuer, text: &str) -> anyhow::Result<ExitCod
     let mut last_report = Instant::now();
     let mut stdout = std::io::stdout().lock();
     let mut write_error = None;
-    let report = esm.run_batch_from(issuer, &Origin::local_shell(), &commands, &mut |p| {
+    let report = esm.run_batch_from(issuer, &origin(issuer), &commands, &mut |p| {
         if let Ok(out) = p.result {
             for line in &out.lines {
                 if let Err(e) = writeln!(stdout, "{line}") {

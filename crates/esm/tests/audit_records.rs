@@ -491,3 +491,77 @@ fn bad_audit_operands_are_refused_and_change_nothing() {
         assert_eq!(esm.dump_store().unwrap(), before, "{bad} changed the store");
     }
 }
+
+/// A sink that refuses every record (policy `refuse`, trail down).
+struct Refusing;
+
+impl zgate_esm::AuditSink for Refusing {
+    fn submit(&self, _: zgate_audit::AuditRecord) -> Result<(), zgate_esm::AuditUnavailable> {
+        Err(zgate_esm::AuditUnavailable("down".into()))
+    }
+}
+
+#[test]
+fn nothing_is_recorded_as_done_that_was_not_and_nothing_done_unrecorded() {
+    let (dir, esm, sink) = audited();
+    // A batch that fails at its second command: the first is not recorded.
+    let n = sink.records().len();
+    assert!(esm
+        .run_atomic(
+            &Issuer::Operator,
+            &["ALTUSER BOB NAME(X)", "ALTUSER NOSUCH NAME(Y)"]
+        )
+        .is_err());
+    assert!(sink.records().len() == n, "{:?}", &sink.records()[n..]);
+    // A trail that refuses: no command runs, no password changes, no
+    // check is granted.
+    drop(esm);
+    let esm = Esm::open_with(
+        dir.path(),
+        EsmConfig {
+            hash_cost: HashCost::TEST_ONLY,
+            audit: Some(Arc::new(Refusing)),
+            ..EsmConfig::default()
+        },
+    )
+    .unwrap();
+    let before = esm.dump_store().unwrap();
+    assert!(esm.run_command(&Issuer::Operator, "ADDUSER EVE").is_err());
+    assert!(matches!(
+        esm.verify("BOB", "SECRET1", Some("NEWPW9")),
+        VerifyOutcome::StoreUnavailable
+    ));
+    assert_eq!(esm.dump_store().unwrap().len(), before.len());
+    let common = Esm::open_with(
+        dir.path(),
+        EsmConfig {
+            hash_cost: HashCost::TEST_ONLY,
+            ..EsmConfig::default()
+        },
+    )
+    .unwrap();
+    assert!(matches!(
+        common.verify("BOB", "SECRET1", None),
+        VerifyOutcome::Success { .. }
+    ));
+    assert!(common.user("EVE").is_none());
+    // WARNING grants are always recorded: refused.
+    common::run(&common, "RDEFINE ZOWE WARNED.* UACC(NONE) WARNING");
+    esm.reload_if_changed().unwrap();
+    let d = esm.check("BOB", "ZOWE", "WARNED.X", AccessLevel::Read);
+    assert!(!d.authorized() && d.is_unrecorded(), "{d}");
+}
+
+#[test]
+fn a_name_that_is_no_user_id_is_not_recorded_and_an_auditor_keyword_always_is() {
+    let (_d, esm, sink) = audited();
+    let n = sink.records().len();
+    let _ = esm.verify_from(&Origin::default(), "My P@ssw0rd is long", "x", None, None);
+    let r = &of(&sink, n, 1)[0];
+    assert_eq!(r["evt_user_id"], "");
+    assert_eq!(r["logstr"], "INVALID USERID");
+    // NOUAUDIT on a user without UAUDIT still says an AUDITOR acted.
+    let n = sink.records().len();
+    as_user(&esm, "AUD", "ALTUSER BOB NOUAUDIT").unwrap();
+    assert_eq!(of(&sink, n, 13).len(), 1);
+}

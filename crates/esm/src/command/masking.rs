@@ -8,15 +8,20 @@ use crate::syntax::{tokenize, Operand};
 
 const MASK: &str = "********";
 
-/// Keywords whose values are secrets, with the shortest spelling each
-/// accepts (RACF takes any unambiguous leading part, and zgate's aliases).
-const SECRET_KEYWORDS: &[(&str, usize)] = &[
-    ("PASSWORD", 2),
-    ("PW", 2),
-    ("PHRASE", 3),
-    ("SSIGNON", 2),
-    ("KEYMASKED", 4),
-    ("EPTKEYMASKED", 4),
+/// Keywords whose values are secrets. Any leading part of one counts,
+/// however short: RACF takes unambiguous leading parts, and an ambiguous
+/// or refused spelling (`P(...)`, `PH(...)`) is still recorded as typed, so
+/// masking more than the parser accepts is the safe side.
+const SECRET_KEYWORDS: &[&str] = &[
+    "PASSWORD",
+    "PW",
+    "PASS",
+    "PHRASE",
+    "SSIGNON",
+    "KEYMASKED",
+    "KEYENCRYPTED",
+    "EPTKEYMASKED",
+    "EPTKEYENCRYPTED",
 ];
 
 fn is_secret(command: &str, keyword: &str) -> bool {
@@ -24,9 +29,11 @@ fn is_secret(command: &str, keyword: &str) -> bool {
     if command == "SETROPTS" || command == "SETR" {
         return false;
     }
-    SECRET_KEYWORDS
-        .iter()
-        .any(|(name, min)| keyword.len() >= *min && name.starts_with(keyword))
+    let keyword = keyword.trim_matches('\'').to_ascii_uppercase();
+    !keyword.is_empty()
+        && SECRET_KEYWORDS
+            .iter()
+            .any(|name| name.starts_with(&keyword))
 }
 
 /// The command text with its secret values masked.
@@ -41,15 +48,30 @@ pub fn masked(text: &str) -> String {
         Some(Operand::Word { text, .. }) => text.to_ascii_uppercase(),
         _ => String::new(),
     };
-    ops.iter()
-        .map(|op| render(op, &command))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = Vec::with_capacity(ops.len());
+    let mut secret_next = false;
+    for op in &ops {
+        out.push(match op {
+            // `PASSWORD (x)`, `PASSWORD,(x)`: a keyword word and its list
+            // apart.
+            Operand::List(_) if secret_next => MASK.to_owned(),
+            _ => render(op, &command),
+        });
+        secret_next = matches!(op, Operand::Word { text, .. } if is_secret(&command, text));
+    }
+    out.join(" ")
 }
 
 fn render(op: &Operand, command: &str) -> String {
     match op {
         Operand::Word { text, quoted } => {
+            // A quoted keyword with its value adjoining (`'PASSWORD'(x)`)
+            // is one word.
+            if let Some((name, _)) = text.split_once('(') {
+                if is_secret(command, name) {
+                    return format!("{}({MASK})", name.trim_matches('\''));
+                }
+            }
             if *quoted {
                 format!("'{}'", text.replace('\'', "''"))
             } else {
@@ -90,6 +112,15 @@ mod tests {
             "PASSWORD PASSWORD(S3cr3tV4lue S3cr3tV4lue)",
             "ALTUSER BOB PASSWORD('S3cr3tV4lue",
             "ALTUSER BOB PASSWORD(S3cr3tV4lue",
+            "ALTUSER BOB PH('S3cr3tV4lue x y z')",
+            "ALTUSER BOB P(S3cr3tV4lue)",
+            "ALTUSER BOB PASSWORD (S3cr3tV4lue)",
+            "ALTUSER BOB PASSWORD,(S3cr3tV4lue)",
+            "ALTUSER BOB 'PASSWORD'(S3cr3tV4lue)",
+            "ALTUSER BOB 'password' (S3cr3tV4lue)",
+            "RACDCERT ID(BOB) ADD('/tmp/b.p12') PASSWORD('S3cr3tV4lue') TRUST",
+            "RDEFINE PTKTDATA APPL1 SS(KEYENCRYPTED(S3cr3tV4lue))",
+            "RDEFINE PTKTDATA APPL1 SSIGNON(KEYM(S3cr3tV4lue))",
         ] {
             let m = masked(cmd);
             assert!(!m.contains(secret), "{cmd} → {m}");

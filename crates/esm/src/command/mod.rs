@@ -316,7 +316,7 @@ pub fn execute(state: &State, env: &Env<'_>, text: &str) -> Result<Effect, Comma
             executor,
         } => {
             let mut operands = parse_operands(rest, *positionals, keywords).map_err(syntax)?;
-            authorize_keywords(command, authority, &mut operands, &mut x.out)?;
+            authorize_keywords(env, command, authority, &mut operands, &mut x.out)?;
             executor(&mut x, &operands)?
         }
         Run::Operands(executor) => executor(&mut x, rest)?,
@@ -458,6 +458,7 @@ fn authorize(
 /// issuer's are ignored and named in the output, as RACF does); every
 /// other keyword of a changing command needs SPECIAL.
 fn authorize_keywords(
+    env: &Env<'_>,
     command: &Command,
     held: Held,
     operands: &mut CommandOperands,
@@ -496,7 +497,11 @@ fn authorize_keywords(
         !in_table(AUDITOR_KEYWORDS, name, k) && !in_table(AUDITOR_LISTING, name, k)
     }) || (operands.keywords.is_empty() && auditor_kws.is_empty());
     if needs_special && !held.special {
-        return Err(not_authorized("", name, "SPECIAL"));
+        let id = match env.issuer {
+            Issuer::User(id) => id.to_ascii_uppercase(),
+            Issuer::Operator => String::new(),
+        };
+        return Err(not_authorized(&id, name, "SPECIAL"));
     }
     Ok(())
 }

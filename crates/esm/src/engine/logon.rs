@@ -130,7 +130,7 @@ impl Esm {
         let Ok(names) = CertNames::from_der(der) else {
             return CertificateLogon::NotX509;
         };
-        let Some(user) = self.map_names(&names) else {
+        let unmapped = || {
             let fingerprint = hex::encode(sha2::Sha256::digest(der));
             let record = crate::audit::unmapped_certificate_record(
                 self.config.clock.now_ms(),
@@ -139,17 +139,20 @@ impl Esm {
                 &names.issuer.join(","),
                 origin,
             );
-            return match self.audit(Some(record)) {
+            match self.audit(Some(record)) {
                 Ok(()) => CertificateLogon::NoMapping,
                 Err(_) => CertificateLogon::Unrecorded,
-            };
+            }
+        };
+        let Some(user) = self.map_names(&names) else {
+            return unmapped();
         };
         let summary = self.user(&user);
         let outcome = match &summary {
             Some(s) if s.revoked => VerifyOutcome::Revoked,
             Some(_) => VerifyOutcome::Success { user: user.clone() },
             // A filter for a user deleted since: nobody.
-            None => return CertificateLogon::NoMapping,
+            None => return unmapped(),
         };
         match self.record_logon(
             origin,

@@ -180,6 +180,13 @@ pub struct BatchReport {
     pub failed: Option<(BatchCommand, CommandError)>,
 }
 
+fn method_of(kind: SecretKind) -> LogonMethod {
+    match kind {
+        SecretKind::Password => LogonMethod::Password,
+        SecretKind::Phrase => LogonMethod::Phrase,
+    }
+}
+
 fn audit_refused(e: &auditing::AuditUnavailable) -> CommandError {
     CommandError {
         kind: command::CommandErrorKind::Store,
@@ -469,11 +476,12 @@ impl Esm {
         self.run_atomic_from(issuer, &Origin::default(), commands)
     }
 
-    /// [`Esm::run_atomic`] from `origin`. Each command's audit record is
-    /// handed to the trail before the transaction commits: a command the
-    /// trail cannot record (policy `refuse`) is not run. A command redone
-    /// because another process committed first is recorded once per
-    /// attempt; one whose commit then fails is recorded again with
+    /// [`Esm::run_atomic`] from `origin`. The commands' audit records are
+    /// handed to the trail once every command of the transaction has run,
+    /// before the commit: a transaction the trail cannot record is not
+    /// committed, and a command refused for want of authority is recorded
+    /// as such. An attempt redone because another process committed first,
+    /// or whose commit fails, has its records repeated with
     /// `logstr: "NOT COMMITTED"`.
     pub fn run_atomic_from<S: AsRef<str>>(
         &self,
@@ -488,23 +496,34 @@ impl Esm {
             cost: self.config.hash_cost,
             random: &*self.config.random,
         };
+        // Records of an attempt that did not commit: marked when the
+        // transaction is redone or fails.
         let mut submitted: Vec<AuditRecord> = Vec::new();
+        let not_committed = |records: &mut Vec<AuditRecord>| {
+            for r in records.drain(..) {
+                let _ = self.audit(Some(r.set("logstr", "NOT COMMITTED")));
+            }
+        };
         let result = self.transact(|state| {
-            submitted.clear();
+            not_committed(&mut submitted);
             let mut scratch: Option<State> = None;
             let mut all = Effect::default();
+            let mut records = Vec::new();
             for (i, text) in commands.iter().enumerate() {
                 let current = scratch.as_ref().unwrap_or(state);
                 let result = command::execute(current, &env, text.as_ref());
                 let record = self.command_record(current, issuer, origin, text.as_ref(), &result);
-                if let Some(r) = &record {
-                    let kept = self.audit(Some(r.clone()));
-                    if result.is_ok() {
-                        kept.map_err(|e| (i, audit_refused(&e)))?;
-                        submitted.push(r.clone());
+                let out = match result {
+                    Ok(out) => out,
+                    Err(e) => {
+                        // A refusal for want of authority is final and
+                        // recorded (CMDVIOL); the commands before it in
+                        // the batch are not committed and not recorded.
+                        let _ = self.audit(record);
+                        return Err((i, e));
                     }
-                }
-                let out = result.map_err(|e| (i, e))?;
+                };
+                records.extend(record.map(|r| (i, r)));
                 if commands.len() > 1 {
                     let s = scratch.get_or_insert_with(|| state.clone());
                     for c in &out.changes {
@@ -515,12 +534,19 @@ impl Esm {
                 all.lines.extend(out.lines);
                 all.refresh.extend(out.refresh);
             }
+            // Recorded before the commit: a command the trail cannot take
+            // is not run.
+            for (i, r) in records {
+                if let Err(e) = self.audit(Some(r.clone())) {
+                    not_committed(&mut submitted);
+                    return Err((i, audit_refused(&e)));
+                }
+                submitted.push(r);
+            }
             Ok((all, ()))
         });
         if let Err(Transaction::Store(_)) = &result {
-            for r in submitted.drain(..) {
-                let _ = self.audit(Some(r.set("logstr", "NOT COMMITTED")));
-            }
+            not_committed(&mut submitted);
         }
         result
             .map_err(|e| match e {
@@ -549,6 +575,19 @@ impl Esm {
         };
         let written = text.split_whitespace().next()?;
         let name = command::command_name(written)?;
+        // RACF does not log listings; RACDCERT's are its LIST functions.
+        if name == "RACDCERT"
+            && text
+                .split(|c: char| c.is_whitespace() || c == '(')
+                .any(|w| {
+                    matches!(
+                        w.to_ascii_uppercase().as_str(),
+                        "LIST" | "LISTRING" | "LISTMAP" | "LISTCHAIN" | "LISTTOKEN" | "CHECKCERT"
+                    )
+                })
+        {
+            return None;
+        }
         let user = match issuer {
             Issuer::Operator => None,
             Issuer::User(u) => Some(u.to_ascii_uppercase()),
@@ -577,7 +616,9 @@ impl Esm {
             refused,
             ignored: &effect.ignored,
             used_auditor: effect.used_auditor,
-            changes_audit_controls: effect.changes_audit_controls,
+            // An AUDITOR's keyword is a change of the controls even when it
+            // sets what was set already.
+            changes_audit_controls: effect.changes_audit_controls || effect.used_auditor,
         };
         let audit_classes = state
             .classes
@@ -808,13 +849,22 @@ impl Esm {
         new_secret: Option<&str>,
         code: Option<&str>,
     ) -> VerifyOutcome {
-        let (outcome, kind, auto_revoked) = self.verify_counted(user, secret, new_secret, code);
-        let method = match kind {
-            SecretKind::Password => LogonMethod::Password,
-            SecretKind::Phrase => LogonMethod::Phrase,
-        };
+        let mut recorded = false;
+        let (outcome, kind, auto_revoked) =
+            self.verify_counted(origin, user, secret, new_secret, code, &mut recorded);
+        if recorded {
+            return outcome;
+        }
         let changed = new_secret.is_some();
-        self.record_logon(origin, user, method, &outcome, changed, auto_revoked, None)
+        self.record_logon(
+            origin,
+            user,
+            method_of(kind),
+            &outcome,
+            changed,
+            auto_revoked,
+            None,
+        )
     }
 
     /// Records a logon's outcome; a success that cannot be recorded
@@ -841,16 +891,29 @@ impl Esm {
             VerifyOutcome::Revoked => LogonResult::Revoked,
             VerifyOutcome::StoreUnavailable => return VerifyOutcome::StoreUnavailable,
         };
+        // A name that is no user id is often a password typed in the
+        // wrong field: it is not recorded, only that it was no id.
         let id = match outcome {
-            VerifyOutcome::Success { user } => user.clone(),
-            _ => normalize_id(user).unwrap_or_else(|_| user.to_ascii_uppercase()),
+            VerifyOutcome::Success { user } => Some(user.clone()),
+            _ => normalize_id(user).ok(),
         };
-        let uaudit = {
+        let uaudit = id.as_deref().is_some_and(|id| {
             let index = self.index.read().unwrap_or_else(|e| e.into_inner());
-            index.uaudit(&id)
-        };
-        let record =
-            auditing::logon_record(self.now_ms(), &id, method, result, uaudit, appl, origin);
+            index.uaudit(id)
+        });
+        let record = auditing::logon_record(
+            self.now_ms(),
+            id.as_deref().unwrap_or(""),
+            method,
+            result,
+            uaudit,
+            appl,
+            origin,
+        )
+        .map(|r| match id {
+            Some(_) => r,
+            None => r.set("logstr", "INVALID USERID"),
+        });
         match (self.audit(record), outcome) {
             (Err(_), VerifyOutcome::Success { .. }) => VerifyOutcome::StoreUnavailable,
             _ => outcome.clone(),
@@ -858,35 +921,43 @@ impl Esm {
     }
 
     /// The logon itself: its outcome, the kind of secret, and whether this
-    /// failure revoked the user.
+    /// failure revoked the user. `recorded` says the logon's record was
+    /// already handed to the trail (a changed secret is, before its commit).
     fn verify_counted(
         &self,
+        origin: &Origin,
         user: &str,
         secret: &str,
         new_secret: Option<&str>,
         code: Option<&str>,
+        recorded: &mut bool,
     ) -> (VerifyOutcome, SecretKind, bool) {
         let mut kind_seen = kind_of(secret);
         let mut auto_revoked = false;
         let outcome = self.verify_body(
+            origin,
             user,
             secret,
             new_secret,
             code,
             &mut kind_seen,
             &mut auto_revoked,
+            recorded,
         );
         (outcome, kind_seen, auto_revoked)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn verify_body(
         &self,
+        origin: &Origin,
         user: &str,
         secret: &str,
         new_secret: Option<&str>,
         code: Option<&str>,
         kind_seen: &mut SecretKind,
         auto_revoked: &mut bool,
+        recorded: &mut bool,
     ) -> VerifyOutcome {
         // An invalid id takes the unknown-user path, at the same cost.
         let id = normalize_id(user).unwrap_or_default();
@@ -975,6 +1046,26 @@ impl Esm {
                 return outcome;
             };
             *auto_revoked = outcome == VerifyOutcome::WrongPassword && u.revoked;
+            // A changed secret is always recorded, and recorded before it
+            // is committed: one the trail cannot take is not changed.
+            if new_secret.is_some()
+                && matches!(outcome, VerifyOutcome::Success { .. })
+                && !*recorded
+            {
+                let record = auditing::logon_record(
+                    now,
+                    &id,
+                    method_of(kind),
+                    LogonResult::SuccessChanged,
+                    u.uaudit,
+                    None,
+                    origin,
+                );
+                if self.audit(record).is_err() {
+                    return VerifyOutcome::StoreUnavailable;
+                }
+                *recorded = true;
+            }
             let change = Change::PutUser(Box::new(u));
             let expected = inner.generation;
             match inner.store.apply(std::slice::from_ref(&change), expected) {

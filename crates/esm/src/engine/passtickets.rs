@@ -211,6 +211,7 @@ impl Esm {
                 Some(&id),
             )
             .reasons(&[zgate_audit::decide::LogReason::Racinit])
+            .authority(&[zgate_audit::Authority::Normal])
             .origin(origin)
             .set("appl", appl)
             .set("logstr", "PASSTICKET");
