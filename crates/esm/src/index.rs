@@ -435,6 +435,11 @@ impl Index {
         self.operaudit = options.operaudit;
     }
 
+    /// Whether `user` (upper case) is defined.
+    pub fn user_defined(&self, user: &str) -> bool {
+        self.users.contains_key(user.as_bytes())
+    }
+
     /// Whether `user` (upper case) has UAUDIT.
     pub fn uaudit(&self, user: &str) -> bool {
         self.users.get(user.as_bytes()).is_some_and(|f| f.uaudit)

@@ -38,7 +38,8 @@
 //!   [`EsmConfig::random`]: where new secrets come from.
 //! - [`Esm::user`] → [`UserSummary`].
 //! - [`Esm::verify_with_factor`] (TOTP, see [`mfa`]),
-//!   [`Esm::map_certificate`] (see [`certmap`]), PAT revocation state
+//!   [`Esm::map_certificate`] (see [`certmap`]),
+//!   [`Esm::map_distributed_identity`] (see [`idmap`]), PAT revocation state
 //!   ([`Esm::pat_salt`], [`Esm::pat_rule`], [`Esm::put_pat_rule`],
 //!   [`Esm::evict_pat_rules`]), [`Esm::set_mfa_settings`], PassTickets
 //!   ([`Esm::generate_passticket`], [`Esm::verify_for_appl`]).
@@ -49,7 +50,7 @@
 //!    and [`totp`] (algorithms), [`records`], [`key`], [`model`].
 //! 2. Names: [`generic`] (patterns and their index), [`profile_name`].
 //! 3. [`state`]: everything as values, and the [`state::Change`]s.
-//! 4. Derived: [`raclist`] (in-storage copies), [`index`] (decisions), [`certmap`], [`mfa`], [`audit`],
+//! 4. Derived: [`raclist`] (in-storage copies), [`index`] (decisions), [`certmap`], [`idmap`], [`mfa`], [`audit`],
 //!    [`import`] (YAML to commands).
 //! 5. [`command`]: the command table and its executors.
 //! 6. [`store`]: where changes are committed.
@@ -78,6 +79,7 @@ mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod generic;
+pub mod idmap;
 pub mod import;
 pub mod index;
 pub mod key;
@@ -102,6 +104,7 @@ pub use engine::{
     BatchProgress, BatchReport, Esm, EsmConfig, EsmError, MfaSettings, TokenState, UserSummary,
     VerifyOutcome,
 };
+pub use idmap::UsermapError;
 pub use index::{CheckContext, Decision, GrantSource};
 pub use model::{AccessLevel, Condition, PTKTDATA};
 pub use password::HashCost;

@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use crate::idmap;
 use crate::model::{AccessLevel, Condition, Profile, GLOBAL_CLASS};
 use crate::state::{Change, State};
 
@@ -47,6 +48,26 @@ pub fn copy_profiles(state: &State, class: &str) -> Change {
     Change::put_record(PROFILES_KIND, class, Value::Array(profiles).to_string())
 }
 
+/// The changes that make `class`'s in-storage copy: its profiles and, for
+/// IDIDMAP, the distributed identity filters (which RACF keeps as IDIDMAP
+/// profiles and zgate as records; see [`crate::idmap`]).
+pub fn copy_class(state: &State, class: &str) -> Vec<Change> {
+    let mut out = vec![copy_profiles(state, class)];
+    if class == idmap::CLASS {
+        out.push(idmap::copy_filters(state));
+    }
+    out
+}
+
+/// The changes that drop `class`'s in-storage copy (NORACLIST).
+pub fn drop_class(class: &str) -> Vec<Change> {
+    let mut out = vec![Change::delete_record(PROFILES_KIND, class)];
+    if class == idmap::CLASS {
+        out.push(Change::delete_record(idmap::COPY_KIND, class));
+    }
+    out
+}
+
 /// The change that stores the current GLOBAL entries of `class`.
 pub fn copy_global(state: &State, class: &str) -> Change {
     let members: Vec<&String> = state
@@ -63,6 +84,12 @@ pub fn missing_copies(state: &State) -> Vec<Change> {
     for (class, settings) in &state.classes {
         if settings.raclist && state.records.get(PROFILES_KIND, class).is_none() {
             out.push(copy_profiles(state, class));
+        }
+        if settings.raclist
+            && class == idmap::CLASS
+            && state.records.get(idmap::COPY_KIND, class).is_none()
+        {
+            out.push(idmap::copy_filters(state));
         }
         if settings.global && state.records.get(GLOBAL_KIND, class).is_none() {
             out.push(copy_global(state, class));

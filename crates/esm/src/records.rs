@@ -1,5 +1,5 @@
 //! Security records kept beside the RACF model: PAT revocation
-//! rules, TOTP factors and certificate mappings.
+//! rules, TOTP factors, certificate and distributed identity mappings.
 //!
 //! They are small keyed values (`kind`, `key`) → `value` in one table, part
 //! of the [`crate::state::State`] commands compute against and written by
@@ -19,6 +19,8 @@
 //! | `mfa.step` | user id | last accepted TOTP time step |
 //! | `cert.map` | label | see [`crate::certmap`] |
 //! | `cert.reg` | issuer DN + serial | see [`crate::certmap`] |
+//! | `idid.map` | user id, tab, label | see [`crate::idmap`] |
+//! | `raclist.ididmap` | `IDIDMAP` | the filters as of the last `SETROPTS RACLIST(IDIDMAP) [REFRESH]` |
 //! | `raclist.profiles` | class | the class's profiles as of the last `SETROPTS RACLIST(c) [REFRESH]` |
 //! | `raclist.global` | class | the class's GLOBAL entries as of the last `SETROPTS GLOBAL(c) [REFRESH]` |
 

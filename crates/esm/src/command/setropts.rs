@@ -108,15 +108,12 @@ impl Exec<'_> {
                 .into_iter()
                 .filter(|c| !refresh || self.state.class(c).raclist)
                 .collect();
-            copies.extend(list.iter().map(|c| raclist::copy_profiles(self.state, c)));
+            copies.extend(list.iter().flat_map(|c| raclist::copy_class(self.state, c)));
             refreshes.extend(list.into_iter().map(Refresh::Class));
         }
         if p.has("NORACLIST") {
             let list = touch("NORACLIST", &|c| c.raclist = false, self)?;
-            copies.extend(
-                list.iter()
-                    .map(|c| Change::delete_record(raclist::PROFILES_KIND, c)),
-            );
+            copies.extend(list.iter().flat_map(|c| raclist::drop_class(c)));
             refreshes.extend(list.into_iter().map(Refresh::Class));
         }
         if p.has("GLOBAL") {
