@@ -103,6 +103,8 @@ pub enum LogonMethod {
     PassTicket,
     /// A client certificate.
     Certificate,
+    /// A distributed identity mapped by a RACMAP filter.
+    DistributedIdentity,
 }
 
 impl LogonMethod {
@@ -112,6 +114,7 @@ impl LogonMethod {
             LogonMethod::Phrase => "PHRASE",
             LogonMethod::PassTicket => "PASSTICKET",
             LogonMethod::Certificate => "CERTIFICATE",
+            LogonMethod::DistributedIdentity => "DISTRIBUTED IDENTITY",
         }
     }
 }
@@ -216,6 +219,37 @@ pub fn unmapped_certificate_record(
         .reasons(&[LogReason::Always])
         .origin(origin)
         .set("tls", serde_json::Value::Object(tls))
+}
+
+/// The most of a distributed name or registry a record keeps: a little
+/// over the limits (246 and 252 bytes), so that a name refused as too long
+/// still shows that it was, without the trail holding whatever length a
+/// caller sent.
+const IDID_RECORD_MAX_BYTES: usize = 256;
+
+fn clipped(text: &str) -> &str {
+    let mut end = text.len().min(IDID_RECORD_MAX_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The record of a distributed identity no user is mapped to (event 1
+/// qualifier 39): always logged, as RACF logs it.
+pub fn unmapped_identity_record(
+    at_ms: i64,
+    user_dn: &str,
+    registry: &str,
+    origin: &Origin,
+) -> AuditRecord {
+    let mut idid = serde_json::Map::new();
+    idid.insert("user_dn".into(), clipped(user_dn).into());
+    idid.insert("registry".into(), clipped(registry).into());
+    AuditRecord::new(record::JOBINIT, jobinit::NO_USER_FOR_IDENTITY, at_ms, None)
+        .reasons(&[LogReason::Always])
+        .origin(origin)
+        .set("idid", serde_json::Value::Object(idid))
 }
 
 /// Who issued a command, for its record and RACF's command controls.

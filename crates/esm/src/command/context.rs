@@ -39,7 +39,7 @@ pub enum CommandErrorKind {
     NotFound,
     /// Something to define exists already.
     Duplicate,
-    /// A command or operand zgate does not implement (RACMAP, ICSF keys).
+    /// A command or operand zgate does not implement (ICSF keys).
     NotSupported,
     /// The store failed; nothing was changed.
     Store,

@@ -12,6 +12,7 @@ mod certificates;
 mod context;
 mod exec;
 mod groups;
+mod identity_maps;
 pub mod masking;
 mod operands;
 mod resources;
@@ -164,11 +165,9 @@ enum Run {
         keywords: &'static [KeywordSpec],
         executor: KeywordExecutor,
     },
-    /// Operands read by the executor itself (RACDCERT's functions are
-    /// words and keywords in any order).
+    /// Operands read by the executor itself (RACDCERT's and RACMAP's
+    /// functions are words and keywords in any order).
     Operands(OperandExecutor),
-    /// Known to RACF, not implemented by zgate: refused as such.
-    NotSupported,
 }
 
 /// One row of the command table.
@@ -265,7 +264,7 @@ const COMMANDS: &[Command] = &[
         name: "RACMAP",
         aliases: &[],
         authority: Special,
-        run: Run::NotSupported,
+        run: Run::Operands(|x, p| x.racmap(p)),
     },
 ];
 
@@ -320,15 +319,6 @@ pub fn execute(state: &State, env: &Env<'_>, text: &str) -> Result<Effect, Comma
             executor(&mut x, &operands)?
         }
         Run::Operands(executor) => executor(&mut x, rest)?,
-        Run::NotSupported => {
-            return Err(CommandError::new(
-                CommandErrorKind::NotSupported,
-                format!(
-                    "IRRD001I {} IS NOT SUPPORTED BY ZGATE. Command not processed.",
-                    command.name
-                ),
-            ))
-        }
     }
     // One entry per printed line.
     let mut out = x.out;
@@ -340,6 +330,19 @@ pub fn execute(state: &State, env: &Env<'_>, text: &str) -> Result<Effect, Comma
             .collect();
     }
     Ok(out)
+}
+
+/// Whether a command only lists, which RACF does not record: RACMAP's
+/// LISTMAP and QUERY. Read from the tokens, so text inside a value decides
+/// nothing.
+pub fn lists_only(name: &str, text: &str) -> bool {
+    let Ok(ops) = tokenize(text) else {
+        return false;
+    };
+    match name {
+        "RACMAP" => identity_maps::lists_only(ops.get(1..).unwrap_or_default()),
+        _ => false,
+    }
 }
 
 /// The classes whose `SETROPTS AUDIT(class)` logs a command: USER for

@@ -226,6 +226,11 @@ impl Exec<'_> {
                     "ICH04005I USER {id} NOT DEFINED TO RACF. COMMAND ENDED."
                 )));
             }
+            // The user's distributed identity filters go with it, as RACF
+            // deletes the IDIDMAP profiles linked to a user profile.
+            self.out
+                .changes
+                .extend(crate::idmap::delete_all_of(&self.state.records, &id));
             self.out.changes.push(Change::DeleteUser(id));
         }
         Ok(())

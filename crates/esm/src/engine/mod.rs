@@ -8,6 +8,7 @@ use zgate_base::{Clock, Random, SystemClock, SystemRandom};
 use crate::audit::{self as auditing, AuditSink, LogonMethod, LogonResult};
 use crate::certmap::{self, CertFilters};
 use crate::command::{self, CommandError, CommandOutput, Effect, Env, Issuer, Refresh};
+use crate::idmap::{self, IdidFilters};
 use crate::import;
 use crate::index::{CheckContext, Decision, Index};
 use crate::model::{normalize_id, AccessLevel, Credential, Group, SecretHash, User, GLOBAL_CLASS};
@@ -22,6 +23,7 @@ use crate::store::{sqlite::SqliteStore, Store, StoreError};
 use crate::syntax::BatchCommand;
 use zgate_audit::{AuditRecord, Origin};
 
+pub(crate) mod identity;
 pub(crate) mod logon;
 pub(crate) mod passtickets;
 pub(crate) mod pat_rules;
@@ -224,13 +226,17 @@ pub struct Esm {
 struct RecordsView {
     records: Records,
     cert_filters: CertFilters,
+    /// The in-storage distributed identity filters (IDIDMAP), built from
+    /// the copy and the class's settings, never from the live filters.
+    idid_filters: IdidFilters,
 }
 
 impl RecordsView {
-    fn new(records: &Records) -> RecordsView {
+    fn new(state: &State) -> RecordsView {
         RecordsView {
-            records: records.clone(),
-            cert_filters: CertFilters::build(records),
+            records: state.records.clone(),
+            cert_filters: CertFilters::build(&state.records),
+            idid_filters: IdidFilters::build(state),
         }
     }
 }
@@ -330,7 +336,7 @@ impl Esm {
         let index = Index::build(&state);
         let tokens = state.revoked_tokens.clone();
         Ok(Esm {
-            records: RwLock::new(RecordsView::new(&state.records)),
+            records: RwLock::new(RecordsView::new(&state)),
             mfa: RwLock::new(MfaSettings::default()),
             inner: Mutex::new(Inner {
                 store,
@@ -588,6 +594,9 @@ impl Esm {
         {
             return None;
         }
+        if command::lists_only(name, text) {
+            return None;
+        }
         let user = match issuer {
             Issuer::Operator => None,
             Issuer::User(u) => Some(u.to_ascii_uppercase()),
@@ -781,6 +790,10 @@ impl Esm {
                 view.cert_filters = CertFilters::build(&view.records);
             }
         }
+        if changes.iter().any(idmap::changes_lookups) {
+            let mut view = self.records.write().unwrap_or_else(|e| e.into_inner());
+            view.idid_filters = IdidFilters::build(&inner.state);
+        }
         Ok(lines)
     }
 
@@ -801,7 +814,7 @@ impl Esm {
         let index = Index::build(&state);
         *self.index.write().unwrap_or_else(|e| e.into_inner()) = index;
         *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = state.revoked_tokens.clone();
-        *self.records.write().unwrap_or_else(|e| e.into_inner()) = RecordsView::new(&state.records);
+        *self.records.write().unwrap_or_else(|e| e.into_inner()) = RecordsView::new(&state);
         inner.state = state;
         inner.generation = generation;
         Ok(true)
