@@ -565,3 +565,19 @@ fn a_name_that_is_no_user_id_is_not_recorded_and_an_auditor_keyword_always_is() 
     as_user(&esm, "AUD", "ALTUSER BOB NOUAUDIT").unwrap();
     assert_eq!(of(&sink, n, 13).len(), 1);
 }
+
+#[test]
+fn racdcert_listings_are_not_recorded_and_a_value_named_list_is_no_listing() {
+    let (_d, esm, sink) = audited();
+    let n = sink.records().len();
+    common::run(
+        &esm,
+        "RACDCERT MAP ID(BOB) SDNFILTER('CN=BOB.O=ACME') WITHLABEL('LIST')\nRACDCERT LISTMAP ID(BOB)",
+    );
+    let got = of(&sink, n, 66);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0]["cmd"]["text_masked"]
+        .as_str()
+        .unwrap()
+        .contains("WITHLABEL('LIST')"));
+}

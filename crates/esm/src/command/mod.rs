@@ -333,7 +333,7 @@ pub fn execute(state: &State, env: &Env<'_>, text: &str) -> Result<Effect, Comma
 }
 
 /// Whether a command only lists, which RACF does not record: RACMAP's
-/// LISTMAP and QUERY. Read from the tokens, so text inside a value decides
+/// LISTMAP and QUERY, RACDCERT's LIST functions. Read from the tokens, so text inside a value decides
 /// nothing.
 pub fn lists_only(name: &str, text: &str) -> bool {
     let Ok(ops) = tokenize(text) else {
@@ -341,6 +341,22 @@ pub fn lists_only(name: &str, text: &str) -> bool {
     };
     match name {
         "RACMAP" => identity_maps::lists_only(ops.get(1..).unwrap_or_default()),
+        // RACDCERT's function is a top-level word or keyword; a value
+        // inside another keyword (`WITHLABEL('LIST')`) is none.
+        "RACDCERT" => ops.get(1..).unwrap_or_default().iter().any(|op| {
+            let function = match op {
+                Operand::Word {
+                    text,
+                    quoted: false,
+                } => text,
+                Operand::Keyword { name, .. } => name,
+                _ => return false,
+            };
+            matches!(
+                function.to_ascii_uppercase().as_str(),
+                "LIST" | "LISTRING" | "LISTMAP" | "LISTCHAIN" | "LISTTOKEN" | "CHECKCERT"
+            )
+        }),
         _ => false,
     }
 }

@@ -581,19 +581,7 @@ impl Esm {
         };
         let written = text.split_whitespace().next()?;
         let name = command::command_name(written)?;
-        // RACF does not log listings; RACDCERT's are its LIST functions.
-        if name == "RACDCERT"
-            && text
-                .split(|c: char| c.is_whitespace() || c == '(')
-                .any(|w| {
-                    matches!(
-                        w.to_ascii_uppercase().as_str(),
-                        "LIST" | "LISTRING" | "LISTMAP" | "LISTCHAIN" | "LISTTOKEN" | "CHECKCERT"
-                    )
-                })
-        {
-            return None;
-        }
+        // RACF does not log listings.
         if command::lists_only(name, text) {
             return None;
         }
