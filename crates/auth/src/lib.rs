@@ -10,6 +10,7 @@
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod keys;
+pub mod oidc;
 pub mod pat;
 pub mod ring_file;
 pub mod tokens;
