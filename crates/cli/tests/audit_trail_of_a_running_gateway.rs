@@ -159,6 +159,7 @@ fn a_running_gateway_records_each_decision_as_racf_would() {
                  ADDUSER GONE PASSWORD(GONEPW12) NOEXPIRED\nALTUSER GONE REVOKE\n\
                  SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)\n\
                  RDEFINE ZOWE APIML.** UACC(NONE)\n\
+                 PERMIT APIML.** CLASS(ZOWE) ID(ADMIN) ACCESS(UPDATE)\n\
                  RDEFINE ZOWE APIML.OPEN UACC(READ)\n\
                  RDEFINE ZOWE APIML.WARNED UACC(NONE) WARNING";
     let from = server.stderr.len();
@@ -260,6 +261,13 @@ fn a_running_gateway_records_each_decision_as_racf_would() {
         "/gateway/api/v1/auth/logout",
     );
     assert_eq!(status, 204);
+    // A reload of the service definitions, asked for by the administrator.
+    let (status, reloaded) = server.curl(
+        &["-X", "POST", "-u", &format!("ADMIN:{admin_password}")],
+        "/gateway/api/v1/services/reload",
+    );
+    assert_eq!(status, 200, "{reloaded}");
+    let reload_id = header(&reloaded, "X-Request-Id").unwrap();
     assert!(server.stop().success());
 
     let all = records(&home);
@@ -334,6 +342,16 @@ fn a_running_gateway_records_each_decision_as_racf_would() {
         .map(|r| r["evt_user_id"].as_str().unwrap())
         .collect();
     assert_eq!(issued, ["ALICE", "BOB", "ALICE"]);
+    // The reload (zgate's event 201), by whom and from where.
+    let reloads: Vec<_> = all
+        .iter()
+        .filter(|r| {
+            r["event"] == 201 && r.get("request_id") == Some(&Value::from(reload_id.as_str()))
+        })
+        .collect();
+    assert_eq!(reloads.len(), 1, "{reloads:?}");
+    assert_eq!(reloads[0]["event_qual"], 0);
+    assert_eq!(reloads[0]["evt_user_id"], "ADMIN");
 
     // Not one secret in any byte written.
     let mut written = Vec::new();
