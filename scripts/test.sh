@@ -30,6 +30,16 @@ if [ ! -x .tools/node/node_modules/.bin/zowe ] ||
 fi
 export ZGATE_TEST_ZOWE_CLI="$root/.tools/node/node_modules/.bin/zowe"
 
+# oidc-provider (panva's certified OpenID provider), whose access tokens
+# crates/auth/tests/tokens_of_a_real_provider.rs checks, into the same folder.
+oidc_provider_version=9.13.3
+if ! grep -q "\"version\": \"$oidc_provider_version\"" .tools/node/node_modules/oidc-provider/package.json 2>/dev/null; then
+  echo "== installing oidc-provider@$oidc_provider_version into .tools/node"
+  mkdir -p .tools/node
+  npm install --silent --no-audit --no-fund --save-exact --prefix .tools/node "oidc-provider@$oidc_provider_version" >/dev/null
+fi
+export ZGATE_TEST_NODE_MODULES="$root/.tools/node/node_modules"
+
 if ! command -v cargo-nextest >/dev/null; then
   echo "== installing cargo-nextest"
   cargo install --locked cargo-nextest
