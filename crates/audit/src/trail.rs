@@ -189,11 +189,9 @@ impl Trail {
         let lock_path = dir.join(".lock");
         let lock = open_append(&lock_path)?;
         lock.lock().map_err(io(&lock_path))?;
-        let opened = Trail::open_locked(dir, key_path, policy, continuing, &lock);
-        let unlocked = lock.unlock().map_err(io(&lock_path));
-        let mut trail = opened?;
-        unlocked?;
-        trail.lock = lock;
+        // On an error the lock file is closed, which releases the lock.
+        let trail = Trail::open_locked(dir, key_path, policy, continuing, lock)?;
+        trail.lock.unlock().map_err(io(&lock_path))?;
         Ok(trail)
     }
 
@@ -202,7 +200,7 @@ impl Trail {
         key_path: &Path,
         policy: TrailPolicy,
         continuing: bool,
-        lock: &File,
+        lock: File,
     ) -> Result<Trail, TrailError> {
         let key = load_or_create_key(key_path)?;
         let head_path = head_path(key_path);
@@ -225,7 +223,7 @@ impl Trail {
         };
         Ok(Trail {
             dir: dir.to_owned(),
-            lock: lock.try_clone().map_err(io(dir))?,
+            lock,
             key,
             head_path,
             policy,

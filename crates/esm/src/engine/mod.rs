@@ -850,9 +850,19 @@ impl Esm {
         new_secret: Option<&str>,
         code: Option<&str>,
     ) -> VerifyOutcome {
+        let mut kind = kind_of(secret);
+        let mut auto_revoked = false;
         let mut recorded = false;
-        let (outcome, kind, auto_revoked) =
-            self.verify_counted(origin, user, secret, new_secret, code, &mut recorded);
+        let outcome = self.verify_body(
+            origin,
+            user,
+            secret,
+            new_secret,
+            code,
+            &mut kind,
+            &mut auto_revoked,
+            &mut recorded,
+        );
         if recorded {
             return outcome;
         }
@@ -921,33 +931,10 @@ impl Esm {
         }
     }
 
-    /// The logon itself: its outcome, the kind of secret, and whether this
-    /// failure revoked the user. `recorded` says the logon's record was
-    /// already handed to the trail (a changed secret is, before its commit).
-    fn verify_counted(
-        &self,
-        origin: &Origin,
-        user: &str,
-        secret: &str,
-        new_secret: Option<&str>,
-        code: Option<&str>,
-        recorded: &mut bool,
-    ) -> (VerifyOutcome, SecretKind, bool) {
-        let mut kind_seen = kind_of(secret);
-        let mut auto_revoked = false;
-        let outcome = self.verify_body(
-            origin,
-            user,
-            secret,
-            new_secret,
-            code,
-            &mut kind_seen,
-            &mut auto_revoked,
-            recorded,
-        );
-        (outcome, kind_seen, auto_revoked)
-    }
-
+    /// The logon itself. It says through `kind_seen` the kind of secret,
+    /// through `auto_revoked` whether this failure revoked the user, and
+    /// through `recorded` whether the logon's record was already handed to
+    /// the trail (a changed secret is, before its commit).
     #[allow(clippy::too_many_arguments)]
     fn verify_body(
         &self,

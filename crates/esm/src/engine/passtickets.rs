@@ -24,10 +24,10 @@
 
 use sha2::{Digest, Sha256};
 
-use zgate_audit::{AuditRecord, Origin};
+use zgate_audit::Origin;
 
 use super::{Esm, VerifyOutcome};
-use crate::audit::LogonMethod;
+use crate::audit::{LogonMethod, LogonResult};
 use crate::index::CheckContext;
 use crate::model::{normalize_id, AccessLevel, Profile, PTKTDATA};
 use crate::passticket::{
@@ -204,20 +204,20 @@ impl Esm {
             // Recorded (qualifier 33) before the password path decides and
             // counts it as a failed logon.
             let id = normalize_id(user).unwrap_or_default();
-            let record = AuditRecord::new(
-                zgate_audit::record::JOBINIT,
-                zgate_audit::record::jobinit::PASSTICKET_REPLAY,
-                self.config.clock.now_ms(),
-                Some(&id),
-            )
-            .reasons(&[zgate_audit::decide::LogReason::Racinit])
-            .authority(&[zgate_audit::Authority::Normal])
-            .origin(origin)
-            .set("appl", appl)
-            .set("logstr", "PASSTICKET");
-            if let Some(sink) = &self.config.audit {
-                let _ = sink.submit(record);
-            }
+            let uaudit = self
+                .index
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .uaudit(&id);
+            let _ = self.audit(crate::audit::logon_record(
+                self.now_ms(),
+                &id,
+                LogonMethod::PassTicket,
+                LogonResult::PassTicketReplay,
+                uaudit,
+                Some(appl),
+                origin,
+            ));
         }
         // Not a valid ticket: the ordinary password path decides and counts.
         self.verify_from(origin, user, secret, None, None)
