@@ -77,8 +77,9 @@ impl Algorithm {
 /// What a provider's tokens must satisfy.
 #[derive(Debug, Clone)]
 pub struct ProviderPolicy {
-    /// The `iss`, compared exactly.
-    pub issuer: String,
+    /// The `iss` values accepted, compared exactly (one provider may have
+    /// several spellings, as Entra ID's v1 and v2 endpoints do).
+    pub issuers: Vec<String>,
     /// `aud` must hold one of these.
     pub audiences: Vec<String>,
     /// The algorithms accepted.
@@ -89,6 +90,11 @@ pub struct ProviderPolicy {
     pub max_age_s: Option<i64>,
     /// Forced key fetches (an unknown `kid`) at most this often, in seconds.
     pub refetch_interval_s: i64,
+    /// When not empty, `azp` (or, without it, `client_id`) must be one of
+    /// these: the clients whose tokens count.
+    pub authorized_parties: Vec<String>,
+    /// Whether the header's `typ` must say an access token (`at+jwt`, RFC 9068).
+    pub require_access_token_type: bool,
 }
 
 impl ProviderPolicy {
@@ -96,12 +102,14 @@ impl ProviderPolicy {
     /// skew, a forced key fetch at most every 60 s.
     pub fn new(issuer: &str, audiences: &[&str]) -> ProviderPolicy {
         ProviderPolicy {
-            issuer: issuer.to_owned(),
+            issuers: vec![issuer.to_owned()],
             audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
             algorithms: vec![Algorithm::Rs256, Algorithm::Ps256, Algorithm::Es256],
             skew_s: 30,
             max_age_s: None,
             refetch_interval_s: 60,
+            authorized_parties: Vec::new(),
+            require_access_token_type: false,
         }
     }
 }
@@ -153,6 +161,12 @@ pub enum OidcError {
     /// `aud` holds none of the audiences.
     #[error("the token is not for this audience")]
     WrongAudience,
+    /// `azp` / `client_id` is not an authorized party.
+    #[error("the token was issued to a client that is not authorized (azp)")]
+    WrongParty,
+    /// `typ` is not `at+jwt` where an access token type is required.
+    #[error("the token is not an access token (typ)")]
+    WrongType,
     /// `sub` missing, blank or longer than [`MAX_SUBJECT_BYTES`].
     #[error("the token's subject (sub) is missing, blank or too long")]
     BadSubject,
@@ -364,7 +378,14 @@ pub fn verify(
         _ => return Err(mismatch()),
     };
     verified.map_err(|_| OidcError::BadSignature)?;
-    // Only now is the payload believed.
+    // Only now are the header's other fields and the payload believed.
+    if policy.require_access_token_type {
+        let typ = header.get("typ").and_then(Value::as_str).unwrap_or("");
+        let typ = typ.strip_prefix("application/").unwrap_or(typ);
+        if !typ.eq_ignore_ascii_case("at+jwt") {
+            return Err(OidcError::WrongType);
+        }
+    }
     let claims = part(p)?;
     check_claims(claims, policy, now_s)
 }
@@ -375,7 +396,8 @@ fn check_claims(
     now_s: i64,
 ) -> Result<VerifiedToken, OidcError> {
     let number = |name: &str| claims.get(name).and_then(Value::as_i64);
-    if claims.get("iss").and_then(Value::as_str) != Some(policy.issuer.as_str()) {
+    let issuer = claims.get("iss").and_then(Value::as_str);
+    if !issuer.is_some_and(|iss| policy.issuers.iter().any(|w| w == iss)) {
         return Err(OidcError::WrongIssuer);
     }
     let for_us = |a: &Value| {
@@ -389,6 +411,15 @@ fn check_claims(
     };
     if !audience_ok {
         return Err(OidcError::WrongAudience);
+    }
+    if !policy.authorized_parties.is_empty() {
+        let party = claims
+            .get("azp")
+            .or_else(|| claims.get("client_id"))
+            .and_then(Value::as_str);
+        if !party.is_some_and(|p| policy.authorized_parties.iter().any(|w| w == p)) {
+            return Err(OidcError::WrongParty);
+        }
     }
     let exp = number("exp").ok_or(OidcError::NoExpiry)?;
     if now_s > exp.saturating_add(policy.skew_s) {
@@ -453,9 +484,14 @@ impl ProviderKeys {
     pub fn refresh(&self) -> Result<usize, String> {
         let bytes = self.source.fetch()?;
         let set = KeySet::from_jwks(&bytes).map_err(|e| e.to_string())?;
+        Ok(self.install(set))
+    }
+
+    /// Replaces the current set with `set` (fetched elsewhere); its size.
+    pub fn install(&self, set: KeySet) -> usize {
         let n = set.len();
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
-        Ok(n)
+        n
     }
 
     /// [`verify`] with these keys. A `kid` the set lacks makes one fetch

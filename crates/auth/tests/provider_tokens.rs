@@ -433,3 +433,59 @@ fn keys_follow_a_rotation_once_per_interval_and_survive_an_outage() {
     assert!(keys.refresh().is_err());
     assert_eq!(keys.current().len(), 2);
 }
+
+#[test]
+fn issuers_parties_and_token_type_are_checked_when_configured() {
+    let r = rsa("r1");
+    let set = KeySet::from_jwks(&jwks(&[&r])).unwrap();
+    // Two spellings of one provider's issuer (Entra's v1 and v2).
+    let mut p = policy();
+    p.issuers.push("https://sts.example.com/tenant/".into());
+    let v2 = r.sign(
+        "RS256",
+        json!({}),
+        &with(&[("iss", json!("https://sts.example.com/tenant/"))]),
+    );
+    assert!(verify(&v2, &p, &set, NOW).is_ok());
+
+    p.authorized_parties = vec!["zowe-cli".into()];
+    let by = |claims: &[(&str, Value)]| {
+        verify(&r.sign("RS256", json!({}), &with(claims)), &p, &set, NOW)
+    };
+    assert!(by(&[("azp", json!("zowe-cli"))]).is_ok());
+    assert!(by(&[("client_id", json!("zowe-cli"))]).is_ok());
+    assert_eq!(
+        by(&[("azp", json!("other-app"))]).unwrap_err(),
+        OidcError::WrongParty
+    );
+    // `azp` wins over `client_id`: a token for another app stays refused.
+    assert_eq!(
+        by(&[
+            ("azp", json!("other-app")),
+            ("client_id", json!("zowe-cli"))
+        ])
+        .unwrap_err(),
+        OidcError::WrongParty
+    );
+    assert_eq!(by(&[]).unwrap_err(), OidcError::WrongParty);
+
+    let mut p = policy();
+    p.require_access_token_type = true;
+    let typed = |typ: Value| {
+        verify(
+            &r.sign("RS256", json!({ "typ": typ }), &claims()),
+            &p,
+            &set,
+            NOW,
+        )
+    };
+    assert!(typed(json!("at+jwt")).is_ok());
+    assert!(typed(json!("application/at+JWT")).is_ok());
+    for typ in [json!("JWT"), json!("id_token"), json!(1), json!("at+jwt ")] {
+        assert_eq!(
+            typed(typ.clone()).unwrap_err(),
+            OidcError::WrongType,
+            "{typ}"
+        );
+    }
+}

@@ -242,7 +242,48 @@ pub fn merge(
             column: e.column,
             message: e.message,
         })?;
+        // `components.zaas.` twins come after the gateway's keys, so they win.
+        let mut ordered: Vec<(String, raw::RawEntry)> = Vec::with_capacity(map.len());
+        let mut twins = Vec::new();
+        let mut client_id: Option<(String, Source)> = None;
         for (key, raw) in map {
+            let source = Source::File {
+                path: path.to_path_buf(),
+                line: raw.line,
+            };
+            if let Some(gateway_key) = zaas_twin(&key) {
+                twins.push((gateway_key, raw));
+                continue;
+            }
+            match spring_client_key(&key) {
+                Some((id, zgate_key)) => {
+                    match &client_id {
+                        Some((seen, _)) if *seen != id => problems.push(Problem {
+                            source,
+                            key: key.clone(),
+                            message: format!(
+                                "zgate takes one OIDC client registration; `{seen}` is already configured"
+                            ),
+                        }),
+                        Some(_) => {}
+                        None => client_id = Some((id, source)),
+                    }
+                    ordered.push((zgate_key.to_owned(), raw));
+                }
+                None => ordered.push((key, raw)),
+            }
+        }
+        ordered.extend(twins);
+        if let Some((id, source)) = client_id {
+            if let Some(entry) = entries
+                .iter_mut()
+                .find(|entry| entry.spec.key == "zgate.oidc.client.registrationId")
+            {
+                entry.value = Some(RawValue::Scalar(id));
+                entry.source = source;
+            }
+        }
+        for (key, raw) in ordered {
             let source = Source::File {
                 path: path.to_path_buf(),
                 line: raw.line,
@@ -345,6 +386,26 @@ pub fn merge(
     } else {
         Err(ConfigError::Invalid(problems))
     }
+}
+
+/// The gateway key a `components.zaas.` key overrides, for the keys ZAAS
+/// reads ([`schema::ZAAS_OVERRIDABLE`]).
+fn zaas_twin(key: &str) -> Option<String> {
+    let rest = key.strip_prefix(schema::ZAAS_PREFIX)?;
+    schema::ZAAS_OVERRIDABLE
+        .iter()
+        .any(|prefix| rest.starts_with(prefix))
+        .then(|| format!("components.gateway.{rest}"))
+}
+
+/// A Spring OIDC client key (`...registration.<id>.<name>` or
+/// `...provider.<id>.<name>`): the registration id and the zgate key.
+fn spring_client_key(key: &str) -> Option<(String, &'static str)> {
+    schema::OIDC_CLIENT_KEYS.iter().find_map(|(prefix, names)| {
+        let (id, name) = key.strip_prefix(prefix)?.split_once('.')?;
+        let zgate_key = names.iter().find(|(n, _)| *n == name)?.1;
+        (!id.is_empty()).then(|| (id.to_owned(), zgate_key))
+    })
 }
 
 fn unknown_key(source: Source, key: String) -> Problem {

@@ -298,7 +298,80 @@ pub const KEYS: &[KeySpec] = &[
         Unsupported("the remote `endpoint` SAF provider is not available in zgate"),
         Lit("false"),
     ),
+    // Tokens of an OpenID Connect provider (spec oidc.md section 3); each
+    // may also be set as `components.zaas.<key>`, which wins.
+    k(
+        "components.gateway.apiml.security.oidc.enabled",
+        Bool,
+        Lit("false"),
+    ),
+    k(
+        "components.gateway.apiml.security.oidc.registry",
+        Text,
+        NoDefault,
+    ),
+    k(
+        OIDC_VALIDATION_TYPE,
+        OneOf(OIDC_VALIDATION_TYPES),
+        Lit("JWK"),
+    ),
+    k("components.gateway.apiml.security.oidc.jwks.uri", Text, NoDefault),
+    k(
+        "components.gateway.apiml.security.oidc.jwks.refreshInternalHours",
+        Count,
+        Lit("1"),
+    ),
+    k(
+        "components.gateway.apiml.security.oidc.userInfo.uri",
+        Text,
+        NoDefault,
+    ),
+    k(
+        "components.gateway.apiml.security.oidc.identityMapperUrl",
+        Unsupported("zgate maps distributed identities with its embedded ESM (R_usermap over RACMAP filters)"),
+        NoDefault,
+    ),
+    k(
+        "components.gateway.apiml.security.oidc.identityMapperUser",
+        Unsupported("zgate maps distributed identities with its embedded ESM (R_usermap over RACMAP filters)"),
+        NoDefault,
+    ),
+    k(
+        "components.gateway.apiml.security.useInternalMapper",
+        Unsupported("zgate always maps with its embedded ESM, as the internal mapper does"),
+        Lit("true"),
+    ),
+    k(
+        "components.gateway.apiml.security.oidc.cookie.sameSite",
+        OneOf(&["Lax", "Strict", "None"]),
+        Lit("Lax"),
+    ),
     // zgate's own keys.
+    // What a provider's tokens must be, beyond API ML's checks (spec
+    // oidc.md section 8): issuer, audience, algorithms, skew, age.
+    k("zgate.oidc.issuers", List, NoDefault),
+    k("zgate.oidc.audiences", List, NoDefault),
+    k("zgate.oidc.algorithms", List, Lit("RS256,PS256,ES256")),
+    k("zgate.oidc.skewSeconds", Count, Lit("30")),
+    k("zgate.oidc.maxTokenAgeSeconds", Count, NoDefault),
+    k("zgate.oidc.refetchIntervalSeconds", Count, Lit("60")),
+    k("zgate.oidc.authorizedParties", List, NoDefault),
+    k("zgate.oidc.requireAccessTokenType", Bool, Lit("false")),
+    // zgate as an OIDC client (spec oidc.md section 7). A real zowe.yaml's
+    // `spring.security.oauth2.client.{registration,provider}.<id>.<name>`
+    // keys land here (see `OIDC_CLIENT_KEYS`).
+    k("zgate.oidc.client.registrationId", Text, NoDefault),
+    k("zgate.oidc.client.clientId", Text, NoDefault),
+    secret("zgate.oidc.client.clientSecret", NoDefault),
+    k("zgate.oidc.client.redirectUri", Text, NoDefault),
+    k("zgate.oidc.client.scope", List, Lit("openid,profile,email")),
+    k("zgate.oidc.client.authorizationUri", Text, NoDefault),
+    k("zgate.oidc.client.tokenUri", Text, NoDefault),
+    k("zgate.oidc.client.userInfoUri", Text, NoDefault),
+    k("zgate.oidc.client.userNameAttribute", Text, Lit("sub")),
+    k("zgate.oidc.client.jwkSetUri", Text, NoDefault),
+    k("zgate.oidc.client.resource", Text, NoDefault),
+    k("zgate.oidc.client.returnUrls", List, NoDefault),
     k("zgate.server.address", Text, Lit("0.0.0.0")),
     k("zgate.server.shutdownGraceSeconds", Count, Lit("30")),
     k("zgate.auth.securityDomain", Text, Lit("security-domain")),
@@ -329,6 +402,44 @@ pub const KEYS: &[KeySpec] = &[
         "zgate.log.level",
         OneOf(&["error", "warn", "info", "debug", "trace"]),
         Lit("info"),
+    ),
+];
+
+/// `apiml.security.oidc.validationType`: check a provider's tokens with its
+/// key set (`JWK`) or by asking its userinfo endpoint (`endpoint`).
+pub const OIDC_VALIDATION_TYPE: &str = "components.gateway.apiml.security.oidc.validationType";
+/// The words of [`OIDC_VALIDATION_TYPE`].
+pub const OIDC_VALIDATION_TYPES: &[&str] = &["JWK", "endpoint"];
+
+/// Zowe's component whose keys override the gateway's for the OIDC settings
+/// (API ML's ZAAS reads `components.zaas.<key>` before
+/// `components.gateway.<key>`).
+pub const ZAAS_PREFIX: &str = "components.zaas.";
+
+/// The keys a `components.zaas.` twin may override.
+pub const ZAAS_OVERRIDABLE: &[&str] = &["apiml.security.oidc.", "apiml.security.useInternalMapper"];
+
+/// Spring's OIDC client keys in a zowe.yaml, `<prefix><id>.<name>`, and the
+/// zgate key each name lands in.
+pub const OIDC_CLIENT_KEYS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "components.gateway.spring.security.oauth2.client.registration.",
+        &[
+            ("clientId", "zgate.oidc.client.clientId"),
+            ("clientSecret", "zgate.oidc.client.clientSecret"),
+            ("redirectUri", "zgate.oidc.client.redirectUri"),
+            ("scope", "zgate.oidc.client.scope"),
+        ],
+    ),
+    (
+        "components.gateway.spring.security.oauth2.client.provider.",
+        &[
+            ("authorizationUri", "zgate.oidc.client.authorizationUri"),
+            ("tokenUri", "zgate.oidc.client.tokenUri"),
+            ("userInfoUri", "zgate.oidc.client.userInfoUri"),
+            ("userNameAttribute", "zgate.oidc.client.userNameAttribute"),
+            ("jwkSetUri", "zgate.oidc.client.jwkSetUri"),
+        ],
     ),
 ];
 

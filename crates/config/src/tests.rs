@@ -456,3 +456,180 @@ fn bad_audit_values_are_errors_naming_the_key() {
     let message = Config::from_effective(&effective).unwrap_err().to_string();
     assert!(message.contains("/h/zgate.yaml:3"), "{message}");
 }
+
+const OIDC_ON: &str = "components:
+  gateway:
+    apiml:
+      security:
+        oidc:
+          enabled: true
+          registry: zowe.okta
+          jwks:
+            uri: https://idp.example.com/keys
+zgate:
+  oidc:
+    issuers: [https://idp.example.com]
+    audiences: zowe-gateway
+";
+
+#[test]
+fn oidc_is_off_by_default_and_takes_zgate_defaults_when_on() {
+    assert_eq!(config("", &[]).oidc, None);
+    let oidc = config(OIDC_ON, &[]).oidc.unwrap();
+    assert_eq!(oidc.registry, "zowe.okta");
+    assert_eq!(
+        oidc.validation,
+        OidcValidation::Jwk {
+            uri: "https://idp.example.com/keys".into(),
+            refresh_hours: 1
+        }
+    );
+    assert_eq!(oidc.issuers, ["https://idp.example.com"]);
+    assert_eq!(oidc.audiences, ["zowe-gateway"]);
+    assert_eq!(oidc.algorithms, ["RS256", "PS256", "ES256"]);
+    assert_eq!(oidc.skew_seconds, 30);
+    assert_eq!(oidc.refetch_interval_seconds, 60);
+    assert_eq!(oidc.cookie_same_site, "Lax");
+    assert_eq!(oidc.client, None);
+}
+
+#[test]
+fn an_enabled_provider_without_issuer_audience_registry_or_keys_is_refused() {
+    let text = "components:\n  gateway:\n    apiml:\n      security:\n        oidc:\n          enabled: true\n";
+    let (effective, _) = strict(text, &[]).unwrap();
+    let keys: Vec<String> = problems(Config::from_effective(&effective).unwrap_err())
+        .into_iter()
+        .map(|p| p.key)
+        .collect();
+    for wanted in [
+        "components.gateway.apiml.security.oidc.registry",
+        "components.gateway.apiml.security.oidc.jwks.uri",
+        "zgate.oidc.issuers",
+        "zgate.oidc.audiences",
+    ] {
+        assert!(keys.iter().any(|k| k == wanted), "{wanted} in {keys:?}");
+    }
+}
+
+#[test]
+fn weak_oidc_settings_are_refused_with_their_origin() {
+    for (set, key) in [
+        ("zgate.oidc.algorithms=RS256,HS256", "zgate.oidc.algorithms"),
+        ("zgate.oidc.algorithms=none", "zgate.oidc.algorithms"),
+        ("zgate.oidc.skewSeconds=61", "zgate.oidc.skewSeconds"),
+        (
+            "zgate.oidc.refetchIntervalSeconds=5",
+            "zgate.oidc.refetchIntervalSeconds",
+        ),
+        (
+            "components.gateway.apiml.security.oidc.jwks.uri=http://idp.example.com/keys",
+            "components.gateway.apiml.security.oidc.jwks.uri",
+        ),
+        ("zgate.oidc.issuers=idp.example.com", "zgate.oidc.issuers"),
+        (
+            "components.gateway.apiml.security.oidc.validationType=opaque",
+            "components.gateway.apiml.security.oidc.validationType",
+        ),
+    ] {
+        let (effective, _) = strict(OIDC_ON, &[set]).unwrap();
+        let problems = problems(Config::from_effective(&effective).unwrap_err());
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.key == key && p.source == Source::Set),
+            "{set}: {problems:?}"
+        );
+    }
+}
+
+#[test]
+fn provider_urls_are_https_or_plain_http_to_this_host() {
+    for good in [
+        "https://idp.example.com/keys",
+        "https://idp.example.com:8443",
+        "http://127.0.0.1:9000/jwks",
+        "http://localhost/jwks",
+        "http://[::1]:80/x",
+    ] {
+        assert!(is_provider_url(good), "{good}");
+    }
+    for bad in [
+        "",
+        "http://idp.example.com/keys",
+        "http://127.0.0.1.evil.example/keys",
+        "http://localhost@evil.example/",
+        "https://user@idp.example.com/",
+        "https:///keys",
+        "ftp://idp.example.com",
+        "https://idp.example.com/ keys",
+        "https://idp.example.com/\nkeys",
+        "HTTPS://idp.example.com",
+    ] {
+        assert!(!is_provider_url(bad), "{bad}");
+    }
+}
+
+#[test]
+fn zaas_keys_override_the_gateways_and_spring_client_keys_land_in_zgates() {
+    let yaml = "components:
+  zaas:
+    apiml:
+      security:
+        oidc:
+          registry: zowe.entra
+  gateway:
+    apiml:
+      security:
+        oidc:
+          enabled: true
+          registry: zowe.okta
+          jwks:
+            uri: https://idp.example.com/keys
+    spring:
+      security:
+        oauth2:
+          client:
+            registration:
+              okta:
+                clientId: zowe-client
+                clientSecret: s3cret
+                scope: openid, profile
+            provider:
+              okta:
+                authorizationUri: https://idp.example.com/authorize
+                tokenUri: https://idp.example.com/token
+zgate:
+  oidc:
+    issuers: [https://idp.example.com]
+    audiences: zowe-gateway
+";
+    let (effective, _) = strict(yaml, &[]).unwrap();
+    let config = Config::from_effective(&effective).unwrap();
+    let oidc = config.oidc.unwrap();
+    assert_eq!(oidc.registry, "zowe.entra");
+    let client = oidc.client.unwrap();
+    assert_eq!(client.registration_id, "okta");
+    assert_eq!(client.client_id, "zowe-client");
+    assert_eq!(client.client_secret.expose(), "s3cret");
+    assert_eq!(client.scope, ["openid", "profile"]);
+    assert_eq!(client.token_uri, "https://idp.example.com/token");
+    let secret = effective.get("zgate.oidc.client.clientSecret").unwrap();
+    assert_eq!(secret.display_value(), "********");
+    assert!(
+        matches!(secret.source, Source::File { line: 22, .. }),
+        "{:?}",
+        secret.source
+    );
+
+    let two = yaml.replace(
+        "            provider:\n              okta:",
+        "              entra:\n                clientId: other\n            provider:\n              okta:",
+    );
+    let problems = problems_of(strict(&two, &[]));
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.message.contains("one OIDC client registration")),
+        "{problems:?}"
+    );
+}

@@ -277,6 +277,113 @@ pub struct AuditConfig {
     pub system_id: String,
 }
 
+/// How a provider's tokens are validated (`apiml.security.oidc.validationType`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OidcValidation {
+    /// With the provider's key set (`JWK`): fetched at start, again on
+    /// schedule and on an unknown `kid`.
+    Jwk {
+        /// `jwks.uri`.
+        uri: String,
+        /// `jwks.refreshInternalHours`: the scheduled refresh when the
+        /// provider's answer says nothing (`Cache-Control`), in hours.
+        refresh_hours: u64,
+    },
+    /// By asking the provider's userinfo endpoint (`endpoint`).
+    Endpoint {
+        /// `userInfo.uri`.
+        userinfo_uri: String,
+    },
+}
+
+/// The algorithms `zgate.oidc.algorithms` may name.
+pub const OIDC_ALGORITHMS: &[&str] = &["RS256", "PS256", "ES256", "ES384"];
+
+/// The most clock skew `zgate.oidc.skewSeconds` may allow.
+pub const MAX_OIDC_SKEW_SECONDS: u64 = 60;
+
+/// The least time `zgate.oidc.refetchIntervalSeconds` may put between two
+/// key fetches forced by unknown `kid`s.
+pub const MIN_OIDC_REFETCH_SECONDS: u64 = 60;
+
+/// Tokens of an OpenID Connect provider (`apiml.security.oidc.*` and
+/// `zgate.oidc.*`), present when `apiml.security.oidc.enabled`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcConfig {
+    /// The registry name of the distributed identities (RACMAP `REGISTRY`).
+    pub registry: String,
+    /// JWK or userinfo endpoint.
+    pub validation: OidcValidation,
+    /// The `iss` values accepted, compared exactly.
+    pub issuers: Vec<String>,
+    /// `aud` must hold one of these.
+    pub audiences: Vec<String>,
+    /// The signature algorithms accepted (of [`OIDC_ALGORITHMS`]).
+    pub algorithms: Vec<String>,
+    /// Clock skew on `exp`, `nbf` and `iat`, in seconds.
+    pub skew_seconds: u64,
+    /// Tokens older than this (by `iat`) are refused, when set.
+    pub max_token_age_seconds: Option<u64>,
+    /// Key fetches forced by an unknown `kid` at most this often, seconds.
+    pub refetch_interval_seconds: u64,
+    /// When set, `azp` (or `client_id`) must be one of these.
+    pub authorized_parties: Vec<String>,
+    /// Whether the token's `typ` must be `at+jwt` (RFC 9068).
+    pub require_access_token_type: bool,
+    /// `SameSite` of the login flow's cookies.
+    pub cookie_same_site: String,
+    /// zgate as the provider's client (the authorization-code login), when
+    /// a registration is configured.
+    pub client: Option<OidcClientConfig>,
+}
+
+/// zgate as an OIDC client (`zgate.oidc.client.*`, or Spring's
+/// `registration.<id>` / `provider.<id>` keys of a zowe.yaml).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcClientConfig {
+    /// The registration id (`{id}` in `/gateway/oauth2/authorization/{id}`).
+    pub registration_id: String,
+    /// The client id at the provider.
+    pub client_id: String,
+    /// The client secret (`client_secret_basic`).
+    pub client_secret: Secret,
+    /// The redirect URI registered at the provider; `None`: the gateway's
+    /// callback on the host the browser used.
+    pub redirect_uri: Option<String>,
+    /// Scopes asked for.
+    pub scope: Vec<String>,
+    /// The provider's authorization endpoint.
+    pub authorization_uri: String,
+    /// The provider's token endpoint.
+    pub token_uri: String,
+    /// A resource indicator (RFC 8707) asked for, if any.
+    pub resource: Option<String>,
+    /// Where a login may return to besides the gateway's own paths:
+    /// origins (`https://host:port`) or URL prefixes.
+    pub return_urls: Vec<String>,
+}
+
+/// Whether `text` is a URL zgate will fetch from a provider: `https`, or
+/// `http` to this host (a test or a local provider); no blanks or controls.
+pub fn is_provider_url(text: &str) -> bool {
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let (rest, https) = match (text.strip_prefix("https://"), text.strip_prefix("http://")) {
+        (Some(rest), _) => (rest, true),
+        (None, Some(rest)) => (rest, false),
+        (None, None) => return false,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']').map_or("", |(h, _)| h),
+        None => authority.split(':').next().unwrap_or(""),
+    };
+    !host.is_empty()
+        && !authority.contains('@')
+        && (https || matches!(host, "127.0.0.1" | "localhost" | "::1"))
+}
+
 /// The gateway listener and runtime.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayConfig {
@@ -317,6 +424,8 @@ pub struct Config {
     pub network_zones: Vec<NetworkZone>,
     /// The audit trail (`zgate.audit.*`).
     pub audit: AuditConfig,
+    /// An OpenID Connect provider's tokens, when enabled.
+    pub oidc: Option<OidcConfig>,
     /// Log format.
     pub log_format: LogFormat,
     /// Log level name.
@@ -560,6 +669,180 @@ impl Reader<'_> {
         }
     }
 
+    /// Reports `message` against `key` (which must be in the table).
+    fn bad_key(&mut self, key: &str, message: String) {
+        if let Some(entry) = self.entry(key).cloned() {
+            self.bad(&entry, message);
+        }
+    }
+
+    /// A provider URL (see [`is_provider_url`]), required.
+    fn provider_url(&mut self, key: &str, why: &str) -> String {
+        let text = self.text(key);
+        if text.is_empty() {
+            self.bad_key(key, format!("required {why}"));
+        } else if !is_provider_url(&text) {
+            self.bad_key(
+                key,
+                format!(
+                    "`{text}` is not an https URL (http only to 127.0.0.1, localhost or [::1])"
+                ),
+            );
+        }
+        text
+    }
+
+    fn oidc(&mut self) -> Option<OidcConfig> {
+        const OIDC: &str = "components.gateway.apiml.security.oidc.";
+        let key = |name: &str| format!("{OIDC}{name}");
+        let enabled = self.boolean(&key("enabled"));
+        let client = self.oidc_client();
+        if !enabled {
+            return None;
+        }
+        let registry = self.text(&key("registry"));
+        if registry.is_empty() {
+            self.bad_key(
+                &key("registry"),
+                "required when OIDC is enabled: the registry name of RACMAP's REGISTRY(NAME(...)) (API ML: ZWEAT610E Missing registry name configuration)".into(),
+            );
+        } else if registry.len() > 252 {
+            self.bad_key(&key("registry"), "longer than RACF's 252 bytes".into());
+        }
+        let validation = match self.word(schema::OIDC_VALIDATION_TYPE).as_str() {
+            "endpoint" => OidcValidation::Endpoint {
+                userinfo_uri: self
+                    .provider_url(&key("userInfo.uri"), "when validationType is endpoint"),
+            },
+            _ => {
+                let hours = self.positive(&key("jwks.refreshInternalHours"), 1);
+                OidcValidation::Jwk {
+                    uri: self.provider_url(&key("jwks.uri"), "when validationType is JWK"),
+                    refresh_hours: hours.min(24),
+                }
+            }
+        };
+        let issuers = self.list("zgate.oidc.issuers");
+        if issuers.is_empty() {
+            self.bad_key(
+                "zgate.oidc.issuers",
+                "required when OIDC is enabled: the provider's issuer (its `iss`, exactly)".into(),
+            );
+        }
+        for issuer in issuers.clone() {
+            if !is_provider_url(&issuer) {
+                self.bad_key(
+                    "zgate.oidc.issuers",
+                    format!("`{issuer}` is not an https URL (http only to 127.0.0.1, localhost or [::1])"),
+                );
+            }
+        }
+        let audiences = self.list("zgate.oidc.audiences");
+        if audiences.is_empty() {
+            self.bad_key(
+                "zgate.oidc.audiences",
+                "required when OIDC is enabled: an `aud` the provider puts in tokens for zgate"
+                    .into(),
+            );
+        }
+        let mut algorithms = Vec::new();
+        for name in self.list("zgate.oidc.algorithms") {
+            match OIDC_ALGORITHMS
+                .iter()
+                .find(|a| a.eq_ignore_ascii_case(&name))
+            {
+                Some(a) => algorithms.push((*a).to_owned()),
+                None => self.bad_key(
+                    "zgate.oidc.algorithms",
+                    format!("`{name}` is not one of {}", OIDC_ALGORITHMS.join(", ")),
+                ),
+            }
+        }
+        if algorithms.is_empty() {
+            self.bad_key("zgate.oidc.algorithms", "names no algorithm".into());
+        }
+        let skew_seconds = self.number("zgate.oidc.skewSeconds").unwrap_or(30);
+        if skew_seconds > MAX_OIDC_SKEW_SECONDS {
+            self.bad_key(
+                "zgate.oidc.skewSeconds",
+                format!("{skew_seconds} s is more than the {MAX_OIDC_SKEW_SECONDS} s allowed"),
+            );
+        }
+        let refetch_interval_seconds = self
+            .number("zgate.oidc.refetchIntervalSeconds")
+            .unwrap_or(MIN_OIDC_REFETCH_SECONDS);
+        if refetch_interval_seconds < MIN_OIDC_REFETCH_SECONDS {
+            self.bad_key(
+                "zgate.oidc.refetchIntervalSeconds",
+                format!("less than {MIN_OIDC_REFETCH_SECONDS} s: an unknown kid must not make zgate hammer the provider"),
+            );
+        }
+        Some(OidcConfig {
+            registry,
+            validation,
+            issuers,
+            audiences,
+            algorithms,
+            skew_seconds: skew_seconds.min(MAX_OIDC_SKEW_SECONDS),
+            max_token_age_seconds: self.number("zgate.oidc.maxTokenAgeSeconds"),
+            refetch_interval_seconds: refetch_interval_seconds.max(MIN_OIDC_REFETCH_SECONDS),
+            authorized_parties: self.list("zgate.oidc.authorizedParties"),
+            require_access_token_type: self.boolean("zgate.oidc.requireAccessTokenType"),
+            cookie_same_site: self.word("components.gateway.apiml.security.oidc.cookie.sameSite"),
+            client,
+        })
+    }
+
+    fn oidc_client(&mut self) -> Option<OidcClientConfig> {
+        let registration_id = self.opt_text("zgate.oidc.client.registrationId")?;
+        let valid_id = registration_id.len() <= 64
+            && registration_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid_id {
+            self.bad_key(
+                "zgate.oidc.client.registrationId",
+                format!("`{registration_id}` is not 1-64 of A-Z a-z 0-9 - _"),
+            );
+        }
+        let client_id = self.text("zgate.oidc.client.clientId");
+        if client_id.is_empty() {
+            self.bad_key(
+                "zgate.oidc.client.clientId",
+                "required for an OIDC client registration".into(),
+            );
+        }
+        let redirect_uri = self.opt_text("zgate.oidc.client.redirectUri");
+        if let Some(uri) = &redirect_uri {
+            if !uri.starts_with("https://") {
+                self.bad_key(
+                    "zgate.oidc.client.redirectUri",
+                    format!("`{uri}` is not an https URL"),
+                );
+            }
+        }
+        let _ = self.opt_text("zgate.oidc.client.userInfoUri");
+        let _ = self.opt_text("zgate.oidc.client.jwkSetUri");
+        let _ = self.opt_text("zgate.oidc.client.userNameAttribute");
+        Some(OidcClientConfig {
+            registration_id,
+            client_id,
+            client_secret: self.secret("zgate.oidc.client.clientSecret"),
+            redirect_uri,
+            scope: self.list("zgate.oidc.client.scope"),
+            authorization_uri: self.provider_url(
+                "zgate.oidc.client.authorizationUri",
+                "for an OIDC client registration",
+            ),
+            token_uri: self.provider_url(
+                "zgate.oidc.client.tokenUri",
+                "for an OIDC client registration",
+            ),
+            resource: self.opt_text("zgate.oidc.client.resource"),
+            return_urls: self.list("zgate.oidc.client.returnUrls"),
+        })
+    }
+
     fn tls_version(&mut self, key: &str) -> TlsVersion {
         match self.word(key).as_str() {
             "TLSv1.2" => TlsVersion::V1_2,
@@ -746,6 +1029,7 @@ impl Config {
         let services_authorization = r.boolean("zgate.services.authorization");
         let network_zones = r.network_zones("zgate.network.zones");
         let audit = r.audit();
+        let oidc = r.oidc();
         let log_format = match r.word("zgate.log.format").as_str() {
             "json" => LogFormat::Json,
             _ => LogFormat::Text,
@@ -780,6 +1064,7 @@ impl Config {
             services_authorization,
             network_zones,
             audit,
+            oidc,
             log_format,
             log_level,
         })
