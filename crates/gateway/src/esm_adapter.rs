@@ -10,8 +10,8 @@ use zgate_auth::{PatRuleStore, RevocationStore, RuleKind, StoreError, TokenHash}
 use zgate_esm::{CertificateLogon, Esm, Issuer, PatRule, VerifyOutcome};
 
 use crate::security::{
-    AccessLevel, AuthOutcome, BackendError, CertOutcome, Conditions, Origin, Secret,
-    SecurityManager,
+    AccessLevel, AuthOutcome, BackendError, CertOutcome, Conditions, IdentityOutcome, Origin,
+    Secret, SecurityManager,
 };
 
 /// The ESM as the gateway uses it.
@@ -71,6 +71,25 @@ impl SecurityManager for EsmSecurity {
             new_password.map(Secret::expose),
             code.map(Secret::expose),
         ))
+    }
+
+    fn map_identity(
+        &self,
+        origin: &Origin,
+        user_name: &str,
+        registry: &str,
+    ) -> Result<IdentityOutcome, BackendError> {
+        Ok(
+            match self.0.map_distributed_identity(origin, user_name, registry) {
+                Ok(user) => IdentityOutcome::Mapped { user },
+                Err(zgate_esm::UsermapError::Revoked { .. }) => IdentityOutcome::Revoked,
+                Err(error) => {
+                    // R_usermap's codes for the log; never the name itself.
+                    tracing::info!(%error, "distributed identity not mapped");
+                    IdentityOutcome::NoMapping
+                }
+            },
+        )
     }
 
     fn map_certificate(&self, origin: &Origin, der: &[u8]) -> Result<CertOutcome, BackendError> {

@@ -31,6 +31,7 @@ pub mod fuzzing;
 pub mod h1;
 mod headers;
 pub mod metrics;
+pub mod oidc;
 pub mod ops_routes;
 pub mod pat_routes;
 pub mod peer;
@@ -46,6 +47,7 @@ pub use error::ApiError;
 pub use extract::{Authenticated, AuthenticatedToken};
 pub use routes::{router, Gateway};
 pub use security::{
-    AccessLevel, AuthOutcome, BackendError, Conditions, Origin, Secret, SecurityManager,
+    AccessLevel, AuthOutcome, BackendError, Conditions, IdentityOutcome, Origin, Secret,
+    SecurityManager,
 };
 pub use state::{AppState, Settings};

@@ -96,6 +96,30 @@ pub trait SecurityManager: Send + Sync + 'static {
     /// certificate mapping must answer [`CertOutcome::NoMapping`]. A logon
     /// that must be recorded and cannot be is an `Err`.
     fn map_certificate(&self, origin: &Origin, der: &[u8]) -> Result<CertOutcome, BackendError>;
+
+    /// Maps a distributed identity (an OIDC token's `sub`) in `registry`
+    /// to a user (R_usermap over RACMAP filters). A backend without
+    /// identity mapping must answer [`IdentityOutcome::NoMapping`].
+    fn map_identity(
+        &self,
+        origin: &Origin,
+        user_name: &str,
+        registry: &str,
+    ) -> Result<IdentityOutcome, BackendError>;
+}
+
+/// What a distributed identity maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityOutcome {
+    /// A user that may log on.
+    Mapped {
+        /// The user id.
+        user: String,
+    },
+    /// No filter maps it, or the name or registry is not valid.
+    NoMapping,
+    /// The mapped user is revoked.
+    Revoked,
 }
 
 /// What a client certificate maps to.

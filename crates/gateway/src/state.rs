@@ -8,6 +8,7 @@ use zgate_base::clock::Clock;
 use crate::audit::{AuditRecord, AuditTrail};
 use crate::error::ApiError;
 use crate::metrics::{LoginOutcome, Metrics};
+use crate::oidc::provider::ProviderTokens;
 use zgate_config::NetworkZone;
 
 use crate::peer::RemoteAddr;
@@ -47,6 +48,8 @@ struct Inner {
     /// The audit trail and the clock its records are stamped by; `None`
     /// when auditing is disabled.
     audit: Option<(Arc<dyn AuditTrail>, Arc<dyn Clock>)>,
+    /// An OpenID provider's tokens, when OIDC is enabled.
+    oidc: Option<Arc<ProviderTokens>>,
 }
 
 /// Cheap to clone; one per router.
@@ -70,6 +73,7 @@ impl AppState {
             )),
             pats: None,
             audit: None,
+            oidc: None,
         }))
     }
 
@@ -115,6 +119,20 @@ impl AppState {
             inner.pats = Some(pats);
         }
         self
+    }
+
+    /// Accepts the tokens of an OpenID provider (call right after
+    /// [`AppState::new`]).
+    pub fn with_oidc(mut self, oidc: Arc<ProviderTokens>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.oidc = Some(oidc);
+        }
+        self
+    }
+
+    /// The OpenID provider's tokens, when OIDC is enabled.
+    pub fn oidc(&self) -> Option<&Arc<ProviderTokens>> {
+        self.0.oidc.as_ref()
     }
 
     /// The PAT service, when PATs are enabled.

@@ -117,6 +117,15 @@ impl SecurityManager for TableSecurity {
         }
     }
 
+    fn map_identity(
+        &self,
+        _origin: &zgate_gateway::Origin,
+        _user_name: &str,
+        _registry: &str,
+    ) -> Result<zgate_gateway::security::IdentityOutcome, BackendError> {
+        Ok(zgate_gateway::security::IdentityOutcome::NoMapping)
+    }
+
     fn map_certificate(
         &self,
         _origin: &zgate_gateway::Origin,

@@ -1,0 +1,399 @@
+//! Access tokens of the configured OpenID provider, as the gateway accepts
+//! them (spec `oidc.md` sections 2 and 8): checked with the provider's key
+//! set by zgate's strict validator ([`zgate_auth::oidc`]), or by asking the
+//! provider's userinfo endpoint; results cached briefly by the token's hash.
+//!
+//! This says only whether a token is the provider's and whose (`sub`); the
+//! mainframe user it maps to is asked of the security manager on every
+//! request ([`crate::extract`]), so a DELMAP or a REVOKE counts at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine as _;
+use serde_json::Value;
+use zgate_auth::oidc::{
+    verify, Algorithm, JwksSource, KeySet, OidcError, ProviderKeys, ProviderPolicy,
+    MAX_SUBJECT_BYTES, MAX_TOKEN_BYTES,
+};
+use zgate_auth::TokenHash;
+use zgate_base::clock::Clock;
+use zgate_config::{OidcConfig, OidcValidation};
+
+use super::fetch::{FetchError, ProviderClient};
+
+/// A valid result is kept at most this long (API ML's documented 20 s),
+/// and never past the token's `exp`.
+const VALID_FOR_S: i64 = 20;
+/// A refusal is kept this long, so a flood of one bad token costs one
+/// check, and a token the provider just started to accept waits little.
+const REFUSED_FOR_S: i64 = 5;
+/// Results kept at most.
+const CACHE_CAPACITY: usize = 10_000;
+/// Keys not refreshed for this long are not trusted any more.
+const MAX_KEY_STALENESS_S: i64 = 24 * 3600;
+/// The scheduled refresh is never sooner or later than these.
+const MIN_REFRESH_S: u64 = 300;
+const MAX_REFRESH_S: u64 = 24 * 3600;
+
+/// A token the provider vouches for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderIdentity {
+    /// The distributed user name (`sub`).
+    pub sub: String,
+    /// When the token expires (s since the epoch); `None` for a token only
+    /// its userinfo endpoint knows.
+    pub exp_s: Option<i64>,
+}
+
+/// Why a provider token is not accepted. The text is for the log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The strict validator refused it.
+    #[error(transparent)]
+    Token(#[from] OidcError),
+    /// The userinfo endpoint did not accept it, or named another subject.
+    #[error("the provider's userinfo endpoint refused the token: {0}")]
+    Userinfo(String),
+    /// The provider could not be asked, or its keys are too old to trust.
+    #[error("the provider cannot vouch for the token now: {0}")]
+    Unavailable(String),
+}
+
+impl Refusal {
+    /// Whether the token has expired (API ML answers that apart).
+    pub fn is_expired(&self) -> bool {
+        matches!(self, Refusal::Token(OidcError::Expired))
+    }
+}
+
+enum Validation {
+    Keys {
+        keys: Arc<ProviderKeys>,
+        uri: String,
+        refresh_hours: u64,
+        /// When the keys were last fetched (s); `None`: never.
+        fetched_at: Mutex<Option<i64>>,
+    },
+    Userinfo {
+        uri: String,
+    },
+}
+
+#[derive(Clone)]
+struct Cached {
+    until_s: i64,
+    result: Result<ProviderIdentity, Refusal>,
+}
+
+/// The provider's tokens, as one gateway checks them.
+pub struct ProviderTokens {
+    policy: ProviderPolicy,
+    registry: String,
+    validation: Validation,
+    client: ProviderClient,
+    clock: Arc<dyn Clock>,
+    cache: Mutex<HashMap<TokenHash, Cached>>,
+}
+
+/// The key set fetched synchronously, for a forced refetch (an unknown
+/// `kid`), which runs on a blocking thread of its own.
+struct BlockingJwks {
+    client: ProviderClient,
+    uri: String,
+}
+
+impl JwksSource for BlockingJwks {
+    fn fetch(&self) -> Result<Vec<u8>, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let answer = runtime
+            .block_on(self.client.get(&self.uri, None))
+            .map_err(|e| e.to_string())?;
+        if answer.status != 200 {
+            return Err(format!("the key set answered {}", answer.status));
+        }
+        Ok(answer.body.to_vec())
+    }
+}
+
+impl ProviderTokens {
+    /// The provider `config` describes, asked through `client`.
+    pub fn new(config: &OidcConfig, client: ProviderClient, clock: Arc<dyn Clock>) -> Self {
+        let policy = ProviderPolicy {
+            issuers: config.issuers.clone(),
+            audiences: config.audiences.clone(),
+            algorithms: config
+                .algorithms
+                .iter()
+                .filter_map(|a| Algorithm::from_name(a))
+                .collect(),
+            skew_s: i64::try_from(config.skew_seconds).unwrap_or(30),
+            max_age_s: config
+                .max_token_age_seconds
+                .and_then(|s| i64::try_from(s).ok()),
+            refetch_interval_s: i64::try_from(config.refetch_interval_seconds).unwrap_or(60),
+            authorized_parties: config.authorized_parties.clone(),
+            require_access_token_type: config.require_access_token_type,
+        };
+        let validation = match &config.validation {
+            OidcValidation::Jwk { uri, refresh_hours } => Validation::Keys {
+                keys: Arc::new(ProviderKeys::new(Box::new(BlockingJwks {
+                    client: client.clone(),
+                    uri: uri.clone(),
+                }))),
+                uri: uri.clone(),
+                refresh_hours: *refresh_hours,
+                fetched_at: Mutex::new(None),
+            },
+            OidcValidation::Endpoint { userinfo_uri } => Validation::Userinfo {
+                uri: userinfo_uri.clone(),
+            },
+        };
+        ProviderTokens {
+            policy,
+            registry: config.registry.clone(),
+            validation,
+            client,
+            clock,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The registry name mappings are asked for (RACMAP `REGISTRY`).
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    fn now_s(&self) -> i64 {
+        self.clock.now_ms().div_euclid(1000)
+    }
+
+    /// Whether `token` is a valid token of the provider, and whose.
+    pub async fn validate(&self, token: &str) -> Result<ProviderIdentity, Refusal> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(OidcError::TooLarge.into());
+        }
+        let hash = TokenHash::of(token);
+        let now = self.now_s();
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&hash)
+            .filter(|c| c.until_s > now)
+            .map(|c| c.result.clone());
+        if let Some(result) = cached {
+            return result;
+        }
+        let result = match &self.validation {
+            Validation::Keys {
+                keys, fetched_at, ..
+            } => self.with_keys(token, keys, fetched_at, now).await,
+            Validation::Userinfo { uri } => self.with_userinfo(token, uri, now).await,
+        };
+        let until_s = match &result {
+            Ok(identity) => identity
+                .exp_s
+                .map_or(now + VALID_FOR_S, |exp| exp.min(now + VALID_FOR_S)),
+            // The provider may be back in a moment: ask again then.
+            Err(Refusal::Unavailable(_)) => now,
+            Err(_) => now + REFUSED_FOR_S,
+        };
+        if until_s > now {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= CACHE_CAPACITY {
+                cache.retain(|_, c| c.until_s > now);
+                if cache.len() >= CACHE_CAPACITY {
+                    cache.clear();
+                }
+            }
+            cache.insert(
+                hash,
+                Cached {
+                    until_s,
+                    result: result.clone(),
+                },
+            );
+        }
+        result
+    }
+
+    async fn with_keys(
+        &self,
+        token: &str,
+        keys: &Arc<ProviderKeys>,
+        fetched_at: &Mutex<Option<i64>>,
+        now: i64,
+    ) -> Result<ProviderIdentity, Refusal> {
+        let fetched = *fetched_at.lock().unwrap_or_else(|p| p.into_inner());
+        if fetched.is_some_and(|at| now - at > MAX_KEY_STALENESS_S) {
+            return Err(Refusal::Unavailable(
+                "the provider's keys have not been refreshed for 24 hours".into(),
+            ));
+        }
+        let verified = match verify(token, &self.policy, &keys.current(), now) {
+            Err(OidcError::UnknownKid(_)) => {
+                // The provider may have rotated its keys: one fetch, shared
+                // and rate-limited by `ProviderKeys`, on a blocking thread.
+                let (keys, policy, token) = (keys.clone(), self.policy.clone(), token.to_owned());
+                let before = keys.current();
+                let result = tokio::task::spawn_blocking(move || {
+                    let result = keys.verify(&token, &policy, now);
+                    (result, !Arc::ptr_eq(&before, &keys.current()))
+                })
+                .await
+                .map_err(|e| Refusal::Unavailable(e.to_string()))?;
+                if result.1 {
+                    *fetched_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(now);
+                }
+                result.0
+            }
+            other => other,
+        }?;
+        Ok(ProviderIdentity {
+            sub: verified.sub,
+            exp_s: Some(verified.exp),
+        })
+    }
+
+    async fn with_userinfo(
+        &self,
+        token: &str,
+        uri: &str,
+        now: i64,
+    ) -> Result<ProviderIdentity, Refusal> {
+        // A JWT names its issuer and subject: a foreign or expired one is
+        // not sent to the provider at all. An opaque token only the
+        // provider can judge.
+        let claims = unverified_claims(token);
+        let mut exp_s = None;
+        if let Some(claims) = &claims {
+            let iss = claims.get("iss").and_then(Value::as_str);
+            if !iss.is_some_and(|iss| self.policy.issuers.iter().any(|w| w == iss)) {
+                return Err(OidcError::WrongIssuer.into());
+            }
+            let exp = claims
+                .get("exp")
+                .and_then(Value::as_i64)
+                .ok_or(OidcError::NoExpiry)?;
+            if now > exp.saturating_add(self.policy.skew_s) {
+                return Err(OidcError::Expired.into());
+            }
+            exp_s = Some(exp);
+        } else if token.is_empty()
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b))
+        {
+            return Err(OidcError::Malformed.into());
+        }
+        let answer = self
+            .client
+            .get(uri, Some(token))
+            .await
+            .map_err(|e: FetchError| Refusal::Unavailable(e.to_string()))?;
+        if answer.status >= 500 {
+            return Err(Refusal::Unavailable(format!(
+                "userinfo answered {}",
+                answer.status
+            )));
+        }
+        if !answer.is_success() {
+            return Err(Refusal::Userinfo(format!("status {}", answer.status)));
+        }
+        let info: Value = serde_json::from_slice(&answer.body)
+            .map_err(|_| Refusal::Userinfo("the answer is not JSON".into()))?;
+        let sub = info
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.trim().is_empty() && s.len() <= MAX_SUBJECT_BYTES)
+            .ok_or_else(|| Refusal::Userinfo("the answer names no usable subject".into()))?;
+        // The provider's word, not the token's, names the user; a JWT that
+        // says otherwise is not the token the provider answered for.
+        if let Some(claims) = &claims {
+            if claims.get("sub").and_then(Value::as_str) != Some(sub) {
+                return Err(Refusal::Userinfo(
+                    "the token's subject is not the one userinfo names".into(),
+                ));
+            }
+        }
+        Ok(ProviderIdentity {
+            sub: sub.to_owned(),
+            exp_s,
+        })
+    }
+
+    /// Keeps the key set fresh (JWK mode; returns at once otherwise):
+    /// fetched now, then when the provider's `Cache-Control` says (within
+    /// 5 minutes and 24 hours), else every `refreshInternalHours`. A failed
+    /// fetch keeps the last good keys and is retried with backoff.
+    pub async fn keep_keys_fresh(self: Arc<Self>) {
+        let Validation::Keys {
+            keys,
+            uri,
+            refresh_hours,
+            fetched_at,
+        } = &self.validation
+        else {
+            return;
+        };
+        let scheduled = (refresh_hours.saturating_mul(3600)).clamp(MIN_REFRESH_S, MAX_REFRESH_S);
+        let mut backoff = Duration::from_secs(5);
+        loop {
+            let wait = match self.client.get(uri, None).await {
+                Ok(answer) if answer.status == 200 => match KeySet::from_jwks(&answer.body) {
+                    Ok(set) => {
+                        for skipped in &set.skipped {
+                            tracing::debug!(%skipped, "OIDC key not used");
+                        }
+                        let n = keys.install(set);
+                        *fetched_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(self.now_s());
+                        tracing::info!(keys = n, "OIDC provider keys fetched");
+                        backoff = Duration::from_secs(5);
+                        Duration::from_secs(
+                            answer
+                                .max_age_s
+                                .map_or(scheduled, |s| s.clamp(MIN_REFRESH_S, MAX_REFRESH_S)),
+                        )
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "the OIDC provider's key set is not usable; the last good keys stay");
+                        backoff
+                    }
+                },
+                Ok(answer) => {
+                    tracing::warn!(status = answer.status, "the OIDC provider's key set could not be fetched; the last good keys stay");
+                    backoff
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the OIDC provider's key set could not be fetched; the last good keys stay");
+                    backoff
+                }
+            };
+            if wait == backoff {
+                backoff = (backoff * 2).min(Duration::from_secs(scheduled));
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// The payload of a compact JWS, unverified: only to decide whether the
+/// provider is asked, never to accept.
+fn unverified_claims(token: &str) -> Option<serde_json::Map<String, Value>> {
+    let mut parts = token.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    match serde_json::from_slice(&B64URL.decode(payload).ok()?).ok()? {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
