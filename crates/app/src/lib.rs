@@ -174,6 +174,8 @@ pub struct App {
     handle: Handle,
     /// The trail `zgate.audit` describes, closed when `run` ends.
     audit: Option<audit::AuditWriter>,
+    /// The OpenID provider's tokens, whose keys `run` keeps fresh.
+    oidc: Option<Arc<zgate_gateway::oidc::provider::ProviderTokens>>,
 }
 
 impl App {
@@ -269,6 +271,10 @@ impl App {
         if let Some(pats) = pats {
             state = state.with_pats(pats);
         }
+        let oidc = zgate_gateway::bootstrap::provider_tokens(&config, state_clock.clone());
+        if let Some(oidc) = &oidc {
+            state = state.with_oidc(oidc.clone());
+        }
         if let Some(trail) = &trail {
             state = state.with_audit(trail.clone(), state_clock.clone());
         }
@@ -304,6 +310,7 @@ impl App {
             ca_file: bootstrap::ca_file(&config),
             first_start,
             audit: writer,
+            oidc,
         })
     }
 
@@ -342,6 +349,7 @@ impl App {
         let handle = self.handle;
         let esm_poll = tokio::spawn(handle.clone().poll_esm(self.esm_poll_interval));
         let upstream_health = tokio::spawn(self.routing.poll_health());
+        let provider_keys = self.oidc.map(|oidc| tokio::spawn(oidc.keep_keys_fresh()));
         handle.set_health(Health::Serving);
         let draining = {
             let handle = handle.clone();
@@ -360,6 +368,9 @@ impl App {
         .await;
         esm_poll.abort();
         upstream_health.abort();
+        if let Some(task) = provider_keys {
+            task.abort();
+        }
         // Every request has been answered: what they recorded is written
         // before `run` returns.
         if let Some(writer) = self.audit {

@@ -247,12 +247,24 @@ impl TokenService {
 
     /// Issues a token for `user`.
     pub fn issue(&self, user: &str) -> Result<IssuedToken, TokenError> {
+        self.issue_until(user, None)
+    }
+
+    /// Issues a token for `user` that expires at `cap_s` (s since the epoch)
+    /// at the latest: a credential derived from another (an OIDC token)
+    /// never outlives it. A cap already past is refused as expired.
+    pub fn issue_until(&self, user: &str, cap_s: Option<i64>) -> Result<IssuedToken, TokenError> {
         let now_ms = self.issue_time(user)?;
         let now_s = now_ms.div_euclid(1000);
+        let exp = now_s.saturating_add(self.settings.lifetime_seconds);
+        let exp = cap_s.map_or(exp, |cap| exp.min(cap));
+        if exp <= now_s {
+            return Err(TokenError::Expired);
+        }
         let claims = Claims {
             sub: user.to_string(),
             iat: now_s,
-            exp: now_s.saturating_add(self.settings.lifetime_seconds),
+            exp,
             iss: ISSUER.to_string(),
             jti: self.uuid()?,
             dom: self.settings.domain.clone(),
@@ -260,6 +272,11 @@ impl TokenService {
         };
         let token = self.sign_claims(&claims)?;
         Ok(IssuedToken { token, claims })
+    }
+
+    /// The time now on the service's clock (ms since the epoch).
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// The clock (shared with the PAT service).

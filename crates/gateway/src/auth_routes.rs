@@ -36,6 +36,10 @@ pub fn routes() -> Router<AppState> {
             "/keys/public/current",
             refuse_other_methods(get(keys_public_current)),
         )
+        .route(
+            "/oidc-token/validate",
+            refuse_other_methods(post(validate_oidc_token)),
+        )
 }
 
 /// The endpoints of the API Catalog's auth alias (login and logout only),
@@ -254,6 +258,50 @@ struct CheckRequest {
 }
 
 /// POST /gateway/auth/check: a SAF resource check for the caller.
+#[derive(Deserialize)]
+struct ValidateBody {
+    token: Option<String>,
+    /// API ML reads and ignores it.
+    #[serde(rename = "serviceId")]
+    _service_id: Option<serde_json::Value>,
+}
+
+/// `POST .../oidc-token/validate` (spec `oidc.md` section 6): 204 when the
+/// token is a valid token of the configured provider, 401 otherwise (or
+/// when OIDC is off). Whether it maps to a user is not asked. No
+/// authentication, as in API ML, but a limited number per client address.
+async fn validate_oidc_token(
+    State(state): State<AppState>,
+    remote: Option<Extension<RemoteAddr>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Some(oidc) = state.oidc() else {
+        return Err(ApiError::InvalidToken);
+    };
+    if let Some(Extension(RemoteAddr(addr))) = remote {
+        if !oidc.admit_validation(addr.ip()) {
+            return Err(ApiError::TooManyRequests);
+        }
+    }
+    let body = body.map_err(|_| ApiError::InvalidInput)?;
+    let body: ValidateBody = serde_json::from_slice(&body).map_err(|_| ApiError::InvalidInput)?;
+    let token = body
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::InvalidToken)?;
+    match oidc.validate(&token).await {
+        Ok(_) => Ok(no_content()),
+        Err(crate::oidc::provider::Refusal::Unavailable(why)) => {
+            tracing::warn!(%why, "an OIDC token could not be checked");
+            Err(ApiError::BackendUnavailable)
+        }
+        Err(refusal) => {
+            tracing::info!(%refusal, "OIDC token refused");
+            Err(ApiError::InvalidToken)
+        }
+    }
+}
+
 async fn check(
     State(state): State<AppState>,
     caller: Permitted<AnyCaller>,

@@ -148,6 +148,30 @@ pub fn client_tls_params(config: &Config) -> pki::ClientTlsParams {
     params
 }
 
+/// The configured OpenID provider's tokens (`None`: OIDC is off). The
+/// provider is reached over TLS verified against the truststore whatever
+/// `zowe.verifyCertificates` says, presenting no client certificate.
+pub fn provider_tokens(
+    config: &Config,
+    clock: std::sync::Arc<dyn zgate_base::clock::Clock>,
+) -> Option<std::sync::Arc<crate::oidc::provider::ProviderTokens>> {
+    let oidc = config.oidc.as_ref()?;
+    let tls = match pki::tls::client_config(
+        &client_tls_params(config),
+        pki::tls::VerifyMode::Strict,
+    ) {
+        Ok(tls) => Some(std::sync::Arc::new(tls)),
+        Err(error) => {
+            tracing::warn!(%error, "no TLS to the OIDC provider: only http://localhost providers can be reached");
+            None
+        }
+    };
+    let client = crate::oidc::fetch::ProviderClient::new(tls, std::time::Duration::from_secs(10));
+    Some(std::sync::Arc::new(
+        crate::oidc::provider::ProviderTokens::new(oidc, client, clock),
+    ))
+}
+
 /// Creates the local CA and server certificates when the configured keystore
 /// does not exist yet (first start). Returns what was written.
 pub fn ensure_certificates(config: &Config) -> Result<Option<pki::InitReport>, StartError> {

@@ -20,6 +20,9 @@ use crate::target::TargetError;
 /// The header API ML sets on authentication failures.
 pub const AUTH_FAILURE_HEADER: &str = "x-zowe-auth-failure";
 
+/// API ML's failure text for a valid provider token that maps to no user.
+pub const NO_MAINFRAME_IDENTITY: &str = "No mainframe identity found.";
+
 /// An error answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -87,6 +90,13 @@ pub enum ApiError {
     },
     /// A client certificate no ESM filter maps to a user (ZWEAG161E).
     CertificateNotMapped,
+    /// A valid OpenID provider token whose subject no RACMAP filter maps
+    /// to a user (ZWEAG161E, `X-Zowe-Auth-Failure: No mainframe identity
+    /// found.`).
+    IdentityNotMapped,
+    /// Too many requests from one client address to an endpoint that
+    /// limits them (429).
+    TooManyRequests,
     /// The request target is refused before routing: it would leave the
     /// service's root, or holds an encoded separator, a control character
     /// or an ambiguous segment (400).
@@ -395,6 +405,25 @@ impl ApiError {
                 ),
                 "A service definition file has errors.",
                 "Fix the files at the lines named and reload again.",
+            ),
+            ApiError::IdentityNotMapped => Text {
+                auth_failure: Some(NO_MAINFRAME_IDENTITY),
+                ..t(
+                    S::UNAUTHORIZED,
+                    "ZWEAG161E",
+                    "org.zowe.apiml.security.login.noUserMappedToDistributedIdentity",
+                    "No user was found".to_string(),
+                    "No distributed identity filter (RACMAP) of the configured registry maps the token's subject to a user.",
+                    "Ask your security administrator to map the identity (RACMAP ID(user) MAP ... then SETROPTS RACLIST(IDIDMAP) REFRESH).",
+                )
+            },
+            ApiError::TooManyRequests => t(
+                S::TOO_MANY_REQUESTS,
+                "ZGATE429E",
+                "org.zowe.zgate.request.tooManyRequests",
+                format!("Too many requests to URL '{url}' from this address"),
+                "The endpoint answers a limited number of requests per client address and minute.",
+                "Wait a minute before trying again.",
             ),
             ApiError::CertificateNotMapped => t(
                 S::UNAUTHORIZED,

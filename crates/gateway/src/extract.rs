@@ -14,8 +14,9 @@ use zgate_auth::{Claims, TokenError};
 
 use crate::audit::origin;
 use crate::error::ApiError;
+use crate::oidc::provider::Refusal;
 use crate::peer::{PeerCertificates, RemoteAddr};
-use crate::security::{AccessLevel, AuthOutcome, Origin, Secret};
+use crate::security::{AccessLevel, AuthOutcome, IdentityOutcome, Origin, Secret};
 use crate::state::AppState;
 
 /// The JWT cookie name.
@@ -131,6 +132,9 @@ pub enum Via {
     PersonalAccessToken,
     /// A client certificate mapped by the ESM.
     ClientCertificate,
+    /// An OpenID provider's access token whose subject the ESM maps
+    /// (RACMAP); see [`Authenticated::expires_s`].
+    ProviderToken,
 }
 
 /// The service id of the gateway's own endpoints: a PAT must have it in its
@@ -146,6 +150,7 @@ pub struct Authenticated {
     user: String,
     via: Via,
     scopes: Option<Arc<[String]>>,
+    expires_s: Option<i64>,
 }
 
 impl Authenticated {
@@ -160,6 +165,11 @@ impl Authenticated {
     /// A PAT's scopes (lower-case service ids); `None` for other credentials.
     pub fn scopes(&self) -> Option<&[String]> {
         self.scopes.as_deref()
+    }
+    /// When the credential expires (s since the epoch), where a credential
+    /// made from it must end by then (a provider token's `exp`).
+    pub fn expires_s(&self) -> Option<i64> {
+        self.expires_s
     }
     /// Whether the credential may be used for `service_id`: every
     /// credential but a PAT may; a PAT only for a service in its scopes.
@@ -225,7 +235,46 @@ fn from_pat(state: &AppState, token: &str, origin: &Origin) -> Result<Authentica
         user: verified.claims.sub.clone(),
         via: Via::PersonalAccessToken,
         scopes: Some(verified.claims.scopes.clone().into()),
+        expires_s: None,
     })
+}
+
+/// An OpenID provider's access token, verified ([`crate::oidc::provider`])
+/// and its subject mapped to a user by the security manager (RACMAP
+/// filters of the configured registry), on every request.
+async fn from_provider(
+    state: &AppState,
+    token: &str,
+    origin: &Origin,
+) -> Result<Authenticated, ApiError> {
+    let Some(oidc) = state.oidc() else {
+        return Err(ApiError::InvalidToken);
+    };
+    let identity = match oidc.validate(token).await {
+        Ok(identity) => identity,
+        Err(refusal) if refusal.is_expired() => return Err(ApiError::TokenExpired),
+        Err(Refusal::Unavailable(why)) => {
+            tracing::warn!(%why, "an OIDC token could not be checked");
+            return Err(ApiError::BackendUnavailable);
+        }
+        Err(refusal) => {
+            tracing::info!(%refusal, "OIDC token refused");
+            return Err(ApiError::InvalidToken);
+        }
+    };
+    match state
+        .security()
+        .map_identity(origin, &identity.sub, oidc.registry())?
+    {
+        IdentityOutcome::Mapped { user } => Ok(Authenticated {
+            user,
+            via: Via::ProviderToken,
+            scopes: None,
+            expires_s: identity.exp_s,
+        }),
+        IdentityOutcome::NoMapping => Err(ApiError::IdentityNotMapped),
+        IdentityOutcome::Revoked => Err(ApiError::UserRevoked),
+    }
 }
 
 /// Basic credentials verified by the ESM for a request from `origin`
@@ -246,6 +295,7 @@ pub async fn authenticate_basic(
                 user,
                 via: Via::Basic,
                 scopes: None,
+                expires_s: None,
             }),
             Ok(AuthOutcome::PasswordExpired) => Err(ApiError::PasswordExpired),
             Ok(AuthOutcome::Revoked) => Err(ApiError::UserRevoked),
@@ -275,6 +325,7 @@ pub fn authenticate_certificate(
                 user,
                 via: Via::ClientCertificate,
                 scopes: None,
+                expires_s: None,
             }),
     )
 }
@@ -320,10 +371,21 @@ pub async fn authenticate_request(
                     user: verified.claims.sub.clone(),
                     via: Via::Token,
                     scopes: None,
+                    expires_s: None,
                 }),
                 // Not a gateway JWT: a PAT may stand in the same places.
                 Err(TokenError::WrongIssuer) if state.pats().is_some() => {
                     from_pat(state, token, &origin(&parts.extensions))
+                }
+                // Not signed by the gateway at all: the provider's, if it
+                // verifies as the provider's.
+                Err(
+                    TokenError::UnknownKey
+                    | TokenError::BadSignature
+                    | TokenError::UnsupportedAlgorithm
+                    | TokenError::Malformed,
+                ) if state.oidc().is_some() => {
+                    from_provider(state, token, &origin(&parts.extensions)).await
                 }
                 Err(e) => Err(e.into()),
             };

@@ -154,8 +154,7 @@ impl ProviderClient {
         form: Option<String>,
     ) -> Result<Answer, FetchError> {
         let timeout = self.timeout;
-        match tokio::time::timeout(timeout, self.exchange(method, url, authorization, form)).await
-        {
+        match tokio::time::timeout(timeout, self.exchange(method, url, authorization, form)).await {
             Ok(answer) => answer,
             Err(_) => Err(FetchError::Timeout(timeout)),
         }
@@ -205,10 +204,7 @@ impl ProviderClient {
         }
         let body = match form {
             Some(form) => {
-                request = request.header(
-                    header::CONTENT_TYPE,
-                    "application/x-www-form-urlencoded",
-                );
+                request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
                 Full::new(Bytes::from(form))
             }
             None => Full::new(Bytes::new()),
@@ -285,9 +281,15 @@ mod tests {
     fn urls_split_into_host_port_and_path() {
         let p = parse("https://idp.example.com/realms/z/keys?x=1#frag").unwrap();
         assert!(p.https);
-        assert_eq!((p.host, p.port, p.path), ("idp.example.com", 443, "/realms/z/keys?x=1"));
+        assert_eq!(
+            (p.host, p.port, p.path),
+            ("idp.example.com", 443, "/realms/z/keys?x=1")
+        );
         let p = parse("http://127.0.0.1:9000").unwrap();
-        assert_eq!((p.host, p.port, p.path, p.https), ("127.0.0.1", 9000, "/", false));
+        assert_eq!(
+            (p.host, p.port, p.path, p.https),
+            ("127.0.0.1", 9000, "/", false)
+        );
         let p = parse("https://[::1]:8443/jwks").unwrap();
         assert_eq!((p.host, p.port), ("::1", 8443));
         for bad in [

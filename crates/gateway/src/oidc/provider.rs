@@ -8,6 +8,7 @@
 //! request ([`crate::extract`]), so a DELMAP or a REVOKE counts at once.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -37,6 +38,13 @@ const MAX_KEY_STALENESS_S: i64 = 24 * 3600;
 /// The scheduled refresh is never sooner or later than these.
 const MIN_REFRESH_S: u64 = 300;
 const MAX_REFRESH_S: u64 = 24 * 3600;
+
+/// `oidc-token/validate` requests admitted per client address and minute:
+/// API ML's endpoint needs no authentication, so it must not become an
+/// oracle anyone can ask without end.
+pub const VALIDATIONS_PER_MINUTE: u32 = 60;
+/// Client addresses the limiter remembers at most.
+const LIMITER_CAPACITY: usize = 10_000;
 
 /// A token the provider vouches for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +104,8 @@ pub struct ProviderTokens {
     client: ProviderClient,
     clock: Arc<dyn Clock>,
     cache: Mutex<HashMap<TokenHash, Cached>>,
+    /// Per client address: the minute and the validations in it.
+    validations: Mutex<HashMap<IpAddr, (i64, u32)>>,
 }
 
 /// The key set fetched synchronously, for a forced refetch (an unknown
@@ -161,7 +171,28 @@ impl ProviderTokens {
             client,
             clock,
             cache: Mutex::new(HashMap::new()),
+            validations: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether one more validation request from `client` is admitted this
+    /// minute ([`VALIDATIONS_PER_MINUTE`]).
+    pub fn admit_validation(&self, client: IpAddr) -> bool {
+        let minute = self.now_s().div_euclid(60);
+        let mut seen = self.validations.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= LIMITER_CAPACITY && !seen.contains_key(&client) {
+            seen.retain(|_, (m, _)| *m == minute);
+            if seen.len() >= LIMITER_CAPACITY {
+                // A flood from many addresses: no room to tell them apart.
+                return false;
+            }
+        }
+        let entry = seen.entry(client).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= VALIDATIONS_PER_MINUTE
     }
 
     /// The registry name mappings are asked for (RACMAP `REGISTRY`).
@@ -367,7 +398,10 @@ impl ProviderTokens {
                     }
                 },
                 Ok(answer) => {
-                    tracing::warn!(status = answer.status, "the OIDC provider's key set could not be fetched; the last good keys stay");
+                    tracing::warn!(
+                        status = answer.status,
+                        "the OIDC provider's key set could not be fetched; the last good keys stay"
+                    );
                     backoff
                 }
                 Err(error) => {

@@ -103,6 +103,7 @@ pub fn failure_text(e: &ApiError) -> String {
         ApiError::BackendUnavailable => "ZWEAG104E Authentication service is not available".into(),
         ApiError::UserRevoked => "ZWEAT414E The user is revoked".into(),
         ApiError::PasswordExpired => "ZWEAT412E The password has expired".into(),
+        ApiError::IdentityNotMapped => crate::error::NO_MAINFRAME_IDENTITY.into(),
         _ => "ZWEAG120E Invalid username or password".into(),
     }
 }
@@ -140,9 +141,10 @@ pub async fn apply(
             let jwt = match inbound_jwt {
                 Some(t) => t,
                 None => {
+                    // Made from a provider token, it ends when that does.
                     let token = state
                         .tokens()
-                        .issue(&user)
+                        .issue_until(&user, caller.expires_s())
                         .map_err(|_| "ZWEAG104E The token could not be issued".to_owned())?
                         .token;
                     minted(state, &user, TokenKind::Jwt, parts, None)?;
@@ -182,9 +184,19 @@ pub async fn apply(
                 .applid
                 .clone()
                 .ok_or_else(|| "ZWEAG151E The service defines no applid for SAF IDTs".to_owned())?;
+            let lifetime = match caller.expires_s() {
+                Some(exp) => {
+                    let now_s = state.tokens().now_ms().div_euclid(1000);
+                    saf_idt_lifetime_seconds.min(exp.saturating_sub(now_s))
+                }
+                None => saf_idt_lifetime_seconds,
+            };
+            if lifetime <= 0 {
+                return Err("ZWEAT100E Token is expired".to_owned());
+            }
             let idt = state
                 .tokens()
-                .issue_saf_idt(&user, &applid, saf_idt_lifetime_seconds)
+                .issue_saf_idt(&user, &applid, lifetime)
                 .map_err(|_| "ZWEAG151E The SAF identity token could not be issued".to_owned())?;
             minted(state, &user, TokenKind::SafIdt, parts, Some(&applid))?;
             let v = HeaderValue::from_str(&idt).map_err(|_| "ZWEAG151E bad token".to_owned())?;
