@@ -342,6 +342,7 @@ mod tests {
             "/gateway/api/v1/auth/access-token/revoke/tokens/user.delete.summary",
             "/gateway/api/v1/auth/access-token/revoke/tokens/scope.delete.summary",
             "/gateway/api/v1/auth/access-token/evict.delete.summary",
+            "/gateway/api/v1/auth/oidc-token/validate.post.summary",
         ];
         for path in paths {
             assert!(keys.contains_key(&format!("paths.{path}")), "{path}");

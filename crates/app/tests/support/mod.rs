@@ -341,6 +341,11 @@ impl SteppedClock {
             .fetch_add(1001 - now.rem_euclid(1000), Ordering::SeqCst);
         self.now_ms()
     }
+
+    /// Moves the clock forward by `s` seconds.
+    pub fn advance_s(&self, s: i64) {
+        self.offset_ms.fetch_add(s * 1000, Ordering::SeqCst);
+    }
 }
 
 impl Clock for SteppedClock {
