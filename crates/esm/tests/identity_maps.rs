@@ -61,6 +61,7 @@ fn racmap(user: &str, name: &str, registry: &str, label: &str) -> String {
     )
 }
 
+/// IBM, z/OS Security Server RACF Command Language Reference, "RACMAP (Create, delete, list, or query a distributed identity filter)": MAP, LISTMAP (the `>user<` and `>registry<` lines) and DELMAP(LABEL(...)), and IRRW204I when no filter has the label.
 #[test]
 fn map_listmap_and_delmap() {
     let (_d, esm) = setup();
@@ -99,6 +100,7 @@ fn map_listmap_and_delmap() {
     refused(&esm, "RACMAP ID(BOB) LISTMAP", CommandErrorKind::NotFound);
 }
 
+/// IBM, z/OS Security Server RACF Command Language Reference, "RACMAP (Create, delete, list, or query a distributed identity filter)": DELMAP without LABEL deletes every filter of the ID() user.
 #[test]
 fn delmap_without_a_label_removes_all_of_the_users_filters_only() {
     let (_d, esm) = setup();
@@ -110,6 +112,7 @@ fn delmap_without_a_label_removes_all_of_the_users_filters_only() {
     assert_eq!(ok(&esm, "RACMAP ID(ALICE) LISTMAP").len(), 6);
 }
 
+/// IBM, z/OS Security Server RACF Command Language Reference, "RACMAP (Create, delete, list, or query a distributed identity filter)": WITHLABEL is optional; RACF generates a label unique to the user.
 #[test]
 fn a_missing_label_is_generated_per_user() {
     let (_d, esm) = setup();
@@ -132,6 +135,7 @@ fn a_missing_label_is_generated_per_user() {
     assert!(alice.contains("Label: LABEL00000001"), "{alice}");
 }
 
+/// IBM, z/OS Security Server RACF Command Language Reference, "RACMAP (Create, delete, list, or query a distributed identity filter)": the operands each function requires, and the ID() user must exist.
 #[test]
 fn bad_commands_change_nothing() {
     use CommandErrorKind::*;
@@ -176,6 +180,7 @@ fn bad_commands_change_nothing() {
     assert_eq!(esm.dump_store().unwrap(), before);
 }
 
+/// IBM, z/OS Security Server RACF Security Administrator's Guide, "Distributed identity filters", "The user name portion of the filter" and "The registry name portion of the filter": a single asterisk means any name; it is no prefix or infix pattern.
 #[test]
 fn asterisk_is_the_whole_value_or_nothing() {
     use CommandErrorKind::*;
@@ -195,6 +200,7 @@ fn asterisk_is_the_whole_value_or_nothing() {
     }
 }
 
+/// IBM, z/OS Security Server RACF Callable Services, "R_usermap (IRRSIM00)", "Return and reason codes" (8/8/40, 8/8/44), and IBM CICS Transaction Server, "Use the RACF RACMAP command" (246 bytes of user name, 252 of registry).
 #[test]
 fn byte_limits_at_their_edges() {
     use CommandErrorKind::*;
@@ -227,6 +233,7 @@ fn byte_limits_at_their_edges() {
     assert_eq!(codes(&map(&esm, "x", "r\0").unwrap_err()), (8, 8, 44));
 }
 
+/// IBM, z/OS Security Server RACF Command Language Reference, "RACMAP (Create, delete, list, or query a distributed identity filter)": a quote inside a quoted value is written twice.
 #[test]
 fn quotes_are_doubled_inside_quoted_values() {
     let (_d, esm) = setup();
@@ -242,6 +249,7 @@ fn quotes_are_doubled_inside_quoted_values() {
     assert_eq!(map(&esm, "o'brien", "it's").unwrap(), "BOB");
 }
 
+/// IBM, z/OS Security Server RACF Security Administrator's Guide, "Distributed identity filters", "Steps for defining a filter for a full X.500 DN": the DN is normalized (blanks, case of attribute types) when stored.
 #[test]
 fn dns_are_normalized_when_stored_and_when_looked_up() {
     let (_d, esm) = setup();
@@ -272,6 +280,7 @@ fn dns_are_normalized_when_stored_and_when_looked_up() {
     );
 }
 
+/// IBM, z/OS Security Server RACF Security Administrator's Guide, "Distributed identity filters", "Details about searching for a filter that matches a user's DN" and "Adding a default RACMAP filter": exact user and registry, then the DN shortened one RDN at a time, then `*` for the user, then the default filter (`*`, `*`).
 #[test]
 fn the_search_order_one_step_at_a_time() {
     let (_d, esm) = setup();
@@ -304,6 +313,7 @@ fn the_search_order_one_step_at_a_time() {
     assert_eq!(e, UsermapError::NoFilter);
 }
 
+/// IBM, z/OS Security Server RACF Callable Services, "R_usermap (IRRSIM00)", "Function" and "Return and reason codes": class IDIDMAP not active or not RACLISTed answers 8/8/48.
 #[test]
 fn mapping_needs_ididmap_active_and_raclisted() {
     let (_d, esm) = setup();
@@ -330,6 +340,7 @@ fn mapping_needs_ididmap_active_and_raclisted() {
     );
 }
 
+/// IBM, z/OS Security Server RACF Command Language Reference, "RACMAP (Create, delete, list, or query a distributed identity filter)", usage notes: after MAP or DELMAP, `SETROPTS RACLIST(IDIDMAP) REFRESH` makes the change count.
 #[test]
 fn map_and_delmap_reach_lookups_at_refresh() {
     let (_d, esm) = setup();
@@ -344,6 +355,7 @@ fn map_and_delmap_reach_lookups_at_refresh() {
     assert_eq!(map(&esm, "bob", "r").unwrap_err(), UsermapError::NoFilter);
 }
 
+/// IBM, z/OS Security Server RACF Command Language Reference, "RACMAP (Create, delete, list, or query a distributed identity filter)", usage notes: the in-storage IDIDMAP profiles are what lookups read, in every address space, once refreshed.
 #[test]
 fn another_process_sees_what_was_refreshed() {
     let (dir, esm) = setup();
@@ -368,6 +380,7 @@ fn another_process_sees_what_was_refreshed() {
     );
 }
 
+/// IBM, z/OS Security Server RACF Security Administrator's Guide, "Distributed identity filters": each filter is an IDIDMAP profile linked to the user profile, deleted with it.
 #[test]
 fn deluser_removes_the_users_filters() {
     let (_d, esm) = setup();
@@ -390,6 +403,7 @@ fn deluser_removes_the_users_filters() {
     refused(&esm, "RACMAP ID(BOB) LISTMAP", CommandErrorKind::NotFound);
 }
 
+/// IBM, z/OS Security Server RACF Callable Services, "R_usermap (IRRSIM00)", "Return and reason codes" 8/8/16 (no mapping): zgate's lookup is the gateway's logon, so a revoked mapped user is no mapping.
 #[test]
 fn a_revoked_user_is_refused() {
     let (_d, esm) = setup();
@@ -404,6 +418,7 @@ fn a_revoked_user_is_refused() {
     assert_eq!(map(&esm, "bob", "r").unwrap(), "BOB");
 }
 
+/// IBM, z/OS Security Server RACF Command Language Reference, "RACMAP (Create, delete, list, or query a distributed identity filter)": QUERY USERDIDFILTER(NAME(...)) REGISTRY(NAME(...)) names the filter and user a lookup would find (its syntax is not confirmed by IBM's examples; zgate follows the operand table).
 #[test]
 fn query_answers_what_a_lookup_answers() {
     let (_d, esm) = setup();
@@ -454,6 +469,7 @@ fn audited() -> (tempfile::TempDir, Esm, Arc<MemorySink>) {
     (dir, esm, sink)
 }
 
+/// IBM, z/OS Security Server RACF Macros and Interfaces, "SMF record type 80", event code 1 (logon), qualifier 39 (no distributed identity mapping), and IBM, z/OS Security Server RACF Callable Services, "R_usermap (IRRSIM00)".
 #[test]
 fn a_failed_mapping_is_always_recorded() {
     let (_d, esm, sink) = audited();
@@ -522,6 +538,7 @@ fn a_failed_mapping_is_always_recorded() {
     assert_eq!(r["evt_user_id"], "BOB");
 }
 
+/// IBM, z/OS Security Server RACF Macros and Interfaces, "SMF record type 80", event code 85 (RACMAP); LISTMAP and QUERY change nothing and make no record.
 #[test]
 fn racmap_changes_are_recorded_and_listings_are_not() {
     let (_d, esm, sink) = audited();
@@ -552,6 +569,7 @@ fn racmap_changes_are_recorded_and_listings_are_not() {
     );
 }
 
+/// IBM, z/OS Security Server RACF Command Language Reference, "RACMAP (Create, delete, list, or query a distributed identity filter)": LISTMAP prints the stored (normalized) filter, not the operand as typed.
 #[test]
 fn command_output_holds_only_what_was_stored() {
     let (_d, esm) = setup();
