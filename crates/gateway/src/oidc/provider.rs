@@ -373,7 +373,7 @@ impl ProviderTokens {
         else {
             return;
         };
-        let scheduled = (refresh_hours.saturating_mul(3600)).clamp(MIN_REFRESH_S, MAX_REFRESH_S);
+        let scheduled = next_refresh_s(None, *refresh_hours);
         let mut backoff = Duration::from_secs(5);
         loop {
             let wait = match self.client.get(uri, None).await {
@@ -386,11 +386,7 @@ impl ProviderTokens {
                         *fetched_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(self.now_s());
                         tracing::info!(keys = n, "OIDC provider keys fetched");
                         backoff = Duration::from_secs(5);
-                        Duration::from_secs(
-                            answer
-                                .max_age_s
-                                .map_or(scheduled, |s| s.clamp(MIN_REFRESH_S, MAX_REFRESH_S)),
-                        )
+                        Duration::from_secs(next_refresh_s(answer.max_age_s, *refresh_hours))
                     }
                     Err(error) => {
                         tracing::warn!(%error, "the OIDC provider's key set is not usable; the last good keys stay");
@@ -417,6 +413,15 @@ impl ProviderTokens {
     }
 }
 
+/// Seconds until the next scheduled key fetch: what the provider's
+/// `Cache-Control: max-age` says, else `refreshInternalHours`, within 5
+/// minutes and 24 hours either way.
+fn next_refresh_s(max_age_s: Option<u64>, refresh_hours: u64) -> u64 {
+    max_age_s
+        .unwrap_or_else(|| refresh_hours.saturating_mul(3600))
+        .clamp(MIN_REFRESH_S, MAX_REFRESH_S)
+}
+
 /// The payload of a compact JWS, unverified: only to decide whether the
 /// provider is asked, never to accept.
 fn unverified_claims(token: &str) -> Option<serde_json::Map<String, Value>> {
@@ -429,5 +434,57 @@ fn unverified_claims(token: &str) -> Option<serde_json::Map<String, Value>> {
     match serde_json::from_slice(&B64URL.decode(payload).ok()?).ok()? {
         Value::Object(map) => Some(map),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_fetched_when_the_provider_says_within_bounds() {
+        assert_eq!(next_refresh_s(None, 1), 3600);
+        assert_eq!(next_refresh_s(Some(7200), 1), 7200);
+        // `no-store` or a tiny max-age would hammer the provider.
+        assert_eq!(next_refresh_s(Some(0), 1), 300);
+        assert_eq!(next_refresh_s(Some(10), 1), 300);
+        // A year-long max-age would keep a revoked key.
+        assert_eq!(next_refresh_s(Some(365 * 86400), 1), 86400);
+        assert_eq!(next_refresh_s(None, 48), 86400);
+        assert_eq!(next_refresh_s(None, u64::MAX), 86400);
+    }
+
+    #[test]
+    fn validation_requests_are_counted_per_address_and_minute() {
+        let clock = Arc::new(zgate_base::clock::ManualClock::new(120_000));
+        let config = OidcConfig {
+            registry: "r".into(),
+            validation: OidcValidation::Endpoint {
+                userinfo_uri: "http://127.0.0.1:1/me".into(),
+            },
+            issuers: vec!["http://127.0.0.1:1".into()],
+            audiences: vec!["a".into()],
+            algorithms: vec!["RS256".into()],
+            skew_seconds: 30,
+            max_token_age_seconds: None,
+            refetch_interval_seconds: 60,
+            authorized_parties: Vec::new(),
+            require_access_token_type: false,
+            cookie_same_site: "Lax".into(),
+            client: None,
+        };
+        let tokens = ProviderTokens::new(
+            &config,
+            ProviderClient::new(None, Duration::from_secs(1)),
+            clock.clone(),
+        );
+        let (a, b): (IpAddr, IpAddr) = ([10, 0, 0, 1].into(), [10, 0, 0, 2].into());
+        for _ in 0..VALIDATIONS_PER_MINUTE {
+            assert!(tokens.admit_validation(a));
+        }
+        assert!(!tokens.admit_validation(a));
+        assert!(tokens.admit_validation(b));
+        clock.advance_ms(60_000);
+        assert!(tokens.admit_validation(a));
     }
 }
