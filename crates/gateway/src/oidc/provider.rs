@@ -87,8 +87,15 @@ enum Validation {
     },
     Userinfo {
         uri: String,
+        /// Userinfo requests in flight at most: every new token costs the
+        /// provider a request, and a flood of made-up tokens must not
+        /// become a flood at the provider.
+        in_flight: tokio::sync::Semaphore,
     },
 }
+
+/// [`Validation::Userinfo`]'s bound on requests in flight.
+const USERINFO_IN_FLIGHT: usize = 16;
 
 #[derive(Clone)]
 struct Cached {
@@ -162,6 +169,7 @@ impl ProviderTokens {
             },
             OidcValidation::Endpoint { userinfo_uri } => Validation::Userinfo {
                 uri: userinfo_uri.clone(),
+                in_flight: tokio::sync::Semaphore::new(USERINFO_IN_FLIGHT),
             },
         };
         ProviderTokens {
@@ -225,7 +233,12 @@ impl ProviderTokens {
             Validation::Keys {
                 keys, fetched_at, ..
             } => self.with_keys(token, keys, fetched_at, now).await,
-            Validation::Userinfo { uri } => self.with_userinfo(token, uri, now).await,
+            Validation::Userinfo { uri, in_flight } => {
+                let Ok(_permit) = in_flight.acquire().await else {
+                    return Err(Refusal::Unavailable("shutting down".into()));
+                };
+                self.with_userinfo(token, uri, now).await
+            }
         };
         let until_s = match &result {
             Ok(identity) => identity
