@@ -12,6 +12,7 @@ mod cert_cmd;
 mod config_cmd;
 mod esm_cmd;
 mod home;
+mod oidc_cmd;
 mod serve_cmd;
 
 /// The gateway allocates and frees small buffers on every request from every
@@ -54,6 +55,8 @@ enum Command {
     Esm(esm_cmd::EsmArgs),
     /// Check and read the audit trail.
     Audit(audit_cmd::AuditArgs),
+    /// Check the OpenID Connect provider, a token and its mapping.
+    Oidc(oidc_cmd::OidcArgs),
 }
 
 /// Options every subcommand sees.
@@ -77,6 +80,7 @@ fn main() -> ExitCode {
         Command::Cert(args) => cert_cmd::run(&global, args),
         Command::Esm(args) => esm_cmd::run(&global, args),
         Command::Audit(args) => audit_cmd::run(&global, args),
+        Command::Oidc(args) => oidc_cmd::run(&global, args),
     };
     match result {
         Ok(code) => code,

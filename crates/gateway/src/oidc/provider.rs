@@ -138,25 +138,31 @@ impl JwksSource for BlockingJwks {
     }
 }
 
+/// What the provider's tokens must satisfy, from `config`: the one policy
+/// the gateway checks them with (and `zgate oidc check` explains).
+pub fn policy(config: &OidcConfig) -> ProviderPolicy {
+    ProviderPolicy {
+        issuers: config.issuers.clone(),
+        audiences: config.audiences.clone(),
+        algorithms: config
+            .algorithms
+            .iter()
+            .filter_map(|a| Algorithm::from_name(a))
+            .collect(),
+        skew_s: i64::try_from(config.skew_seconds).unwrap_or(30),
+        max_age_s: config
+            .max_token_age_seconds
+            .and_then(|s| i64::try_from(s).ok()),
+        refetch_interval_s: i64::try_from(config.refetch_interval_seconds).unwrap_or(60),
+        authorized_parties: config.authorized_parties.clone(),
+        require_access_token_type: config.require_access_token_type,
+    }
+}
+
 impl ProviderTokens {
     /// The provider `config` describes, asked through `client`.
     pub fn new(config: &OidcConfig, client: ProviderClient, clock: Arc<dyn Clock>) -> Self {
-        let policy = ProviderPolicy {
-            issuers: config.issuers.clone(),
-            audiences: config.audiences.clone(),
-            algorithms: config
-                .algorithms
-                .iter()
-                .filter_map(|a| Algorithm::from_name(a))
-                .collect(),
-            skew_s: i64::try_from(config.skew_seconds).unwrap_or(30),
-            max_age_s: config
-                .max_token_age_seconds
-                .and_then(|s| i64::try_from(s).ok()),
-            refetch_interval_s: i64::try_from(config.refetch_interval_seconds).unwrap_or(60),
-            authorized_parties: config.authorized_parties.clone(),
-            require_access_token_type: config.require_access_token_type,
-        };
+        let policy = policy(config);
         let validation = match &config.validation {
             OidcValidation::Jwk { uri, refresh_hours } => Validation::Keys {
                 keys: Arc::new(ProviderKeys::new(Box::new(BlockingJwks {
