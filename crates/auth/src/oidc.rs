@@ -379,26 +379,48 @@ pub fn verify(
     };
     verified.map_err(|_| OidcError::BadSignature)?;
     // Only now are the header's other fields and the payload believed.
+    let claims = part(p)?;
+    if let Some(first) = claim_problems(&header, &claims, policy, now_s)
+        .into_iter()
+        .next()
+    {
+        return Err(first);
+    }
+    let sub = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .unwrap_or_default();
+    Ok(VerifiedToken { sub, exp, claims })
+}
+
+/// Every reason `policy` refuses a token at `now_s` for its header and
+/// claims, in the order [`verify`] reports the first: the one statement of
+/// the rules, for the gateway (the first reason) and for a diagnosis
+/// (all of them). Believe the header and claims only of a token whose
+/// signature verified.
+pub fn claim_problems(
+    header: &Map<String, Value>,
+    claims: &Map<String, Value>,
+    policy: &ProviderPolicy,
+    now_s: i64,
+) -> Vec<OidcError> {
+    let mut problems = Vec::new();
+    let number = |name: &str| claims.get(name).and_then(Value::as_i64);
     if policy.require_access_token_type {
         let typ = header.get("typ").and_then(Value::as_str).unwrap_or("");
         let typ = typ.strip_prefix("application/").unwrap_or(typ);
         if !typ.eq_ignore_ascii_case("at+jwt") {
-            return Err(OidcError::WrongType);
+            problems.push(OidcError::WrongType);
         }
     }
-    let claims = part(p)?;
-    check_claims(claims, policy, now_s)
-}
-
-fn check_claims(
-    claims: Map<String, Value>,
-    policy: &ProviderPolicy,
-    now_s: i64,
-) -> Result<VerifiedToken, OidcError> {
-    let number = |name: &str| claims.get(name).and_then(Value::as_i64);
     let issuer = claims.get("iss").and_then(Value::as_str);
     if !issuer.is_some_and(|iss| policy.issuers.iter().any(|w| w == iss)) {
-        return Err(OidcError::WrongIssuer);
+        problems.push(OidcError::WrongIssuer);
     }
     let for_us = |a: &Value| {
         a.as_str()
@@ -410,7 +432,7 @@ fn check_claims(
         None => false,
     };
     if !audience_ok {
-        return Err(OidcError::WrongAudience);
+        problems.push(OidcError::WrongAudience);
     }
     if !policy.authorized_parties.is_empty() {
         let party = claims
@@ -418,15 +440,16 @@ fn check_claims(
             .or_else(|| claims.get("client_id"))
             .and_then(Value::as_str);
         if !party.is_some_and(|p| policy.authorized_parties.iter().any(|w| w == p)) {
-            return Err(OidcError::WrongParty);
+            problems.push(OidcError::WrongParty);
         }
     }
-    let exp = number("exp").ok_or(OidcError::NoExpiry)?;
-    if now_s > exp.saturating_add(policy.skew_s) {
-        return Err(OidcError::Expired);
+    match number("exp") {
+        None => problems.push(OidcError::NoExpiry),
+        Some(exp) if now_s > exp.saturating_add(policy.skew_s) => problems.push(OidcError::Expired),
+        Some(_) => {}
     }
     if number("nbf").is_some_and(|nbf| now_s.saturating_add(policy.skew_s) < nbf) {
-        return Err(OidcError::NotYetValid);
+        problems.push(OidcError::NotYetValid);
     }
     if let Some(iat) = number("iat") {
         let future = iat > now_s.saturating_add(policy.skew_s);
@@ -434,16 +457,17 @@ fn check_claims(
             .max_age_s
             .is_some_and(|max| now_s.saturating_sub(iat) > max.saturating_add(policy.skew_s));
         if future || too_old {
-            return Err(OidcError::IssueTime);
+            problems.push(OidcError::IssueTime);
         }
     }
-    let sub = claims
+    let sub_ok = claims
         .get("sub")
         .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty() && s.len() <= MAX_SUBJECT_BYTES)
-        .ok_or(OidcError::BadSubject)?
-        .to_owned();
-    Ok(VerifiedToken { sub, exp, claims })
+        .is_some_and(|s| !s.trim().is_empty() && s.len() <= MAX_SUBJECT_BYTES);
+    if !sub_ok {
+        problems.push(OidcError::BadSubject);
+    }
+    problems
 }
 
 /// Where a provider's key set comes from (its `jwks_uri`).

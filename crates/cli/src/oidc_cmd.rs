@@ -464,9 +464,10 @@ impl Why {
     }
 }
 
-/// Every reason the claims give the gateway to refuse the token, in the
-/// order [`verify`] checks them; with `only_issuer_and_expiry`, only what
-/// the gateway checks of a token the userinfo endpoint judges.
+/// Every reason the claims give the gateway to refuse the token, as
+/// `zgate_auth::oidc::claim_problems` (the gateway's own rules) finds them,
+/// each said with the claims at hand; with `only_issuer_and_expiry`, only
+/// what the gateway checks of a token the userinfo endpoint judges.
 fn claim_problems(
     header: Option<&Map<String, Value>>,
     claims: &Map<String, Value>,
@@ -474,64 +475,56 @@ fn claim_problems(
     now: i64,
     only_issuer_and_expiry: bool,
 ) -> Vec<Why> {
-    let mut out = Vec::new();
+    let empty = Map::new();
     let number = |name: &str| claims.get(name).and_then(Value::as_i64);
-    if policy.require_access_token_type && !only_issuer_and_expiry {
-        let typ = header
-            .and_then(|h| h.get("typ"))
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let bare = typ.strip_prefix("application/").unwrap_or(typ);
-        if !bare.eq_ignore_ascii_case("at+jwt") {
-            out.push(Why::new(
-                "token.type",
-                format!(
-                    "the token's typ is `{typ}`, not at+jwt: zgate.oidc.requireAccessTokenType asks for an access token (RFC 9068)"
-                ),
-            ));
-        }
-    }
-    match claims.get("iss").and_then(Value::as_str) {
-        None => out.push(Why::new(
-            "token.issuer",
-            "the token names no issuer (iss)".into(),
-        )),
-        Some(iss) if !policy.issuers.iter().any(|w| w == iss) => {
-            let slash = policy
-                .issuers
-                .iter()
-                .find(|w| w.trim_end_matches('/') == iss.trim_end_matches('/'));
-            let mut sentence = format!(
-                "issuer `{iss}` is not the configured {}",
-                one_of(&policy.issuers)
-            );
-            if slash.is_some() {
-                sentence
-                    .push_str(": they differ by a trailing `/`, and issuers are compared exactly");
+    zgate_auth::oidc::claim_problems(header.unwrap_or(&empty), claims, policy, now)
+        .into_iter()
+        .filter(|e| {
+            !only_issuer_and_expiry
+                || matches!(
+                    e,
+                    OidcError::WrongIssuer | OidcError::NoExpiry | OidcError::Expired
+                )
+        })
+        .map(|error| match error {
+            OidcError::WrongType => {
+                let typ = header
+                    .and_then(|h| h.get("typ"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                Why::new(
+                    "token.type",
+                    format!(
+                        "the token's typ is `{typ}`, not at+jwt: zgate.oidc.requireAccessTokenType asks for an access token (RFC 9068)"
+                    ),
+                )
             }
-            out.push(Why::new("token.issuer", sentence).fix(format!(
-                "if this provider issued it, set {KEY_ISSUERS} to `{iss}` exactly"
-            )));
-        }
-        Some(_) => {}
-    }
-    if !only_issuer_and_expiry {
-        let for_us = |a: &Value| {
-            a.as_str()
-                .is_some_and(|a| policy.audiences.iter().any(|w| w == a))
-        };
-        let audience = claims.get("aud");
-        let ok = match audience {
-            Some(Value::Array(list)) => list.iter().any(for_us),
-            Some(one) => for_us(one),
-            None => false,
-        };
-        if !ok {
-            let held = match audience {
-                None => "the token has no aud".to_owned(),
-                Some(value) => format!("the token is for `{}`", show(value)),
-            };
-            out.push(
+            OidcError::WrongIssuer => match claims.get("iss").and_then(Value::as_str) {
+                None => Why::new("token.issuer", "the token names no issuer (iss)".into()),
+                Some(iss) => {
+                    let slash = policy
+                        .issuers
+                        .iter()
+                        .any(|w| w.trim_end_matches('/') == iss.trim_end_matches('/'));
+                    let mut sentence = format!(
+                        "issuer `{iss}` is not the configured {}",
+                        one_of(&policy.issuers)
+                    );
+                    if slash {
+                        sentence.push_str(
+                            ": they differ by a trailing `/`, and issuers are compared exactly",
+                        );
+                    }
+                    Why::new("token.issuer", sentence).fix(format!(
+                        "if this provider issued it, set {KEY_ISSUERS} to `{iss}` exactly"
+                    ))
+                }
+            },
+            OidcError::WrongAudience => {
+                let held = match claims.get("aud") {
+                    None => "the token has no aud".to_owned(),
+                    Some(value) => format!("the token is for `{}`", show(value)),
+                };
                 Why::new(
                     "token.audience",
                     format!(
@@ -541,97 +534,87 @@ fn claim_problems(
                 )
                 .fix(format!(
                     "ask the provider for a token for the gateway's audience, or add the token's audience to {KEY_AUDIENCES} if it names the gateway"
-                )),
-            );
-        }
-        if !policy.authorized_parties.is_empty() {
-            let party = claims
-                .get("azp")
-                .or_else(|| claims.get("client_id"))
-                .and_then(Value::as_str);
-            if !party.is_some_and(|p| policy.authorized_parties.iter().any(|w| w == p)) {
-                out.push(Why::new(
+                ))
+            }
+            OidcError::WrongParty => {
+                let party = claims
+                    .get("azp")
+                    .or_else(|| claims.get("client_id"))
+                    .and_then(Value::as_str);
+                Why::new(
                     "token.party",
                     format!(
                         "the client the token was issued to ({}) is not {} (zgate.oidc.authorizedParties)",
                         party.map_or("no azp or client_id".to_owned(), |p| format!("`{p}`")),
                         one_of(&policy.authorized_parties)
                     ),
-                ));
+                )
             }
-        }
-    }
-    match number("exp") {
-        None => out.push(Why::new(
-            "token.expiry",
-            "the token has no expiry (exp), and the gateway requires one".into(),
-        )),
-        Some(exp) if now > exp.saturating_add(policy.skew_s) => out.push(Why::new(
-            "token.expiry",
-            format!(
-                "expired at {} ({} s ago; {} s of clock skew allowed)",
-                when(exp),
-                now.saturating_sub(exp),
-                policy.skew_s
+            OidcError::NoExpiry => Why::new(
+                "token.expiry",
+                "the token has no expiry (exp), and the gateway requires one".into(),
             ),
-        )),
-        Some(_) => {}
-    }
-    if only_issuer_and_expiry {
-        return out;
-    }
-    if let Some(nbf) = number("nbf").filter(|nbf| now.saturating_add(policy.skew_s) < *nbf) {
-        out.push(Why::new(
-            "token.not-before",
-            format!(
-                "not valid before {} (nbf; {} s of clock skew allowed)",
-                when(nbf),
-                policy.skew_s
-            ),
-        ));
-    }
-    if let Some(iat) = number("iat") {
-        if iat > now.saturating_add(policy.skew_s) {
-            out.push(Why::new(
-                "token.issued",
+            OidcError::Expired => {
+                let exp = number("exp").unwrap_or_default();
+                Why::new(
+                    "token.expiry",
+                    format!(
+                        "expired at {} ({} s ago; {} s of clock skew allowed)",
+                        when(exp),
+                        now.saturating_sub(exp),
+                        policy.skew_s
+                    ),
+                )
+            }
+            OidcError::NotYetValid => Why::new(
+                "token.not-before",
                 format!(
-                    "issued in the future, at {} (iat; {} s of clock skew allowed): is a clock wrong?",
-                    when(iat),
+                    "not valid before {} (nbf; {} s of clock skew allowed)",
+                    when(number("nbf").unwrap_or_default()),
                     policy.skew_s
                 ),
-            ));
-        } else if let Some(max) = policy
-            .max_age_s
-            .filter(|max| now.saturating_sub(iat) > max.saturating_add(policy.skew_s))
-        {
-            out.push(Why::new(
-                "token.issued",
-                format!(
-                    "issued at {}, more than zgate.oidc.maxTokenAgeSeconds ({max} s) ago",
-                    when(iat)
-                ),
-            ));
-        }
-    }
-    match claims.get("sub").and_then(Value::as_str) {
-        None => out.push(Why::new(
-            "token.subject",
-            "the token has no subject (sub) to map to a mainframe user".into(),
-        )),
-        Some(sub) if sub.trim().is_empty() => out.push(Why::new(
-            "token.subject",
-            "the token's subject (sub) is blank".into(),
-        )),
-        Some(sub) if sub.len() > MAX_SUBJECT_BYTES => out.push(Why::new(
-            "token.subject",
-            format!(
-                "the token's subject is {} bytes, more than RACF's {MAX_SUBJECT_BYTES} for a distributed user name",
-                sub.len()
             ),
-        )),
-        Some(_) => {}
-    }
-    out
+            OidcError::IssueTime => {
+                let iat = number("iat").unwrap_or_default();
+                if iat > now.saturating_add(policy.skew_s) {
+                    Why::new(
+                        "token.issued",
+                        format!(
+                            "issued in the future, at {} (iat; {} s of clock skew allowed): is a clock wrong?",
+                            when(iat),
+                            policy.skew_s
+                        ),
+                    )
+                } else {
+                    Why::new(
+                        "token.issued",
+                        format!(
+                            "issued at {}, more than zgate.oidc.maxTokenAgeSeconds ({} s) ago",
+                            when(iat),
+                            policy.max_age_s.unwrap_or_default()
+                        ),
+                    )
+                }
+            }
+            OidcError::BadSubject => match claims.get("sub").and_then(Value::as_str) {
+                None => Why::new(
+                    "token.subject",
+                    "the token has no subject (sub) to map to a mainframe user".into(),
+                ),
+                Some(sub) if sub.trim().is_empty() => {
+                    Why::new("token.subject", "the token's subject (sub) is blank".into())
+                }
+                Some(sub) => Why::new(
+                    "token.subject",
+                    format!(
+                        "the token's subject is {} bytes, more than RACF's {MAX_SUBJECT_BYTES} for a distributed user name",
+                        sub.len()
+                    ),
+                ),
+            },
+            other => Why::new("token", other.to_string()),
+        })
+        .collect()
 }
 
 /// Whether `verify` refused after the signature verified.
