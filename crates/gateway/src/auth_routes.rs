@@ -59,7 +59,9 @@ fn no_content() -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-fn token_cookie(state: &AppState, token: &str) -> Result<HeaderValue, ApiError> {
+/// The session cookie of a token just issued (also set by the OIDC login,
+/// [`crate::oidc::login`], so both logins' cookies are alike).
+pub(crate) fn token_cookie(state: &AppState, token: &str) -> Result<HeaderValue, ApiError> {
     let mut cookie = format!("{TOKEN_COOKIE}={token}; Path=/; SameSite=Strict; HttpOnly; Secure");
     if let Some(max_age) = state.settings().cookie_max_age_seconds {
         cookie.push_str(&format!("; Max-Age={max_age}"));

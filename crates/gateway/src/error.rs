@@ -97,6 +97,15 @@ pub enum ApiError {
     /// Too many requests from one client address to an endpoint that
     /// limits them (429).
     TooManyRequests,
+    /// The OpenID Connect login (authorization-code flow) did not end in a
+    /// valid identity: no or another state, the provider's refusal, a code
+    /// that could not be exchanged, a token that is not valid (401).
+    OidcLoginFailed {
+        /// Why, in a few words (no request bytes, no token).
+        why: &'static str,
+    },
+    /// A login's return URL (`returnUrl`, or `Origin`) that is not allowed (400).
+    ReturnUrlRefused,
     /// The request target is refused before routing: it would leave the
     /// service's root, or holds an encoded separator, a control character
     /// or an ambiguous segment (400).
@@ -417,6 +426,25 @@ impl ApiError {
                     "Ask your security administrator to map the identity (RACMAP ID(user) MAP ... then SETROPTS RACLIST(IDIDMAP) REFRESH).",
                 )
             },
+            ApiError::OidcLoginFailed { why } => Text {
+                auth_failure: Some("ZGATE401E The OIDC login failed"),
+                ..t(
+                    S::UNAUTHORIZED,
+                    "ZGATE401E",
+                    "org.zowe.zgate.security.oidc.loginFailed",
+                    format!("The OIDC login for URL '{url}' failed: {why}"),
+                    "The login at the OpenID provider did not end in a valid identity of the provider.",
+                    "Start the login again from /gateway/oauth2/authorization/{id}; if it fails again, the gateway's log says why.",
+                )
+            },
+            ApiError::ReturnUrlRefused => t(
+                S::BAD_REQUEST,
+                "ZGATE411E",
+                "org.zowe.zgate.security.oidc.returnUrlRefused",
+                format!("The return URL of the login at URL '{url}' is not allowed"),
+                "A login returns only to a path of the gateway (one '/', no '\\') or to an origin or URL prefix listed in zgate.oidc.client.returnUrls.",
+                "Use a relative path, or add the application's origin to zgate.oidc.client.returnUrls.",
+            ),
             ApiError::TooManyRequests => t(
                 S::TOO_MANY_REQUESTS,
                 "ZGATE429E",

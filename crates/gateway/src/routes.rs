@@ -51,6 +51,7 @@ pub fn router_with(
     let app = app
         .nest(CATALOG_PREFIX, crate::auth_routes::catalog_routes())
         .merge(crate::auth_routes::saf_check_routes())
+        .merge(crate::oidc::login::routes())
         .merge(crate::ops_routes::routes());
     // The service endpoints, and routed traffic as the fallback.
     let app = match &routing {
@@ -343,6 +344,8 @@ mod tests {
             "/gateway/api/v1/auth/access-token/revoke/tokens/scope.delete.summary",
             "/gateway/api/v1/auth/access-token/evict.delete.summary",
             "/gateway/api/v1/auth/oidc-token/validate.post.summary",
+            "/gateway/oauth2/authorization/{id}.get.summary",
+            "/gateway/login/oauth2/code/{id}.get.summary",
         ];
         for path in paths {
             assert!(keys.contains_key(&format!("paths.{path}")), "{path}");

@@ -105,6 +105,9 @@ struct Cached {
 
 /// The provider's tokens, as one gateway checks them.
 pub struct ProviderTokens {
+    /// The configuration it was made from (the login flow reads its client
+    /// registration, issuers and cookie settings).
+    config: OidcConfig,
     policy: ProviderPolicy,
     registry: String,
     validation: Validation,
@@ -179,6 +182,7 @@ impl ProviderTokens {
             },
         };
         ProviderTokens {
+            config: config.clone(),
             policy,
             registry: config.registry.clone(),
             validation,
@@ -212,6 +216,89 @@ impl ProviderTokens {
     /// The registry name mappings are asked for (RACMAP `REGISTRY`).
     pub fn registry(&self) -> &str {
         &self.registry
+    }
+
+    /// The configuration of the provider (and of zgate as its client).
+    pub fn config(&self) -> &OidcConfig {
+        &self.config
+    }
+
+    /// What asks the provider (its token endpoint, for the login flow).
+    pub fn client(&self) -> &ProviderClient {
+        &self.client
+    }
+
+    /// The claims of an ID token the token endpoint just gave zgate as the
+    /// client `client_id` (OIDC Core 3.1.3.7): a configured issuer, `aud`
+    /// holding the client, `exp` and `iat` within the skew, a usable `sub`;
+    /// in JWK mode signed with the provider's keys (an unknown `kid` makes
+    /// the same rate-limited fetch as an access token's). In userinfo mode
+    /// zgate holds no keys: the token came straight from the token endpoint
+    /// on the connection zgate opened, which OIDC Core 3.1.3.7 (6) lets
+    /// stand in for the signature, and the claims are checked all the same.
+    pub async fn verify_id_token(
+        &self,
+        id_token: &str,
+        client_id: &str,
+    ) -> Result<serde_json::Map<String, Value>, Refusal> {
+        let now = self.now_s();
+        // An ID token is not an access token: its audience is the client,
+        // and the access-token rules (`typ`, `azp` list, age) do not apply.
+        let policy = ProviderPolicy {
+            audiences: vec![client_id.to_owned()],
+            max_age_s: None,
+            authorized_parties: Vec::new(),
+            require_access_token_type: false,
+            ..self.policy.clone()
+        };
+        match &self.validation {
+            Validation::Keys { keys, .. } => {
+                let verified = match verify(id_token, &policy, &keys.current(), now) {
+                    Err(OidcError::UnknownKid(_)) => {
+                        let (keys, token) = (keys.clone(), id_token.to_owned());
+                        tokio::task::spawn_blocking(move || keys.verify(&token, &policy, now))
+                            .await
+                            .map_err(|e| Refusal::Unavailable(e.to_string()))?
+                    }
+                    other => other,
+                }?;
+                Ok(verified.claims)
+            }
+            Validation::Userinfo { .. } => {
+                if id_token.len() > MAX_TOKEN_BYTES {
+                    return Err(OidcError::TooLarge.into());
+                }
+                let claims = unverified_claims(id_token).ok_or(OidcError::Malformed)?;
+                let iss = claims.get("iss").and_then(Value::as_str);
+                if !iss.is_some_and(|iss| policy.issuers.iter().any(|w| w == iss)) {
+                    return Err(OidcError::WrongIssuer.into());
+                }
+                let for_client = |a: &Value| a.as_str() == Some(client_id);
+                let audience_ok = match claims.get("aud") {
+                    Some(Value::Array(list)) => list.iter().any(for_client),
+                    Some(one) => for_client(one),
+                    None => false,
+                };
+                if !audience_ok {
+                    return Err(OidcError::WrongAudience.into());
+                }
+                let exp = claims
+                    .get("exp")
+                    .and_then(Value::as_i64)
+                    .ok_or(OidcError::NoExpiry)?;
+                if now > exp.saturating_add(policy.skew_s) {
+                    return Err(OidcError::Expired.into());
+                }
+                let sub_ok = claims
+                    .get("sub")
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.trim().is_empty() && s.len() <= MAX_SUBJECT_BYTES);
+                if !sub_ok {
+                    return Err(OidcError::BadSubject.into());
+                }
+                Ok(claims)
+            }
+        }
     }
 
     fn now_s(&self) -> i64 {
