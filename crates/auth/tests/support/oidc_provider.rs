@@ -43,6 +43,12 @@ pub const WEB_SCOPE: &str = "openid profile email";
 
 const READY: &str = "oidc-provider listening ";
 
+/// How long a start may take before it is given up and tried again (a
+/// start takes well under a second; a loaded machine may take seconds).
+const START_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+/// Starts tried at most.
+const START_ATTEMPTS: u32 = 3;
+
 /// The `node_modules` folder holding oidc-provider, from
 /// `ZGATE_TEST_NODE_MODULES`.
 pub fn node_modules() -> PathBuf {
@@ -156,7 +162,38 @@ impl OidcProvider {
         provider
     }
 
+    /// Starts the provider, retrying a start that hangs: under load, Node 20
+    /// has been seen to stall for good while importing oidc-provider (no
+    /// listening socket, every thread idle), where a second start goes
+    /// through. A start that fails outright is not retried.
     fn spawn(&mut self) {
+        // A hung start may already have rotated the keys file: each try
+        // starts from the file as it was.
+        let keys_before = self
+            .options
+            .keys_file
+            .as_ref()
+            .and_then(|f| fs::read(f).ok());
+        for attempt in 1..=START_ATTEMPTS {
+            if attempt > 1 {
+                if let (Some(file), Some(bytes)) = (&self.options.keys_file, &keys_before) {
+                    fs::write(file, bytes).expect("the keys file is restored");
+                }
+            }
+            match self.try_spawn() {
+                Some(()) => return,
+                None => eprintln!(
+                    "the provider gave no ready line within {START_DEADLINE:?} (try {attempt} of {START_ATTEMPTS}); its stderr:\n{}",
+                    self.log()
+                ),
+            }
+        }
+        panic!("the provider did not start in {START_ATTEMPTS} tries");
+    }
+
+    /// One start: `None` when no ready line came within [`START_DEADLINE`]
+    /// (the child is then killed).
+    fn try_spawn(&mut self) -> Option<()> {
         let o = &self.options;
         let mut cmd = Command::new("node");
         cmd.arg(script()).arg(node_modules());
@@ -187,12 +224,30 @@ impl OidcProvider {
             .stderr(log)
             .spawn()
             .expect("node runs (scripts/test.sh installs it)");
-        // Read until the ready line, or the end if it fails to start.
-        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut said = String::new();
-        let port = loop {
-            let mut line = String::new();
-            if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+        // Read until the ready line, or the end if it fails to start, on a
+        // thread of its own so that a start that hangs can be given up.
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let (sent, ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut stdout = stdout;
+            let mut said = String::new();
+            loop {
+                let mut line = String::new();
+                if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+                    let _ = sent.send(Err(said));
+                    return;
+                }
+                if let Some(port) = line.trim().strip_prefix(READY) {
+                    let port = port.parse::<u16>().expect("a port in the ready line");
+                    let _ = sent.send(Ok((port, stdout)));
+                    return;
+                }
+                said.push_str(&line);
+            }
+        });
+        let (port, stdout) = match ready.recv_timeout(START_DEADLINE) {
+            Ok(Ok(ready)) => ready,
+            Ok(Err(said)) => {
                 let _ = child.kill();
                 let status = child.wait();
                 panic!(
@@ -200,10 +255,11 @@ impl OidcProvider {
                     self.log()
                 );
             }
-            if let Some(port) = line.trim().strip_prefix(READY) {
-                break port.parse::<u16>().expect("a port in the ready line");
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
             }
-            said.push_str(&line);
         };
         let issuer = if self.options.tls.is_some() {
             format!("https://localhost:{port}")
@@ -214,6 +270,7 @@ impl OidcProvider {
         self.issuer = issuer;
         self.child = Some(child);
         self.stdout = Some(stdout);
+        Some(())
     }
 
     /// Kills the provider (its state, in memory, is gone) and waits for it.
