@@ -45,9 +45,9 @@ const READY: &str = "oidc-provider listening ";
 
 /// How long a start may take before it is given up and tried again (a
 /// start takes well under a second; a loaded machine may take seconds).
-const START_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
+const START_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
 /// Starts tried at most.
-const START_ATTEMPTS: u32 = 3;
+const START_ATTEMPTS: u32 = 4;
 
 /// The `node_modules` folder holding oidc-provider, from
 /// `ZGATE_TEST_NODE_MODULES`.
