@@ -162,9 +162,9 @@ impl OidcProvider {
         provider
     }
 
-    /// Starts the provider, retrying a start that hangs: under load, Node 20
-    /// has been seen to stall for good while importing oidc-provider (no
-    /// listening socket, every thread idle), where a second start goes
+    /// Starts the provider, retrying a start that hangs: on a loaded
+    /// machine the script has been seen to stall for good before it listens
+    /// (every thread of node idle, no socket), where another start goes
     /// through. A start that fails outright is not retried.
     fn spawn(&mut self) {
         // A hung start may already have rotated the keys file: each try
