@@ -1,10 +1,48 @@
 //! Shared helpers for the ESM's integration tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+pub mod pg;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 pub use zgate_base::ManualClock;
-use zgate_esm::{Esm, EsmConfig, HashCost, Issuer};
+use zgate_esm::{Esm, EsmConfig, HashCost, Issuer, StoreLocation};
+
+/// The file in a test home that names the PostgreSQL database of the test
+/// when the suite runs on PostgreSQL (`ZGATE_TEST_STORE=postgres`).
+const POSTGRES_URL_FILE: &str = "postgres-url";
+
+/// Whether this run puts the ESM on PostgreSQL instead of SQLite:
+/// `ZGATE_TEST_STORE=postgres`. Every test that goes through [`fresh`] and
+/// [`open`] then runs against a database of its own.
+pub fn on_postgres() -> bool {
+    std::env::var("ZGATE_TEST_STORE").is_ok_and(|v| v.eq_ignore_ascii_case("postgres"))
+}
+
+/// Where the ESM of the test home `home` keeps its state.
+pub fn location(home: &Path) -> StoreLocation {
+    match std::fs::read_to_string(home.join(POSTGRES_URL_FILE)) {
+        Ok(url) => StoreLocation::Postgres(url.trim().to_owned()),
+        Err(_) => StoreLocation::Sqlite(home.join("esm.db")),
+    }
+}
+
+/// A test home; on PostgreSQL it names a new database of its own. The
+/// databases stay until the test process ends, and are dropped when the
+/// next one starts ([`pg`]).
+pub fn home() -> tempfile::TempDir {
+    static KEPT: Mutex<Vec<pg::TestDb>> = Mutex::new(Vec::new());
+    let dir = tempfile::tempdir().unwrap();
+    if on_postgres() {
+        let db = pg::TestDb::new();
+        std::fs::write(dir.path().join(POSTGRES_URL_FILE), &db.url).unwrap();
+        // Kept for the test's ESMs until the process ends (statics are
+        // not dropped); the next test process drops it.
+        KEPT.lock().unwrap_or_else(|e| e.into_inner()).push(db);
+    }
+    dir
+}
 
 /// Moves a test clock by whole days.
 pub fn advance_days(clock: &ManualClock, days: i64) {
@@ -13,6 +51,14 @@ pub fn advance_days(clock: &ManualClock, days: i64) {
 
 /// A fresh ESM in a temporary home (cheap hash cost), with its clock.
 pub fn fresh() -> (tempfile::TempDir, Esm, Arc<ManualClock>) {
+    let dir = home();
+    let clock = Arc::new(ManualClock::new(1_790_000_000_000));
+    let esm = open_with_clock(dir.path(), &clock);
+    (dir, esm, clock)
+}
+
+/// [`fresh`], always on SQLite: for tests that look into the database file.
+pub fn fresh_sqlite() -> (tempfile::TempDir, Esm, Arc<ManualClock>) {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(1_790_000_000_000));
     let esm = open_with_clock(dir.path(), &clock);
@@ -22,8 +68,8 @@ pub fn fresh() -> (tempfile::TempDir, Esm, Arc<ManualClock>) {
 /// An ESM (cheap hash cost) on `home` reading `clock`: another process of
 /// the same test, or the same home reopened.
 pub fn open_with_clock(home: &std::path::Path, clock: &Arc<ManualClock>) -> Esm {
-    Esm::open_with(
-        home,
+    Esm::open_store(
+        &location(home),
         EsmConfig {
             clock: clock.clone(),
             hash_cost: HashCost::TEST_ONLY,
@@ -35,8 +81,8 @@ pub fn open_with_clock(home: &std::path::Path, clock: &Arc<ManualClock>) -> Esm 
 
 /// Another process's ESM on the same home.
 pub fn open(home: &std::path::Path) -> Esm {
-    Esm::open_with(
-        home,
+    Esm::open_store(
+        &location(home),
         EsmConfig {
             hash_cost: HashCost::TEST_ONLY,
             ..EsmConfig::default()
