@@ -523,3 +523,18 @@ fn unknown_users_are_counted_apart_from_the_model() {
     assert_eq!(generation(&db), before);
     assert!(!b.reload_if_changed().unwrap());
 }
+
+#[test]
+fn the_gateway_that_revoked_a_token_does_not_reload_for_it() {
+    let db = TestDb::new();
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let a = open_pg(&db, &clock);
+    let b = open_pg(&db, &clock);
+    a.token_state().revoke_token("one", START_MS + 1).unwrap();
+    assert!(!a.reload_if_changed().unwrap());
+    // Another's commit in between: then it does.
+    b.token_state().revoke_token("two", START_MS + 1).unwrap();
+    a.token_state().revoke_token("three", START_MS + 1).unwrap();
+    assert!(a.reload_if_changed().unwrap());
+    assert!(a.token_state().is_token_revoked("two"));
+}

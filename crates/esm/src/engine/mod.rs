@@ -1303,6 +1303,12 @@ impl TokenState<'_> {
     pub fn revoke_token(&self, hash: &str, expires_at_ms: i64) -> Result<(), EsmError> {
         let mut inner = self.esm.lock();
         inner.store.revoke_token(hash, expires_at_ms)?;
+        // The revocation bumped the generation for the other processes;
+        // when nothing else was committed since this one last looked, its
+        // memory is current but for the token added below: no reload.
+        if inner.store.generation()? == inner.generation + 1 {
+            inner.generation += 1;
+        }
         self.esm
             .tokens
             .write()
