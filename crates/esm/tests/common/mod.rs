@@ -4,7 +4,7 @@
 pub mod pg;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use zgate_base::ManualClock;
 use zgate_esm::{Esm, EsmConfig, HashCost, Issuer, StoreLocation};
@@ -28,20 +28,28 @@ pub fn location(home: &Path) -> StoreLocation {
     }
 }
 
-/// A test home; on PostgreSQL it names a new database of its own. The
-/// databases stay until the test process ends, and are dropped when the
-/// next one starts ([`pg`]).
-pub fn home() -> tempfile::TempDir {
-    static KEPT: Mutex<Vec<pg::TestDb>> = Mutex::new(Vec::new());
-    let dir = tempfile::tempdir().unwrap();
-    if on_postgres() {
-        let db = pg::TestDb::new();
-        std::fs::write(dir.path().join(POSTGRES_URL_FILE), &db.url).unwrap();
-        // Kept for the test's ESMs until the process ends (statics are
-        // not dropped); the next test process drops it.
-        KEPT.lock().unwrap_or_else(|e| e.into_inner()).push(db);
+/// A test home (a temporary directory); on PostgreSQL it names a new
+/// database of its own, dropped with it.
+pub struct Home {
+    dir: tempfile::TempDir,
+    _db: Option<pg::TestDb>,
+}
+
+impl Home {
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
     }
-    dir
+}
+
+/// A new test home: on PostgreSQL when the run says so ([`on_postgres`]).
+pub fn home() -> Home {
+    let dir = tempfile::tempdir().unwrap();
+    let db = on_postgres().then(pg::TestDb::new);
+    if let Some(db) = &db {
+        std::fs::write(dir.path().join(POSTGRES_URL_FILE), &db.url).unwrap();
+    }
+    Home { dir, _db: db }
 }
 
 /// Moves a test clock by whole days.
@@ -50,7 +58,7 @@ pub fn advance_days(clock: &ManualClock, days: i64) {
 }
 
 /// A fresh ESM in a temporary home (cheap hash cost), with its clock.
-pub fn fresh() -> (tempfile::TempDir, Esm, Arc<ManualClock>) {
+pub fn fresh() -> (Home, Esm, Arc<ManualClock>) {
     let dir = home();
     let clock = Arc::new(ManualClock::new(1_790_000_000_000));
     let esm = open_with_clock(dir.path(), &clock);
@@ -58,8 +66,11 @@ pub fn fresh() -> (tempfile::TempDir, Esm, Arc<ManualClock>) {
 }
 
 /// [`fresh`], always on SQLite: for tests that look into the database file.
-pub fn fresh_sqlite() -> (tempfile::TempDir, Esm, Arc<ManualClock>) {
-    let dir = tempfile::tempdir().unwrap();
+pub fn fresh_sqlite() -> (Home, Esm, Arc<ManualClock>) {
+    let dir = Home {
+        dir: tempfile::tempdir().unwrap(),
+        _db: None,
+    };
     let clock = Arc::new(ManualClock::new(1_790_000_000_000));
     let esm = open_with_clock(dir.path(), &clock);
     (dir, esm, clock)

@@ -210,8 +210,17 @@ impl TestDb {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::SeqCst)
         );
-        admin()
+        // No wait for the disk at commit: a test needs no durability, and
+        // a shared machine's busy disk would make every commit slow.
+        // (CREATE DATABASE runs alone: not in a transaction.)
+        let mut admin = admin();
+        admin
             .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .unwrap();
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{name}\" SET synchronous_commit = off"
+            ))
             .unwrap();
         let url = format!("{}/{name}", server());
         TestDb { name, url }
