@@ -13,6 +13,13 @@ command -v openssl  >/dev/null || missing+=(openssl)
 command -v oathtool >/dev/null || missing+=(oathtool)
 command -v curl     >/dev/null || missing+=(curl)
 command -v node     >/dev/null || missing+=(nodejs npm)
+# PostgreSQL for the ESM's shared store tests: a server on 127.0.0.1:5432,
+# or initdb/pg_ctl for the tests to start a private one (Debian's package).
+if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null &&
+   ! command -v initdb >/dev/null &&
+   ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  missing+=(postgresql)
+fi
 if ((${#missing[@]})); then
   echo "== installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -53,3 +60,5 @@ echo "== cargo nextest"
 # The routing tests start real backend processes: build that binary first.
 cargo build --locked -q -p zgate-testbackend
 cargo nextest run --workspace --locked --no-fail-fast
+echo "== the ESM's tests again, on PostgreSQL"
+ZGATE_TEST_STORE=postgres cargo nextest run -p zgate-esm --locked --no-fail-fast

@@ -178,6 +178,22 @@ pub struct App {
     oidc: Option<Arc<zgate_gateway::oidc::provider::ProviderTokens>>,
 }
 
+/// Where the ESM of `home` keeps its state, as `zgate.store` says: the
+/// SQLite file (by default `<home>/esm.db`) or a PostgreSQL database.
+pub fn esm_location(home: &Path, config: &Config) -> zgate_esm::StoreLocation {
+    match &config.store {
+        zgate_config::StoreLocation::Postgres(url) => {
+            zgate_esm::StoreLocation::Postgres(url.expose().to_owned())
+        }
+        // The default names the configuration's home; the ESM is the one
+        // of the home being started.
+        zgate_config::StoreLocation::Sqlite(path) if *path == config.home.join("esm.db") => {
+            zgate_esm::StoreLocation::Sqlite(home.join("esm.db"))
+        }
+        zgate_config::StoreLocation::Sqlite(path) => zgate_esm::StoreLocation::Sqlite(path.clone()),
+    }
+}
+
 impl App {
     /// Builds everything `config` describes for the home `home` and binds
     /// the listener. On a first start (no ESM database yet) it creates the
@@ -202,10 +218,9 @@ impl App {
             (None, Some(writer)) => Some(writer.trail.clone()),
             (None, None) => None,
         };
-        let esm_existed = home.join("esm.db").exists();
         let esm = Arc::new(
-            Esm::open_with(
-                home,
+            Esm::open_store(
+                &esm_location(home, &config),
                 EsmConfig {
                     clock: clock.clone(),
                     audit: trail
@@ -216,6 +231,9 @@ impl App {
             )
             .map_err(AppError::Esm)?,
         );
+        // A first start is one that created the store: of gateways starting
+        // together on a new shared database, only one.
+        let esm_existed = !esm.store_was_created();
         if !esm_existed {
             if let Some((admin, password)) = ensure_admin(&esm, home)? {
                 first_start.admin = Some(InitialAdmin {

@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use zgate_esm::{split_batch, AccessLevel, Esm, EsmConfig, Issuer, Origin};
+use zgate_esm::{split_batch, AccessLevel, Esm, EsmConfig, Issuer, Origin, StoreLocation};
 
 use crate::Global;
 
@@ -120,22 +120,43 @@ fn read_stdin() -> anyhow::Result<String> {
     Ok(text)
 }
 
+/// Where the ESM of the home is (`zgate.store`): the configuration must
+/// load, or commands could go to another store than the gateway's.
+fn location(global: &Global) -> anyhow::Result<(StoreLocation, String)> {
+    let loaded = zgate_config::load(&zgate_config::LoadOptions {
+        home: global.home.clone(),
+        zowe_yaml: global.config.clone(),
+        overrides: global.set.clone(),
+    })
+    .context("reading the configuration (zgate.store says where the ESM is)")?;
+    let location = zgate_app::esm_location(&global.home, &loaded.config);
+    let name = match &location {
+        StoreLocation::Sqlite(path) => path.display().to_string(),
+        // Never the URL: it may hold a password.
+        StoreLocation::Postgres(_) => "the PostgreSQL database of zgate.store".to_owned(),
+    };
+    Ok((location, name))
+}
+
 /// The ESM of the home, recording to its audit trail.
 fn open(global: &Global) -> anyhow::Result<Esm> {
+    let (location, name) = location(global)?;
     let trail = crate::audit_cmd::direct_trail(global)?;
-    Esm::open_with(
-        &global.home,
+    Esm::open_store(
+        &location,
         EsmConfig {
             audit: trail,
             ..EsmConfig::default()
         },
     )
-    .with_context(|| format!("opening the ESM in {}", global.home.display()))
+    .with_context(|| format!("opening the ESM in {name}"))
 }
 
 /// The ESM of the home, recording nothing (what-if checks).
 fn open_unaudited(global: &Global) -> anyhow::Result<Esm> {
-    Esm::open(&global.home).with_context(|| format!("opening the ESM in {}", global.home.display()))
+    let (location, name) = location(global)?;
+    Esm::open_store(&location, EsmConfig::default())
+        .with_context(|| format!("opening the ESM in {name}"))
 }
 
 fn single(global: &Global, issuer: &Issuer, text: &str) -> anyhow::Result<ExitCode> {

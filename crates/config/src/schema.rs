@@ -385,6 +385,10 @@ pub const KEYS: &[KeySpec] = &[
     k("zgate.network.zones", List, NoDefault),
     // SAF `ZOWE APIML.SERVICES.<serviceId>` READ on routed requests.
     k("zgate.services.authorization", Bool, Lit("false")),
+    // Where the ESM keeps the security state: the embedded SQLite file, or
+    // a `postgres://` / `postgresql://` URL of a database several gateways
+    // share. A secret: the URL may hold a password.
+    secret("zgate.store", Home("esm.db")),
     // The audit trail (`<home>/audit/`): what happens when it cannot keep
     // a record, the writer's queue, checkpoints, rotation, the SMF system id.
     k("zgate.audit.enabled", Bool, Lit("true")),

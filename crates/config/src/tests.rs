@@ -633,3 +633,43 @@ zgate:
         "{problems:?}"
     );
 }
+
+#[test]
+fn the_store_is_the_sqlite_file_in_the_home_unless_a_postgres_url_is_given() {
+    assert_eq!(
+        config("", &[]).store,
+        StoreLocation::Sqlite(PathBuf::from("/h/esm.db"))
+    );
+    assert_eq!(
+        config("zgate:\n  store: state/esm.db\n", &[]).store,
+        StoreLocation::Sqlite(PathBuf::from("/h/state/esm.db"))
+    );
+    assert_eq!(
+        config("zgate:\n  store: /var/zgate/esm.db\n", &[]).store,
+        StoreLocation::Sqlite(PathBuf::from("/var/zgate/esm.db"))
+    );
+    for url in [
+        "postgres://zgate:hunter2@db.example:5432/zgate",
+        "postgresql://zgate:hunter2@db.example/zgate",
+        "POSTGRES://zgate:hunter2@db.example/zgate",
+    ] {
+        let (effective, _) = strict(&format!("zgate:\n  store: '{url}'\n"), &[]).unwrap();
+        assert_eq!(
+            effective.get("zgate.store").unwrap().display_value(),
+            "********"
+        );
+        let config = Config::from_effective(&effective).unwrap();
+        assert_eq!(config.store, StoreLocation::Postgres(Secret::new(url)));
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}
+
+#[test]
+fn a_store_url_of_another_scheme_is_refused_without_showing_it() {
+    let (effective, _) = strict("zgate:\n  store: 'mysql://u:hunter2@db/zgate'\n", &[]).unwrap();
+    let problems = problems(Config::from_effective(&effective).unwrap_err());
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].key, "zgate.store");
+    assert!(problems[0].message.contains("postgres://"), "{problems:?}");
+    assert!(!problems[0].message.contains("hunter2"), "{problems:?}");
+}

@@ -399,6 +399,38 @@ pub struct GatewayConfig {
     pub security: SecurityConfig,
 }
 
+/// Where the ESM keeps the security state (`zgate.store`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded SQLite database file (the default, `<home>/esm.db`).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database that several gateways share: its
+    /// `postgres://` or `postgresql://` URL, a secret since it may hold a
+    /// password.
+    Postgres(Secret),
+}
+
+impl StoreLocation {
+    /// Reads a `zgate.store` value; relative paths resolve against `home`.
+    pub fn parse(home: &Path, text: &str) -> Result<StoreLocation, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(StoreLocation::Sqlite(home.join("esm.db")));
+        }
+        let lower = text.to_ascii_lowercase();
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Ok(StoreLocation::Postgres(Secret::new(text)));
+        }
+        if let Some((scheme, _)) = text.split_once("://") {
+            // Never the value: it may hold a password.
+            return Err(format!(
+                "`{scheme}://` is not a store zgate knows: a path to the SQLite file, or a postgres:// or postgresql:// URL"
+            ));
+        }
+        Ok(StoreLocation::Sqlite(resolve(home, text)))
+    }
+}
+
 /// The whole validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -422,6 +454,8 @@ pub struct Config {
     pub services_authorization: bool,
     /// Network access zones (`zgate.network.zones`).
     pub network_zones: Vec<NetworkZone>,
+    /// Where the ESM keeps the security state (`zgate.store`).
+    pub store: StoreLocation,
     /// The audit trail (`zgate.audit.*`).
     pub audit: AuditConfig,
     /// An OpenID Connect provider's tokens, when enabled.
@@ -508,6 +542,20 @@ impl Reader<'_> {
             }
         }
         zones
+    }
+
+    fn store(&mut self, key: &str) -> StoreLocation {
+        let text = self.text(key);
+        let home = self.effective.home.clone();
+        match StoreLocation::parse(&home, &text) {
+            Ok(location) => location,
+            Err(why) => {
+                if let Some(entry) = self.entry(key).cloned() {
+                    self.bad(&entry, why);
+                }
+                StoreLocation::Sqlite(home.join("esm.db"))
+            }
+        }
     }
 
     fn path(&mut self, key: &str) -> Option<PathBuf> {
@@ -1047,6 +1095,8 @@ impl Config {
             }
         }
 
+        let store = r.store("zgate.store");
+
         if !r.problems.is_empty() {
             let mut problems = r.problems;
             problems.dedup();
@@ -1063,6 +1113,7 @@ impl Config {
             services_directory,
             services_authorization,
             network_zones,
+            store,
             audit,
             oidc,
             log_format,

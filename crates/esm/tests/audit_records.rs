@@ -16,11 +16,11 @@ use zgate_esm::{
 
 type Record = Map<String, Value>;
 
-fn audited() -> (tempfile::TempDir, Esm, Arc<MemorySink>) {
-    let dir = tempfile::tempdir().unwrap();
+fn audited() -> (common::Home, Esm, Arc<MemorySink>) {
+    let dir = common::home();
     let sink = Arc::new(MemorySink::default());
-    let esm = Esm::open_with(
-        dir.path(),
+    let esm = Esm::open_store(
+        &common::location(dir.path()),
         EsmConfig {
             clock: Arc::new(common::ManualClock::new(1_790_000_000_000)),
             hash_cost: HashCost::TEST_ONLY,
@@ -516,8 +516,8 @@ fn nothing_is_recorded_as_done_that_was_not_and_nothing_done_unrecorded() {
     // A trail that refuses: no command runs, no password changes, no
     // check is granted.
     drop(esm);
-    let esm = Esm::open_with(
-        dir.path(),
+    let esm = Esm::open_store(
+        &common::location(dir.path()),
         EsmConfig {
             hash_cost: HashCost::TEST_ONLY,
             audit: Some(Arc::new(Refusing)),
@@ -532,8 +532,8 @@ fn nothing_is_recorded_as_done_that_was_not_and_nothing_done_unrecorded() {
         VerifyOutcome::StoreUnavailable
     ));
     assert_eq!(esm.dump_store().unwrap().len(), before.len());
-    let common = Esm::open_with(
-        dir.path(),
+    let common = Esm::open_store(
+        &common::location(dir.path()),
         EsmConfig {
             hash_cost: HashCost::TEST_ONLY,
             ..EsmConfig::default()

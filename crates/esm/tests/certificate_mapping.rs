@@ -328,7 +328,7 @@ fn maps_are_listed_and_deleted_and_bad_racdcert_input_writes_nothing() {
     assert_eq!(esm.dump_store().unwrap(), before, "bad input wrote nothing");
     assert!(esm.map_certificate(b"not der").is_err());
     // Persisted: a new instance maps the same.
-    let again = zgate_esm::Esm::open(home.path()).unwrap();
+    let again = common::open(home.path());
     assert_eq!(again.map_certificate(&der).unwrap().as_deref(), Some("BOB"));
     ok(&esm, "RACDCERT DELMAP(LABEL('alice'))");
     ok(&esm, "RACDCERT MAP ID(ALICE) SDNFILTER('CN=nolabel')");

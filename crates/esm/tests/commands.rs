@@ -14,7 +14,7 @@ RDEFINE ZOWE APIML.** UACC(NONE)
 PERMIT APIML.** CLASS(ZOWE) ID(BOB) ACCESS(READ)
 ";
 
-fn setup() -> (tempfile::TempDir, Esm) {
+fn setup() -> (common::Home, Esm) {
     let (d, esm, _c) = common::fresh();
     common::run(&esm, SETUP);
     (d, esm)

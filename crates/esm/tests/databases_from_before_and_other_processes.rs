@@ -17,7 +17,7 @@ fn sql(dir: &std::path::Path, statements: &str) {
 
 #[test]
 fn a_class_raclisted_without_a_copy_gets_one_when_the_store_opens() {
-    let (dir, esm, _clock) = common::fresh();
+    let (dir, esm, _clock) = common::fresh_sqlite();
     common::run(
         &esm,
         "ADDUSER BOB\nSETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)\nRDEFINE ZOWE APP.X UACC(NONE)\nSETROPTS RACLIST(ZOWE) GLOBAL(ZOWE)",
@@ -57,7 +57,7 @@ fn a_class_raclisted_without_a_copy_gets_one_when_the_store_opens() {
 
 #[test]
 fn a_stored_name_rdefine_would_refuse_stays_manageable() {
-    let (dir, esm, _clock) = common::fresh();
+    let (dir, esm, _clock) = common::fresh_sqlite();
     common::run(&esm, "SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)\nADDUSER BOB");
     let msg = esm
         .run_command(&Issuer::Operator, "RDEFINE ZOWE APP.S%*")
@@ -137,7 +137,7 @@ fn authority_reads_the_issuer_as_racf_spells_it() {
 
 #[test]
 fn raclist_all_refresh_copies_only_the_raclisted_classes() {
-    let (dir, esm, _clock) = common::fresh();
+    let (dir, esm, _clock) = common::fresh_sqlite();
     common::run(
         &esm,
         "SETROPTS CLASSACT(ZOWE FACILITY) RACLIST(FACILITY)\nSETROPTS RACLIST(*) REFRESH",

@@ -16,7 +16,7 @@ use zgate_esm::{
 const ACTIVE: &str = "SETROPTS CLASSACT(IDIDMAP) RACLIST(IDIDMAP)";
 const REFRESH: &str = "SETROPTS RACLIST(IDIDMAP) REFRESH";
 
-fn setup() -> (tempfile::TempDir, Esm) {
+fn setup() -> (Home, Esm) {
     let (dir, esm, _clock) = fresh();
     run(&esm, "ADDUSER BOB\nADDUSER ALICE\nADDUSER CAROL");
     (dir, esm)
@@ -453,11 +453,11 @@ fn query_answers_what_a_lookup_answers() {
     );
 }
 
-fn audited() -> (tempfile::TempDir, Esm, Arc<MemorySink>) {
-    let dir = tempfile::tempdir().unwrap();
+fn audited() -> (Home, Esm, Arc<MemorySink>) {
+    let dir = home();
     let sink = Arc::new(MemorySink::default());
-    let esm = Esm::open_with(
-        dir.path(),
+    let esm = Esm::open_store(
+        &location(dir.path()),
         EsmConfig {
             clock: Arc::new(ManualClock::new(1_790_000_000_000)),
             hash_cost: HashCost::TEST_ONLY,

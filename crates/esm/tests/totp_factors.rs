@@ -235,12 +235,9 @@ fn totp_enrolment_is_listed_without_its_secret_and_bad_input_writes_nothing() {
     assert!(esm.mfa_listing("PLAIN").is_none());
     // The store file is 0600 (the secret lives in it).
     #[cfg(unix)]
-    {
+    if let zgate_esm::StoreLocation::Sqlite(file) = common::location(dir.path()) {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(dir.path().join("esm.db"))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     // Bad input: clear errors, nothing written.
@@ -310,7 +307,7 @@ fn totp_enrolment_is_listed_without_its_secret_and_bad_input_writes_nothing() {
 
 #[test]
 fn a_corrupt_factor_record_fails_closed() {
-    let (dir, esm, clock) = fresh();
+    let (dir, esm, clock) = common::fresh_sqlite();
     run(&esm, "ADDUSER U1 PASSWORD(PASSW0RD) NOEXPIRED");
     let uri = enrol(&esm, "U1", "");
     drop(esm);

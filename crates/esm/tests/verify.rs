@@ -213,7 +213,7 @@ fn passwords_fold_case_without_mixedcase_and_phrases_keep_case() {
 
 #[test]
 fn hashes_are_salted_and_persisted() {
-    let (dir, esm, _c) = common::fresh();
+    let (dir, esm, _c) = common::fresh_sqlite();
     common::run(&esm, "ADDUSER (A1 A2) PASSWORD(SAME1) NOEXPIRED");
     {
         use std::os::unix::fs::PermissionsExt;
@@ -263,7 +263,7 @@ fn token_state_persists() {
     assert_eq!(ts.purge_expired_tokens(2_000).unwrap(), 1);
     assert_eq!(ts.revoked_tokens(), vec![("h2".to_owned(), 5_000)]);
     drop(esm);
-    let esm = zgate_esm::Esm::open(dir.path()).unwrap();
+    let esm = common::open(dir.path());
     assert!(esm.token_state().is_token_revoked("h2"));
     assert!(!esm.token_state().is_token_revoked("h1"));
 }
@@ -288,7 +288,7 @@ fn esm_is_send_sync_and_user_summary_shows_groups_and_attributes() {
 #[test]
 fn another_process_changes_are_picked_up() {
     let (dir, esm, _c) = common::fresh();
-    let other = zgate_esm::Esm::open(dir.path()).unwrap();
+    let other = common::open(dir.path());
     common::run(&other, "SETROPTS CLASSACT(ZOWE)\nRDEFINE ZOWE R UACC(READ)");
     assert_eq!(
         esm.check("X", "ZOWE", "R", zgate_esm::AccessLevel::Read)
@@ -321,7 +321,7 @@ fn issuer_needs_special() {
 #[test]
 fn two_processes_on_one_store_do_not_overwrite_each_other() {
     let (dir, a, _c) = common::fresh();
-    let b = zgate_esm::Esm::open(dir.path()).unwrap();
+    let b = common::open(dir.path());
     common::run(
         &a,
         "ADDUSER BOB PASSWORD(PW1) NOEXPIRED\nSETROPTS PASSWORD(REVOKE(1))",
@@ -405,7 +405,7 @@ fn password_rules_apply_to_chosen_passwords() {
 
 #[test]
 fn schema_migrates_forward_and_refuses_newer() {
-    let (dir, esm, _c) = common::fresh();
+    let (dir, esm, _c) = common::fresh_sqlite();
     common::run(
         &esm,
         "ADDUSER BOB\nSETROPTS PASSWORD(HISTORY(3)) CLASSACT(ZOWE)",
@@ -433,7 +433,7 @@ fn schema_migrates_forward_and_refuses_newer() {
         )
         .unwrap();
     }
-    let esm = zgate_esm::Esm::open(dir.path()).unwrap();
+    let esm = common::open(dir.path());
     assert!(esm.user("BOB").is_some());
     common::run(&esm, "SETROPTS PASSWORD(RULE1(LENGTH(4:8)))");
     let list = esm
@@ -529,7 +529,7 @@ fn in_memory_store_verifies_and_injected_clock_dates_records() {
 
 #[test]
 fn unknown_users_are_counted_apart_from_the_model() {
-    let (dir, esm, _c) = common::fresh();
+    let (dir, esm, _c) = common::fresh_sqlite();
     let before = esm.dump_store().unwrap();
     assert_eq!(esm.verify("NOBODY", "X", None), VerifyOutcome::UnknownUser);
     assert_eq!(
@@ -559,7 +559,7 @@ fn raclist_semantics_hold_across_processes() {
         "SETROPTS CLASSACT(ZOWE) GENERIC(ZOWE)\nRDEFINE ZOWE R UACC(NONE)\nADDUSER BOB\nSETROPTS RACLIST(ZOWE)",
     );
     // The gateway: another process on the same home.
-    let gateway = zgate_esm::Esm::open(dir.path()).unwrap();
+    let gateway = common::open(dir.path());
     assert_eq!(gateway.check("BOB", "ZOWE", "R", Read).saf_rc, 8);
     common::run(
         &admin,

@@ -19,7 +19,7 @@ use crate::password::{
 use crate::raclist;
 use crate::records::Records;
 use crate::state::{Change, State};
-use crate::store::{sqlite::SqliteStore, Store, StoreError};
+use crate::store::{postgres::PostgresStore, sqlite::SqliteStore, Store, StoreError};
 use crate::syntax::BatchCommand;
 use zgate_audit::{AuditRecord, Origin};
 
@@ -49,6 +49,27 @@ impl Default for EsmConfig {
             hash_cost: HashCost::DEFAULT,
             audit: None,
             random: Arc::new(SystemRandom),
+        }
+    }
+}
+
+/// Where an ESM keeps its state.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// An embedded SQLite database file (created 0600, its directory too).
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database, by its URL (`postgres://user@host/db`), that
+    /// several processes share; connected without TLS (a local or trusted
+    /// network).
+    Postgres(String),
+}
+
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            // The URL may hold a password.
+            StoreLocation::Postgres(_) => f.write_str("Postgres(..)"),
         }
     }
 }
@@ -219,6 +240,8 @@ pub struct Esm {
     /// command; a copy of `Inner::state.records` kept with it.
     records: RwLock<RecordsView>,
     mfa: RwLock<MfaSettings>,
+    /// Whether opening the store created it (a first start).
+    created: bool,
 }
 
 /// The records and what is derived from them for lookups.
@@ -301,10 +324,41 @@ impl Esm {
         Esm::with_store(Box::new(store), config)
     }
 
+    /// Opens or creates the store at `location`: a SQLite file or a
+    /// PostgreSQL database.
+    pub fn open_store(location: &StoreLocation, config: EsmConfig) -> Result<Esm, EsmError> {
+        let store: Box<dyn Store> = match location {
+            StoreLocation::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| EsmError::Home {
+                        path: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+                Box::new(SqliteStore::open(path)?)
+            }
+            StoreLocation::Postgres(url) => Box::new(PostgresStore::connect(url)?),
+        };
+        Esm::with_store(store, config)
+    }
+
+    /// Whether opening the store created it: no schema was there before
+    /// (a first start). Of processes starting together on a new shared
+    /// database, exactly one sees `true`.
+    pub fn store_was_created(&self) -> bool {
+        self.created
+    }
+
     /// Builds an ESM over any store backend; initialises group SYS1.
     pub fn with_store(mut store: Box<dyn Store>, config: EsmConfig) -> Result<Esm, EsmError> {
+        let created = store.was_created();
         let mut state = store.load()?;
-        if !state.groups.contains_key("SYS1") {
+        // Processes starting together on a new shared store all find no
+        // SYS1: one defines it, the others conflict and find it.
+        for attempt in 1..=MAX_ATTEMPTS {
+            if state.groups.contains_key("SYS1") {
+                break;
+            }
             let sys1 = Change::PutGroup(Group {
                 id: "SYS1".into(),
                 superior: None,
@@ -312,8 +366,13 @@ impl Esm {
                 created_ms: config.clock.now_ms(),
             });
             let generation = store.generation()?;
-            store.apply(std::slice::from_ref(&sys1), generation)?;
-            state.apply(&sys1);
+            match store.apply(std::slice::from_ref(&sys1), generation) {
+                Ok(_) => state.apply(&sys1),
+                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
+                    state = store.load()?;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         // A class RACLISTed (or a GLOBAL table activated) by a zgate that
         // kept no in-storage copy gets one now, as an IPL would build it;
@@ -347,6 +406,7 @@ impl Esm {
             tokens: RwLock::new(tokens),
             dummy: dummy_hash(config.hash_cost),
             config,
+            created,
         })
     }
 
@@ -1243,6 +1303,12 @@ impl TokenState<'_> {
     pub fn revoke_token(&self, hash: &str, expires_at_ms: i64) -> Result<(), EsmError> {
         let mut inner = self.esm.lock();
         inner.store.revoke_token(hash, expires_at_ms)?;
+        // The revocation bumped the generation for the other processes;
+        // when nothing else was committed since this one last looked, its
+        // memory is current but for the token added below: no reload.
+        if inner.store.generation()? == inner.generation + 1 {
+            inner.generation += 1;
+        }
         self.esm
             .tokens
             .write()

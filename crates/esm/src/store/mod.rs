@@ -2,10 +2,15 @@
 //!
 //! The ESM's logic only ever speaks in [`Change`]s and [`State`]; a backend
 //! turns a slice of changes into ONE transaction. SQLite ([`sqlite`]) is the
-//! backend; nothing SQLite-specific may leak into the ESM, so another
-//! database can implement the same trait.
+//! embedded backend, PostgreSQL ([`postgres`]) the one several gateways
+//! share; nothing backend-specific may leak into the ESM.
 
+pub mod postgres;
 pub mod sqlite;
+
+use std::cmp::Ordering;
+
+use rusqlite::types::Value;
 
 use crate::state::{Change, State};
 
@@ -57,7 +62,8 @@ pub trait Store: Send {
     /// A counter bumped by every committed [`Store::apply`]: lets a process
     /// notice that another one changed the data.
     fn generation(&mut self) -> Result<i64, StoreError>;
-    /// Records a revoked token hash until `expires_at_ms`.
+    /// Records a revoked token hash until `expires_at_ms`, and bumps the
+    /// generation so that other processes on the store reload and see it.
     fn revoke_token(&mut self, hash: &str, expires_at_ms: i64) -> Result<(), StoreError>;
     /// Forgets revocations that expired before `now_ms`; returns how many.
     fn purge_expired_tokens(&mut self, now_ms: i64) -> Result<usize, StoreError>;
@@ -84,6 +90,57 @@ pub trait Store: Send {
             "PassTicket replay protection is not supported by this store".to_owned(),
         ))
     }
-    /// A canonical text dump of every row (tests compare dumps).
+    /// Whether opening this store created it (no schema before): a first
+    /// start.
+    fn was_created(&self) -> bool {
+        false
+    }
+    /// A canonical text dump of every row (tests compare dumps): tables in
+    /// byte order of their names (without the bookkeeping `meta`), rows
+    /// sorted on all columns as SQLite sorts (NULL, then numbers, then text
+    /// in byte order), one line `table: value...` each; the same on every
+    /// backend for the same state.
     fn dump(&mut self) -> Result<Vec<String>, StoreError>;
+}
+
+/// Orders two column values as SQLite's `ORDER BY` does with the BINARY
+/// collation.
+fn compare(a: &Value, b: &Value) -> Ordering {
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Null => 0,
+            Value::Integer(_) | Value::Real(_) => 1,
+            Value::Text(_) => 2,
+            Value::Blob(_) => 3,
+        }
+    }
+    match (a, b) {
+        (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
+        (Value::Real(x), Value::Real(y)) => x.total_cmp(y),
+        #[allow(clippy::cast_precision_loss)]
+        (Value::Integer(x), Value::Real(y)) => (*x as f64).total_cmp(y),
+        #[allow(clippy::cast_precision_loss)]
+        (Value::Real(x), Value::Integer(y)) => x.total_cmp(&(*y as f64)),
+        (Value::Text(x), Value::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Value::Blob(x), Value::Blob(y)) => x.cmp(y),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// Appends a table's rows to a dump in canonical order and spelling.
+pub(crate) fn dump_table(table: &str, mut rows: Vec<Vec<Value>>, out: &mut Vec<String>) {
+    rows.sort_by(|a, b| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| compare(x, y))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    });
+    for row in rows {
+        let mut line = format!("{table}:");
+        for v in row {
+            line.push_str(&format!(" {v:?}"));
+        }
+        out.push(line);
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::{Store, StoreError};
+use super::{dump_table, Store, StoreError};
 use crate::model::{
     AccessLevel, ClassSettings, Condition, Credential, Group, Options, Profile, SecretHash, User,
 };
@@ -95,6 +95,8 @@ fn db(e: rusqlite::Error) -> StoreError {
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
+    /// Whether [`SqliteStore::migrate`] found no schema.
+    created: bool,
 }
 
 impl SqliteStore {
@@ -114,7 +116,10 @@ impl SqliteStore {
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
-        let mut store = SqliteStore { conn };
+        let mut store = SqliteStore {
+            conn,
+            created: false,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -122,7 +127,10 @@ impl SqliteStore {
     /// A private in-memory database (tests of crates built on the ESM).
     pub fn in_memory() -> Result<SqliteStore, StoreError> {
         let conn = Connection::open_in_memory().map_err(db)?;
-        let mut store = SqliteStore { conn };
+        let mut store = SqliteStore {
+            conn,
+            created: false,
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -141,6 +149,7 @@ impl SqliteStore {
                 known: SCHEMA_VERSION,
             });
         }
+        self.created = version == 0;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(sql).map_err(db)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)
@@ -182,7 +191,7 @@ fn create_private_file(_path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn rules_text(rules: &std::collections::BTreeMap<u8, PasswordRule>) -> String {
+pub(crate) fn rules_text(rules: &std::collections::BTreeMap<u8, PasswordRule>) -> String {
     rules
         .iter()
         .map(|(n, r)| format!("{n}={}", r.to_text()))
@@ -190,7 +199,9 @@ fn rules_text(rules: &std::collections::BTreeMap<u8, PasswordRule>) -> String {
         .join("\n")
 }
 
-fn rules_parse(text: &str) -> Result<std::collections::BTreeMap<u8, PasswordRule>, StoreError> {
+pub(crate) fn rules_parse(
+    text: &str,
+) -> Result<std::collections::BTreeMap<u8, PasswordRule>, StoreError> {
     let mut out = std::collections::BTreeMap::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (n, rule) = line
@@ -224,7 +235,7 @@ fn history_parse(s: &str) -> Vec<SecretHash> {
         .collect()
 }
 
-fn audit_options_text(o: &Options) -> String {
+pub(crate) fn audit_options_text(o: &Options) -> String {
     [
         (o.saudit, "SAUDIT"),
         (o.cmdviol, "CMDVIOL"),
@@ -742,13 +753,23 @@ impl Store for SqliteStore {
     }
 
     fn revoke_token(&mut self, hash: &str, expires_at_ms: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT OR REPLACE INTO revoked_tokens VALUES (?1, ?2)",
-                params![hash, expires_at_ms],
-            )
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(db)?;
-        Ok(())
+        let generation = read_generation(&tx)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO revoked_tokens VALUES (?1, ?2)",
+            params![hash, expires_at_ms],
+        )
+        .map_err(db)?;
+        // Other processes learn of the revocation by the generation.
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'generation'",
+            [(generation + 1).to_string()],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)
     }
 
     fn purge_expired_tokens(&mut self, now_ms: i64) -> Result<usize, StoreError> {
@@ -801,6 +822,10 @@ impl Store for SqliteStore {
         tx.commit().map_err(db)
     }
 
+    fn was_created(&self) -> bool {
+        self.created
+    }
+
     fn dump(&mut self) -> Result<Vec<String>, StoreError> {
         let tables: Vec<String> = {
             let mut st = self
@@ -817,18 +842,19 @@ impl Store for SqliteStore {
             }
             let mut st = self
                 .conn
-                .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY 1, 2"))
+                .prepare(&format!("SELECT * FROM \"{t}\""))
                 .map_err(db)?;
             let n = st.column_count();
             let mut rows = st.query([]).map_err(db)?;
+            let mut values = Vec::new();
             while let Some(r) = rows.next().map_err(db)? {
-                let mut line = format!("{t}:");
-                for i in 0..n {
-                    let v: rusqlite::types::Value = r.get(i).map_err(db)?;
-                    line.push_str(&format!(" {v:?}"));
-                }
-                out.push(line);
+                let row = (0..n)
+                    .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db)?;
+                values.push(row);
             }
+            dump_table(&t, values, &mut out);
         }
         Ok(out)
     }
