@@ -43,76 +43,16 @@ use crate::records::Record;
 use crate::state::{Change, State};
 use crate::store::sqlite::{audit_options_text, rules_parse, rules_text};
 
-/// Forward-only migrations; index + 1 is the schema version they lead to.
-/// Each is the PostgreSQL spelling of the SQLite migration of the same
-/// number.
-const MIGRATIONS: &[&str] = &[
-    // 1: the ESM model.
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-     INSERT INTO meta (key, value) VALUES ('generation', '0');
-     CREATE TABLE users (
-        id TEXT PRIMARY KEY, name TEXT NOT NULL, owner TEXT NOT NULL,
-        default_group TEXT NOT NULL,
-        special BIGINT NOT NULL, auditor BIGINT NOT NULL,
-        operations BIGINT NOT NULL, restricted BIGINT NOT NULL,
-        revoked BIGINT NOT NULL,
-        password_hash TEXT, password_set_ms BIGINT, password_expired BIGINT,
-        phrase_hash TEXT, phrase_set_ms BIGINT, phrase_expired BIGINT,
-        password_history TEXT NOT NULL, phrase_history TEXT NOT NULL,
-        failed_attempts BIGINT NOT NULL, created_ms BIGINT NOT NULL,
-        last_logon_ms BIGINT);
-     CREATE TABLE groups (id TEXT PRIMARY KEY, superior TEXT, owner TEXT NOT NULL,
-        created_ms BIGINT NOT NULL);
-     CREATE TABLE connects (user_id TEXT NOT NULL, group_id TEXT NOT NULL,
-        PRIMARY KEY (user_id, group_id));
-     CREATE TABLE classes (name TEXT PRIMARY KEY, active BIGINT NOT NULL,
-        generic BIGINT NOT NULL, raclist BIGINT NOT NULL, global BIGINT NOT NULL);
-     CREATE TABLE options (id BIGINT PRIMARY KEY CHECK (id = 1),
-        grplist BIGINT NOT NULL, interval_days BIGINT NOT NULL,
-        revoke_after BIGINT, history BIGINT NOT NULL, mixed_case BIGINT NOT NULL);
-     CREATE TABLE profiles (class TEXT NOT NULL, name TEXT NOT NULL,
-        owner TEXT NOT NULL, uacc TEXT NOT NULL, warning BIGINT NOT NULL,
-        appldata TEXT NOT NULL, data TEXT NOT NULL, created_ms BIGINT NOT NULL,
-        PRIMARY KEY (class, name));
-     CREATE TABLE access_list (class TEXT NOT NULL, profile TEXT NOT NULL,
-        id TEXT NOT NULL, access TEXT NOT NULL, PRIMARY KEY (class, profile, id));
-     CREATE TABLE conditional_access (class TEXT NOT NULL, profile TEXT NOT NULL,
-        id TEXT NOT NULL, when_kind TEXT NOT NULL, when_value TEXT NOT NULL,
-        access TEXT NOT NULL, PRIMARY KEY (class, profile, id, when_kind, when_value));
-     CREATE TABLE members (class TEXT NOT NULL, profile TEXT NOT NULL,
-        member TEXT NOT NULL, PRIMARY KEY (class, profile, member));",
-    // 2: token state for the auth crate (revoked token hashes).
-    "CREATE TABLE revoked_tokens (hash TEXT PRIMARY KEY, expires_at_ms BIGINT NOT NULL);
-     CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at_ms);",
-    // 3: password syntax rules, `n=rule` lines.
-    "ALTER TABLE options ADD COLUMN rules TEXT NOT NULL DEFAULT '';",
-    // 4: refresh counters (dropped again by 8).
-    "ALTER TABLE classes ADD COLUMN raclist_generation BIGINT NOT NULL DEFAULT 0;
-     ALTER TABLE classes ADD COLUMN global_generation BIGINT NOT NULL DEFAULT 0;",
-    // 5: security records beside the model.
-    "CREATE TABLE security_records (kind TEXT NOT NULL, key TEXT NOT NULL,
-        value TEXT NOT NULL, PRIMARY KEY (kind, key));",
-    // 6: PTKTDATA keys on profiles; PassTicket replay protection.
-    "ALTER TABLE profiles ADD COLUMN ssignon TEXT;
-     CREATE TABLE passticket_uses (hash TEXT PRIMARY KEY, expires_at_ms BIGINT NOT NULL);
-     CREATE INDEX passticket_uses_expiry ON passticket_uses (expires_at_ms);",
-    // 7: when a user was last revoked.
-    "ALTER TABLE users ADD COLUMN revoked_at_ms BIGINT NOT NULL DEFAULT 0;",
-    // 8: in-storage copies are security records; the refresh counters go.
-    "ALTER TABLE classes DROP COLUMN raclist_generation;
-     ALTER TABLE classes DROP COLUMN global_generation;
-     ALTER TABLE profiles ADD COLUMN literal_name BIGINT NOT NULL DEFAULT 0;",
-    // 9: audit controls.
-    "ALTER TABLE users ADD COLUMN uaudit BIGINT NOT NULL DEFAULT 0;
-     ALTER TABLE profiles ADD COLUMN audit TEXT NOT NULL DEFAULT 'FAILURES(READ)';
-     ALTER TABLE profiles ADD COLUMN global_audit TEXT NOT NULL DEFAULT 'NONE';
-     ALTER TABLE classes ADD COLUMN audit BIGINT NOT NULL DEFAULT 0;
-     ALTER TABLE classes ADD COLUMN log_options TEXT NOT NULL DEFAULT 'DEFAULT';
-     ALTER TABLE options ADD COLUMN audit_options TEXT NOT NULL DEFAULT 'SAUDIT CMDVIOL';",
-];
+/// SQLite's migration `sql` in PostgreSQL's spelling: the schemas are the
+/// same but for SQLite's `INTEGER` (64-bit there), PostgreSQL's `BIGINT`.
+/// One list of migrations for both backends keeps version N the same
+/// schema on each.
+fn migration(sql: &str) -> String {
+    sql.replace("INTEGER", "BIGINT")
+}
 
 /// The newest schema version this build knows (the same numbers as SQLite's).
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = super::sqlite::SCHEMA_VERSION;
 
 /// The advisory lock key migrations run under ("zgateESM").
 const MIGRATION_LOCK: i64 = 0x7a67_6174_6545_534d;
@@ -238,11 +178,11 @@ fn migrate(client: &mut Client) -> Result<bool, StoreError> {
             known: SCHEMA_VERSION,
         });
     }
-    for sql in MIGRATIONS
+    for sql in super::sqlite::MIGRATIONS
         .iter()
         .skip(usize::try_from(version).unwrap_or(0))
     {
-        tx.batch_execute(sql).map_err(pg)?;
+        tx.batch_execute(&migration(sql)).map_err(pg)?;
     }
     if version < SCHEMA_VERSION {
         tx.execute("DELETE FROM schema_version", &[]).map_err(pg)?;

@@ -16,7 +16,8 @@ use crate::records::Record;
 use crate::state::{Change, State};
 
 /// Forward-only migrations; index + 1 is the schema version they lead to.
-const MIGRATIONS: &[&str] = &[
+/// PostgreSQL runs the same ones, respelled (`postgres::migration`).
+pub(crate) const MIGRATIONS: &[&str] = &[
     // 1: the ESM model.
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
      INSERT INTO meta (key, value) VALUES ('generation', '0');
