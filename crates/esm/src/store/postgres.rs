@@ -36,12 +36,14 @@ use rusqlite::types::Value;
 
 use super::{dump_table, Store, StoreError};
 use crate::model::{
-    AccessLevel, ClassSettings, Condition, Credential, Group, Options, Profile, SecretHash, User,
+    ClassSettings, Condition, Credential, Group, Options, Profile, SecretHash, User,
 };
 use crate::passticket::SsignonKeys;
 use crate::records::Record;
 use crate::state::{Change, State};
-use crate::store::sqlite::{audit_options_text, rules_parse, rules_text};
+use crate::store::sqlite::{
+    audit_options_text, b, history_parse, history_text, level, rules_parse, rules_text,
+};
 
 /// SQLite's migration `sql` in PostgreSQL's spelling: the schemas are the
 /// same but for SQLite's `INTEGER` (64-bit there), PostgreSQL's `BIGINT`.
@@ -209,25 +211,6 @@ fn flag(row: &Row, i: usize) -> Result<bool, StoreError> {
 fn count(row: &Row, i: usize) -> Result<u32, StoreError> {
     let v = get::<i64>(row, i)?;
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("column {i}: {v}")))
-}
-
-fn b(v: bool) -> i64 {
-    i64::from(v)
-}
-
-fn level(s: &str) -> Result<AccessLevel, StoreError> {
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("access level `{s}`")))
-}
-
-fn history_text(h: &[SecretHash]) -> String {
-    h.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(" ")
-}
-
-fn history_parse(s: &str) -> Vec<SecretHash> {
-    s.split_whitespace()
-        .map(|x| SecretHash(x.to_owned()))
-        .collect()
 }
 
 fn generation_of(value: &str) -> Result<i64, StoreError> {

@@ -217,20 +217,20 @@ pub(crate) fn rules_parse(
     Ok(out)
 }
 
-fn b(v: bool) -> i64 {
+pub(crate) fn b(v: bool) -> i64 {
     i64::from(v)
 }
 
-fn level(s: &str) -> Result<AccessLevel, StoreError> {
+pub(crate) fn level(s: &str) -> Result<AccessLevel, StoreError> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("access level `{s}`")))
 }
 
-fn history_text(h: &[SecretHash]) -> String {
+pub(crate) fn history_text(h: &[SecretHash]) -> String {
     h.iter().map(|s| s.0.as_str()).collect::<Vec<_>>().join(" ")
 }
 
-fn history_parse(s: &str) -> Vec<SecretHash> {
+pub(crate) fn history_parse(s: &str) -> Vec<SecretHash> {
     s.split_whitespace()
         .map(|x| SecretHash(x.to_owned()))
         .collect()
