@@ -15,7 +15,9 @@
 //!   even for UAUDIT users; a violation of them is, under CMDVIOL.
 
 /// RACF's access levels, lowest first (only their order matters here).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Level {
     /// READ.
     Read,
@@ -31,7 +33,7 @@ pub enum Level {
 pub type FromLevel = Option<Level>;
 
 /// A profile's owner (`AUDIT`) or auditor (`GLOBALAUDIT`) setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct AuditSetting {
     /// Successes logged from this requested level up.
     pub successes: FromLevel,
@@ -57,7 +59,7 @@ impl AuditSetting {
 }
 
 /// `SETROPTS LOGOPTIONS(...)` for a class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum LogOptions {
     /// The profile decides (the initial setting).
     #[default]

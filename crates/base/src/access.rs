@@ -4,7 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// An access level, ordered `NONE < EXECUTE < READ < UPDATE < CONTROL < ALTER`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum AccessLevel {
     /// No access.
     None,

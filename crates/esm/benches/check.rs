@@ -13,7 +13,7 @@ use std::sync::Arc;
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use zgate_esm::model::{AccessLevel, ClassSettings, Group, Profile, User};
 use zgate_esm::state::{Change, State};
-use zgate_esm::store::{Store, StoreError};
+use zgate_esm::store::{Journal, Store, StoreError};
 use zgate_esm::{Esm, EsmConfig};
 
 struct Generated(Option<State>);
@@ -22,14 +22,17 @@ impl Store for Generated {
     fn load(&mut self) -> Result<State, StoreError> {
         Ok(self.0.take().unwrap_or_default())
     }
-    fn apply(&mut self, _: &[Change], generation: i64) -> Result<i64, StoreError> {
+    fn apply(&mut self, _: &[Change], _: &str, generation: i64) -> Result<i64, StoreError> {
         Ok(generation + 1)
     }
     fn generation(&mut self) -> Result<i64, StoreError> {
         Ok(0)
     }
-    fn revoke_token(&mut self, _: &str, _: i64) -> Result<(), StoreError> {
+    fn revoke_token(&mut self, _: &str, _: i64, _: &str) -> Result<(), StoreError> {
         Ok(())
+    }
+    fn journal_since(&mut self, _: i64) -> Result<Journal, StoreError> {
+        Ok(Journal::Entries(Vec::new()))
     }
     fn purge_expired_tokens(&mut self, _: i64) -> Result<usize, StoreError> {
         Ok(0)

@@ -101,8 +101,8 @@ pub use engine::logon::CertificateLogon;
 pub use engine::passtickets::GenerateError;
 pub use engine::pat_rules::PatRule;
 pub use engine::{
-    BatchProgress, BatchReport, Esm, EsmConfig, EsmError, MfaSettings, StoreLocation, TokenState,
-    UserSummary, VerifyOutcome,
+    BatchProgress, BatchReport, Esm, EsmConfig, EsmError, MfaSettings, StoreLocation, SyncCounts,
+    TokenState, UserSummary, VerifyOutcome,
 };
 pub use idmap::UsermapError;
 pub use index::{CheckContext, Decision, GrantSource};

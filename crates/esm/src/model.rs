@@ -113,7 +113,7 @@ pub fn normalize_resource_name(raw: &str) -> Result<String, NameError> {
 pub use crate::password::SecretHash;
 
 /// A password or a password phrase as stored.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Credential {
     /// The salted slow hash.
     pub hash: SecretHash,
@@ -124,7 +124,7 @@ pub struct Credential {
 }
 
 /// A user profile.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     /// The user id (upper case).
     pub id: String,
@@ -212,7 +212,7 @@ impl User {
 }
 
 /// A group profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Group {
     /// The group name.
     pub id: String,
@@ -225,7 +225,7 @@ pub struct Group {
 }
 
 /// Per-class settings made by SETROPTS.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClassSettings {
     /// The class name.
     pub name: String,
@@ -254,7 +254,7 @@ impl ClassSettings {
 }
 
 /// System-wide options (SETROPTS).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Options {
     /// `GRPLIST`: all connected groups count (default on in zgate).
     pub grplist: bool,
@@ -293,7 +293,9 @@ impl Default for Options {
 }
 
 /// The condition of a conditional access list entry (`WHEN(...)`).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Condition {
     /// The condition kind: `TERMINAL`, `PROGRAM`, `CONSOLE`, `APPCPORT`,
     /// `JESINPUT`, `SYSID`, `SERVAUTH`, `CRITERIA`.
@@ -317,7 +319,7 @@ pub const CONDITION_KINDS: [&str; 8] = [
 ];
 
 /// A general-resource profile (discrete or generic).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Profile {
     /// The class.
     pub class: String,
@@ -336,6 +338,7 @@ pub struct Profile {
     /// The standard access list: id (user, group or `*`) → level.
     pub access: BTreeMap<String, AccessLevel>,
     /// The conditional access list: (id, condition) → level.
+    #[serde(with = "conditional_pairs")]
     pub conditional: BTreeMap<(String, Condition), AccessLevel>,
     /// Members (`ADDMEM`), used by the GLOBAL class: `resource/level`.
     pub members: BTreeSet<String>,
@@ -471,4 +474,25 @@ pub const PTKTDATA: &str = "PTKTDATA";
 /// Whether a profile name holds generic characters (`*`, `%`).
 pub fn is_generic(name: &str) -> bool {
     name.contains(['*', '%'])
+}
+
+/// The conditional access list as a list of entries: its keys are pairs,
+/// which JSON objects cannot hold.
+mod conditional_pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{AccessLevel, Condition};
+
+    type Entries = BTreeMap<(String, Condition), AccessLevel>;
+
+    pub(super) fn serialize<S: Serializer>(map: &Entries, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Entries, D::Error> {
+        let entries = Vec::<((String, Condition), AccessLevel)>::deserialize(d)?;
+        Ok(entries.into_iter().collect())
+    }
 }

@@ -99,7 +99,7 @@ pub mod internals {
 pub struct StoredKeyError;
 
 /// The keys of one PTKTDATA profile. Holds secrets: `Debug` is redacted.
-#[derive(Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct SsignonKeys {
     /// The legacy DES key.
     pub legacy: Option<[u8; 8]>,

@@ -61,7 +61,7 @@ fn argon(cost: HashCost) -> Result<Argon2<'static>, HashError> {
 
 /// A stored credential hash (PHC-like text). No `Debug`: it is secret
 /// material.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SecretHash(pub String);
 
 /// Hashes a secret with a fresh random salt.
@@ -262,7 +262,9 @@ mod tests {
 }
 
 /// What a position of a password may hold under a syntax rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum Content {
     /// A-Z and the national characters @ # $.
     Alpha,
@@ -337,7 +339,7 @@ impl Content {
 
 /// `SETROPTS PASSWORD(RULEn(LENGTH(m:n) ALPHA(1) NUMERIC(2:3) ...))`: a new
 /// password a user chooses must satisfy at least one rule, when any exist.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PasswordRule {
     /// Shortest length.
     pub min_len: usize,

@@ -27,7 +27,7 @@
 use std::collections::HashMap;
 
 /// One stored record.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     /// What it is (see the module table).
     pub kind: String,
@@ -38,7 +38,7 @@ pub struct Record {
 }
 
 /// The records in memory, by kind then key.
-#[derive(Default, Clone)]
+#[derive(Default, Clone, PartialEq, Eq)]
 pub struct Records {
     by_kind: HashMap<String, HashMap<String, String>>,
 }

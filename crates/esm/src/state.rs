@@ -10,7 +10,7 @@ use crate::records::{Record, Records};
 
 /// One change to durable state. A command produces a list of these, applied
 /// all at once or not at all.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub enum Change {
     /// Insert or replace a user (the whole record, credentials included).
     PutUser(Box<User>),
@@ -141,7 +141,7 @@ impl Change {
 }
 
 /// Everything the store holds, in memory.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq)]
 pub struct State {
     /// Users by id.
     pub users: BTreeMap<String, User>,

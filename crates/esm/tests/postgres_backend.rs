@@ -469,8 +469,8 @@ fn a_stale_apply_conflicts_instead_of_committing() {
     let mut one = PostgresStore::connect(&db.url).unwrap();
     let mut two = PostgresStore::connect(&db.url).unwrap();
     let g = one.generation().unwrap();
-    assert_eq!(one.apply(&[], g).unwrap(), g + 1);
-    match two.apply(&[], g) {
+    assert_eq!(one.apply(&[], "{}", g).unwrap(), g + 1);
+    match two.apply(&[], "{}", g) {
         Err(StoreError::Conflict { found, expected }) => {
             assert_eq!((found, expected), (g + 1, g));
         }
@@ -525,16 +525,20 @@ fn unknown_users_are_counted_apart_from_the_model() {
 }
 
 #[test]
-fn the_gateway_that_revoked_a_token_does_not_reload_for_it() {
+fn a_revocation_reaches_the_other_gateway_by_its_journal_entry() {
     let db = TestDb::new();
     let clock = Arc::new(ManualClock::new(START_MS));
     let a = open_pg(&db, &clock);
     let b = open_pg(&db, &clock);
     a.token_state().revoke_token("one", START_MS + 1).unwrap();
+    // The gateway that revoked it is current already.
     assert!(!a.reload_if_changed().unwrap());
-    // Another's commit in between: then it does.
+    assert!(b.reload_if_changed().unwrap());
+    assert!(b.token_state().is_token_revoked("one"));
+    // Another's commit in between: the revoking gateway replays it too.
     b.token_state().revoke_token("two", START_MS + 1).unwrap();
     a.token_state().revoke_token("three", START_MS + 1).unwrap();
-    assert!(a.reload_if_changed().unwrap());
     assert!(a.token_state().is_token_revoked("two"));
+    assert_eq!(a.sync_counts().reloads, 0);
+    assert_eq!(b.sync_counts().reloads, 0);
 }

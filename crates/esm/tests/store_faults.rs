@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use zgate_esm::state::{Change, State};
-use zgate_esm::store::{sqlite::SqliteStore, Store, StoreError};
+use zgate_esm::store::{sqlite::SqliteStore, Journal, Store, StoreError};
 use zgate_esm::{AccessLevel, CommandErrorKind, Esm, EsmConfig, HashCost, Issuer};
 
 /// Wraps the SQLite store; `conflicts` next applies answer Conflict,
@@ -28,7 +28,12 @@ impl Store for Faulty {
     fn load(&mut self) -> Result<State, StoreError> {
         self.inner.load()
     }
-    fn apply(&mut self, changes: &[Change], generation: i64) -> Result<i64, StoreError> {
+    fn apply(
+        &mut self,
+        changes: &[Change],
+        journal: &str,
+        generation: i64,
+    ) -> Result<i64, StoreError> {
         if take(&self.conflicts) {
             return Err(StoreError::Conflict {
                 found: generation + 1,
@@ -39,13 +44,21 @@ impl Store for Faulty {
             return Err(StoreError::Backend("disk full".into()));
         }
         self.applies.fetch_add(1, Ordering::SeqCst);
-        self.inner.apply(changes, generation)
+        self.inner.apply(changes, journal, generation)
     }
     fn generation(&mut self) -> Result<i64, StoreError> {
         self.inner.generation()
     }
-    fn revoke_token(&mut self, hash: &str, expires_at_ms: i64) -> Result<(), StoreError> {
-        self.inner.revoke_token(hash, expires_at_ms)
+    fn revoke_token(
+        &mut self,
+        hash: &str,
+        expires_at_ms: i64,
+        journal: &str,
+    ) -> Result<(), StoreError> {
+        self.inner.revoke_token(hash, expires_at_ms, journal)
+    }
+    fn journal_since(&mut self, generation: i64) -> Result<Journal, StoreError> {
+        self.inner.journal_since(generation)
     }
     fn purge_expired_tokens(&mut self, now_ms: i64) -> Result<usize, StoreError> {
         self.inner.purge_expired_tokens(now_ms)

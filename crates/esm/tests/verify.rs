@@ -351,8 +351,13 @@ fn store_refuses_stale_writes() {
     let mut s2 = SqliteStore::open(&path).unwrap();
     let g = s1.generation().unwrap();
     let change = Change::DeleteUser("NOBODY".into());
-    assert_eq!(s1.apply(std::slice::from_ref(&change), g).unwrap(), g + 1);
-    let err = s2.apply(std::slice::from_ref(&change), g).unwrap_err();
+    assert_eq!(
+        s1.apply(std::slice::from_ref(&change), "{}", g).unwrap(),
+        g + 1
+    );
+    let err = s2
+        .apply(std::slice::from_ref(&change), "{}", g)
+        .unwrap_err();
     assert!(
         matches!(err, StoreError::Conflict { found, expected } if found == g + 1 && expected == g)
     );
@@ -429,6 +434,7 @@ fn schema_migrates_forward_and_refuses_newer() {
              ALTER TABLE classes DROP COLUMN audit;
              ALTER TABLE classes DROP COLUMN log_options;
              ALTER TABLE options DROP COLUMN audit_options;
+             DROP TABLE change_log;
              PRAGMA user_version = 2;",
         )
         .unwrap();

@@ -95,7 +95,7 @@ pub(super) fn duplicate(msg: impl Into<String>) -> CommandError {
 }
 
 /// What must be refreshed in the index beyond the automatic refresh.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Refresh {
     /// Reload a class's profiles (`SETROPTS RACLIST(c) REFRESH`).
     Class(String),

@@ -1,6 +1,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use zgate_base::{Clock, Random, SystemClock, SystemRandom};
@@ -19,11 +20,14 @@ use crate::password::{
 use crate::raclist;
 use crate::records::Records;
 use crate::state::{Change, State};
-use crate::store::{postgres::PostgresStore, sqlite::SqliteStore, Store, StoreError};
+use crate::store::{
+    postgres::PostgresStore, sqlite::SqliteStore, Journal, Store, StoreError, Wake,
+};
 use crate::syntax::BatchCommand;
 use zgate_audit::{AuditRecord, Origin};
 
 pub(crate) mod identity;
+pub(crate) mod journal;
 pub(crate) mod logon;
 pub(crate) mod passtickets;
 pub(crate) mod pat_rules;
@@ -242,6 +246,23 @@ pub struct Esm {
     mfa: RwLock<MfaSettings>,
     /// Whether opening the store created it (a first start).
     created: bool,
+    /// When this process last knew its state to be the store's (ms since
+    /// the epoch): a look at the store's journal or a commit that
+    /// succeeded.
+    synced_at_ms: AtomicI64,
+    /// Journal entries of other processes replayed, and whole reloads.
+    replayed: AtomicU64,
+    reloads: AtomicU64,
+}
+
+/// How a process has kept up with the others on its store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyncCounts {
+    /// Journal entries of other processes' commits applied.
+    pub replayed: u64,
+    /// Times the whole state was loaded instead (the journal did not reach
+    /// back far enough, or an entry could not be read).
+    pub reloads: u64,
 }
 
 /// The records and what is derived from them for lookups.
@@ -366,7 +387,8 @@ impl Esm {
                 created_ms: config.clock.now_ms(),
             });
             let generation = store.generation()?;
-            match store.apply(std::slice::from_ref(&sys1), generation) {
+            let entry = journal::commit(std::slice::from_ref(&sys1), &[])?;
+            match store.apply(std::slice::from_ref(&sys1), &entry, generation) {
                 Ok(_) => state.apply(&sys1),
                 Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
                     state = store.load()?;
@@ -383,7 +405,8 @@ impl Esm {
                 break;
             }
             let generation = store.generation()?;
-            match store.apply(&copies, generation) {
+            let entry = journal::commit(&copies, &[])?;
+            match store.apply(&copies, &entry, generation) {
                 Ok(_) => copies.iter().for_each(|c| state.apply(c)),
                 Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => {
                     state = store.load()?;
@@ -405,9 +428,40 @@ impl Esm {
             index: RwLock::new(index),
             tokens: RwLock::new(tokens),
             dummy: dummy_hash(config.hash_cost),
+            synced_at_ms: AtomicI64::new(config.clock.now_ms()),
+            replayed: AtomicU64::new(0),
+            reloads: AtomicU64::new(0),
             config,
             created,
         })
+    }
+
+    /// How long ago (ms) this process last knew its state to be the
+    /// store's. Processes sharing a store look at it on a schedule (and
+    /// when woken by [`Esm::watch_changes`]); an age well past that
+    /// schedule means the store does not answer, and decisions on
+    /// revocations may be stale.
+    pub fn state_age_ms(&self) -> i64 {
+        (self.now_ms() - self.synced_at_ms.load(Ordering::Relaxed)).max(0)
+    }
+
+    /// How this process has kept up with the others on its store.
+    pub fn sync_counts(&self) -> SyncCounts {
+        SyncCounts {
+            replayed: self.replayed.load(Ordering::Relaxed),
+            reloads: self.reloads.load(Ordering::Relaxed),
+        }
+    }
+
+    fn mark_synced(&self) {
+        self.synced_at_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// Has the store call `wake` when another process commits, where the
+    /// store can (PostgreSQL's notifications); the caller then looks
+    /// ([`Esm::reload_if_changed`]) at once instead of at its next tick.
+    pub fn watch_changes(&self, wake: Wake) -> Result<(), EsmError> {
+        Ok(self.lock().store.watch(wake)?)
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -767,14 +821,24 @@ impl Esm {
             ..
         } = effect;
         if !changes.is_empty() {
-            inner.generation = inner.store.apply(&changes, inner.generation)?;
+            let entry = journal::commit(&changes, &refresh)?;
+            inner.generation = inner.store.apply(&changes, &entry, inner.generation)?;
+            self.mark_synced();
         }
-        for c in &changes {
+        self.apply_in_memory(inner, &changes, &refresh);
+        Ok(lines)
+    }
+
+    /// Applies committed changes to the state in memory and refreshes the
+    /// index as spec section 3 says: what a commit does after the store's
+    /// transaction, here or (replayed from the journal) in another process.
+    fn apply_in_memory(&self, inner: &mut Inner, changes: &[Change], refresh: &[Refresh]) {
+        for c in changes {
             inner.state.apply(c);
         }
         let state = &inner.state;
         let mut idx = self.index.write().unwrap_or_else(|e| e.into_inner());
-        for c in &changes {
+        for c in changes {
             let profile = match c {
                 Change::PutUser(u) => {
                     idx.refresh_user(state, &u.id);
@@ -817,8 +881,8 @@ impl Esm {
         }
         for r in refresh {
             match r {
-                Refresh::Class(c) => idx.refresh_class(state, &c),
-                Refresh::Global(c) => idx.refresh_global(state, &c),
+                Refresh::Class(c) => idx.refresh_class(state, c),
+                Refresh::Global(c) => idx.refresh_global(state, c),
             }
         }
         drop(idx);
@@ -827,7 +891,7 @@ impl Esm {
             .any(|c| matches!(c, Change::PutRecord(_) | Change::DeleteRecord { .. }))
         {
             let mut view = self.records.write().unwrap_or_else(|e| e.into_inner());
-            for c in &changes {
+            for c in changes {
                 match c {
                     Change::PutRecord(r) => view.records.put(r),
                     Change::DeleteRecord { kind, key } => view.records.delete(kind, key),
@@ -842,22 +906,77 @@ impl Esm {
             let mut view = self.records.write().unwrap_or_else(|e| e.into_inner());
             view.idid_filters = IdidFilters::build(&inner.state);
         }
-        Ok(lines)
     }
 
-    /// Reloads everything when another process committed changes (compares
-    /// the store's generation counter). Returns whether it reloaded.
-    /// RACLISTed classes are rebuilt too: a reload is a refresh.
+    /// Applies what other processes committed since this one last looked:
+    /// their journal entries, replayed in order as their own commits
+    /// applied them; everything reloaded only when the journal does not
+    /// reach back far enough or an entry cannot be read. Returns whether
+    /// anything changed.
     pub fn reload_if_changed(&self) -> Result<bool, EsmError> {
         let mut inner = self.lock();
         Ok(self.sync_locked(&mut inner)?)
     }
 
     fn sync_locked(&self, inner: &mut Inner) -> Result<bool, StoreError> {
-        let generation = inner.store.generation()?;
-        if generation == inner.generation {
-            return Ok(false);
+        let changed = match inner.store.journal_since(inner.generation)? {
+            Journal::Entries(entries) if entries.is_empty() => false,
+            Journal::Entries(entries) => {
+                for (generation, text) in entries {
+                    match journal::read(&text) {
+                        Ok(entry) => {
+                            self.replay(inner, entry);
+                            inner.generation = generation;
+                            self.replayed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            self.reload_all(inner)?;
+                            break;
+                        }
+                    }
+                }
+                true
+            }
+            Journal::Gap => {
+                self.reload_all(inner)?;
+                true
+            }
+        };
+        self.mark_synced();
+        Ok(changed)
+    }
+
+    /// Applies one journal entry of another process's.
+    fn replay(&self, inner: &mut Inner, entry: journal::Entry) {
+        match entry {
+            journal::Entry::Commit { changes, refresh } => {
+                self.apply_in_memory(inner, &changes, &refresh);
+            }
+            journal::Entry::RevokedToken {
+                hash,
+                expires_at_ms,
+            } => {
+                inner
+                    .state
+                    .revoked_tokens
+                    .insert(hash.clone(), expires_at_ms);
+                self.tokens
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(hash, expires_at_ms);
+            }
         }
+    }
+
+    /// Loads everything and rebuilds what is derived from it. RACLISTed
+    /// classes are rebuilt from their in-storage copies, as a restart
+    /// would.
+    fn reload_all(&self, inner: &mut Inner) -> Result<(), StoreError> {
+        // The generation before the state: a commit in between is then in
+        // the state and replayed once more, which changes nothing (every
+        // change sets or deletes by key).
+        self.reloads.fetch_add(1, Ordering::Relaxed);
+        let generation = inner.store.generation()?;
         let state = inner.store.load()?;
         let index = Index::build(&state);
         *self.index.write().unwrap_or_else(|e| e.into_inner()) = index;
@@ -865,7 +984,17 @@ impl Esm {
         *self.records.write().unwrap_or_else(|e| e.into_inner()) = RecordsView::new(&state);
         inner.state = state;
         inner.generation = generation;
-        Ok(true)
+        Ok(())
+    }
+
+    /// Whether the state in memory is the store's, as a fresh load reads
+    /// it (an invariant of the journal's replay; for tests and
+    /// diagnostics). Looks at the journal first, as any use does.
+    pub fn memory_matches_store(&self) -> Result<bool, EsmError> {
+        let mut inner = self.lock();
+        self.sync_locked(&mut inner)?;
+        let stored = inner.store.load()?;
+        Ok(stored == inner.state)
     }
 
     /// A canonical dump of the store (every row), for tests and diagnostics.
@@ -1114,17 +1243,16 @@ impl Esm {
                 }
                 *recorded = true;
             }
-            let change = Change::PutUser(Box::new(u));
+            let change = [Change::PutUser(Box::new(u))];
             let expected = inner.generation;
-            match inner.store.apply(std::slice::from_ref(&change), expected) {
+            let Ok(entry) = journal::commit(&change, &[]) else {
+                return VerifyOutcome::StoreUnavailable;
+            };
+            match inner.store.apply(&change, &entry, expected) {
                 Ok(generation) => {
                     inner.generation = generation;
-                    inner.state.apply(&change);
-                    let state = &inner.state;
-                    self.index
-                        .write()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .refresh_user(state, &id);
+                    self.mark_synced();
+                    self.apply_in_memory(&mut inner, &change, &[]);
                     return outcome;
                 }
                 Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
@@ -1302,18 +1430,19 @@ impl TokenState<'_> {
     /// Records a revoked token hash until it expires.
     pub fn revoke_token(&self, hash: &str, expires_at_ms: i64) -> Result<(), EsmError> {
         let mut inner = self.esm.lock();
-        inner.store.revoke_token(hash, expires_at_ms)?;
-        // The revocation bumped the generation for the other processes;
-        // when nothing else was committed since this one last looked, its
-        // memory is current but for the token added below: no reload.
-        if inner.store.generation()? == inner.generation + 1 {
-            inner.generation += 1;
-        }
-        self.esm
-            .tokens
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(hash.to_owned(), expires_at_ms);
+        let entry = journal::revoked_token(hash, expires_at_ms)?;
+        inner.store.revoke_token(hash, expires_at_ms, &entry)?;
+        self.esm.replay(
+            &mut inner,
+            journal::Entry::RevokedToken {
+                hash: hash.to_owned(),
+                expires_at_ms,
+            },
+        );
+        // Catch up with the others (and this entry, again: no change). A
+        // failure here is the next look's to repeat: the revocation is
+        // committed and in memory.
+        let _ = self.esm.sync_locked(&mut inner);
         Ok(())
     }
 

@@ -47,7 +47,7 @@ pub enum PassTicketError {
 
 /// Which character set an enhanced PassTicket uses (the `PTKTDATA` profile's
 /// `TYPE(UPPER|MIXED)`). Legacy tickets are always upper case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TicketType {
     /// 36 characters: `0-9 A-Z`; usable where passwords are folded to upper case.
     Upper,

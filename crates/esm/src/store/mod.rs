@@ -9,6 +9,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use rusqlite::types::Value;
 
@@ -49,6 +50,27 @@ pub enum StoreError {
     },
 }
 
+/// How many commits the journal keeps: a process further behind than this
+/// loads the whole state instead of replaying.
+pub const JOURNAL_KEPT: i64 = 10_000;
+
+/// What was committed after a generation, as [`Store::journal_since`]
+/// finds it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Journal {
+    /// The journal entry of every generation after the one asked for, in
+    /// order, each with its generation; empty when nothing was committed.
+    Entries(Vec<(i64, String)>),
+    /// The journal does not reach back that far (or the store went back):
+    /// only loading everything brings a process up to date.
+    Gap,
+}
+
+/// Called when another process may have committed (a notification, or a
+/// notification connection made anew after a loss, when some may have been
+/// missed).
+pub type Wake = Arc<dyn Fn() + Send + Sync>;
+
 /// A durable backend. Every method is one transaction.
 pub trait Store: Send {
     /// Loads the whole state.
@@ -57,14 +79,37 @@ pub trait Store: Send {
     /// the store's generation is still `expected_generation` (optimistic
     /// concurrency between processes sharing the store); returns the new
     /// generation. [`StoreError::Conflict`] means another process committed
-    /// first: reload and redo.
-    fn apply(&mut self, changes: &[Change], expected_generation: i64) -> Result<i64, StoreError>;
+    /// first: reload and redo. `journal` (opaque to the store) is kept
+    /// under the new generation for [`Store::journal_since`].
+    fn apply(
+        &mut self,
+        changes: &[Change],
+        journal: &str,
+        expected_generation: i64,
+    ) -> Result<i64, StoreError>;
     /// A counter bumped by every committed [`Store::apply`]: lets a process
     /// notice that another one changed the data.
     fn generation(&mut self) -> Result<i64, StoreError>;
     /// Records a revoked token hash until `expires_at_ms`, and bumps the
-    /// generation so that other processes on the store reload and see it.
-    fn revoke_token(&mut self, hash: &str, expires_at_ms: i64) -> Result<(), StoreError>;
+    /// generation with `journal` as its entry, so that other processes on
+    /// the store see it.
+    fn revoke_token(
+        &mut self,
+        hash: &str,
+        expires_at_ms: i64,
+        journal: &str,
+    ) -> Result<(), StoreError>;
+    /// The journal entries committed after `generation`, read in one
+    /// snapshot with the current generation: a process replays them
+    /// instead of loading everything.
+    fn journal_since(&mut self, generation: i64) -> Result<Journal, StoreError>;
+    /// Asks the store to call `wake` when another process commits. A
+    /// store without notifications never calls it: its processes look
+    /// (poll [`Store::journal_since`]) on their own schedule.
+    fn watch(&mut self, wake: Wake) -> Result<(), StoreError> {
+        let _ = wake;
+        Ok(())
+    }
     /// Forgets revocations that expired before `now_ms`; returns how many.
     fn purge_expired_tokens(&mut self, now_ms: i64) -> Result<usize, StoreError>;
     /// Counts a logon rejected without a user record to update (unknown
@@ -124,6 +169,20 @@ fn compare(a: &Value, b: &Value) -> Ordering {
         (Value::Text(x), Value::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Value::Blob(x), Value::Blob(y)) => x.cmp(y),
         _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// Checks that `entries` are exactly the generations after `since` up to
+/// `current`, in order: anything else is a [`Journal::Gap`].
+pub(crate) fn journal_of(since: i64, current: i64, entries: Vec<(i64, String)>) -> Journal {
+    let contiguous = entries
+        .iter()
+        .enumerate()
+        .all(|(i, (g, _))| i64::try_from(i).is_ok_and(|i| *g == since + 1 + i));
+    if current >= since && contiguous && i64::try_from(entries.len()) == Ok(current - since) {
+        Journal::Entries(entries)
+    } else {
+        Journal::Gap
     }
 }
 

@@ -27,14 +27,16 @@
 //! disk.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{FromSql, ToSql, Type};
 use postgres::{Client, IsolationLevel, NoTls, Row, Transaction};
 use rusqlite::types::Value;
 
-use super::{dump_table, Store, StoreError};
+use super::{dump_table, journal_of, Journal, Store, StoreError, Wake, JOURNAL_KEPT};
 use crate::model::{
     ClassSettings, Condition, Credential, Group, Options, Profile, SecretHash, User,
 };
@@ -62,6 +64,13 @@ const MIGRATION_LOCK: i64 = 0x7a67_6174_6545_534d;
 /// How long connecting may take when the URL does not say (`connect_timeout`).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The channel commits are announced on; the payload is the new generation.
+const CHANNEL: &str = "zgate_esm";
+
+/// How long the listener waits for a notification before it looks whether
+/// it should stop, and the longest pause between attempts to reconnect.
+const LISTEN_TICK: Duration = Duration::from_millis(500);
+
 fn pg(e: postgres::Error) -> StoreError {
     StoreError::Backend(format!("postgresql: {e}"))
 }
@@ -73,6 +82,9 @@ pub struct PostgresStore {
     jobs: Option<mpsc::Sender<Job>>,
     worker: Option<std::thread::JoinHandle<()>>,
     created: bool,
+    config: postgres::Config,
+    /// Set on drop: the listener (if any) stops.
+    stop: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -94,6 +106,7 @@ impl PostgresStore {
         }
         let (jobs, queue) = mpsc::channel::<Job>();
         let (ready, connected) = mpsc::sync_channel(1);
+        let store_config = config.clone();
         let worker = std::thread::Builder::new()
             .name("zgate-esm-postgres".into())
             .spawn(move || {
@@ -123,6 +136,8 @@ impl PostgresStore {
             jobs: Some(jobs),
             worker: Some(worker),
             created: false,
+            config: store_config,
+            stop: Arc::new(AtomicBool::new(false)),
         };
         connected.recv().map_err(|_| {
             StoreError::Backend("postgresql: the connection thread stopped".into())
@@ -150,6 +165,7 @@ impl PostgresStore {
 impl Drop for PostgresStore {
     fn drop(&mut self) {
         // Closing the queue ends the thread, which closes the connection.
+        self.stop.store(true, Ordering::Relaxed);
         self.jobs.take();
         if let Some(worker) = self.worker.take() {
             let _ = worker.join();
@@ -227,6 +243,73 @@ fn read_generation(tx: &mut Transaction<'_>, lock: bool) -> Result<i64, StoreErr
     };
     let row = tx.query_one(sql, &[]).map_err(pg)?;
     generation_of(&get::<String>(&row, 0)?)
+}
+
+/// Moves the generation to `next` with its journal entry, drops entries
+/// older than the journal keeps, and announces the commit: PostgreSQL
+/// delivers the notification when (and only if) the transaction commits.
+fn write_generation(tx: &mut Transaction<'_>, next: i64, journal: &str) -> Result<(), StoreError> {
+    exec(
+        tx,
+        "UPDATE meta SET value = $1 WHERE key = 'generation'",
+        &[&next.to_string()],
+    )?;
+    exec(
+        tx,
+        "INSERT INTO change_log (generation, entry) VALUES ($1, $2)
+         ON CONFLICT (generation) DO UPDATE SET entry = excluded.entry",
+        &[&next, &journal],
+    )?;
+    exec(
+        tx,
+        "DELETE FROM change_log WHERE generation <= $1",
+        &[&(next - JOURNAL_KEPT)],
+    )?;
+    tx.query("SELECT pg_notify($1, $2)", &[&CHANNEL, &next.to_string()])
+        .map_err(pg)?;
+    Ok(())
+}
+
+/// The listener: its own connection, `LISTEN`ing on [`CHANNEL`], calling
+/// `wake` on each notification, and on each connection made (a lost one
+/// may have missed some: the process then reads the journal from its own
+/// generation, so nothing is missed). Runs until `stop`.
+fn listen(config: &postgres::Config, stop: &AtomicBool, wake: &Wake) {
+    let mut pause = Duration::from_millis(50);
+    while !stop.load(Ordering::Relaxed) {
+        let mut client = match config.connect(NoTls) {
+            Ok(client) => client,
+            Err(_) => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(LISTEN_TICK);
+                continue;
+            }
+        };
+        if client.batch_execute(&format!("LISTEN {CHANNEL}")).is_err() {
+            continue;
+        }
+        pause = Duration::from_millis(50);
+        wake();
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let lost = {
+                let mut notifications = client.notifications();
+                let mut waiting = notifications.timeout_iter(LISTEN_TICK);
+                loop {
+                    match waiting.next() {
+                        Ok(Some(_)) => wake(),
+                        Ok(None) => break false,
+                        Err(_) => break true,
+                    }
+                }
+            };
+            if lost || client.is_closed() {
+                break;
+            }
+        }
+    }
 }
 
 fn exec(
@@ -691,7 +774,7 @@ fn dump(client: &mut Client) -> Result<Vec<String>, StoreError> {
     for t in tables {
         // The bookkeeping tables: the generation counter and statistics,
         // and the schema version (in SQLite a header field).
-        if t == "meta" || t == "schema_version" {
+        if t == "meta" || t == "schema_version" || t == "change_log" {
             continue;
         }
         let mut rows = Vec::new();
@@ -726,8 +809,14 @@ impl Store for PostgresStore {
         self.call(load)
     }
 
-    fn apply(&mut self, changes: &[Change], expected_generation: i64) -> Result<i64, StoreError> {
+    fn apply(
+        &mut self,
+        changes: &[Change],
+        journal: &str,
+        expected_generation: i64,
+    ) -> Result<i64, StoreError> {
         let changes = changes.to_vec();
+        let journal = journal.to_owned();
         self.call(move |client| {
             let mut tx = client.transaction().map_err(pg)?;
             // The row lock orders concurrent applies: a second one waits
@@ -743,11 +832,7 @@ impl Store for PostgresStore {
                 apply_one(&mut tx, c)?;
             }
             let next = found + 1;
-            exec(
-                &mut tx,
-                "UPDATE meta SET value = $1 WHERE key = 'generation'",
-                &[&next.to_string()],
-            )?;
+            write_generation(&mut tx, next, &journal)?;
             tx.commit().map_err(pg)?;
             Ok(next)
         })
@@ -762,8 +847,14 @@ impl Store for PostgresStore {
         })
     }
 
-    fn revoke_token(&mut self, hash: &str, expires_at_ms: i64) -> Result<(), StoreError> {
+    fn revoke_token(
+        &mut self,
+        hash: &str,
+        expires_at_ms: i64,
+        journal: &str,
+    ) -> Result<(), StoreError> {
         let hash = hash.to_owned();
+        let journal = journal.to_owned();
         self.call(move |client| {
             let mut tx = client.transaction().map_err(pg)?;
             let generation = read_generation(&mut tx, true)?;
@@ -773,14 +864,44 @@ impl Store for PostgresStore {
                  ON CONFLICT (hash) DO UPDATE SET expires_at_ms = excluded.expires_at_ms",
                 &[&hash, &expires_at_ms],
             )?;
-            // Other processes learn of the revocation by the generation.
-            exec(
-                &mut tx,
-                "UPDATE meta SET value = $1 WHERE key = 'generation'",
-                &[&(generation + 1).to_string()],
-            )?;
+            // Other processes learn of the revocation by the journal.
+            write_generation(&mut tx, generation + 1, &journal)?;
             tx.commit().map_err(pg)
         })
+    }
+
+    fn journal_since(&mut self, generation: i64) -> Result<Journal, StoreError> {
+        self.call(move |client| {
+            let mut tx = snapshot(client)?;
+            let current = read_generation(&mut tx, false)?;
+            if current == generation {
+                tx.commit().map_err(pg)?;
+                return Ok(Journal::Entries(Vec::new()));
+            }
+            let entries = tx
+                .query(
+                    "SELECT generation, entry FROM change_log
+                     WHERE generation > $1 ORDER BY generation",
+                    &[&generation],
+                )
+                .map_err(pg)?
+                .iter()
+                .map(|r| Ok((get::<i64>(r, 0)?, get::<String>(r, 1)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            tx.commit().map_err(pg)?;
+            Ok(journal_of(generation, current, entries))
+        })
+    }
+
+    fn watch(&mut self, wake: Wake) -> Result<(), StoreError> {
+        let mut config = self.config.clone();
+        config.application_name("zgate-esm-listen");
+        let stop = self.stop.clone();
+        std::thread::Builder::new()
+            .name("zgate-esm-listen".into())
+            .spawn(move || listen(&config, &stop, &wake))
+            .map(|_| ())
+            .map_err(|e| StoreError::Backend(format!("postgresql listener thread: {e}")))
     }
 
     fn purge_expired_tokens(&mut self, now_ms: i64) -> Result<usize, StoreError> {

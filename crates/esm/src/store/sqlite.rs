@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::{dump_table, Store, StoreError};
+use super::{dump_table, journal_of, Journal, Store, StoreError, JOURNAL_KEPT};
 use crate::model::{
     AccessLevel, ClassSettings, Condition, Credential, Group, Options, Profile, SecretHash, User,
 };
@@ -84,6 +84,9 @@ pub(crate) const MIGRATIONS: &[&str] = &[
      ALTER TABLE classes ADD COLUMN audit INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE classes ADD COLUMN log_options TEXT NOT NULL DEFAULT 'DEFAULT';
      ALTER TABLE options ADD COLUMN audit_options TEXT NOT NULL DEFAULT 'SAUDIT CMDVIOL';",
+    // 10: the journal: what each generation changed, so that other
+    // processes apply only that (`Store::journal_since`).
+    "CREATE TABLE change_log (generation INTEGER PRIMARY KEY, entry TEXT NOT NULL);",
 ];
 
 /// The newest schema version this build knows.
@@ -168,6 +171,27 @@ fn read_generation(conn: &Connection) -> Result<i64, StoreError> {
         .map_err(db)?;
     v.parse()
         .map_err(|_| StoreError::Corrupt(format!("generation `{v}`")))
+}
+
+/// Moves the generation to `next` with its journal entry, dropping entries
+/// older than the journal keeps.
+fn write_generation(tx: &Transaction<'_>, next: i64, journal: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'generation'",
+        [next.to_string()],
+    )
+    .map_err(db)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO change_log (generation, entry) VALUES (?1, ?2)",
+        params![next, journal],
+    )
+    .map_err(db)?;
+    tx.execute(
+        "DELETE FROM change_log WHERE generation <= ?1",
+        [next - JOURNAL_KEPT],
+    )
+    .map_err(db)?;
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -724,7 +748,12 @@ impl Store for SqliteStore {
         Ok(state)
     }
 
-    fn apply(&mut self, changes: &[Change], expected_generation: i64) -> Result<i64, StoreError> {
+    fn apply(
+        &mut self,
+        changes: &[Change],
+        journal: &str,
+        expected_generation: i64,
+    ) -> Result<i64, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -740,11 +769,7 @@ impl Store for SqliteStore {
             apply_one(&tx, c).map_err(db)?;
         }
         let next = found + 1;
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'generation'",
-            [next.to_string()],
-        )
-        .map_err(db)?;
+        write_generation(&tx, next, journal)?;
         tx.commit().map_err(db)?;
         Ok(next)
     }
@@ -753,7 +778,12 @@ impl Store for SqliteStore {
         read_generation(&self.conn)
     }
 
-    fn revoke_token(&mut self, hash: &str, expires_at_ms: i64) -> Result<(), StoreError> {
+    fn revoke_token(
+        &mut self,
+        hash: &str,
+        expires_at_ms: i64,
+        journal: &str,
+    ) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -764,13 +794,34 @@ impl Store for SqliteStore {
             params![hash, expires_at_ms],
         )
         .map_err(db)?;
-        // Other processes learn of the revocation by the generation.
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'generation'",
-            [(generation + 1).to_string()],
-        )
-        .map_err(db)?;
+        // Other processes learn of the revocation by the journal.
+        write_generation(&tx, generation + 1, journal)?;
         tx.commit().map_err(db)
+    }
+
+    fn journal_since(&mut self, generation: i64) -> Result<Journal, StoreError> {
+        // A read transaction: the generation and the entries from one
+        // snapshot of the WAL.
+        let tx = self.conn.transaction().map_err(db)?;
+        let current = read_generation(&tx)?;
+        if current == generation {
+            return Ok(Journal::Entries(Vec::new()));
+        }
+        let entries = {
+            let mut st = tx
+                .prepare_cached(
+                    "SELECT generation, entry FROM change_log
+                     WHERE generation > ?1 ORDER BY generation",
+                )
+                .map_err(db)?;
+            let rows = st
+                .query_map([generation], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(db)?;
+            rows.collect::<Result<Vec<(i64, String)>, _>>()
+                .map_err(db)?
+        };
+        tx.commit().map_err(db)?;
+        Ok(journal_of(generation, current, entries))
     }
 
     fn purge_expired_tokens(&mut self, now_ms: i64) -> Result<usize, StoreError> {
@@ -838,7 +889,8 @@ impl Store for SqliteStore {
         };
         let mut out = Vec::new();
         for t in tables {
-            if t == "meta" {
+            // Bookkeeping: the generation counter, statistics, the journal.
+            if t == "meta" || t == "change_log" {
                 continue;
             }
             let mut st = self
