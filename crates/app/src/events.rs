@@ -168,12 +168,24 @@ impl Handle {
         })
     }
 
-    /// Looks for ESM changes every `interval` until aborted.
+    /// Looks for ESM changes every `interval`, and at once when the store
+    /// announces a commit of another process, until aborted.
     pub(crate) async fn poll_esm(self, interval: Duration) {
+        let announced = Arc::new(tokio::sync::Notify::new());
+        let wake = {
+            let announced = announced.clone();
+            Arc::new(move || announced.notify_one())
+        };
+        if let Err(error) = self.0.esm.watch_changes(wake) {
+            tracing::warn!(%error, "the store's announcements are not available; looking for ESM changes every {interval:?}");
+        }
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = announced.notified() => {}
+            }
             let esm = self.0.esm.clone();
             let Ok(outcome) = tokio::task::spawn_blocking(move || esm.reload_if_changed()).await
             else {

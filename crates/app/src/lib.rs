@@ -251,7 +251,8 @@ impl App {
 
         let ring = bootstrap::key_ring(&config, clock.now_ms())?;
         let state_clock = clock.clone();
-        let security = EsmSecurity(esm.clone());
+        let security = EsmSecurity::new(esm.clone())
+            .with_store_outage_grace(Duration::from_secs(config.store_outage_grace_seconds));
         let security_config = &config.gateway.security;
         let tokens = Arc::new(TokenService::new(
             ring,

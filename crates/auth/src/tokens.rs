@@ -145,6 +145,13 @@ pub trait RevocationStore: Send + Sync {
     /// every verification and issue, so it must be O(1) in memory and kept
     /// current with changes made by other processes.
     fn credentials_valid_since(&self, user: &str) -> Option<i64>;
+    /// `Err` when this store cannot know whether its answers are current
+    /// (its database has not answered for longer than allowed):
+    /// verification and issue then fail closed instead of trusting a
+    /// revocation state that may be stale.
+    fn current(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Whether a credential of `user` issued at `issued_ms` still counts.
@@ -153,6 +160,7 @@ pub(crate) fn user_standing(
     user: &str,
     issued_ms: i64,
 ) -> Result<(), TokenError> {
+    store.current().map_err(|e| TokenError::Store(e.0))?;
     match store.credentials_valid_since(user) {
         Some(since_ms) if issued_ms >= since_ms => Ok(()),
         _ => Err(TokenError::UserNotActive),
@@ -168,6 +176,7 @@ pub(crate) fn issue_time(
     user: &str,
     now_ms: i64,
 ) -> Result<i64, TokenError> {
+    store.current().map_err(|e| TokenError::Store(e.0))?;
     match store.credentials_valid_since(user) {
         Some(since_ms) if now_ms >= since_ms => Ok(now_ms),
         _ => Err(TokenError::UserNotActive),

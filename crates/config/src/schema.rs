@@ -389,6 +389,10 @@ pub const KEYS: &[KeySpec] = &[
     // a `postgres://` / `postgresql://` URL of a database several gateways
     // share. A secret: the URL may hold a password.
     secret("zgate.store", Home("esm.db")),
+    // How long a gateway keeps deciding from memory while its store does
+    // not answer; past it, whatever depends on other gateways' commits
+    // (tokens, logons, checks) is refused until the store answers again.
+    k("zgate.storeOutageGraceSeconds", Count, Lit("5")),
     // The audit trail (`<home>/audit/`): what happens when it cannot keep
     // a record, the writer's queue, checkpoints, rotation, the SMF system id.
     k("zgate.audit.enabled", Bool, Lit("true")),

@@ -299,6 +299,9 @@ pub enum OidcValidation {
 /// The algorithms `zgate.oidc.algorithms` may name.
 pub const OIDC_ALGORITHMS: &[&str] = &["RS256", "PS256", "ES256", "ES384"];
 
+/// The longest `zgate.storeOutageGraceSeconds`.
+pub const MAX_STORE_OUTAGE_GRACE_SECONDS: u64 = 300;
+
 /// The most clock skew `zgate.oidc.skewSeconds` may allow.
 pub const MAX_OIDC_SKEW_SECONDS: u64 = 60;
 
@@ -456,6 +459,9 @@ pub struct Config {
     pub network_zones: Vec<NetworkZone>,
     /// Where the ESM keeps the security state (`zgate.store`).
     pub store: StoreLocation,
+    /// How long decisions go on from memory while the store does not
+    /// answer (`zgate.storeOutageGraceSeconds`, 1-300).
+    pub store_outage_grace_seconds: u64,
     /// The audit trail (`zgate.audit.*`).
     pub audit: AuditConfig,
     /// An OpenID Connect provider's tokens, when enabled.
@@ -1096,6 +1102,15 @@ impl Config {
         }
 
         let store = r.store("zgate.store");
+        let store_outage_grace_seconds = r.positive("zgate.storeOutageGraceSeconds", 5);
+        if store_outage_grace_seconds > MAX_STORE_OUTAGE_GRACE_SECONDS {
+            r.bad_key(
+                "zgate.storeOutageGraceSeconds",
+                format!(
+                    "{store_outage_grace_seconds} s is more than the {MAX_STORE_OUTAGE_GRACE_SECONDS} s allowed: a revocation on another gateway would go unseen that long"
+                ),
+            );
+        }
 
         if !r.problems.is_empty() {
             let mut problems = r.problems;
@@ -1114,6 +1129,7 @@ impl Config {
             services_authorization,
             network_zones,
             store,
+            store_outage_grace_seconds,
             audit,
             oidc,
             log_format,

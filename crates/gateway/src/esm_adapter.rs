@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ring::rand::{SecureRandom, SystemRandom};
 use zgate_auth::{PatRuleStore, RevocationStore, RuleKind, StoreError, TokenHash};
@@ -14,9 +15,50 @@ use crate::security::{
     Secret, SecurityManager,
 };
 
+/// How long a gateway keeps deciding from memory when its store does not
+/// answer (`zgate.storeOutageGraceSeconds`'s default).
+pub const DEFAULT_STORE_OUTAGE_GRACE: Duration = Duration::from_secs(5);
+
 /// The ESM as the gateway uses it.
 #[derive(Clone)]
-pub struct EsmSecurity(pub Arc<Esm>);
+pub struct EsmSecurity {
+    esm: Arc<Esm>,
+    /// Past this age of the state in memory (the store has not answered
+    /// for that long), every decision that depends on what other gateways
+    /// may have committed fails closed.
+    grace: Duration,
+}
+
+impl EsmSecurity {
+    /// The ESM with [`DEFAULT_STORE_OUTAGE_GRACE`].
+    pub fn new(esm: Arc<Esm>) -> EsmSecurity {
+        EsmSecurity {
+            esm,
+            grace: DEFAULT_STORE_OUTAGE_GRACE,
+        }
+    }
+
+    /// The same ESM deciding from memory for at most `grace` without an
+    /// answer from its store.
+    pub fn with_store_outage_grace(self, grace: Duration) -> EsmSecurity {
+        EsmSecurity { grace, ..self }
+    }
+
+    /// `Err` when the state in memory is older than the grace: the store
+    /// has not answered, and a revocation, a deleted user or a changed
+    /// permission committed by another gateway may be missing here.
+    fn current(&self) -> Result<(), BackendError> {
+        let age = self.esm.state_age();
+        if age > self.grace {
+            return Err(BackendError(format!(
+                "the security state was last read from the store {} ms ago (grace {} ms)",
+                age.as_millis(),
+                self.grace.as_millis()
+            )));
+        }
+        Ok(())
+    }
+}
 
 impl SecurityManager for EsmSecurity {
     fn authenticate(
@@ -37,6 +79,7 @@ impl SecurityManager for EsmSecurity {
         level: AccessLevel,
         conditions: Conditions<'_>,
     ) -> Result<bool, BackendError> {
+        self.current()?;
         let mut context = zgate_esm::CheckContext {
             origin: conditions.origin.clone(),
             ..zgate_esm::CheckContext::default()
@@ -47,7 +90,7 @@ impl SecurityManager for EsmSecurity {
                 value: zone.to_owned(),
             });
         }
-        let decision = self.0.check_with(user, class, resource, level, &context);
+        let decision = self.esm.check_with(user, class, resource, level, &context);
         // Denied only because the trail could not keep it: not the
         // caller's fault, and not an answer about the resource.
         if decision.is_unrecorded() {
@@ -64,7 +107,8 @@ impl SecurityManager for EsmSecurity {
         new_password: Option<&Secret>,
         code: Option<&Secret>,
     ) -> Result<AuthOutcome, BackendError> {
-        verify_outcome(self.0.verify_from(
+        self.current()?;
+        verify_outcome(self.esm.verify_from(
             origin,
             user,
             password.expose(),
@@ -79,8 +123,12 @@ impl SecurityManager for EsmSecurity {
         user_name: &str,
         registry: &str,
     ) -> Result<IdentityOutcome, BackendError> {
+        self.current()?;
         Ok(
-            match self.0.map_distributed_identity(origin, user_name, registry) {
+            match self
+                .esm
+                .map_distributed_identity(origin, user_name, registry)
+            {
                 Ok(user) => IdentityOutcome::Mapped { user },
                 Err(zgate_esm::UsermapError::Revoked { .. }) => IdentityOutcome::Revoked,
                 Err(error) => {
@@ -93,7 +141,8 @@ impl SecurityManager for EsmSecurity {
     }
 
     fn map_certificate(&self, origin: &Origin, der: &[u8]) -> Result<CertOutcome, BackendError> {
-        Ok(match self.0.logon_by_certificate(origin, der) {
+        self.current()?;
+        Ok(match self.esm.logon_by_certificate(origin, der) {
             CertificateLogon::Mapped { user } => CertOutcome::Mapped { user },
             CertificateLogon::NoMapping => CertOutcome::NoMapping,
             CertificateLogon::Revoked => CertOutcome::Revoked,
@@ -103,11 +152,12 @@ impl SecurityManager for EsmSecurity {
     }
 
     fn health(&self) -> Result<(), BackendError> {
-        // Reading the store's generation proves the database answers.
-        self.0
+        // Reading the store's journal proves the database answers.
+        self.esm
             .reload_if_changed()
             .map(|_| ())
-            .map_err(|e| BackendError(e.to_string()))
+            .map_err(|e| BackendError(e.to_string()))?;
+        self.current()
     }
 }
 
@@ -116,18 +166,22 @@ const UNRECORDED: &str = "the audit trail cannot record the decision";
 
 impl RevocationStore for EsmSecurity {
     fn revoke(&self, hash: &TokenHash, expires_at_ms: i64) -> Result<(), StoreError> {
-        self.0
+        self.esm
             .token_state()
             .revoke_token(&hash.to_hex(), expires_at_ms)
             .map_err(|e| StoreError(e.to_string()))
     }
 
     fn is_revoked(&self, hash: &TokenHash) -> bool {
-        self.0.token_state().is_token_revoked(&hash.to_hex())
+        self.esm.token_state().is_token_revoked(&hash.to_hex())
     }
 
     fn credentials_valid_since(&self, user: &str) -> Option<i64> {
-        self.0.credentials_valid_since(user)
+        self.esm.credentials_valid_since(user)
+    }
+
+    fn current(&self) -> Result<(), StoreError> {
+        EsmSecurity::current(self).map_err(|e| StoreError(e.0))
     }
 }
 
@@ -161,18 +215,18 @@ fn esm_rule(kind: RuleKind) -> PatRule {
 
 impl PatRuleStore for EsmSecurity {
     fn salt(&self) -> Result<Vec<u8>, StoreError> {
-        self.0.pat_salt().map_err(|e| StoreError(e.to_string()))
+        self.esm.pat_salt().map_err(|e| StoreError(e.to_string()))
     }
     fn rule(&self, kind: RuleKind, hash: &str) -> Option<i64> {
-        self.0.pat_rule(esm_rule(kind), hash)
+        self.esm.pat_rule(esm_rule(kind), hash)
     }
     fn put_rule(&self, kind: RuleKind, hash: &str, value_ms: i64) -> Result<bool, StoreError> {
-        self.0
+        self.esm
             .put_pat_rule(esm_rule(kind), hash, value_ms)
             .map_err(|e| StoreError(e.to_string()))
     }
     fn evict(&self, now_ms: i64, max_age_ms: i64) -> Result<usize, StoreError> {
-        self.0
+        self.esm
             .evict_pat_rules(now_ms, max_age_ms)
             .map_err(|e| StoreError(e.to_string()))
     }

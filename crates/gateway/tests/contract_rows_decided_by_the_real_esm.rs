@@ -32,7 +32,7 @@ fn run(esm: &Esm, command: &str) {
 }
 
 fn harness_on(esm: &Arc<Esm>) -> Harness {
-    let security = EsmSecurity(esm.clone());
+    let security = EsmSecurity::new(esm.clone());
     harness_with(
         Arc::new(security.clone()),
         Arc::new(security),

@@ -117,7 +117,7 @@ fn world() -> World {
     ] {
         esm.run_command(&Issuer::Operator, command).unwrap();
     }
-    let security = EsmSecurity(esm.clone());
+    let security = EsmSecurity::new(esm.clone());
     let tokens = token_service(clock.clone(), Arc::new(security.clone()));
     let pats = Arc::new(PatService::new(tokens.clone(), Arc::new(security.clone())));
     let state = AppState::new(

@@ -41,7 +41,7 @@ fn open_esm(dir: &std::path::Path, clock: Arc<ManualClock>) -> Arc<Esm> {
 }
 
 fn app_on(esm: &Arc<Esm>, clock: Arc<ManualClock>, pats_enabled: bool) -> Gateway {
-    let security = EsmSecurity(esm.clone());
+    let security = EsmSecurity::new(esm.clone());
     let tokens = Arc::new(
         TokenService::new(
             KeyRing::new(signing_key(RSA_A)),

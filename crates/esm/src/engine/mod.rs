@@ -1,8 +1,9 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
 
 use zgate_base::{Clock, Random, SystemClock, SystemRandom};
 
@@ -246,10 +247,12 @@ pub struct Esm {
     mfa: RwLock<MfaSettings>,
     /// Whether opening the store created it (a first start).
     created: bool,
-    /// When this process last knew its state to be the store's (ms since
-    /// the epoch): a look at the store's journal or a commit that
+    /// When this process last knew its state to be the store's (ms after
+    /// `opened`, on the monotonic clock: an outage is real time, whatever
+    /// the injected clock says): a look at the journal or a commit that
     /// succeeded.
-    synced_at_ms: AtomicI64,
+    synced_at_ms: AtomicU64,
+    opened: Instant,
     /// Journal entries of other processes replayed, and whole reloads.
     replayed: AtomicU64,
     reloads: AtomicU64,
@@ -428,7 +431,8 @@ impl Esm {
             index: RwLock::new(index),
             tokens: RwLock::new(tokens),
             dummy: dummy_hash(config.hash_cost),
-            synced_at_ms: AtomicI64::new(config.clock.now_ms()),
+            synced_at_ms: AtomicU64::new(0),
+            opened: Instant::now(),
             replayed: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             config,
@@ -436,13 +440,14 @@ impl Esm {
         })
     }
 
-    /// How long ago (ms) this process last knew its state to be the
-    /// store's. Processes sharing a store look at it on a schedule (and
-    /// when woken by [`Esm::watch_changes`]); an age well past that
-    /// schedule means the store does not answer, and decisions on
-    /// revocations may be stale.
-    pub fn state_age_ms(&self) -> i64 {
-        (self.now_ms() - self.synced_at_ms.load(Ordering::Relaxed)).max(0)
+    /// How long ago this process last knew its state to be the store's.
+    /// Processes sharing a store look at it on a schedule (and when woken
+    /// by [`Esm::watch_changes`]); an age well past that schedule means the
+    /// store does not answer, and what other processes committed since
+    /// (revocations among it) is not known here.
+    pub fn state_age(&self) -> Duration {
+        let synced = Duration::from_millis(self.synced_at_ms.load(Ordering::Relaxed));
+        self.opened.elapsed().saturating_sub(synced)
     }
 
     /// How this process has kept up with the others on its store.
@@ -454,7 +459,8 @@ impl Esm {
     }
 
     fn mark_synced(&self) {
-        self.synced_at_ms.store(self.now_ms(), Ordering::Relaxed);
+        let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.synced_at_ms.fetch_max(now, Ordering::Relaxed);
     }
 
     /// Has the store call `wake` when another process commits, where the
