@@ -27,6 +27,7 @@ pub(crate) mod identity;
 pub(crate) mod logon;
 pub(crate) mod passtickets;
 pub(crate) mod pat_rules;
+pub(crate) mod store_copy;
 
 /// How an [`Esm`] is built.
 #[derive(Clone)]
