@@ -93,7 +93,7 @@ pub enum CopyError {
     #[error("the stores' tables differ: {0}")]
     SchemaMismatch(String),
     /// The target holds rows and replacing them was not asked.
-    #[error("the target store is not empty (table {table} holds {rows} rows)")]
+    #[error("the target store is not empty (table {table} has {rows} row(s))")]
     TargetNotEmpty {
         /// The first table (by name) holding rows.
         table: String,
