@@ -14,6 +14,7 @@ mod esm_cmd;
 mod home;
 mod oidc_cmd;
 mod serve_cmd;
+mod store_cmd;
 
 /// The gateway allocates and frees small buffers on every request from every
 /// worker thread; glibc's allocator spent a tenth of a routed request in
@@ -57,6 +58,8 @@ enum Command {
     Audit(audit_cmd::AuditArgs),
     /// Check the OpenID Connect provider, a token and its mapping.
     Oidc(oidc_cmd::OidcArgs),
+    /// Move the ESM's state between stores (SQLite into PostgreSQL).
+    Store(store_cmd::StoreArgs),
 }
 
 /// Options every subcommand sees.
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Esm(args) => esm_cmd::run(&global, args),
         Command::Audit(args) => audit_cmd::run(&global, args),
         Command::Oidc(args) => oidc_cmd::run(&global, args),
+        Command::Store(args) => store_cmd::run(&global, args),
     };
     match result {
         Ok(code) => code,

@@ -100,6 +100,7 @@ pub use command::{CommandError, CommandErrorKind, CommandOutput, Issuer};
 pub use engine::logon::CertificateLogon;
 pub use engine::passtickets::GenerateError;
 pub use engine::pat_rules::PatRule;
+pub use engine::store_copy::{copy_store, describe_location, open_for_copy};
 pub use engine::{
     BatchProgress, BatchReport, Esm, EsmConfig, EsmError, MfaSettings, StoreLocation, SyncCounts,
     TokenState, UserSummary, VerifyOutcome,

@@ -32,6 +32,7 @@ pub(crate) mod journal;
 pub(crate) mod logon;
 pub(crate) mod passtickets;
 pub(crate) mod pat_rules;
+pub(crate) mod store_copy;
 
 /// How an [`Esm`] is built.
 #[derive(Clone)]

@@ -5,6 +5,7 @@
 //! embedded backend, PostgreSQL ([`postgres`]) the one several gateways
 //! share; nothing backend-specific may leak into the ESM.
 
+pub mod copy;
 pub mod postgres;
 pub mod sqlite;
 
@@ -202,4 +203,67 @@ pub(crate) fn dump_table(table: &str, mut rows: Vec<Vec<Value>>, out: &mut Vec<S
         }
         out.push(line);
     }
+}
+
+/// Whether a table is part of the security state a copy moves
+/// ([`copy`]): not the bookkeeping (`meta`: generation and statistics;
+/// PostgreSQL's `schema_version`; SQLite's own `sqlite_*` tables) nor a
+/// `change_log` (what one store's processes tell each other, meaningless
+/// in another store).
+pub(crate) fn is_copied_table(name: &str) -> bool {
+    !matches!(name, "meta" | "schema_version" | "change_log") && !name.starts_with("sqlite_")
+}
+
+/// One table's columns (in their order) and every row, as raw values.
+#[derive(Debug, Clone)]
+pub(crate) struct TableRows {
+    /// The table.
+    pub name: String,
+    /// Its columns, in the table's order.
+    pub columns: Vec<String>,
+    /// Every row, values in column order.
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// What a copy reads from its source, in one snapshot.
+#[derive(Debug, Clone)]
+pub(crate) struct TablesSnapshot {
+    /// The source's generation when read.
+    pub generation: i64,
+    /// The copied tables ([`is_copied_table`]), in byte order of their names.
+    pub tables: Vec<TableRows>,
+}
+
+/// What writing a snapshot into a store did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum WriteOutcome {
+    /// Committed; the store's generation before and after.
+    Written {
+        /// Before the copy.
+        generation_before: i64,
+        /// After it: greater than before and than the source's.
+        generation: i64,
+    },
+    /// Nothing written: the target holds rows and replacing was not asked.
+    NotEmpty {
+        /// The first table (by name) holding rows.
+        table: String,
+        /// How many.
+        rows: u64,
+    },
+}
+
+/// The generation a store gets when a copy commits: greater than its own
+/// before and than the source's, so every process on it reloads.
+pub(crate) fn generation_after_copy(target_before: i64, source: i64) -> i64 {
+    target_before.max(source).saturating_add(1)
+}
+
+/// How often a copy reports progress, in rows.
+pub(crate) const PROGRESS_EVERY: u64 = 10_000;
+
+/// Whether a copy reports progress after `copied` of `total` rows of a
+/// table: every [`PROGRESS_EVERY`] rows and at the table's end.
+pub(crate) fn reports_progress(copied: u64, total: u64) -> bool {
+    copied == total || copied.is_multiple_of(PROGRESS_EVERY)
 }

@@ -966,3 +966,304 @@ impl Store for PostgresStore {
         self.call(dump)
     }
 }
+
+/// An answer of a job that reports progress on its way
+/// ([`PostgresStore::call_reporting`]).
+enum Reply<R> {
+    /// `(table, copied, rows)`.
+    Progress(String, u64, u64),
+    /// The job's result.
+    Done(Result<R, StoreError>),
+}
+
+/// What a copy between stores (`super::copy`) needs of the database: its
+/// tables and rows as raw values, all of them replaced in one
+/// transaction, and whether two connections reach the same database.
+impl PostgresStore {
+    /// [`PostgresStore::call`] for a job that reports progress: the reports
+    /// reach `progress` on the caller's thread while the job runs.
+    fn call_reporting<R: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Client, &mut dyn FnMut(&str, u64, u64)) -> Result<R, StoreError>
+            + Send
+            + 'static,
+        progress: &mut dyn FnMut(&str, u64, u64),
+    ) -> Result<R, StoreError> {
+        let stopped = || StoreError::Backend("postgresql: the connection thread stopped".into());
+        let (reply, replies) = mpsc::channel::<Reply<R>>();
+        let jobs = self.jobs.as_ref().ok_or_else(stopped)?;
+        jobs.send(Box::new(move |client: &mut Client| {
+            let reporter = reply.clone();
+            let mut report = move |table: &str, copied: u64, rows: u64| {
+                let _ = reporter.send(Reply::Progress(table.to_owned(), copied, rows));
+            };
+            let result = job(client, &mut report);
+            let _ = reply.send(Reply::Done(result));
+        }))
+        .map_err(|_| stopped())?;
+        loop {
+            match replies.recv().map_err(|_| stopped())? {
+                Reply::Progress(table, copied, rows) => progress(&table, copied, rows),
+                Reply::Done(result) => return result,
+            }
+        }
+    }
+
+    /// The schema version (the `schema_version` table).
+    pub(crate) fn schema_version(&mut self) -> Result<i64, StoreError> {
+        self.call(|client| {
+            let row = client
+                .query_one("SELECT max(version) FROM schema_version", &[])
+                .map_err(pg)?;
+            Ok(get::<Option<i64>>(&row, 0)?.unwrap_or(0))
+        })
+    }
+
+    /// The copied tables (`super::is_copied_table`) in byte order of
+    /// their names, each with its columns in order.
+    pub(crate) fn copied_tables(&mut self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        self.call(|client| {
+            let mut tx = snapshot(client)?;
+            let tables = copied_table_columns(&mut tx)?;
+            tx.commit().map_err(pg)?;
+            Ok(tables)
+        })
+    }
+
+    /// Names this connection's session `marker` (its `application_name`),
+    /// for [`PostgresStore::sees_session`] on another connection.
+    pub(crate) fn mark_session(&mut self, marker: &str) -> Result<(), StoreError> {
+        let marker = marker.to_owned();
+        self.call(move |client| {
+            client
+                .execute(
+                    "SELECT set_config('application_name', $1, false)",
+                    &[&marker],
+                )
+                .map_err(pg)?;
+            Ok(())
+        })
+    }
+
+    /// Whether another session named `marker` is connected to this
+    /// connection's database: the two connections reach one database.
+    pub(crate) fn sees_session(&mut self, marker: &str) -> Result<bool, StoreError> {
+        let marker = marker.to_owned();
+        self.call(move |client| {
+            let row = client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                     WHERE application_name = $1 AND datname = current_database()
+                       AND pid <> pg_backend_pid())",
+                    &[&marker],
+                )
+                .map_err(pg)?;
+            get::<bool>(&row, 0)
+        })
+    }
+
+    /// The generation and every row of the copied tables, in one snapshot.
+    pub(crate) fn read_tables(&mut self) -> Result<super::TablesSnapshot, StoreError> {
+        self.call(|client| {
+            let mut tx = snapshot(client)?;
+            let generation = read_generation(&mut tx, false)?;
+            let mut tables = Vec::new();
+            for (name, columns) in copied_table_columns(&mut tx)? {
+                let mut rows = Vec::new();
+                for r in tx
+                    .query(&super::sqlite::select_all(&name, &columns), &[])
+                    .map_err(pg)?
+                {
+                    rows.push(raw_row(&name, &r)?);
+                }
+                tables.push(super::TableRows {
+                    name,
+                    columns,
+                    rows,
+                });
+            }
+            tx.commit().map_err(pg)?;
+            Ok(super::TablesSnapshot { generation, tables })
+        })
+    }
+
+    /// Writes `snapshot`'s rows in ONE transaction, as
+    /// `SqliteStore::write_tables` does: refused when a table of it holds
+    /// rows here unless `replace`; the generation row is locked first (a
+    /// gateway's apply waits, then conflicts and reloads) and ends greater
+    /// than before and than the snapshot's. Each value goes as the Rust type
+    /// of its column's parameter: a value of another type is refused, never
+    /// converted.
+    pub(crate) fn write_tables(
+        &mut self,
+        snapshot: Arc<super::TablesSnapshot>,
+        replace: bool,
+        progress: &mut dyn FnMut(&str, u64, u64),
+    ) -> Result<super::WriteOutcome, StoreError> {
+        self.call_reporting(
+            move |client, progress| {
+                let mut tx = client.transaction().map_err(pg)?;
+                let generation_before = read_generation(&mut tx, true)?;
+                for table in &snapshot.tables {
+                    let count = format!(
+                        "SELECT count(*) FROM {}",
+                        super::sqlite::quoted(&table.name)
+                    );
+                    let rows: i64 = get(&tx.query_one(&count, &[]).map_err(pg)?, 0)?;
+                    if rows > 0 && !replace {
+                        // Dropping the transaction rolls it back.
+                        return Ok(super::WriteOutcome::NotEmpty {
+                            table: table.name.clone(),
+                            rows: u64::try_from(rows).unwrap_or_default(),
+                        });
+                    }
+                }
+                if replace {
+                    for table in &snapshot.tables {
+                        let delete = format!("DELETE FROM {}", super::sqlite::quoted(&table.name));
+                        exec(&mut tx, &delete, &[])?;
+                    }
+                }
+                for table in &snapshot.tables {
+                    let total = table.rows.len() as u64;
+                    let insert = super::sqlite::insert_row(&table.name, &table.columns, '$');
+                    let statement = tx.prepare(&insert).map_err(pg)?;
+                    let types = statement.params().to_vec();
+                    for (i, row) in table.rows.iter().enumerate() {
+                        if row.len() != types.len() || row.len() != table.columns.len() {
+                            return Err(StoreError::Corrupt(format!(
+                                "{}: a row of {} values for {} columns",
+                                table.name,
+                                row.len(),
+                                types.len()
+                            )));
+                        }
+                        let params = row
+                            .iter()
+                            .zip(&types)
+                            .zip(&table.columns)
+                            .map(|((value, ty), column)| {
+                                parameter(ty, value).ok_or_else(|| {
+                                    // The type only: a value may be a secret's hash.
+                                    StoreError::Corrupt(format!(
+                                        "{}.{column}: a {} value does not fit a {ty} column",
+                                        table.name,
+                                        value.data_type()
+                                    ))
+                                })
+                            })
+                            .collect::<Result<Vec<_>, _>>()?;
+                        let refs: Vec<&(dyn ToSql + Sync)> =
+                            params.iter().map(|p| p.as_ref()).collect();
+                        tx.execute(&statement, &refs).map_err(pg)?;
+                        let copied = i as u64 + 1;
+                        if super::reports_progress(copied, total) {
+                            progress(&table.name, copied, total);
+                        }
+                    }
+                    if total == 0 {
+                        progress(&table.name, 0, 0);
+                    }
+                }
+                let generation =
+                    super::generation_after_copy(generation_before, snapshot.generation);
+                exec(
+                    &mut tx,
+                    "UPDATE meta SET value = $1 WHERE key = 'generation'",
+                    &[&generation.to_string()],
+                )?;
+                tx.commit().map_err(pg)?;
+                Ok(super::WriteOutcome::Written {
+                    generation_before,
+                    generation,
+                })
+            },
+            progress,
+        )
+    }
+}
+
+/// The copied tables of the current schema in byte order of their names,
+/// each with its columns in order.
+fn copied_table_columns(
+    tx: &mut Transaction<'_>,
+) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+    let mut tables: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+    for r in tx
+        .query(
+            "SELECT c.table_name::text, c.column_name::text, c.ordinal_position::bigint
+             FROM information_schema.columns c
+             JOIN information_schema.tables t
+               ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+             WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE'",
+            &[],
+        )
+        .map_err(pg)?
+    {
+        let table: String = get(&r, 0)?;
+        if super::is_copied_table(&table) {
+            tables
+                .entry(table)
+                .or_default()
+                .push((get(&r, 2)?, get(&r, 1)?));
+        }
+    }
+    // A BTreeMap of Strings: byte order, as SQLite's BINARY collation sorts.
+    Ok(tables
+        .into_iter()
+        .map(|(table, mut columns)| {
+            columns.sort();
+            (table, columns.into_iter().map(|(_, c)| c).collect())
+        })
+        .collect())
+}
+
+/// A row as raw values, by each column's type.
+fn raw_row(table: &str, r: &Row) -> Result<Vec<Value>, StoreError> {
+    let mut values = Vec::with_capacity(r.len());
+    for (i, column) in r.columns().iter().enumerate() {
+        let v = match *column.type_() {
+            Type::INT8 => get::<Option<i64>>(r, i)?.map_or(Value::Null, Value::Integer),
+            Type::INT4 => {
+                get::<Option<i32>>(r, i)?.map_or(Value::Null, |v| Value::Integer(v.into()))
+            }
+            Type::INT2 => {
+                get::<Option<i16>>(r, i)?.map_or(Value::Null, |v| Value::Integer(v.into()))
+            }
+            Type::TEXT | Type::VARCHAR => {
+                get::<Option<String>>(r, i)?.map_or(Value::Null, Value::Text)
+            }
+            Type::BYTEA => get::<Option<Vec<u8>>>(r, i)?.map_or(Value::Null, Value::Blob),
+            Type::FLOAT8 => get::<Option<f64>>(r, i)?.map_or(Value::Null, Value::Real),
+            ref other => {
+                return Err(StoreError::Corrupt(format!(
+                    "{table}.{}: unexpected type {other}",
+                    column.name()
+                )))
+            }
+        };
+        values.push(v);
+    }
+    Ok(values)
+}
+
+/// `value` as the Rust type PostgreSQL expects for a parameter of type
+/// `ty`; `None` when it is of another kind or out of range (never
+/// converted: the copy is exact). A NULL is a NULL of the column's type.
+fn parameter(ty: &Type, value: &Value) -> Option<Box<dyn ToSql + Sync>> {
+    Some(match (ty, value) {
+        (&Type::INT8, Value::Null) => Box::new(None::<i64>),
+        (&Type::INT8, Value::Integer(v)) => Box::new(*v),
+        (&Type::INT4, Value::Null) => Box::new(None::<i32>),
+        (&Type::INT4, Value::Integer(v)) => Box::new(i32::try_from(*v).ok()?),
+        (&Type::INT2, Value::Null) => Box::new(None::<i16>),
+        (&Type::INT2, Value::Integer(v)) => Box::new(i16::try_from(*v).ok()?),
+        (&Type::TEXT | &Type::VARCHAR, Value::Null) => Box::new(None::<String>),
+        (&Type::TEXT | &Type::VARCHAR, Value::Text(v)) => Box::new(v.clone()),
+        (&Type::BYTEA, Value::Null) => Box::new(None::<Vec<u8>>),
+        (&Type::BYTEA, Value::Blob(v)) => Box::new(v.clone()),
+        (&Type::FLOAT8, Value::Null) => Box::new(None::<f64>),
+        (&Type::FLOAT8, Value::Real(v)) => Box::new(*v),
+        _ => return None,
+    })
+}

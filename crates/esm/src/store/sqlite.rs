@@ -912,3 +912,180 @@ impl Store for SqliteStore {
         Ok(out)
     }
 }
+
+/// What a copy between stores (`super::copy`) needs of the file: its
+/// tables and rows as raw values, and all of them replaced in one
+/// transaction.
+impl SqliteStore {
+    /// The database file (none in memory).
+    pub(crate) fn file(&self) -> Option<std::path::PathBuf> {
+        self.conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+    }
+
+    /// The schema version (`PRAGMA user_version`).
+    pub(crate) fn schema_version(&mut self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(db)
+    }
+
+    /// The copied tables (`super::is_copied_table`) in byte order of
+    /// their names, each with its columns in order.
+    pub(crate) fn copied_tables(&mut self) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        copied_table_columns(&self.conn)
+    }
+
+    /// The generation and every row of the copied tables, in one read
+    /// transaction.
+    pub(crate) fn read_tables(&mut self) -> Result<super::TablesSnapshot, StoreError> {
+        let tx = self.conn.transaction().map_err(db)?;
+        let generation = read_generation(&tx)?;
+        let mut tables = Vec::new();
+        for (name, columns) in copied_table_columns(&tx)? {
+            let mut st = tx.prepare(&select_all(&name, &columns)).map_err(db)?;
+            let mut rows = st.query([]).map_err(db)?;
+            let mut values = Vec::new();
+            while let Some(r) = rows.next().map_err(db)? {
+                let row = (0..columns.len())
+                    .map(|i| r.get::<_, rusqlite::types::Value>(i))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(db)?;
+                values.push(row);
+            }
+            drop(rows);
+            drop(st);
+            tables.push(super::TableRows {
+                name,
+                columns,
+                rows: values,
+            });
+        }
+        tx.commit().map_err(db)?;
+        Ok(super::TablesSnapshot { generation, tables })
+    }
+
+    /// Writes `snapshot`'s rows in ONE transaction: refused (nothing
+    /// written) when a table of it holds rows here, unless `replace`, which
+    /// deletes them first; the generation becomes greater than before and
+    /// than the snapshot's. `progress(table, copied, rows)` every
+    /// [`super::PROGRESS_EVERY`] rows and at each table's end.
+    pub(crate) fn write_tables(
+        &mut self,
+        snapshot: &super::TablesSnapshot,
+        replace: bool,
+        progress: &mut dyn FnMut(&str, u64, u64),
+    ) -> Result<super::WriteOutcome, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let generation_before = read_generation(&tx)?;
+        for table in &snapshot.tables {
+            let rows: i64 = tx
+                .query_row(
+                    &format!("SELECT count(*) FROM {}", quoted(&table.name)),
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            if rows > 0 && !replace {
+                // Dropping the transaction rolls it back.
+                return Ok(super::WriteOutcome::NotEmpty {
+                    table: table.name.clone(),
+                    rows: u64::try_from(rows).unwrap_or_default(),
+                });
+            }
+        }
+        if replace {
+            for table in &snapshot.tables {
+                tx.execute(&format!("DELETE FROM {}", quoted(&table.name)), [])
+                    .map_err(db)?;
+            }
+        }
+        for table in &snapshot.tables {
+            let total = table.rows.len() as u64;
+            let mut st = tx
+                .prepare(&insert_row(&table.name, &table.columns, '?'))
+                .map_err(db)?;
+            for (i, row) in table.rows.iter().enumerate() {
+                if row.len() != table.columns.len() {
+                    return Err(StoreError::Corrupt(format!(
+                        "{}: a row of {} values for {} columns",
+                        table.name,
+                        row.len(),
+                        table.columns.len()
+                    )));
+                }
+                st.execute(rusqlite::params_from_iter(row.iter()))
+                    .map_err(db)?;
+                let copied = i as u64 + 1;
+                if super::reports_progress(copied, total) {
+                    progress(&table.name, copied, total);
+                }
+            }
+            if total == 0 {
+                progress(&table.name, 0, 0);
+            }
+        }
+        let generation = super::generation_after_copy(generation_before, snapshot.generation);
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'generation'",
+            [generation.to_string()],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(super::WriteOutcome::Written {
+            generation_before,
+            generation,
+        })
+    }
+}
+
+/// A table or column name as an SQL identifier.
+pub(crate) fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// `SELECT` of `columns` (in their order) of every row of `table`.
+pub(crate) fn select_all(table: &str, columns: &[String]) -> String {
+    let list: Vec<String> = columns.iter().map(|c| quoted(c)).collect();
+    format!("SELECT {} FROM {}", list.join(", "), quoted(table))
+}
+
+/// `INSERT` of one row of `columns` into `table`, parameters numbered
+/// after `sigil` (SQLite's `?1`..., PostgreSQL's `$1`...).
+pub(crate) fn insert_row(table: &str, columns: &[String], sigil: char) -> String {
+    let list: Vec<String> = columns.iter().map(|c| quoted(c)).collect();
+    let params: Vec<String> = (1..=columns.len()).map(|i| format!("{sigil}{i}")).collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        quoted(table),
+        list.join(", "),
+        params.join(", ")
+    )
+}
+
+fn copied_table_columns(conn: &Connection) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+    let names: Vec<String> = {
+        let mut st = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .map_err(db)?;
+        let rows = st.query_map([], |r| r.get(0)).map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)?
+    };
+    let mut out = Vec::new();
+    for name in names
+        .into_iter()
+        .filter(|n: &String| super::is_copied_table(n))
+    {
+        let st = conn
+            .prepare(&format!("SELECT * FROM {}", quoted(&name)))
+            .map_err(db)?;
+        let columns = st.column_names().iter().map(|c| (*c).to_owned()).collect();
+        out.push((name, columns));
+    }
+    Ok(out)
+}
