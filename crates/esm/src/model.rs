@@ -483,7 +483,7 @@ mod conditional_pairs {
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    use super::{AccessLevel, Condition};
+    use crate::model::{AccessLevel, Condition};
 
     type Entries = BTreeMap<(String, Condition), AccessLevel>;
 

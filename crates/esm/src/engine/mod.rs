@@ -762,19 +762,33 @@ impl Esm {
         mut plan: impl FnMut(&State) -> Result<(Effect, T), E>,
     ) -> Result<(Vec<String>, T), Transaction<E>> {
         let mut inner = self.lock();
+        // Other processes' commits wait meanwhile, so this one is planned
+        // on the current data and not redone; without the lock (a store
+        // that has none, a lost connection) the generation check still
+        // refuses a stale commit, and it is redone.
+        let locked = inner.store.lock_commits().is_ok();
         let mut attempt = 0;
-        loop {
+        let result = loop {
             attempt += 1;
             // Another process may have committed since: execute against
             // the current data, and redo if it commits again in between.
-            self.sync_locked(&mut inner).map_err(Transaction::Store)?;
-            let (effect, value) = plan(&inner.state).map_err(Transaction::Refused)?;
-            match self.commit(&mut inner, effect) {
-                Ok(lines) => return Ok((lines, value)),
-                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
-                Err(e) => return Err(Transaction::Store(e)),
+            if let Err(e) = self.sync_locked(&mut inner) {
+                break Err(Transaction::Store(e));
             }
+            let (effect, value) = match plan(&inner.state) {
+                Ok(planned) => planned,
+                Err(e) => break Err(Transaction::Refused(e)),
+            };
+            match self.commit(&mut inner, effect) {
+                Ok(lines) => break Ok((lines, value)),
+                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
+                Err(e) => break Err(Transaction::Store(e)),
+            }
+        };
+        if locked {
+            inner.store.unlock_commits();
         }
+        result
     }
 
     /// Runs a batch, one transaction per command, calling `progress` after
@@ -1211,64 +1225,73 @@ impl Esm {
                 Some(Some(f)) => code.is_some_and(|c| self.accept_totp(&id, f, c, now)),
             };
         let mut inner = self.lock();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            // Count on the current record, not a stale copy.
-            if self.sync_locked(&mut inner).is_err() {
-                return VerifyOutcome::StoreUnavailable;
-            }
-            let (outcome, updated) =
-                self.settle_verify(&inner.state, &id, ok, cred.as_ref(), kind, new_secret, now);
-            let Some(u) = updated else {
-                if outcome == VerifyOutcome::WrongPassword {
-                    // Revoked user, wrong secret: same cost as any failure.
-                    if inner.store.note_rejected_logon().is_err() {
-                        return VerifyOutcome::StoreUnavailable;
+        // Other processes' commits wait meanwhile: a logon counts on the
+        // current record and is not redone for their sake.
+        let locked = inner.store.lock_commits().is_ok();
+        let outcome = 'settled: {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                // Count on the current record, not a stale copy.
+                if self.sync_locked(&mut inner).is_err() {
+                    break 'settled VerifyOutcome::StoreUnavailable;
+                }
+                let (outcome, updated) =
+                    self.settle_verify(&inner.state, &id, ok, cred.as_ref(), kind, new_secret, now);
+                let Some(u) = updated else {
+                    if outcome == VerifyOutcome::WrongPassword {
+                        // Revoked user, wrong secret: same cost as any failure.
+                        if inner.store.note_rejected_logon().is_err() {
+                            break 'settled VerifyOutcome::StoreUnavailable;
+                        }
                     }
+                    break 'settled outcome;
+                };
+                *auto_revoked = outcome == VerifyOutcome::WrongPassword && u.revoked;
+                // A changed secret is always recorded, and recorded before it
+                // is committed: one the trail cannot take is not changed.
+                if new_secret.is_some()
+                    && matches!(outcome, VerifyOutcome::Success { .. })
+                    && !*recorded
+                {
+                    let record = auditing::logon_record(
+                        now,
+                        &id,
+                        method_of(kind),
+                        LogonResult::SuccessChanged,
+                        u.uaudit,
+                        None,
+                        origin,
+                    );
+                    if self.audit(record).is_err() {
+                        break 'settled VerifyOutcome::StoreUnavailable;
+                    }
+                    *recorded = true;
                 }
-                return outcome;
-            };
-            *auto_revoked = outcome == VerifyOutcome::WrongPassword && u.revoked;
-            // A changed secret is always recorded, and recorded before it
-            // is committed: one the trail cannot take is not changed.
-            if new_secret.is_some()
-                && matches!(outcome, VerifyOutcome::Success { .. })
-                && !*recorded
-            {
-                let record = auditing::logon_record(
-                    now,
-                    &id,
-                    method_of(kind),
-                    LogonResult::SuccessChanged,
-                    u.uaudit,
-                    None,
-                    origin,
-                );
-                if self.audit(record).is_err() {
-                    return VerifyOutcome::StoreUnavailable;
+                let change = [Change::PutUser(Box::new(u))];
+                let expected = inner.generation;
+                let Ok(entry) = journal::commit(&change, &[]) else {
+                    break 'settled VerifyOutcome::StoreUnavailable;
+                };
+                match inner.store.apply(&change, &entry, expected) {
+                    Ok(generation) => {
+                        inner.generation = generation;
+                        self.mark_synced();
+                        self.apply_in_memory(&mut inner, &change, &[]);
+                        break 'settled outcome;
+                    }
+                    Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
+                    // A logon that cannot be recorded is not answered: a failure
+                    // that is not counted would let guessing go on past
+                    // REVOKE(n), and a success could not reset the count.
+                    Err(_) => break 'settled VerifyOutcome::StoreUnavailable,
                 }
-                *recorded = true;
             }
-            let change = [Change::PutUser(Box::new(u))];
-            let expected = inner.generation;
-            let Ok(entry) = journal::commit(&change, &[]) else {
-                return VerifyOutcome::StoreUnavailable;
-            };
-            match inner.store.apply(&change, &entry, expected) {
-                Ok(generation) => {
-                    inner.generation = generation;
-                    self.mark_synced();
-                    self.apply_in_memory(&mut inner, &change, &[]);
-                    return outcome;
-                }
-                Err(StoreError::Conflict { .. }) if attempt < MAX_ATTEMPTS => continue,
-                // A logon that cannot be recorded is not answered: a failure
-                // that is not counted would let guessing go on past
-                // REVOKE(n), and a success could not reset the count.
-                Err(_) => return VerifyOutcome::StoreUnavailable,
-            }
+        };
+        if locked {
+            inner.store.unlock_commits();
         }
+        outcome
     }
 
     /// The answer of a verify and the updated user record to store, given

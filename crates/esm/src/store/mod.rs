@@ -104,6 +104,17 @@ pub trait Store: Send {
     /// snapshot with the current generation: a process replays them
     /// instead of loading everything.
     fn journal_since(&mut self, generation: i64) -> Result<Journal, StoreError>;
+    /// Makes other processes' commits wait until [`Store::unlock_commits`]
+    /// (a lock the store's processes share): a process then plans and
+    /// commits on data nobody changes meanwhile. A store without one
+    /// (one process, or SQLite's own file lock at commit) does nothing:
+    /// the generation check of [`Store::apply`] still refuses a stale
+    /// commit.
+    fn lock_commits(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Ends [`Store::lock_commits`].
+    fn unlock_commits(&mut self) {}
     /// Asks the store to call `wake` when another process commits. A
     /// store without notifications never calls it: its processes look
     /// (poll [`Store::journal_since`]) on their own schedule.

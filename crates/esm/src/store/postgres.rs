@@ -61,8 +61,13 @@ pub const SCHEMA_VERSION: i64 = super::sqlite::SCHEMA_VERSION;
 /// The advisory lock key migrations run under ("zgateESM").
 const MIGRATION_LOCK: i64 = 0x7a67_6174_6545_534d;
 
-/// How long connecting may take when the URL does not say (`connect_timeout`).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The advisory lock commits run under ("zgateCMT"): one process plans
+/// and commits at a time, so none is redone for another's sake.
+const COMMIT_LOCK: i64 = 0x7a67_6174_6543_4d54;
+
+/// How long connecting may take, and a sent request may stay unanswered,
+/// when the URL does not say (`connect_timeout`, `tcp_user_timeout`).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The channel commits are announced on; the payload is the new generation.
 const CHANNEL: &str = "zgate_esm";
@@ -103,6 +108,17 @@ impl PostgresStore {
             .map_err(|e| StoreError::Backend(format!("postgresql URL: {e}")))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        // A server that stops answering (a network cut: no reset ever
+        // comes) fails a call within these instead of hanging it, so the
+        // gateway notices and fails closed.
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(CONNECT_TIMEOUT);
+        }
+        config.keepalives_idle(CONNECT_TIMEOUT);
+        if config.get_options().is_none() {
+            // A commit waits this long at most for another process's.
+            config.options("-c lock_timeout=10s");
         }
         let (jobs, queue) = mpsc::channel::<Job>();
         let (ready, connected) = mpsc::sync_channel(1);
@@ -891,6 +907,26 @@ impl Store for PostgresStore {
             tx.commit().map_err(pg)?;
             Ok(journal_of(generation, current, entries))
         })
+    }
+
+    fn lock_commits(&mut self) -> Result<(), StoreError> {
+        self.call(|client| {
+            client
+                .execute("SELECT pg_advisory_lock($1)", &[&COMMIT_LOCK])
+                .map_err(pg)?;
+            Ok(())
+        })
+    }
+
+    fn unlock_commits(&mut self) {
+        // A lock not released here (a lost connection) went with the
+        // connection's session.
+        let _ = self.call(|client| {
+            client
+                .execute("SELECT pg_advisory_unlock($1)", &[&COMMIT_LOCK])
+                .map_err(pg)?;
+            Ok(())
+        });
     }
 
     fn watch(&mut self, wake: Wake) -> Result<(), StoreError> {

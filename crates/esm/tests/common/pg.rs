@@ -112,85 +112,146 @@ fn is_root() -> bool {
 /// Starts a private server for this test process; stopped by a watchdog
 /// when the process ends.
 fn start_private() -> String {
-    let bin = binaries().expect(
-        "no PostgreSQL server on 127.0.0.1:5432 and no initdb: install PostgreSQL (scripts/test.sh does)",
-    );
-    let dir = std::env::temp_dir().join(format!("zgate-test-pg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    // initdb refuses to run as root: run the server as `postgres` then.
-    let root = is_root();
-    let as_server_user = |cmd: &str| -> String {
+    let server = PrivateServer::create();
+    let url = server.url();
+    // The process's shared server: its watchdog outlives this value.
+    std::mem::forget(server);
+    url
+}
+
+/// A PostgreSQL server of this test process's own (`initdb` + `pg_ctl` in
+/// a temporary directory, on a free port), which a test may stop and start
+/// again. A watchdog stops it and removes its files once the process ends.
+pub struct PrivateServer {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    start: String,
+    stop: String,
+}
+
+impl PrivateServer {
+    /// Creates and starts one.
+    pub fn create() -> PrivateServer {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let bin = binaries().expect(
+            "no PostgreSQL server on 127.0.0.1:5432 and no initdb: install PostgreSQL (scripts/test.sh does)",
+        );
+        let dir = std::env::temp_dir().join(format!(
+            "zgate-test-pg-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // initdb refuses to run as root: run the server as `postgres` then.
+        let root = is_root();
+        let as_server_user = |cmd: &str| -> String {
+            if root {
+                format!("runuser -u postgres -- {cmd}")
+            } else {
+                cmd.to_owned()
+            }
+        };
         if root {
-            format!("runuser -u postgres -- {cmd}")
-        } else {
-            cmd.to_owned()
+            let status = Command::new("chown")
+                .args(["postgres:postgres", dir.to_str().unwrap()])
+                .status()
+                .unwrap();
+            assert!(status.success(), "chown of {} to postgres", dir.display());
         }
-    };
-    if root {
-        let status = Command::new("chown")
-            .args(["postgres:postgres", dir.to_str().unwrap()])
+        let data = dir.join("data");
+        let initdb = as_server_user(&format!(
+            "{} -D {} -U postgres --auth=trust -E UTF8 --no-sync",
+            bin.join("initdb").display(),
+            data.display()
+        ));
+        let out = Command::new("sh").args(["-c", &initdb]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "initdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let pg_ctl = bin.join("pg_ctl");
+        // `-w`: pg_ctl returns once the server accepts connections.
+        let start = as_server_user(&format!(
+            "{} -D {} -l {}/log -w -t {} -o \"-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off\" start",
+            pg_ctl.display(),
+            data.display(),
+            dir.display(),
+            STARTUP.as_secs(),
+            dir.display()
+        ));
+        let stop = as_server_user(&format!(
+            "{} -D {} -m immediate stop",
+            pg_ctl.display(),
+            data.display()
+        ));
+        let server = PrivateServer { port, start, stop };
+        server.start();
+        // The watchdog stops the server and removes its files once this
+        // test process has ended.
+        let watchdog = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
+            pid = std::process::id(),
+            stop = server.stop,
+            dir = dir.display()
+        );
+        // `setsid -f`: in a session of its own, and setsid returns at once.
+        let status = Command::new("setsid")
+            .args(["-f", "sh", "-c", &watchdog])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
             .status()
             .unwrap();
-        assert!(status.success(), "chown of {} to postgres", dir.display());
+        assert!(status.success(), "the private server's watchdog");
+        server
     }
-    let data = dir.join("data");
-    let initdb = as_server_user(&format!(
-        "{} -D {} -U postgres --auth=trust -E UTF8 --no-sync",
-        bin.join("initdb").display(),
-        data.display()
-    ));
-    let out = Command::new("sh").args(["-c", &initdb]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "initdb: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pg_ctl = bin.join("pg_ctl");
-    // `-w`: pg_ctl returns once the server accepts connections.
-    let start = as_server_user(&format!(
-        "{} -D {} -l {}/log -w -t {} -o \"-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off\" start",
-        pg_ctl.display(),
-        data.display(),
-        dir.display(),
-        STARTUP.as_secs(),
-        dir.display()
-    ));
-    let out = Command::new("sh").args(["-c", &start]).output().unwrap();
-    if !out.status.success() {
-        let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
-        panic!(
-            "the private PostgreSQL server did not start: {}\n{log}",
+
+    /// Its admin URL, without a database name.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}", self.port)
+    }
+
+    /// A new database on it; its URL.
+    pub fn database(&self, name: &str) -> String {
+        let mut admin = connect(&format!("{}/postgres", self.url())).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .unwrap();
+        format!("{}/{name}", self.url())
+    }
+
+    /// Starts it (again); returns once it accepts connections.
+    pub fn start(&self) {
+        let out = Command::new("sh")
+            .args(["-c", &self.start])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the private PostgreSQL server did not start: {}",
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let stop = as_server_user(&format!(
-        "{} -D {} -m immediate stop",
-        pg_ctl.display(),
-        data.display()
-    ));
-    // The watchdog stops the server and removes its files once this test
-    // process has ended.
-    let watchdog = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; rm -rf {dir}",
-        pid = std::process::id(),
-        dir = dir.display()
-    );
-    // `setsid -f`: in a session of its own, and setsid returns at once.
-    let status = Command::new("setsid")
-        .args(["-f", "sh", "-c", &watchdog])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "the private server's watchdog");
-    format!("postgres://postgres@127.0.0.1:{port}")
+
+    /// Stops it at once, as a crash would (`-m immediate`).
+    pub fn stop(&self) {
+        let out = Command::new("sh")
+            .args(["-c", &self.stop])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the private PostgreSQL server did not stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// A database of its own for one test, dropped with this value.
