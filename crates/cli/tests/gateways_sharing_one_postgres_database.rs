@@ -51,10 +51,18 @@ fn copy_home(from: &Path, to: &Path) {
 
 impl Cluster {
     fn start(db: &pg::TestDb) -> Cluster {
+        Cluster::start_on(&db.url, &[])
+    }
+
+    /// Three gateways on the database at `url`, with `extra` settings.
+    fn start_on(url: &str, extra: &[&str]) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let store = format!("zgate.store={}", db.url);
+        let store = format!("zgate.store={url}");
         let first = dir.path().join("a");
-        let settings = ["--set", &store, "--set", X509, "--set", PATS];
+        let mut settings = vec!["--set", &store, "--set", X509, "--set", PATS];
+        for setting in extra {
+            settings.extend(["--set", setting]);
+        }
         let a = Server::start(&first, &settings, &[]);
         let mut homes = vec![first.clone()];
         let mut gateways = vec![a];
@@ -405,6 +413,136 @@ fn a_gateway_killed_after_a_logout_loses_nothing_and_haproxy_takes_it_out() {
     let _ = haproxy.kill();
     let _ = haproxy.wait();
     cluster.gateways.clear();
+}
+
+#[test]
+fn while_the_database_is_down_gateways_refuse_what_they_cannot_know_and_recover() {
+    let server = pg::PrivateServer::create();
+    let url = server.database("zgate_outage");
+    let cluster = Cluster::start_on(&url, &["zgate.storeOutageGraceSeconds=1"]);
+    cluster.esm(
+        0,
+        "ADDUSER ALICE PASSWORD(PASSW0RD) NOEXPIRED\nADDUSER BOB PASSWORD(PASSW0RD) NOEXPIRED",
+    );
+    let gateways = &cluster.gateways;
+    let alice = gateways[0].login("ALICE", "PASSW0RD");
+    // Refused everywhere before the outage, and must stay refused through
+    // it: a logged-out token and a revoked user's token and password.
+    let logged_out = gateways[0].login("ALICE", "PASSW0RD");
+    let (status, _) = gateways[1].curl(
+        &[
+            "-X",
+            "POST",
+            "-H",
+            &format!("Cookie: apimlAuthenticationToken={logged_out}"),
+        ],
+        "/gateway/api/v1/auth/logout",
+    );
+    assert_eq!(status, 204);
+    let bob = gateways[2].login("BOB", "PASSW0RD");
+    cluster.esm(1, "ALTUSER BOB REVOKE");
+    within_a_second("refusals before the outage", || {
+        gateways
+            .iter()
+            .all(|g| query(g, &logged_out) == 401 && query(g, &bob) == 401)
+    });
+
+    let health = |g: &Server| g.curl(&[], "/application/health").0;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let wrongly_accepted = std::thread::scope(|s| {
+        // Load through the outage: what was refused before is never
+        // accepted, whatever the database does.
+        let targets: Vec<(u16, PathBuf)> =
+            gateways.iter().map(|g| (g.port, g.home.clone())).collect();
+        let (stop, logged_out, bob) = (&stop, &logged_out, &bob);
+        let load = s.spawn(move || {
+            // Clients of its own: `Curl` stays on one thread.
+            let clients: Vec<gateway_support::Curl> = targets
+                .iter()
+                .map(|(port, home)| gateway_support::Curl::new(*port, home))
+                .collect();
+            let bearer = |c: &gateway_support::Curl, token: &str| {
+                c.curl(
+                    &["-H", &format!("Authorization: Bearer {token}")],
+                    "/gateway/api/v1/auth/query",
+                )
+                .0
+            };
+            let mut accepted = Vec::new();
+            let mut rounds = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for (i, c) in clients.iter().enumerate() {
+                    let bob_login = c
+                        .curl(
+                            &["-X", "POST", "-u", "BOB:PASSW0RD"],
+                            "/gateway/api/v1/auth/login",
+                        )
+                        .0;
+                    let answers = [
+                        ("logged-out token", bearer(c, logged_out), 200),
+                        ("revoked user's token", bearer(c, bob), 200),
+                        ("revoked user's password", bob_login, 204),
+                    ];
+                    for (what, status, accepted_status) in answers {
+                        if status == accepted_status {
+                            accepted.push(format!("{what} on gateway {i}"));
+                        }
+                    }
+                }
+                rounds += 1;
+            }
+            (accepted, rounds)
+        });
+
+        // A failure below ends the load too (the scope waits for it).
+        let _stop_load = StopOnDrop(stop);
+        server.stop();
+        // Past the grace: every gateway says DOWN and refuses what it
+        // cannot verify, with the documented 503.
+        within_a_second_or_more("DOWN everywhere", Duration::from_secs(10), || {
+            gateways
+                .iter()
+                .all(|g| health(g) == 503 && query(g, &alice) == 503)
+        });
+        for g in gateways {
+            let (status, text) = g.curl(
+                &["-H", &format!("Authorization: Bearer {alice}")],
+                "/gateway/api/v1/auth/query",
+            );
+            assert_eq!(status, 503, "{text}");
+            assert!(text.contains("ZWEAG104E"), "{text}");
+            assert_eq!(login_status(g, "ALICE", "PASSW0RD"), 503);
+        }
+
+        // The database back: the same processes serve again.
+        server.start();
+        within_a_second_or_more("UP everywhere", Duration::from_secs(20), || {
+            gateways.iter().all(|g| health(g) == 200)
+        });
+        for g in gateways {
+            assert_eq!(query(g, &alice), 200);
+            assert_eq!(login_status(g, "ALICE", "PASSW0RD"), 204);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        load.join().unwrap()
+    });
+    let (accepted, rounds) = wrongly_accepted;
+    assert!(rounds > 3, "the load ran {rounds} rounds");
+    assert!(accepted.is_empty(), "accepted: {accepted:?}");
+    // And a change after the recovery still reaches every gateway.
+    cluster.esm(2, "ALTUSER ALICE REVOKE");
+    within_a_second("REVOKE after the recovery", || {
+        gateways.iter().all(|g| query(g, &alice) == 401)
+    });
+}
+
+/// Sets its flag when dropped, panicking or not.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 fn within_a_second_or_more(what: &str, limit: Duration, mut holds: impl FnMut() -> bool) {
