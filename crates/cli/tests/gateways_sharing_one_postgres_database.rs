@@ -12,7 +12,6 @@
 
 mod gateway_support;
 #[path = "../../esm/tests/common/pg.rs"]
-#[allow(dead_code)]
 mod pg;
 
 use std::path::{Path, PathBuf};

@@ -42,6 +42,9 @@ fn load_duration() -> Duration {
 }
 
 /// What one administrator's acknowledged commands left, by user.
+type Acknowledged = BTreeMap<String, Expected>;
+
+/// What acknowledged commands left of one user.
 #[derive(Default, Debug)]
 struct Expected {
     permitted: bool,
@@ -73,67 +76,65 @@ fn eight_administrators_and_eight_logon_loops_leave_an_exact_database() {
     let commands_ok = AtomicU64::new(0);
     let commands_refused = AtomicU64::new(0);
     let logons_unanswered = AtomicU64::new(0);
-    let (admins, counted): (Vec<BTreeMap<String, Expected>>, Vec<(usize, u64)>) =
-        std::thread::scope(|s| {
-            let admins: Vec<_> = (0..8)
-                .map(|i| {
-                    let esm = &gateways[i % 3];
-                    let (ok, refused) = (&commands_ok, &commands_refused);
-                    s.spawn(move || {
-                        let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
-                        let mut n = 0;
-                        while Instant::now() < deadline {
-                            n += 1;
-                            let user = format!("A{i}{n:05}");
-                            let mut command = |text: String| {
-                                let done = esm.run_command(&Issuer::Operator, &text).is_ok();
-                                if done {
-                                    ok.fetch_add(1, Ordering::Relaxed);
-                                } else {
-                                    refused.fetch_add(1, Ordering::Relaxed);
-                                }
-                                done
-                            };
-                            if !command(format!("ADDUSER {user}")) {
-                                continue;
+    let (admins, counted): (Vec<Acknowledged>, Vec<(usize, u64)>) = std::thread::scope(|s| {
+        let admins: Vec<_> = (0..8)
+            .map(|i| {
+                let esm = &gateways[i % 3];
+                let (ok, refused) = (&commands_ok, &commands_refused);
+                s.spawn(move || {
+                    let mut expected: BTreeMap<String, Expected> = BTreeMap::new();
+                    let mut n = 0;
+                    while Instant::now() < deadline {
+                        n += 1;
+                        let user = format!("A{i}{n:05}");
+                        let command = |text: String| {
+                            let done = esm.run_command(&Issuer::Operator, &text).is_ok();
+                            if done {
+                                ok.fetch_add(1, Ordering::Relaxed);
+                            } else {
+                                refused.fetch_add(1, Ordering::Relaxed);
                             }
-                            let e = expected.entry(user.clone()).or_default();
-                            e.permitted = command(format!(
-                                "PERMIT APP.** CLASS(ZOWE) ID({user}) ACCESS(READ)"
-                            ));
-                            if n % 3 == 0 {
-                                e.revoked = command(format!("ALTUSER {user} REVOKE"));
-                            }
+                            done
+                        };
+                        if !command(format!("ADDUSER {user}")) {
+                            continue;
                         }
-                        expected
-                    })
-                })
-                .collect();
-            let logons: Vec<_> = (0..8)
-                .map(|j| {
-                    let esm = &gateways[j % 3];
-                    let unanswered = &logons_unanswered;
-                    s.spawn(move || {
-                        let user = j % 2;
-                        let mut wrong = 0u64;
-                        while Instant::now() < deadline {
-                            match esm.verify(&format!("L{user}"), "WRONGPW", None) {
-                                VerifyOutcome::WrongPassword => wrong += 1,
-                                VerifyOutcome::StoreUnavailable => {
-                                    unanswered.fetch_add(1, Ordering::Relaxed);
-                                }
-                                other => panic!("{other:?}"),
-                            }
+                        let e = expected.entry(user.clone()).or_default();
+                        e.permitted =
+                            command(format!("PERMIT APP.** CLASS(ZOWE) ID({user}) ACCESS(READ)"));
+                        if n % 3 == 0 {
+                            e.revoked = command(format!("ALTUSER {user} REVOKE"));
                         }
-                        (user, wrong)
-                    })
+                    }
+                    expected
                 })
-                .collect();
-            (
-                admins.into_iter().map(|h| h.join().unwrap()).collect(),
-                logons.into_iter().map(|h| h.join().unwrap()).collect(),
-            )
-        });
+            })
+            .collect();
+        let logons: Vec<_> = (0..8)
+            .map(|j| {
+                let esm = &gateways[j % 3];
+                let unanswered = &logons_unanswered;
+                s.spawn(move || {
+                    let user = j % 2;
+                    let mut wrong = 0u64;
+                    while Instant::now() < deadline {
+                        match esm.verify(&format!("L{user}"), "WRONGPW", None) {
+                            VerifyOutcome::WrongPassword => wrong += 1,
+                            VerifyOutcome::StoreUnavailable => {
+                                unanswered.fetch_add(1, Ordering::Relaxed);
+                            }
+                            other => panic!("{other:?}"),
+                        }
+                    }
+                    (user, wrong)
+                })
+            })
+            .collect();
+        (
+            admins.into_iter().map(|h| h.join().unwrap()).collect(),
+            logons.into_iter().map(|h| h.join().unwrap()).collect(),
+        )
+    });
     let ok = commands_ok.load(Ordering::Relaxed);
     let wrong_total: u64 = counted.iter().map(|(_, n)| n).sum();
     eprintln!(

@@ -542,3 +542,59 @@ fn a_revocation_reaches_the_other_gateway_by_its_journal_entry() {
     assert_eq!(a.sync_counts().reloads, 0);
     assert_eq!(b.sync_counts().reloads, 0);
 }
+
+/// Waits up to a second for `woken` to receive; whether it did.
+fn woken_within_a_second(woken: &std::sync::mpsc::Receiver<()>) -> bool {
+    woken
+        .recv_timeout(std::time::Duration::from_secs(1))
+        .is_ok()
+}
+
+#[test]
+fn the_listener_wakes_its_gateway_on_each_commit_and_after_losing_its_connection() {
+    let db = TestDb::new();
+    let clock = Arc::new(ManualClock::new(START_MS));
+    let a = open_pg(&db, &clock);
+    let b = open_pg(&db, &clock);
+    let (wake, woken) = std::sync::mpsc::channel();
+    let wake = std::sync::Mutex::new(wake);
+    b.watch_changes(Arc::new(move || {
+        let _ = wake.lock().unwrap().send(());
+    }))
+    .unwrap();
+    // The first wake: the listener connected (a look to catch up).
+    assert!(woken_within_a_second(&woken));
+    while woken.try_recv().is_ok() {}
+
+    // A commit of A's wakes B, and B's look replays it.
+    run(&a, "ADDUSER ALICE");
+    assert!(woken_within_a_second(&woken), "no announcement");
+    assert!(b.reload_if_changed().unwrap());
+    assert!(b.user("ALICE").is_some());
+
+    // The listener's connection killed: a commit made before it is back
+    // is not announced to it, but the reconnection wakes B, whose look
+    // finds the commit in the journal.
+    let killed: i64 = db
+        .client()
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = 'zgate-esm-listen' AND datname = current_database()",
+            &[],
+        )
+        .unwrap()
+        .len() as i64;
+    assert_eq!(killed, 1);
+    run(&a, "ADDUSER BOB");
+    // B looks only when woken: by the reconnection, or by the commit's
+    // announcement if the listener was back by then.
+    let start = std::time::Instant::now();
+    while b.user("BOB").is_none() {
+        let left = std::time::Duration::from_secs(1).saturating_sub(start.elapsed());
+        assert!(!left.is_zero(), "BOB never arrived");
+        if woken.recv_timeout(left).is_ok() {
+            b.reload_if_changed().unwrap();
+        }
+    }
+    assert_eq!(b.sync_counts().reloads, 0);
+}

@@ -25,7 +25,7 @@ pub enum CopyStore {
     /// A SQLite file.
     Sqlite(SqliteStore),
     /// A PostgreSQL database.
-    Postgres(PostgresStore),
+    Postgres(Box<PostgresStore>),
 }
 
 impl std::fmt::Debug for CopyStore {
@@ -171,7 +171,7 @@ impl CopyStore {
     /// Connects to a PostgreSQL database (creates, migrates forward its
     /// schema).
     pub fn connect_postgres(url: &str) -> Result<CopyStore, StoreError> {
-        PostgresStore::connect(url).map(CopyStore::Postgres)
+        PostgresStore::connect(url).map(|s| CopyStore::Postgres(Box::new(s)))
     }
 
     fn schema_version(&mut self) -> Result<i64, StoreError> {

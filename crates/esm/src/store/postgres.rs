@@ -5,14 +5,29 @@
 //! kept in a one-row table `schema_version` (SQLite keeps it in
 //! `PRAGMA user_version`), and the same canonical [`Store::dump`].
 //!
-//! Concurrency between processes: [`Store::apply`] locks the generation
-//! row (`SELECT ... FOR UPDATE`) before it compares it, so of two
-//! processes applying against the same generation the second waits for the
-//! first to commit, then reads the new generation and answers
-//! [`StoreError::Conflict`]. PassTicket claims insert-if-absent on the
-//! primary key, so exactly one claim of a ticket succeeds. Migrations run
-//! under a transaction-scoped advisory lock: processes starting together
-//! migrate once.
+//! Concurrency between processes: a process plans and commits under a
+//! session advisory lock ([`Store::lock_commits`]), so commands and
+//! counted logons of several gateways wait for each other instead of
+//! failing; [`Store::apply`] still locks the generation row
+//! (`SELECT ... FOR UPDATE`) before it compares it, so a commit planned on
+//! stale data (the lock lost with its connection) answers
+//! [`StoreError::Conflict`] and is redone. PassTicket claims
+//! insert-if-absent on the primary key, so exactly one claim of a ticket
+//! succeeds. Migrations run under a transaction-scoped advisory lock:
+//! processes starting together migrate once.
+//!
+//! Propagation: each commit writes its journal entry and `NOTIFY`s
+//! [`CHANNEL`] with the new generation; [`Store::watch`] keeps a second
+//! connection `LISTEN`ing (application name `zgate-esm-listen`) that wakes
+//! the process on each announcement and on each reconnection, after which
+//! the process reads the journal from its own generation: a notification
+//! lost with a connection loses no change.
+//!
+//! One connection, no pool: the ESM applies one commit at a time per
+//! process anyway (its state in memory is planned on), and the cluster one
+//! at a time under the commit lock; checks and token verification never
+//! reach the database, only logons, commands and the gateway's look at the
+//! journal do, on blocking threads.
 //!
 //! The connection is plain TCP or a Unix socket (`NoTls`): for a local or
 //! trusted network only in this version. Encrypting it (TLS to PostgreSQL)
