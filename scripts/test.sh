@@ -6,13 +6,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-# System tools the interop tests drive: keytool (JDK), openssl, oathtool, curl.
+# System tools the interop tests drive: keytool (JDK), openssl, oathtool,
+# curl, HAProxy.
 missing=()
 command -v keytool  >/dev/null || missing+=(default-jre-headless)
 command -v openssl  >/dev/null || missing+=(openssl)
 command -v oathtool >/dev/null || missing+=(oathtool)
 command -v curl     >/dev/null || missing+=(curl)
 command -v node     >/dev/null || missing+=(nodejs npm)
+# HAProxy in front of three gateways (the cluster test).
+command -v haproxy  >/dev/null || missing+=(haproxy)
 # PostgreSQL for the ESM's shared store tests: a server on 127.0.0.1:5432,
 # or initdb/pg_ctl for the tests to start a private one (Debian's package).
 if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null &&
