@@ -55,6 +55,9 @@ if ! command -v cargo-nextest >/dev/null; then
   cargo install --locked cargo-nextest
 fi
 
+# One build per run: incremental artifacts would only take disk.
+export CARGO_INCREMENTAL=0
+
 echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"

@@ -673,3 +673,28 @@ fn a_store_url_of_another_scheme_is_refused_without_showing_it() {
     assert!(problems[0].message.contains("postgres://"), "{problems:?}");
     assert!(!problems[0].message.contains("hunter2"), "{problems:?}");
 }
+
+#[test]
+fn the_store_outage_grace_is_five_seconds_and_bounded() {
+    assert_eq!(config("", &[]).store_outage_grace_seconds, 5);
+    assert_eq!(
+        config("zgate:\n  storeOutageGraceSeconds: 30\n", &[]).store_outage_grace_seconds,
+        30
+    );
+    for (value, says) in [
+        ("0", "at least 1"),
+        ("301", "300 s allowed"),
+        ("-1", ""),
+        ("5s", ""),
+    ] {
+        let (effective, _) = strict(
+            &format!("zgate:\n  storeOutageGraceSeconds: {value}\n"),
+            &[],
+        )
+        .unwrap();
+        let problems = problems(Config::from_effective(&effective).unwrap_err());
+        assert_eq!(problems.len(), 1, "{value}: {problems:?}");
+        assert_eq!(problems[0].key, "zgate.storeOutageGraceSeconds");
+        assert!(problems[0].message.contains(says), "{value}: {problems:?}");
+    }
+}

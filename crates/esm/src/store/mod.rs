@@ -278,3 +278,39 @@ pub(crate) const PROGRESS_EVERY: u64 = 10_000;
 pub(crate) fn reports_progress(copied: u64, total: u64) -> bool {
     copied == total || copied.is_multiple_of(PROGRESS_EVERY)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{journal_of, Journal};
+
+    fn entries(generations: &[i64]) -> Vec<(i64, String)> {
+        generations.iter().map(|g| (*g, format!("e{g}"))).collect()
+    }
+
+    #[test]
+    fn the_journal_counts_only_when_it_holds_every_generation_in_order() {
+        assert_eq!(journal_of(4, 4, vec![]), Journal::Entries(vec![]));
+        assert_eq!(
+            journal_of(4, 6, entries(&[5, 6])),
+            Journal::Entries(entries(&[5, 6]))
+        );
+        // Trimmed past the process's generation, a hole, out of order,
+        // short of the current generation, more than it, the store gone
+        // back: everything is loaded instead.
+        for (since, current, got) in [
+            (4, 6, vec![6]),
+            (4, 7, vec![5, 7]),
+            (4, 6, vec![6, 5]),
+            (4, 7, vec![5, 6]),
+            (4, 5, vec![5, 6]),
+            (4, 3, vec![]),
+            (4, 4, vec![5]),
+        ] {
+            assert_eq!(
+                journal_of(since, current, entries(&got)),
+                Journal::Gap,
+                "{since} {current} {got:?}"
+            );
+        }
+    }
+}
