@@ -292,7 +292,9 @@ impl App {
         }
         let oidc = zgate_gateway::bootstrap::provider_tokens(&config, state_clock.clone());
         if let Some(oidc) = &oidc {
-            state = state.with_oidc(oidc.clone());
+            state = state
+                .with_oidc(oidc.clone())
+                .with_oidc_login_key(bootstrap::oidc_login_key(&config.home)?);
         }
         if let Some(trail) = &trail {
             state = state.with_audit(trail.clone(), state_clock.clone());

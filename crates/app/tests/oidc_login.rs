@@ -34,7 +34,8 @@ struct Setup {
     // Dropped in this order: the app before its home.
     server: Zgate,
     provider: OidcProvider,
-    _home: tempfile::TempDir,
+    home: tempfile::TempDir,
+    overrides: Vec<String>,
 }
 
 /// A login started at zgate: where it sends the browser, and the cookie.
@@ -67,8 +68,10 @@ impl Setup {
             format!("zgate.oidc.client.resource={RS256_RESOURCE}"),
             format!("zgate.oidc.client.returnUrls={ALLOWED_ORIGIN}"),
         ];
-        let overrides: Vec<&str> = overrides.iter().map(String::as_str).collect();
-        let server = Zgate::start(home.path(), &overrides);
+        let server = Zgate::start(
+            home.path(),
+            &overrides.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
         server.esm("ADDUSER ALICE PASSWORD(ALICEPW1) NOEXPIRED");
         server.esm("SETROPTS CLASSACT(IDIDMAP) RACLIST(IDIDMAP)");
         server.esm(&format!(
@@ -78,7 +81,8 @@ impl Setup {
         Setup {
             server,
             provider,
-            _home: home,
+            home,
+            overrides: overrides.to_vec(),
         }
     }
 
@@ -468,4 +472,47 @@ fn a_login_returns_only_to_the_gateway_or_an_allowed_origin() {
     let (status, text) = setup.callback(&callback, Some(&started.cookie));
     assert_eq!(status, 302, "{text}");
     assert_eq!(only_header(&text, "location"), ALLOWED_ORIGIN);
+}
+
+#[test]
+fn a_login_started_on_one_node_ends_on_another_sharing_the_home() {
+    let setup = Setup::new();
+    // A second node: a copy of the home (keystore, state/ with the JWT and
+    // login keys, the ESM), as README's cluster layout makes one.
+    let copy = tempfile::tempdir().unwrap();
+    let node = copy.path().join("home");
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(setup.home.path())
+        .arg(&node)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = std::fs::remove_dir_all(node.join("audit"));
+    let key = node.join("state/oidc-login.key");
+    assert_eq!(std::fs::read(&key).unwrap().len(), 32);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    let other = Zgate::start(
+        &node,
+        &setup
+            .overrides
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+
+    let started = setup.start("");
+    let callback = setup.provider_answer(&started, "alice");
+    let (status, text) = other.curl(
+        &["-H", &format!("Cookie: oidc_state={}", started.cookie)],
+        &callback,
+    );
+    assert_eq!(status, 200, "{text}");
+    let token = session_of(&text);
+    assert_eq!(setup.query(&token).0, 200);
 }

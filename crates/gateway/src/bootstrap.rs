@@ -34,6 +34,14 @@ pub enum StartError {
     /// The keystore type names a z/OS keyring.
     #[error("keystore type {0} names a z/OS keyring, which cannot be opened off z/OS; use PKCS12 or PEM files")]
     Keyring(String),
+    /// The key pending OIDC logins are sealed with.
+    #[error("{path}: {reason}")]
+    LoginKey {
+        /// The key file.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// Anything else, with a sentence saying what.
     #[error("{0}")]
     Other(String),
@@ -277,6 +285,43 @@ pub fn key_ring(config: &Config, now_ms: i64) -> Result<KeyRing, StartError> {
         now_ms,
         lifetime_ms,
     )?)
+}
+
+/// The key pending OIDC logins are sealed with: `<home>/state/oidc-login.key`
+/// (32 bytes, 0600), made at the first start that needs it. Nodes of a
+/// cluster share it with the rest of `state/`, so a login started on one
+/// ends on another.
+pub fn oidc_login_key(home: &Path) -> Result<[u8; 32], StartError> {
+    use ring::rand::SecureRandom as _;
+    let path = home.join("state").join("oidc-login.key");
+    let failed = |reason: String| StartError::LoginKey {
+        path: path.clone(),
+        reason,
+    };
+    if !path.exists() {
+        let mut key = [0u8; 32];
+        ring::rand::SystemRandom::new()
+            .fill(&mut key)
+            .map_err(|_| failed("no randomness for a new key".into()))?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| failed(e.to_string()))?;
+        }
+        // Written aside and linked into place: of two processes starting
+        // together, one key wins and both read it.
+        let aside = path.with_extension(format!("new{}", std::process::id()));
+        crate::esm_adapter::write_private(&aside, &key).map_err(|e| failed(e.to_string()))?;
+        let linked = std::fs::hard_link(&aside, &path);
+        let _ = std::fs::remove_file(&aside);
+        key.fill(0);
+        match linked {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(failed(e.to_string())),
+        }
+    }
+    let bytes = std::fs::read(&path).map_err(|e| failed(e.to_string()))?;
+    <[u8; 32]>::try_from(bytes.as_slice())
+        .map_err(|_| failed(format!("holds {} bytes, not 32", bytes.len())))
 }
 
 /// Where retired JWT verification keys are kept.

@@ -51,7 +51,7 @@ pub fn router_with(
     let app = app
         .nest(CATALOG_PREFIX, crate::auth_routes::catalog_routes())
         .merge(crate::auth_routes::saf_check_routes())
-        .merge(crate::oidc::login::routes())
+        .merge(crate::oidc::login::routes(state.oidc_login_key()))
         .merge(crate::ops_routes::routes());
     // The service endpoints, and routed traffic as the fallback.
     let app = match &routing {

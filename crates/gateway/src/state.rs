@@ -50,6 +50,9 @@ struct Inner {
     audit: Option<(Arc<dyn AuditTrail>, Arc<dyn Clock>)>,
     /// An OpenID provider's tokens, when OIDC is enabled.
     oidc: Option<Arc<ProviderTokens>>,
+    /// The key pending OIDC logins are sealed with (shared by a cluster's
+    /// nodes through the home's `state/`).
+    oidc_login_key: Option<[u8; 32]>,
 }
 
 /// Cheap to clone; one per router.
@@ -74,6 +77,7 @@ impl AppState {
             pats: None,
             audit: None,
             oidc: None,
+            oidc_login_key: None,
         }))
     }
 
@@ -128,6 +132,21 @@ impl AppState {
             inner.oidc = Some(oidc);
         }
         self
+    }
+
+    /// Seals pending OIDC logins with `key` (call right after
+    /// [`AppState::new`]); without one, a key drawn when the routes are
+    /// built, so a login must end in the process that started it.
+    pub fn with_oidc_login_key(mut self, key: [u8; 32]) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.oidc_login_key = Some(key);
+        }
+        self
+    }
+
+    /// The key pending OIDC logins are sealed with, when one was given.
+    pub fn oidc_login_key(&self) -> Option<&[u8; 32]> {
+        self.0.oidc_login_key.as_ref()
     }
 
     /// The OpenID provider's tokens, when OIDC is enabled.

@@ -26,16 +26,15 @@
 //! Decisions:
 //! - **The pending login is one sealed cookie.** State, nonce, PKCE
 //!   verifier, redirect URI, return URL and expiry travel in `oidc_state`,
-//!   sealed with ChaCha20-Poly1305 under a key drawn at start and held in
-//!   memory only. API ML spreads them in clear over `oidc_state`,
+//!   sealed with ChaCha20-Poly1305 under the key in the home's
+//!   `state/oidc-login.key` (made at the first start, 0600; nodes of a
+//!   cluster share it as they share `state/`). API ML spreads them in clear over `oidc_state`,
 //!   `oidc_nonce` and `oidc_return_url`: a script or a sibling domain that
 //!   plants cookies could then pick the return URL. Sealed, the browser can
 //!   neither read the verifier nor change any part, the five minutes are
 //!   enforced by zgate (not only by the cookie's `Max-Age`), and zgate
-//!   keeps nothing per login, so no map can be flooded. Instances of a
-//!   cluster would need one shared key; until that is configurable a login
-//!   ends on the instance that started it, and a restart drops pending
-//!   logins (the user starts again).
+//!   keeps nothing per login, so no map can be flooded. A login may end on
+//!   any node of a cluster, and survives a restart.
 //! - **The redirect URI** is `zgate.oidc.client.redirectUri` when
 //!   configured (the recommended setting: providers compare it exactly with
 //!   the registered one). Without it, it is
@@ -105,9 +104,10 @@ const SEAL_LABEL: &[u8] = b"zgate oidc pending login v1";
 const LANDING_PAGE: &str = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
 <title>zgate</title></head><body><p>You are logged in. You may close this window.</p></body></html>\n";
 
-/// The login endpoints, at their full paths.
-pub fn routes() -> Router<AppState> {
-    let sealer = Sealer::new().map(Arc::new);
+/// The login endpoints, at their full paths; pending logins sealed with
+/// `key` (see [`AppState::with_oidc_login_key`]).
+pub fn routes(key: Option<&[u8; 32]>) -> Router<AppState> {
+    let sealer = Sealer::new(key).map(Arc::new);
     if sealer.is_none() {
         tracing::error!("no randomness for the OIDC login's key: its endpoints answer 503");
     }
@@ -153,10 +153,14 @@ struct Sealer {
 struct Sealing(Option<Arc<Sealer>>);
 
 impl Sealer {
-    fn new() -> Option<Sealer> {
+    /// With `key`, or a key drawn now.
+    fn new(key: Option<&[u8; 32]>) -> Option<Sealer> {
         let random = SystemRandom::new();
         let mut bytes = [0u8; 32];
-        random.fill(&mut bytes).ok()?;
+        match key {
+            Some(key) => bytes.copy_from_slice(key),
+            None => random.fill(&mut bytes).ok()?,
+        }
         let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes).ok()?;
         bytes.fill(0);
         Some(Sealer {
@@ -173,7 +177,7 @@ impl Sealer {
     }
 
     /// base64url(random nonce ‖ sealed JSON ‖ tag). A random 96-bit nonce
-    /// per seal under a per-process key: a repeat is out of reach.
+    /// per seal: a repeat is out of reach.
     fn seal(&self, pending: &Pending) -> Option<String> {
         let mut data = serde_json::to_vec(pending).ok()?;
         let mut nonce = [0u8; NONCE_LEN];
