@@ -313,6 +313,27 @@ fn what_one_gateway_commits_is_in_force_on_the_others_within_a_second() {
         || check(b, &alice, "APIML.CLUSTER") != 204 && check(c, &alice, "APIML.CLUSTER") != 204,
     ));
     eprintln!("propagation delays: {delays:?}");
+
+    // Each gateway applied the others' commits from the journal, never by
+    // loading everything, and says so.
+    for g in &cluster.gateways {
+        let (status, metrics) = g.curl(&[], "/application/metrics");
+        assert_eq!(status, 200);
+        let value = |name: &str| -> f64 {
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("{name} in {metrics}"))
+                .parse()
+                .unwrap()
+        };
+        assert!(value("zgate_esm_journal_entries_replayed_total") > 0.0);
+        assert_eq!(value("zgate_esm_full_reloads_total"), 0.0);
+        assert!(value("zgate_esm_state_age_seconds") < 1.0);
+        let (status, health) = g.curl(&[], "/application/health");
+        assert_eq!(status, 200, "{health}");
+        assert!(health.contains("\"fullReloads\":0"), "{health}");
+    }
 }
 
 #[test]

@@ -328,3 +328,36 @@ pub fn oidc_login_key(home: &Path) -> Result<[u8; 32], StartError> {
 pub fn key_ring_file(home: &Path) -> PathBuf {
     home.join("state").join("jwt-keys.json")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oidc_login_key_is_made_once_private_and_read_back() {
+        let home = tempfile::tempdir().unwrap();
+        let first = oidc_login_key(home.path()).unwrap();
+        assert_eq!(oidc_login_key(home.path()).unwrap(), first);
+        assert_ne!(first, [0u8; 32]);
+        let path = home.path().join("state/oidc-login.key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+        }
+        // Nothing left aside.
+        let names: Vec<_> = std::fs::read_dir(home.path().join("state"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["oidc-login.key"]);
+        // A damaged key is an error naming the file, never a new key.
+        std::fs::write(&path, b"short").unwrap();
+        let error = oidc_login_key(home.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("oidc-login.key") && error.contains("5 bytes"),
+            "{error}"
+        );
+    }
+}

@@ -12,7 +12,7 @@ use zgate_esm::{CertificateLogon, Esm, Issuer, PatRule, VerifyOutcome};
 
 use crate::security::{
     AccessLevel, AuthOutcome, BackendError, CertOutcome, Conditions, IdentityOutcome, Origin,
-    Secret, SecurityManager,
+    Secret, SecurityManager, StoreSync,
 };
 
 /// How long a gateway keeps deciding from memory when its store does not
@@ -158,6 +158,15 @@ impl SecurityManager for EsmSecurity {
             .map(|_| ())
             .map_err(|e| BackendError(e.to_string()))?;
         self.current()
+    }
+
+    fn store_sync(&self) -> Option<StoreSync> {
+        let counts = self.esm.sync_counts();
+        Some(StoreSync {
+            state_age_ms: u64::try_from(self.esm.state_age().as_millis()).unwrap_or(u64::MAX),
+            replayed: counts.replayed,
+            reloads: counts.reloads,
+        })
     }
 }
 

@@ -264,3 +264,22 @@ pub async fn tag_route(request: Request, next: Next) -> Response {
     }
     response
 }
+
+/// The lines of how the process keeps up with other processes' commits on
+/// its store (appended to [`Metrics::render`]'s).
+pub fn render_store_sync(sync: &crate::security::StoreSync) -> String {
+    format!(
+        "# HELP zgate_esm_state_age_seconds Since the security state in memory was last known to be the store's.\n\
+         # TYPE zgate_esm_state_age_seconds gauge\n\
+         zgate_esm_state_age_seconds {:.3}\n\
+         # HELP zgate_esm_journal_entries_replayed_total Other processes' commits applied from the store's journal.\n\
+         # TYPE zgate_esm_journal_entries_replayed_total counter\n\
+         zgate_esm_journal_entries_replayed_total {}\n\
+         # HELP zgate_esm_full_reloads_total Times the whole security state was loaded instead of replayed.\n\
+         # TYPE zgate_esm_full_reloads_total counter\n\
+         zgate_esm_full_reloads_total {}\n",
+        sync.state_age_ms as f64 / 1000.0,
+        sync.replayed,
+        sync.reloads
+    )
+}

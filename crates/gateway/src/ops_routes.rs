@@ -35,8 +35,17 @@ async fn health(State(state): State<AppState>) -> Response {
         tracing::warn!(%error, "health: ESM unreachable");
     }
     let status = |up: bool| if up { "UP" } else { "DOWN" };
+    let mut esm_details =
+        serde_json::json!({ "store": if esm_up { "reachable" } else { "unreachable" } });
+    if let (Some(sync), Some(details)) =
+        (state.security().store_sync(), esm_details.as_object_mut())
+    {
+        details.insert("stateAgeMs".into(), sync.state_age_ms.into());
+        details.insert("journalEntriesReplayed".into(), sync.replayed.into());
+        details.insert("fullReloads".into(), sync.reloads.into());
+    }
     let mut components = serde_json::json!({
-        "esm": { "status": status(esm_up), "details": { "store": if esm_up { "reachable" } else { "unreachable" } } },
+        "esm": { "status": status(esm_up), "details": esm_details },
         "tokens": { "status": "UP", "details": { "signingKey": state.tokens().current_key().kid } },
     });
     let mut up = esm_up;
@@ -75,9 +84,12 @@ async fn health(State(state): State<AppState>) -> Response {
 
 async fn metrics(State(state): State<AppState>) -> Response {
     let audit = state.audit_trail().map(|trail| trail.health());
-    let text = state
+    let mut text = state
         .metrics()
         .render(state.tokens().signature_checks(), audit.as_ref());
+    if let Some(sync) = state.security().store_sync() {
+        text.push_str(&crate::metrics::render_store_sync(&sync));
+    }
     let mut response = Response::new(Body::from(text));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -81,6 +81,13 @@ pub trait SecurityManager: Send + Sync + 'static {
     /// Whether the ESM and its store answer.
     fn health(&self) -> Result<(), BackendError>;
 
+    /// How this process keeps up with other processes' commits on its
+    /// store, for health and metrics; `None` for a manager that shares no
+    /// store.
+    fn store_sync(&self) -> Option<StoreSync> {
+        None
+    }
+
     /// [`SecurityManager::authenticate`] with a separately given second
     /// factor (`mfaToken`). A backend without MFA must refuse a code.
     fn authenticate_with_factor(
@@ -136,4 +143,15 @@ pub enum CertOutcome {
     Revoked,
     /// Not an X.509 certificate.
     NotX509,
+}
+
+/// How a process keeps up with other processes' commits on its store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreSync {
+    /// How long ago (ms) the state in memory was last known current.
+    pub state_age_ms: u64,
+    /// Other processes' commits applied from the store's journal.
+    pub replayed: u64,
+    /// Times the whole state was loaded instead.
+    pub reloads: u64,
 }

@@ -1026,7 +1026,7 @@ mod tests {
 
     #[test]
     fn a_pending_login_opens_only_unchanged_in_time_and_for_its_state() {
-        let sealer = Sealer::new().unwrap();
+        let sealer = Sealer::new(None).unwrap();
         let sealed = sealer.seal(&pending(1000)).unwrap();
         let opened = pending_login(&sealer, &with_cookie(&sealed), "zgate", "the-state", 999);
         assert_eq!(opened.unwrap().return_url.as_deref(), Some("/x"));
@@ -1064,7 +1064,7 @@ mod tests {
             assert!(sealer.open(&B64URL.encode(&bytes)).is_none(), "byte {i}");
             bytes[i] ^= 1;
         }
-        assert!(Sealer::new().unwrap().open(&sealed).is_none());
+        assert!(Sealer::new(None).unwrap().open(&sealed).is_none());
         assert!(sealer.open("").is_none());
         assert!(sealer.open("not base64!").is_none());
         // A planted cookie beside the real one does not hide it.
