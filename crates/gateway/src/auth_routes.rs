@@ -18,7 +18,7 @@ use crate::extract::{
 };
 use crate::peer::{PeerCertificates, RemoteAddr};
 use crate::security::{AccessLevel, AuthOutcome, Secret};
-use crate::state::AppState;
+use crate::state::{off_the_request_path, AppState};
 
 /// The endpoints served under every auth prefix, relative to it.
 pub fn routes() -> Router<AppState> {
@@ -178,8 +178,11 @@ async fn logout(
     RequestOrigin(origin): RequestOrigin,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let token = token_from(&headers).ok_or(ApiError::TokenNotProvided)?;
-    match state.tokens().revoke(token) {
+    let token = token_from(&headers)
+        .ok_or(ApiError::TokenNotProvided)?
+        .to_owned();
+    let revoking = state.clone();
+    match off_the_request_path(move || revoking.tokens().revoke(&token)).await? {
         Ok(claims) => {
             tracing::info!(target: "zgate::audit", user = %claims.sub, "logout");
             // The token is revoked whether or not the trail takes this.
@@ -223,7 +226,8 @@ async fn refresh(
         return Err(ApiError::NotFound);
     }
     let token = token?;
-    let issued = state.tokens().refresh(token.token())?;
+    let (refreshing, old) = (state.clone(), token.token().to_owned());
+    let issued = off_the_request_path(move || refreshing.tokens().refresh(&old)).await??;
     let user = &token.claims().sub;
     state.audit(|now| audit::token_refreshed(now, user, &origin))?;
     with_token_cookie(&state, &issued.token)

@@ -27,7 +27,7 @@ use zgate_auth::{PatError, PatService, TokenError};
 use crate::audit::{self, RequestOrigin, TokenKind};
 use crate::error::{refuse_other_methods, ApiError};
 use crate::extract::{user_id, AnyCaller, LoggedOn, Permitted, ServicesRead, ServicesUpdate};
-use crate::state::AppState;
+use crate::state::{off_the_request_path, AppState};
 
 /// The PAT routes, relative to an auth prefix.
 pub fn routes() -> Router<AppState> {
@@ -91,7 +91,9 @@ async fn generate(
     zgate_auth::pat::normalize_scopes(&scopes)?;
     // Only a real logon makes a PAT: Basic, else a mapped certificate.
     let caller = Permitted::<LoggedOn>::check(&parts, &state).await?;
-    let (token, claims) = pats.generate(caller.user(), body.validity, &scopes)?;
+    let (user, validity) = (caller.user().to_owned(), body.validity);
+    let (token, claims) =
+        off_the_request_path(move || pats.generate(&user, validity, &scopes)).await??;
     // A PAT the trail refuses to record is never handed out.
     let origin = audit::origin(&parts.extensions);
     state.audit(|now| {
@@ -149,7 +151,7 @@ async fn revoke(
 ) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
     let body: RevokeBody = parse(body, ApiError::InvalidInput)?;
-    let claims = pats.revoke(&body.token)?;
+    let claims = off_the_request_path(move || pats.revoke(&body.token)).await??;
     tracing::info!(target: "zgate::audit", user = %claims.sub, "personal access token revoked");
     // Revoked whether or not the trail takes the record; the token is
     // named by its owner and scopes, never by itself.
@@ -185,7 +187,8 @@ async fn revoke_own(
     } else {
         serde_json::from_slice(&body).map_err(|_| ApiError::InvalidInput)?
     };
-    pats.revoke_user(caller.user(), parsed.timestamp)?;
+    let (user, timestamp) = (caller.user().to_owned(), parsed.timestamp);
+    off_the_request_path(move || pats.revoke_user(&user, timestamp)).await??;
     tracing::info!(target: "zgate::audit", user = %caller.user(), "own personal access tokens revoked");
     state.audit_done(|now| {
         audit::tokens_revoked(
@@ -232,12 +235,15 @@ async fn rule(
             _ => return Err(ApiError::PatMissingField),
         }
     };
-    let result = if by_user {
-        pats.revoke_user(&target, body.timestamp)
-    } else {
-        pats.revoke_scope(&target, body.timestamp)
-    };
-    result?;
+    let (rule_target, timestamp) = (target.clone(), body.timestamp);
+    off_the_request_path(move || {
+        if by_user {
+            pats.revoke_user(&rule_target, timestamp)
+        } else {
+            pats.revoke_scope(&rule_target, timestamp)
+        }
+    })
+    .await??;
     tracing::info!(
         target: "zgate::audit",
         user = %caller.user(),
@@ -287,7 +293,7 @@ async fn evict(
     caller: Permitted<ServicesUpdate>,
 ) -> Result<Response, ApiError> {
     let pats = pats(&state)?;
-    let n = pats.evict()?;
+    let n = off_the_request_path(move || pats.evict()).await??;
     tracing::info!(target: "zgate::audit", user = %caller.user(), evicted = n, "personal access token rules evicted");
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -299,3 +299,14 @@ impl AppState {
         Ok(outcome)
     }
 }
+
+/// Runs `work` that writes to the security store (a revocation, a PAT
+/// rule) on a blocking thread: the database may take a round trip, or a
+/// timeout while it is away, and the request path never waits on it.
+pub async fn off_the_request_path<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| ApiError::BackendUnavailable)
+}
