@@ -42,59 +42,15 @@ cleanup() {
 trap cleanup EXIT
 psql -q "$PG/postgres" -c "CREATE DATABASE $DB" >/dev/null
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; echo "nothing listens on $1"; exit 1; }
-
-BPORT=$(free_port)
-mkdir -p "$T/light"
-cat > "$T/light/nginx.conf" <<NGX
-worker_processes 1;
-pid $T/light/nginx.pid;
-error_log $T/light/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BPORT; location / { return 200 "ok"; } }
-}
-NGX
-nginx -c "$T/light/nginx.conf" -p "$T/light" -g 'daemon off;' & PIDS+=($!)
-wait_port "$BPORT"
-
-# Starts `zgate serve` on HOME with the global options given; sets ZPORT.
-serve() { # home [global options...]
-  local home=$1
-  shift
-  "$BIN" --home "$home" --set zgate.server.address=127.0.0.1 --set zgate.log.level=warn "$@" serve --port 0 > "$home.out" 2> "$home.err" & PIDS+=($!)
-  for _ in $(seq 100); do grep -q "listening on" "$home.out" 2>/dev/null && break; sleep 0.1; done
-  ZPORT=$(grep -o 'localhost:[0-9]*' "$home.out" | head -1 | cut -d: -f2)
-  [ -n "$ZPORT" ] || { echo "zgate did not start: $(cat "$home.err")"; exit 1; }
-}
-# A home routing `bench` to the backend, with user BENCH, first started
-# (certificates, ESM, administrator) and stopped again.
-prepare() { # home [global options...]
-  local home=$1
-  shift
-  mkdir -p "$home/services"
-  cat > "$home/services/bench.yml" <<YML
-services:
-  - serviceId: bench
-    title: bench
-    instanceBaseUrls: [http://127.0.0.1:$BPORT/]
-    routes: [{gatewayUrl: api/v1, serviceRelativeUrl: /api/v1}]
-    authentication: {scheme: zoweJwt}
-YML
-  serve "$home" "$@"
-  kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
-  "$BIN" --home "$home" "$@" esm "ADDUSER BENCH PASSWORD(BENCHPW1) NOEXPIRED" >/dev/null
-}
+# shellcheck source=../../gateway/benches/support.sh
+. "$ROOT/crates/gateway/benches/support.sh"
+start_light_backend
 
 CA=
 LOGON_HEADER="Authorization: Basic $(printf 'BENCH:BENCHPW1' | base64)"
 measure() { # name port
   local name=$1 port=$2 jwt logons routed
-  jwt=$(curl -s -i --cacert "$CA" -X POST -H "$LOGON_HEADER" "https://localhost:$port/gateway/api/v1/auth/login" \
-    | sed -n 's/^[Ss]et-[Cc]ookie: apimlAuthenticationToken=\([^;]*\).*/\1/p')
+  jwt=$(bench_jwt "$port" "$CA")
   [ -n "$jwt" ] || { echo "$name: login failed"; exit 1; }
   code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$CA" -H "Authorization: Bearer $jwt" "https://localhost:$port/bench/api/v1/hello")
   [ "$code" = 200 ] || { echo "$name: the route answered $code"; exit 1; }
@@ -113,7 +69,7 @@ LUA
 }
 
 # 1. SQLite.
-prepare "$T/sqlite"
+prepare_home "$T/sqlite"
 serve "$T/sqlite"
 CA=$T/sqlite/keystore/local_ca/local_ca.cer
 measure "one gateway, SQLite" "$ZPORT"
@@ -121,7 +77,7 @@ kill "${PIDS[-1]}"
 
 # 2. PostgreSQL, one gateway.
 STORE=(--set "zgate.store=$PG/$DB")
-prepare "$T/a" "${STORE[@]}"
+prepare_home "$T/a" "${STORE[@]}"
 for n in b c; do cp -a "$T/a" "$T/$n"; rm -rf "$T/$n/audit"; done
 CA=$T/a/keystore/local_ca/local_ca.cer
 serve "$T/a" "${STORE[@]}"; PORT_A=$ZPORT
