@@ -45,9 +45,8 @@ PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$T"; }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-# Waits until something listens on 127.0.0.1:$1.
-wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; echo "nothing listens on $1"; exit 1; }
+# shellcheck source=support.sh
+. "$ROOT/crates/gateway/benches/support.sh"
 
 if [ "$BACKEND_KIND" = echo ]; then
   "$BIN/zgate-test-backend" > "$T/backend.out" & PIDS+=($!)
@@ -55,22 +54,7 @@ if [ "$BACKEND_KIND" = echo ]; then
   for _ in $(seq 50); do [ -s "$T/backend.out" ] && break; sleep 0.1; done
   BPORT=$(awk '{print $3}' "$T/backend.out")
 else
-  BPORT=$(free_port)
-  mkdir -p "$T/light"
-  cat > "$T/light/nginx.conf" <<NGX
-worker_processes 1;
-pid $T/light/nginx.pid;
-error_log $T/light/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BPORT; location / { return 200 "ok"; } }
-}
-NGX
-  nginx -c "$T/light/nginx.conf" -p "$T/light" -g 'daemon off;' & PIDS+=($!)
-  LIGHT_PID=$!
-  wait_port "$BPORT"
+  start_light_backend
   BACKEND_PIDS="$LIGHT_PID $(pgrep -P "$LIGHT_PID" | tr '\n' ' ')"
 fi
 

@@ -1,14 +1,16 @@
 # Shared by the benchmark scripts (sourced, not run): a light backend,
 # zgate homes routing to it, and waiting for ports. Expects T (a temporary
-# directory), BIN (the zgate binary) and the array PIDS (killed on exit).
+# directory), the array PIDS (killed on exit) and, for `serve` and
+# `prepare_home`, BIN (the zgate binary).
 
 free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 
 # Waits until something listens on 127.0.0.1:$1.
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; echo "nothing listens on $1"; exit 1; }
 
-# nginx answering `return 200` on a free port (BPORT): a backend that costs
-# almost nothing, so a proxy's own cost shows.
+# nginx answering `return 200` on a free port (BPORT; its master process
+# LIGHT_PID): a backend that costs almost nothing, so a proxy's own cost
+# shows.
 start_light_backend() {
   BPORT=$(free_port)
   mkdir -p "$T/light"
@@ -24,6 +26,7 @@ http {
 }
 NGX
   nginx -c "$T/light/nginx.conf" -p "$T/light" -g 'daemon off;' & PIDS+=($!)
+  LIGHT_PID=$!
   wait_port "$BPORT"
 }
 
