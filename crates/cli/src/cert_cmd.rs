@@ -368,7 +368,7 @@ fn run_ring_init(
     keyring: &zgate_config::KeyringSetup,
     args: &InitArgs,
 ) -> anyhow::Result<ExitCode> {
-    use zgate_esm::{CommandErrorKind, Issuer};
+    use zgate_esm::Issuer;
     let plan = match ring_choices(global, config, keyring, args, args.dry_run)
         .and_then(|choices| ring_setup::plan(&config.setup_certificate, keyring, &choices))
     {
@@ -402,18 +402,63 @@ fn run_ring_init(
     };
     let origin = crate::esm_cmd::origin(&issuer);
     let esm = crate::esm_cmd::open(global)?;
-    let run = |text: &str| esm.run_command_from(&issuer, &origin, text);
     println!(
         "Setting up key ring {} ({}) in the ESM",
         plan.runtime.ring, plan.scenario
     );
-    let total = plan.steps.len();
     let mut out = std::io::stdout().lock();
-    use std::io::Write;
-    for (i, step) in plan.steps.iter().enumerate() {
+    if let Err(failure) = run_ring_steps(&esm, &issuer, &origin, &plan.steps, &mut out)? {
+        return Ok(ring_failure(&failure));
+    }
+    drop(out);
+    let path = settings::write_ring_certificate(global, &plan.runtime)?;
+    println!("Key ring {} is set up", plan.runtime.ring);
+    for line in settings::ring_lines(&plan.runtime) {
+        println!("  {line}");
+    }
+    println!("Updated zowe.certificate in {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The command a set-up stopped at.
+#[derive(Debug)]
+struct RingFailure {
+    /// 1-based.
+    number: usize,
+    /// Steps in the set-up.
+    total: usize,
+    /// The command as shown (password masked).
+    shown: String,
+    /// RACF's messages.
+    error: zgate_esm::CommandError,
+}
+
+/// Runs `steps` one by one as `issuer`, each printed (masked) before it
+/// runs and its output after; guards decide whether a step runs (see
+/// [`ring_setup::Guard`]). Stops at the first command that fails; an I/O
+/// error writing `out` is the outer error.
+fn run_ring_steps(
+    esm: &zgate_esm::Esm,
+    issuer: &zgate_esm::Issuer,
+    origin: &zgate_esm::Origin,
+    steps: &[ring_setup::Step],
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<Result<(), RingFailure>> {
+    use zgate_esm::CommandErrorKind;
+    let run = |text: &str| esm.run_command_from(issuer, origin, text);
+    let total = steps.len();
+    for (i, step) in steps.iter().enumerate() {
         let number = i + 1;
         let mut text = step.text();
         let mut shown = step.masked();
+        let failed = |shown: &str, error| {
+            Ok(Err(RingFailure {
+                number,
+                total,
+                shown: shown.to_owned(),
+                error,
+            }))
+        };
         match &step.guard {
             ring_setup::Guard::ProfileExists { class, profile } => {
                 match run(&format!("RLIST {class} {profile}")) {
@@ -425,13 +470,13 @@ fn run_ring_init(
                         )?;
                         continue;
                     }
-                    Err(e) => return Ok(ring_failure(number, total, &shown, &e)),
+                    Err(e) => return failed(&shown, e),
                 }
             }
             ring_setup::Guard::Refresh(classes) => {
                 let listed = match run("SETROPTS LIST") {
                     Ok(listing) => raclisted_classes(&listing.lines),
-                    Err(e) => return Ok(ring_failure(number, total, &shown, &e)),
+                    Err(e) => return failed(&shown, e),
                 };
                 let raclisted: Vec<&str> = classes
                     .iter()
@@ -471,27 +516,21 @@ fn run_ring_init(
                 }
                 writeln!(out, "[{number}/{total}] nothing to remove; going on")?;
             }
-            Err(e) => return Ok(ring_failure(number, total, &shown, &e)),
+            Err(e) => return failed(&shown, e),
         }
     }
-    drop(out);
-    let path = settings::write_ring_certificate(global, &plan.runtime)?;
-    println!("Key ring {} is set up", plan.runtime.ring);
-    for line in settings::ring_lines(&plan.runtime) {
-        println!("  {line}");
-    }
-    println!("Updated zowe.certificate in {}", path.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(Ok(()))
 }
 
 /// A failed command of the set-up: its messages, which one, and what that
 /// leaves.
-fn ring_failure(
-    number: usize,
-    total: usize,
-    shown: &str,
-    error: &zgate_esm::CommandError,
-) -> ExitCode {
+fn ring_failure(failure: &RingFailure) -> ExitCode {
+    let RingFailure {
+        number,
+        total,
+        shown,
+        error,
+    } = failure;
     eprintln!("{error}");
     eprintln!("zgate cert init: command {number} of {total} failed: {shown}");
     eprintln!(
@@ -1292,6 +1331,119 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    /// The set-up's steps other than RACDCERT, run on a real ESM: guards
+    /// skip what does not apply, clean-up goes past what is not there, and
+    /// the first failure stops the run.
+    #[test]
+    fn ring_steps_run_on_the_esm_as_their_guards_say() {
+        use zgate_esm::{Esm, EsmConfig, Issuer, Origin};
+        let esm = Esm::in_memory(EsmConfig::default()).unwrap();
+        let (issuer, origin) = (Issuer::Operator, Origin::local_shell());
+        esm.run_command(&issuer, "ADDUSER ZWESVUSR NOPASSWORD")
+            .unwrap();
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(
+            home.path().join("zgate.yaml"),
+            "zowe:\n  setup:\n    certificate:\n      type: JCERACFKS\n      keyring:\n        name: ZoweKeyring\n",
+        )
+        .unwrap();
+        let config = load_config(&global(home.path(), &[])).unwrap();
+        let choices = ring_setup::Choices {
+            not_after: "2036-01-01".into(),
+            alt_name: ring_setup::AltName::default(),
+            trust_zosmf: false,
+            overwrite: true,
+            import_file: None,
+        };
+        let keyring = config.setup_certificate.keyring.clone().unwrap();
+        let plan = ring_setup::plan(&config.setup_certificate, &keyring, &choices).unwrap();
+        let is_racdcert = |step: &&ring_setup::Step| step.text().starts_with("RACDCERT");
+        let steps: Vec<ring_setup::Step> = plan
+            .steps
+            .iter()
+            .filter(|step| !is_racdcert(step))
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        run_ring_steps(&esm, &issuer, &origin, &steps, &mut out)
+            .unwrap()
+            .unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("] PERMIT IRR.DIGTCERT.GENCERT CLASS(FACILITY) DELETE ID(ZWESVUSR)\n"),
+            "{out}"
+        );
+        assert!(out.contains("nothing to remove; going on"), "{out}");
+        assert!(
+            out.contains("skipped: SETROPTS RACLIST(DIGTRING) REFRESH (not RACLISTed"),
+            "{out}"
+        );
+        assert!(
+            out.contains("skipped: PERMIT IRR.DIGTCERT.LISTRING CLASS(FACILITY) ID(ZWESVUSR) ACCESS(READ) (FACILITY IRR.DIGTCERT.LISTRING is not defined"),
+            "{out}"
+        );
+        assert!(
+            out.contains("] SETROPTS RACLIST(RDATALIB) REFRESH\n"),
+            "{out}"
+        );
+        let decision = esm.check(
+            "ZWESVUSR",
+            "RDATALIB",
+            "ZWESVUSR.ZOWEKEYRING.LST",
+            zgate_esm::AccessLevel::Control,
+        );
+        assert!(decision.authorized(), "{decision}");
+
+        // Where the FACILITY profiles exist, the PERMITs and the refresh run.
+        for command in [
+            "RDEFINE FACILITY IRR.DIGTCERT.LISTRING UACC(NONE)",
+            "RDEFINE FACILITY IRR.DIGTCERT.LIST UACC(NONE)",
+            "SETROPTS CLASSACT(FACILITY) RACLIST(FACILITY)",
+        ] {
+            esm.run_command(&issuer, command).unwrap();
+        }
+        let facility: Vec<ring_setup::Step> = steps
+            .iter()
+            .filter(|step| step.text().contains("FACILITY") && !step.text().contains("DELETE"))
+            .cloned()
+            .collect();
+        assert_eq!(facility.len(), 4, "{facility:?}");
+        let mut out = Vec::new();
+        run_ring_steps(&esm, &issuer, &origin, &facility[1..], &mut out)
+            .unwrap()
+            .unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.contains("skipped"), "{out}");
+        assert!(
+            out.contains("] SETROPTS RACLIST(FACILITY) REFRESH\n"),
+            "{out}"
+        );
+        let decision = esm.check(
+            "ZWESVUSR",
+            "FACILITY",
+            "IRR.DIGTCERT.LISTRING",
+            zgate_esm::AccessLevel::Read,
+        );
+        assert!(decision.authorized(), "{decision}");
+
+        // The set-up's RDEFINE, now a duplicate: the run stops there.
+        let rdefine = steps
+            .iter()
+            .position(|step| step.text().starts_with("RDEFINE RDATALIB"))
+            .unwrap();
+        let mut out = Vec::new();
+        let failure = run_ring_steps(&esm, &issuer, &origin, &steps[rdefine..], &mut out)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(failure.number, 1);
+        assert_eq!(failure.total, steps.len() - rdefine);
+        assert_eq!(
+            failure.shown,
+            "RDEFINE RDATALIB ZWESVUSR.ZoweKeyring.LST UACC(NONE)"
+        );
+        assert!(!String::from_utf8(out).unwrap().contains("PERMIT"));
     }
 
     #[test]
