@@ -1331,6 +1331,13 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+
+        // The doctor checks files, and says so for a ring.
+        let err = cert(&g, &["doctor"]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("the key ring ZWESVUSR/ZoweKeyring"),
+            "{err:#}"
+        );
     }
 
     /// The set-up's steps other than RACDCERT, run on a real ESM: guards

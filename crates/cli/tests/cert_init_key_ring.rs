@@ -167,6 +167,27 @@ fn hostile_key_ring_settings_are_refused_before_any_command() {
     );
     assert_eq!(out.status.code(), Some(64), "{}", text(&out.stderr));
     assert!(text(&out.stdout).is_empty());
+
+    // --as takes a user id; a blank is not trimmed into another one.
+    let home = ring_home("");
+    let out = zgate(home.path(), &["cert", "init", "--as", "BOB "]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--as BOB"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A dry run is for key rings: a PKCS12 set-up says so and makes nothing.
+    let home = tempfile::tempdir().unwrap();
+    let out = zgate(home.path(), &["cert", "init", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("key ring set-up"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!home.path().join("keystore").exists());
 }
 
 #[test]
