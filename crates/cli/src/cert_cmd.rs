@@ -13,6 +13,7 @@ use zgate_config::{Config, VerifyCertificates};
 use zgate_gateway::bootstrap;
 use zgate_pki as pki;
 
+use crate::ring_setup;
 use crate::Global;
 
 /// `zgate cert ...`
@@ -53,6 +54,12 @@ impl From<KeyTypeArg> for pki::KeyType {
 }
 
 #[derive(clap::Args, Debug)]
+#[command(
+    after_help = "With zowe.setup.certificate.type JCERACFKS, JCECCARACFKS or JCEHYBRIDRACFKS, \
+init sets up Zowe's key ring in the embedded ESM instead: it runs the RACF commands of \
+`zwe init certificate` (option 1, 2 or 3 as zowe.setup.certificate.keyring.* selects) one by one, \
+printing each, and then points zowe.certificate at the ring."
+)]
 struct InitArgs {
     /// A host name clients use (repeatable); added to the SAN.
     #[arg(long = "hostname", value_name = "H")]
@@ -60,8 +67,9 @@ struct InitArgs {
     /// An IP address clients use (repeatable); added to the SAN.
     #[arg(long = "ip", value_name = "A")]
     ips: Vec<String>,
-    /// Replace existing keystores.
-    #[arg(long)]
+    /// Replace existing keystores; for a key ring, first remove what a
+    /// former set-up made (Zowe's ZWENOKRR).
+    #[arg(long, alias = "allow-overwrite")]
     force: bool,
     /// Write GSKit-compatible PKCS12 (3DES/RC2-40/SHA-1).
     #[arg(long)]
@@ -69,6 +77,17 @@ struct InitArgs {
     /// Key algorithm.
     #[arg(long, value_enum, default_value = "rsa")]
     key_type: KeyTypeArg,
+    /// Key ring: print the RACF commands (TSO batch layout, for a real
+    /// RACF too) and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// With --dry-run: print the import password instead of ********.
+    #[arg(long, requires = "dry_run")]
+    show_secrets: bool,
+    /// Key ring: run the commands with USER's authority instead of the
+    /// operator's.
+    #[arg(long = "as", value_name = "USER")]
+    as_user: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -205,6 +224,16 @@ fn run_init(global: &Global, args: InitArgs) -> anyhow::Result<ExitCode> {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
+    if let Some(keyring) = config.setup_certificate.keyring.clone() {
+        return run_ring_init(global, &config, &keyring, &args);
+    }
+    if args.dry_run || args.as_user.is_some() {
+        anyhow::bail!(
+            "--dry-run and --as are for a key ring set-up (zowe.setup.certificate.type {}); this one is {}",
+            zgate_config::RING_STORE_TYPES.join(", "),
+            config.setup_certificate.store_type
+        );
+    }
     // zowe.yaml's scenario 2: `pkcs12.import.keystore` brings an existing
     // keystore instead of generating one.
     if config.setup_certificate.import_keystore.is_some() {
@@ -271,6 +300,245 @@ fn run_init(global: &Global, args: InitArgs) -> anyhow::Result<ExitCode> {
     }
     println!("Updated zowe.certificate in {}", config.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Exit status when a RACF command of a key ring set-up fails (RACF's RC 8).
+const EXIT_COMMAND_FAILED: u8 = 8;
+/// Exit status for a configuration that cannot make commands (EX_USAGE).
+const EXIT_USAGE: u8 = 64;
+
+/// The key ring set-up's choices from the configuration and the flags.
+fn ring_choices(
+    global: &Global,
+    config: &Config,
+    keyring: &zgate_config::KeyringSetup,
+    args: &InitArgs,
+    for_real_racf: bool,
+) -> Result<ring_setup::Choices, ring_setup::PlanError> {
+    // Flags first, so that their first host name and first address are
+    // the ones GENCERT takes; the configuration fills in a kind they lack.
+    let mut names: Vec<String> = args.hostnames.clone();
+    names.extend(args.ips.iter().cloned());
+    let setup = &config.setup_certificate;
+    names.extend(if setup.san.is_empty() {
+        config.external_domains.clone()
+    } else {
+        setup.san.clone()
+    });
+    let today = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
+    // The "data set" is a host file for zgate: a relative one is in the
+    // home. For a real RACF it is the data set name as configured.
+    let import_file = match (&keyring.import, for_real_racf) {
+        (Some(import), false) if !std::path::Path::new(&import.ds_name).is_absolute() => {
+            Some(global.home.join(&import.ds_name).display().to_string())
+        }
+        _ => None,
+    };
+    Ok(ring_setup::Choices {
+        not_after: ring_setup::date_after(i64::try_from(today).unwrap_or(0), setup.validity_days),
+        alt_name: ring_setup::AltName::first_of(&names)?,
+        trust_zosmf: config.verify_certificates != VerifyCertificates::Disabled,
+        overwrite: args.force,
+        import_file,
+    })
+}
+
+/// The classes `SETROPTS LIST` says are RACLISTed.
+fn raclisted_classes(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .find_map(|line| line.strip_prefix("SETR RACLIST CLASSES = "))
+        .map(|list| {
+            list.split_whitespace()
+                .filter(|class| *class != "NONE")
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `zgate cert init` for a key ring: the commands of `zwe init
+/// certificate`, one by one through the ESM's command pipeline (each
+/// audited like any command), then the configuration.
+fn run_ring_init(
+    global: &Global,
+    config: &Config,
+    keyring: &zgate_config::KeyringSetup,
+    args: &InitArgs,
+) -> anyhow::Result<ExitCode> {
+    use zgate_esm::Issuer;
+    let plan = match ring_choices(global, config, keyring, args, args.dry_run)
+        .and_then(|choices| ring_setup::plan(&config.setup_certificate, keyring, &choices))
+    {
+        Ok(plan) => plan,
+        Err(e) => {
+            eprintln!("zgate: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    if args.dry_run {
+        print!("{}", plan.dry_run(args.show_secrets));
+        eprintln!(
+            "zgate cert init: dry run: nothing was run and {} was not changed",
+            global.home.join("zgate.yaml").display()
+        );
+        eprintln!("zgate cert init: after these commands zowe.certificate would name:");
+        for line in settings::ring_lines(&plan.runtime) {
+            eprintln!("  {line}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let issuer = match &args.as_user {
+        None => Issuer::Operator,
+        Some(user) => match zgate_esm::model::normalize_id(user) {
+            Ok(id) => Issuer::User(id),
+            Err(e) => {
+                eprintln!("zgate cert init: --as {user}: {e}");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+        },
+    };
+    let origin = crate::esm_cmd::origin(&issuer);
+    let esm = crate::esm_cmd::open(global)?;
+    println!(
+        "Setting up key ring {} ({}) in the ESM",
+        plan.runtime.ring, plan.scenario
+    );
+    let mut out = std::io::stdout().lock();
+    if let Err(failure) = run_ring_steps(&esm, &issuer, &origin, &plan.steps, &mut out)? {
+        return Ok(ring_failure(&failure));
+    }
+    drop(out);
+    let path = settings::write_ring_certificate(global, &plan.runtime)?;
+    println!("Key ring {} is set up", plan.runtime.ring);
+    for line in settings::ring_lines(&plan.runtime) {
+        println!("  {line}");
+    }
+    println!("Updated zowe.certificate in {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The command a set-up stopped at.
+#[derive(Debug)]
+struct RingFailure {
+    /// 1-based.
+    number: usize,
+    /// Steps in the set-up.
+    total: usize,
+    /// The command as shown (password masked).
+    shown: String,
+    /// RACF's messages.
+    error: zgate_esm::CommandError,
+}
+
+/// Runs `steps` one by one as `issuer`, each printed (masked) before it
+/// runs and its output after; guards decide whether a step runs (see
+/// [`ring_setup::Guard`]). Stops at the first command that fails; an I/O
+/// error writing `out` is the outer error.
+fn run_ring_steps(
+    esm: &zgate_esm::Esm,
+    issuer: &zgate_esm::Issuer,
+    origin: &zgate_esm::Origin,
+    steps: &[ring_setup::Step],
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<Result<(), RingFailure>> {
+    use zgate_esm::CommandErrorKind;
+    let run = |text: &str| esm.run_command_from(issuer, origin, text);
+    let total = steps.len();
+    for (i, step) in steps.iter().enumerate() {
+        let number = i + 1;
+        let mut text = step.text();
+        let mut shown = step.masked();
+        let failed = |shown: &str, error| {
+            Ok(Err(RingFailure {
+                number,
+                total,
+                shown: shown.to_owned(),
+                error,
+            }))
+        };
+        match &step.guard {
+            ring_setup::Guard::ProfileExists { class, profile } => {
+                match run(&format!("RLIST {class} {profile}")) {
+                    Ok(_) => {}
+                    Err(e) if e.kind == CommandErrorKind::NotFound => {
+                        writeln!(
+                            out,
+                            "[{number}/{total}] skipped: {shown} ({class} {profile} is not defined; the RDATALIB profile decides)"
+                        )?;
+                        continue;
+                    }
+                    Err(e) => return failed(&shown, e),
+                }
+            }
+            ring_setup::Guard::Refresh(classes) => {
+                let listed = match run("SETROPTS LIST") {
+                    Ok(listing) => raclisted_classes(&listing.lines),
+                    Err(e) => return failed(&shown, e),
+                };
+                let raclisted: Vec<&str> = classes
+                    .iter()
+                    .copied()
+                    .filter(|class| listed.iter().any(|l| l == class))
+                    .collect();
+                if raclisted.is_empty() {
+                    writeln!(
+                        out,
+                        "[{number}/{total}] skipped: {shown} (not RACLISTed: nothing to refresh)"
+                    )?;
+                    continue;
+                }
+                if raclisted.len() < classes.len() {
+                    text = format!("SETROPTS RACLIST({}) REFRESH", raclisted.join(","));
+                    shown = text.clone();
+                }
+            }
+            ring_setup::Guard::Always | ring_setup::Guard::BestEffort => {}
+        }
+        writeln!(out, "[{number}/{total}] {shown}")?;
+        match run(&text) {
+            Ok(output) => {
+                for line in &output.lines {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            Err(e)
+                if step.guard == ring_setup::Guard::BestEffort
+                    && matches!(
+                        e.kind,
+                        CommandErrorKind::NotFound | CommandErrorKind::Invalid
+                    ) =>
+            {
+                for line in &e.lines {
+                    writeln!(out, "{line}")?;
+                }
+                writeln!(out, "[{number}/{total}] nothing to remove; going on")?;
+            }
+            Err(e) => return failed(&shown, e),
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// A failed command of the set-up: its messages, which one, and what that
+/// leaves.
+fn ring_failure(failure: &RingFailure) -> ExitCode {
+    let RingFailure {
+        number,
+        total,
+        shown,
+        error,
+    } = failure;
+    eprintln!("{error}");
+    eprintln!("zgate cert init: command {number} of {total} failed: {shown}");
+    eprintln!(
+        "zgate cert init: the {} commands before it are committed, the failing one changed nothing, \
+         and zgate.yaml was not changed; fix the cause and run again (--force removes what was made)",
+        number - 1
+    );
+    ExitCode::from(EXIT_COMMAND_FAILED)
 }
 
 fn run_import(global: &Global, args: ImportArgs) -> anyhow::Result<ExitCode> {
@@ -448,6 +716,17 @@ fn run_doctor(global: &Global, args: DoctorArgs) -> anyhow::Result<ExitCode> {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
+    if let (Some(ring), None) = (
+        config.certificate.keystore.location.ring_name(),
+        &args.keystore,
+    ) {
+        anyhow::bail!(
+            "the configured keystore is the key ring {ring}: the doctor checks PKCS12 files \
+             (give --keystore FILE); `zgate esm \"RACDCERT LISTRING({}) ID({})\"` shows the ring",
+            ring.ring,
+            ring.owner
+        );
+    }
     let params = doctor_params(&args, &config)?;
     let checks = pki::doctor(&params);
     let failed = pki::doctor::any_failed(&checks);
@@ -506,6 +785,7 @@ pub(crate) mod settings {
     use anyhow::Context;
     use serde_yaml_ng::{Mapping, Value};
 
+    use crate::ring_setup::RingRuntime;
     use crate::Global;
 
     fn load(path: &Path) -> anyhow::Result<Value> {
@@ -563,6 +843,58 @@ pub(crate) mod settings {
         Ok(())
     }
 
+    /// The runtime keys `cert init` writes for a key ring, as `zwe init
+    /// certificate --update-config` does.
+    fn ring_entries(ring: &RingRuntime) -> Vec<(&'static str, Value)> {
+        let text = |s: &str| Value::String(s.to_string());
+        let url = ring.ring.url();
+        vec![
+            ("zowe.certificate.keystore.type", text(&ring.store_type)),
+            ("zowe.certificate.keystore.file", text(&url)),
+            // Zowe's dummy: Java wants a password, a ring has none.
+            ("zowe.certificate.keystore.password", text("password")),
+            ("zowe.certificate.keystore.alias", text(&ring.alias)),
+            ("zowe.certificate.truststore.type", text(&ring.store_type)),
+            ("zowe.certificate.truststore.file", text(&url)),
+            ("zowe.certificate.truststore.password", text("password")),
+            ("zowe.certificate.pem.key", text("")),
+            ("zowe.certificate.pem.certificate", text("")),
+            (
+                "zowe.certificate.pem.certificateAuthorities",
+                Value::Sequence(
+                    ring.certificate_authorities
+                        .iter()
+                        .map(|ca| text(&ca.url()))
+                        .collect(),
+                ),
+            ),
+        ]
+    }
+
+    /// The keys and values [`write_ring_certificate`] writes, one a line.
+    pub fn ring_lines(ring: &RingRuntime) -> Vec<String> {
+        ring_entries(ring)
+            .into_iter()
+            .map(|(key, value)| {
+                let shown = match &value {
+                    Value::Sequence(items) => items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    other => other.as_str().unwrap_or_default().to_owned(),
+                };
+                format!("{key}: {shown}")
+            })
+            .collect()
+    }
+
+    /// Merge the key ring's `zowe.certificate` keys into `<home>/zgate.yaml`
+    /// as [`write_runtime_certificate`] does.
+    pub fn write_ring_certificate(global: &Global, ring: &RingRuntime) -> anyhow::Result<PathBuf> {
+        write_entries(global, ring_entries(ring))
+    }
+
     /// The runtime keys `cert init` / `cert import` write.
     pub struct RuntimeCertificate {
         pub keystore_file: PathBuf,
@@ -582,10 +914,6 @@ pub(crate) mod settings {
         global: &Global,
         runtime: &RuntimeCertificate,
     ) -> anyhow::Result<PathBuf> {
-        use std::io::Write;
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let path = global.home.join("zgate.yaml");
-        let mut root = load(&path)?;
         let text = |s: &str| Value::String(s.to_string());
         let file = |p: &Path| Value::String(p.display().to_string());
         let entries = [
@@ -621,6 +949,19 @@ pub(crate) mod settings {
                 Value::Sequence(runtime.pem_cas.iter().map(|p| file(p)).collect()),
             ),
         ];
+        write_entries(global, entries.into())
+    }
+
+    /// Sets `entries` in `<home>/zgate.yaml`, keeping every other key;
+    /// written to a temporary file and renamed, mode 0600.
+    fn write_entries(
+        global: &Global,
+        entries: Vec<(&'static str, Value)>,
+    ) -> anyhow::Result<PathBuf> {
+        use std::io::Write;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let path = global.home.join("zgate.yaml");
+        let mut root = load(&path)?;
         for (key, value) in entries {
             set(&mut root, key, value)?;
         }
@@ -918,6 +1259,211 @@ mod tests {
             keytool_list(out.join("ibmuser.p12").to_str().unwrap(), "password")
                 .contains("ibmuser, ")
         );
+    }
+
+    #[test]
+    fn the_key_ring_configuration_written_loads_as_the_ring() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(
+            home.path().join("zgate.yaml"),
+            "components:\n  gateway:\n    port: 8443\nzowe:\n  setup:\n    certificate:\n      type: JCECCARACFKS\n      keyring:\n        name: ZoweKeyring\n",
+        )
+        .unwrap();
+        let g = global(home.path(), &[]);
+        let config = load_config(&g).unwrap();
+        let keyring = config.setup_certificate.keyring.clone().unwrap();
+        let choices = ring_setup::Choices {
+            not_after: "2036-01-01".into(),
+            alt_name: ring_setup::AltName::default(),
+            trust_zosmf: false,
+            overwrite: false,
+            import_file: None,
+        };
+        let plan = ring_setup::plan(&config.setup_certificate, &keyring, &choices).unwrap();
+        settings::write_ring_certificate(&g, &plan.runtime).unwrap();
+
+        let loaded = load_config(&g).unwrap();
+        let certificate = &loaded.certificate;
+        assert_eq!(
+            certificate.keystore.location,
+            zgate_config::KeystoreLocation::Ring {
+                owner: "ZWESVUSR".into(),
+                ring: "ZoweKeyring".into(),
+                label: Some("localhost".into()),
+            }
+        );
+        assert_eq!(certificate.keystore.store_type, "JCECCARACFKS");
+        assert_eq!(certificate.truststore.store_type, "JCECCARACFKS");
+        assert_eq!(certificate.keystore_alias, "localhost");
+        assert_eq!(
+            certificate.pem_certificate_authorities_in_rings[0].url(),
+            "safkeyring://ZWESVUSR/ZoweKeyring&localca"
+        );
+        assert!(certificate.pem_certificate_authorities.is_empty());
+        let doc = yaml(home.path());
+        let get = |path: &str| {
+            settings::get(&doc, path)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            get("zowe.certificate.keystore.file").as_deref(),
+            Some("safkeyring://ZWESVUSR/ZoweKeyring")
+        );
+        assert_eq!(
+            get("zowe.certificate.keystore.password").as_deref(),
+            Some("password")
+        );
+        assert_eq!(get("zowe.certificate.pem.key").as_deref(), Some(""));
+        assert_eq!(get("zowe.certificate.pem.certificate").as_deref(), Some(""));
+        // Everything else is kept.
+        assert_eq!(
+            settings::get(&doc, "components.gateway.port").and_then(|v| v.as_u64()),
+            Some(8443)
+        );
+        assert_eq!(
+            get("zowe.setup.certificate.keyring.name").as_deref(),
+            Some("ZoweKeyring")
+        );
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.path().join("zgate.yaml"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        // The doctor checks files, and says so for a ring.
+        let err = cert(&g, &["doctor"]).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("the key ring ZWESVUSR/ZoweKeyring"),
+            "{err:#}"
+        );
+    }
+
+    /// The set-up's steps other than RACDCERT, run on a real ESM: guards
+    /// skip what does not apply, clean-up goes past what is not there, and
+    /// the first failure stops the run.
+    #[test]
+    fn ring_steps_run_on_the_esm_as_their_guards_say() {
+        use zgate_esm::{Esm, EsmConfig, Issuer, Origin};
+        let esm = Esm::in_memory(EsmConfig::default()).unwrap();
+        let (issuer, origin) = (Issuer::Operator, Origin::local_shell());
+        esm.run_command(&issuer, "ADDUSER ZWESVUSR NOPASSWORD")
+            .unwrap();
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(
+            home.path().join("zgate.yaml"),
+            "zowe:\n  setup:\n    certificate:\n      type: JCERACFKS\n      keyring:\n        name: ZoweKeyring\n",
+        )
+        .unwrap();
+        let config = load_config(&global(home.path(), &[])).unwrap();
+        let choices = ring_setup::Choices {
+            not_after: "2036-01-01".into(),
+            alt_name: ring_setup::AltName::default(),
+            trust_zosmf: false,
+            overwrite: true,
+            import_file: None,
+        };
+        let keyring = config.setup_certificate.keyring.clone().unwrap();
+        let plan = ring_setup::plan(&config.setup_certificate, &keyring, &choices).unwrap();
+        let is_racdcert = |step: &&ring_setup::Step| step.text().starts_with("RACDCERT");
+        let steps: Vec<ring_setup::Step> = plan
+            .steps
+            .iter()
+            .filter(|step| !is_racdcert(step))
+            .cloned()
+            .collect();
+        let mut out = Vec::new();
+        run_ring_steps(&esm, &issuer, &origin, &steps, &mut out)
+            .unwrap()
+            .unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("] PERMIT IRR.DIGTCERT.GENCERT CLASS(FACILITY) DELETE ID(ZWESVUSR)\n"),
+            "{out}"
+        );
+        assert!(out.contains("nothing to remove; going on"), "{out}");
+        assert!(
+            out.contains("skipped: SETROPTS RACLIST(DIGTRING) REFRESH (not RACLISTed"),
+            "{out}"
+        );
+        assert!(
+            out.contains("skipped: PERMIT IRR.DIGTCERT.LISTRING CLASS(FACILITY) ID(ZWESVUSR) ACCESS(READ) (FACILITY IRR.DIGTCERT.LISTRING is not defined"),
+            "{out}"
+        );
+        assert!(
+            out.contains("] SETROPTS RACLIST(RDATALIB) REFRESH\n"),
+            "{out}"
+        );
+        let decision = esm.check(
+            "ZWESVUSR",
+            "RDATALIB",
+            "ZWESVUSR.ZOWEKEYRING.LST",
+            zgate_esm::AccessLevel::Control,
+        );
+        assert!(decision.authorized(), "{decision}");
+
+        // Where the FACILITY profiles exist, the PERMITs and the refresh run.
+        for command in [
+            "RDEFINE FACILITY IRR.DIGTCERT.LISTRING UACC(NONE)",
+            "RDEFINE FACILITY IRR.DIGTCERT.LIST UACC(NONE)",
+            "SETROPTS CLASSACT(FACILITY) RACLIST(FACILITY)",
+        ] {
+            esm.run_command(&issuer, command).unwrap();
+        }
+        let facility: Vec<ring_setup::Step> = steps
+            .iter()
+            .filter(|step| step.text().contains("FACILITY") && !step.text().contains("DELETE"))
+            .cloned()
+            .collect();
+        assert_eq!(facility.len(), 4, "{facility:?}");
+        let mut out = Vec::new();
+        run_ring_steps(&esm, &issuer, &origin, &facility[1..], &mut out)
+            .unwrap()
+            .unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(!out.contains("skipped"), "{out}");
+        assert!(
+            out.contains("] SETROPTS RACLIST(FACILITY) REFRESH\n"),
+            "{out}"
+        );
+        let decision = esm.check(
+            "ZWESVUSR",
+            "FACILITY",
+            "IRR.DIGTCERT.LISTRING",
+            zgate_esm::AccessLevel::Read,
+        );
+        assert!(decision.authorized(), "{decision}");
+
+        // The set-up's RDEFINE, now a duplicate: the run stops there.
+        let rdefine = steps
+            .iter()
+            .position(|step| step.text().starts_with("RDEFINE RDATALIB"))
+            .unwrap();
+        let mut out = Vec::new();
+        let failure = run_ring_steps(&esm, &issuer, &origin, &steps[rdefine..], &mut out)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(failure.number, 1);
+        assert_eq!(failure.total, steps.len() - rdefine);
+        assert_eq!(
+            failure.shown,
+            "RDEFINE RDATALIB ZWESVUSR.ZoweKeyring.LST UACC(NONE)"
+        );
+        assert!(!String::from_utf8(out).unwrap().contains("PERMIT"));
+    }
+
+    #[test]
+    fn setropts_list_names_the_raclisted_classes() {
+        let lines: Vec<String> = [
+            "ACTIVE CLASSES = FACILITY RDATALIB",
+            "SETR RACLIST CLASSES = FACILITY RDATALIB",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(raclisted_classes(&lines), ["FACILITY", "RDATALIB"]);
+        assert!(raclisted_classes(&["SETR RACLIST CLASSES = NONE".to_owned()]).is_empty());
+        assert!(raclisted_classes(&[]).is_empty());
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub struct EsmArgs {
 /// Where the CLI's commands come from, for their records: the operator's
 /// own (`ZGATECLI`), or run `--as` a user (`ZGATEAS`), so that the trail
 /// tells a user's own command from one the operator issued in its name.
-fn origin(issuer: &Issuer) -> Origin {
+pub(crate) fn origin(issuer: &Issuer) -> Origin {
     let mut origin = Origin::local_shell();
     if matches!(issuer, Issuer::User(_)) {
         origin.job_name = Some("ZGATEAS".into());
@@ -139,7 +139,7 @@ fn location(global: &Global) -> anyhow::Result<(StoreLocation, String)> {
 }
 
 /// The ESM of the home, recording to its audit trail.
-fn open(global: &Global) -> anyhow::Result<Esm> {
+pub(crate) fn open(global: &Global) -> anyhow::Result<Esm> {
     let (location, name) = location(global)?;
     let trail = crate::audit_cmd::direct_trail(global)?;
     Esm::open_store(

@@ -13,6 +13,7 @@ mod config_cmd;
 mod esm_cmd;
 mod home;
 mod oidc_cmd;
+mod ring_setup;
 mod serve_cmd;
 mod store_cmd;
 

@@ -12,6 +12,7 @@
 
 #[doc(hidden)]
 pub mod fuzzing;
+mod keyring;
 pub mod raw;
 pub mod schema;
 mod typed;
@@ -19,6 +20,7 @@ mod typed;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use keyring::*;
 pub use typed::*;
 
 use raw::RawValue;
@@ -242,7 +244,9 @@ pub fn merge(
             column: e.column,
             message: e.message,
         })?;
-        // `components.zaas.` twins come after the gateway's keys, so they win.
+        // `components.zaas.` twins come after the gateway's keys, and
+        // `components.gateway.certificate.` after `zowe.certificate.`, so
+        // they win.
         let mut ordered: Vec<(String, raw::RawEntry)> = Vec::with_capacity(map.len());
         let mut twins = Vec::new();
         let mut client_id: Option<(String, Source)> = None;
@@ -251,7 +255,7 @@ pub fn merge(
                 path: path.to_path_buf(),
                 line: raw.line,
             };
-            if let Some(gateway_key) = zaas_twin(&key) {
+            if let Some(gateway_key) = zaas_twin(&key).or_else(|| certificate_twin(&key)) {
                 twins.push((gateway_key, raw));
                 continue;
             }
@@ -396,6 +400,14 @@ fn zaas_twin(key: &str) -> Option<String> {
         .iter()
         .any(|prefix| rest.starts_with(prefix))
         .then(|| format!("components.gateway.{rest}"))
+}
+
+/// The `zowe.certificate.` key a `components.gateway.certificate.` key
+/// overrides, when zgate knows it.
+fn certificate_twin(key: &str) -> Option<String> {
+    let rest = key.strip_prefix(schema::GATEWAY_CERTIFICATE_PREFIX)?;
+    let twin = format!("{}{rest}", schema::CERTIFICATE_PREFIX);
+    schema::find(&twin).is_some().then_some(twin)
 }
 
 /// A Spring OIDC client key (`...registration.<id>.<name>` or

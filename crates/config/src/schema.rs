@@ -67,8 +67,10 @@ const fn secret(key: &'static str, default: DefaultValue) -> KeySpec {
     }
 }
 
-/// Keystore types zowe.yaml accepts; zgate opens only `PKCS12` files, the
-/// others name z/OS keyrings.
+/// Keystore types zowe.yaml accepts: `PKCS12` files; `JCERACFKS`,
+/// `JCECCARACFKS` and `JCEHYBRIDRACFKS`, which all name a key ring of the
+/// ESM; `JCEKS` and `JCECCAKS`, Java's own files, are listed only to be
+/// refused with a reason (zgate has no reader for them).
 pub const STORE_TYPES: &[&str] = &[
     "PKCS12",
     "JCERACFKS",
@@ -175,6 +177,20 @@ pub const KEYS: &[KeySpec] = &[
         PathList,
         NoDefault,
     ),
+    // Key ring setup (`zgate cert init` with a key ring type; spec
+    // keyrings.md section 3.2). The owner defaults to the Zowe server's
+    // user, `zowe.setup.security.users.zowe`.
+    k("zowe.setup.security.users.zowe", Text, Lit("ZWESVUSR")),
+    k("zowe.setup.certificate.keyring.owner", Text, NoDefault),
+    k("zowe.setup.certificate.keyring.name", Text, NoDefault),
+    k("zowe.setup.certificate.keyring.label", Text, Lit("localhost")),
+    k("zowe.setup.certificate.keyring.caLabel", Text, Lit("localca")),
+    k("zowe.setup.certificate.keyring.connect.user", Text, NoDefault),
+    k("zowe.setup.certificate.keyring.connect.label", Text, NoDefault),
+    k("zowe.setup.certificate.keyring.import.dsName", Text, NoDefault),
+    secret("zowe.setup.certificate.keyring.import.password", NoDefault),
+    k("zowe.setup.certificate.keyring.zOSMF.ca", Text, NoDefault),
+    k("zowe.setup.certificate.keyring.zOSMF.user", Text, Lit("IZUSVR")),
     k(
         "zowe.setup.certificate.pkcs12.directory",
         Path,
@@ -426,6 +442,14 @@ pub const ZAAS_PREFIX: &str = "components.zaas.";
 
 /// The keys a `components.zaas.` twin may override.
 pub const ZAAS_OVERRIDABLE: &[&str] = &["apiml.security.oidc.", "apiml.security.useInternalMapper"];
+
+/// The gateway's own certificate keys: `components.gateway.certificate.<k>`
+/// wins over `zowe.certificate.<k>` (the gateway's start script reads the
+/// component's first).
+pub const GATEWAY_CERTIFICATE_PREFIX: &str = "components.gateway.certificate.";
+
+/// The keys [`GATEWAY_CERTIFICATE_PREFIX`] overrides.
+pub const CERTIFICATE_PREFIX: &str = "zowe.certificate.";
 
 /// Spring's OIDC client keys in a zowe.yaml, `<prefix><id>.<name>`, and the
 /// zgate key each name lands in.

@@ -698,3 +698,425 @@ fn the_store_outage_grace_is_five_seconds_and_bounded() {
         assert!(problems[0].message.contains(says), "{value}: {problems:?}");
     }
 }
+
+const RING_KEYSTORE: &str = "zowe:
+  certificate:
+    keystore:
+      type: JCERACFKS
+      file: safkeyring:////zwesvusr/ZoweKeyring
+      password: password
+      alias: localhost
+    truststore:
+      type: JCERACFKS
+      file: safkeyringjce://ZWESVUSR/ZoweKeyring
+      password: \"\"
+    pem:
+      certificateAuthorities: safkeyring://ZWESVUSR/ZoweKeyring&localca,safkeyring://*AUTH*/*&Root CA
+";
+
+#[test]
+fn a_key_ring_keystore_is_read_with_owner_upper_cased_and_ring_exact() {
+    let config = config(RING_KEYSTORE, &[]);
+    let certificate = &config.certificate;
+    assert_eq!(
+        certificate.keystore.location,
+        KeystoreLocation::Ring {
+            owner: "ZWESVUSR".into(),
+            ring: "ZoweKeyring".into(),
+            label: Some("localhost".into()),
+        }
+    );
+    assert_eq!(
+        certificate.truststore.location,
+        KeystoreLocation::Ring {
+            owner: "ZWESVUSR".into(),
+            ring: "ZoweKeyring".into(),
+            label: None,
+        }
+    );
+    assert!(certificate.pem_certificate_authorities.is_empty());
+    let labels: Vec<String> = certificate
+        .pem_certificate_authorities_in_rings
+        .iter()
+        .map(RingCertificate::url)
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "safkeyring://ZWESVUSR/ZoweKeyring&localca",
+            "safkeyring://*AUTH*/*&Root CA"
+        ]
+    );
+    for ring_type in ["JCECCARACFKS", "JCEHYBRIDRACFKS", "jceracfks"] {
+        let set = format!("zowe.certificate.keystore.type={ring_type}");
+        assert!(matches!(
+            config_result(RING_KEYSTORE, &[&set])
+                .unwrap()
+                .certificate
+                .keystore
+                .location,
+            KeystoreLocation::Ring { .. }
+        ));
+    }
+}
+
+fn config_result(text: &str, overrides: &[&str]) -> Result<Config, ConfigError> {
+    let (effective, _) = strict(text, overrides)?;
+    Config::from_effective(&effective)
+}
+
+fn ring_problem(overrides: &[&str], key: &str) -> String {
+    let err = config_result(RING_KEYSTORE, overrides).expect_err("refused");
+    let problems = problems(err);
+    problems
+        .iter()
+        .find(|p| p.key == key)
+        .unwrap_or_else(|| panic!("no problem for {key}: {problems:?}"))
+        .to_string()
+}
+
+#[test]
+fn hostile_key_ring_values_are_refused_with_their_origin() {
+    const FILE: &str = "zowe.certificate.keystore.file";
+    for (value, why) in [
+        ("safkeyring:///ZoweKeyring", "owner is missing"),
+        ("/h/keystore/localhost.p12", "the file is a key ring"),
+        ("safkeyring://ZWESVUSR/Zowe%2FRing", "percent-encoding"),
+        ("safkeyring://ZWESVUSR/ZoweKeyring/..", "not OWNER/RING"),
+        ("safkeyring://ZWESVUSR/..", "not ring names"),
+        ("safkeyring:/ZWESVUSR/ZoweKeyring", "1 slashes"),
+        ("safkeyring://///ZWESVUSR/ZoweKeyring", "5 slashes"),
+        ("safkeyring://ZWESVUSR/", "empty"),
+        ("safkeyring:///ZoweKeyring&localca", "owner is missing"),
+        ("safkeyring://ZWESVUSR/Zowe&Keyring", "made of"),
+        ("Safkeyring://ZWESVUSR/ZoweKeyring", "lower case"),
+        ("safkeyring://ZWESVUSR/*", "virtual ring"),
+        ("safkeyring://ZWE\u{1b}SVUSR/ZoweKeyring", "control"),
+    ] {
+        let set = format!("{FILE}={value}");
+        let problem = ring_problem(&[&set], FILE);
+        assert!(problem.contains(why), "{value:?}: {problem}");
+        assert!(problem.starts_with("--set: "), "{problem}");
+    }
+    let long = format!("{FILE}=safkeyring://ZWESVUSR/{}", "R".repeat(238));
+    assert!(ring_problem(&[&long], FILE).contains("longer than 237"));
+
+    // The origin of a file value is its line.
+    let text = RING_KEYSTORE.replace(
+        "ZoweKeyring\n      password: password",
+        "Zowe Keyring\n      password: password",
+    );
+    let problems = problems(config_result(&text, &[]).unwrap_err());
+    assert!(
+        problems.iter().any(|p| p
+            .to_string()
+            .starts_with("/h/zgate.yaml:5: zowe.certificate.keystore.file")),
+        "{problems:?}"
+    );
+
+    for (alias, why) in [
+        (" localhost", "blank at either end"),
+        ("a-label-of-more-than-thirty-two-chars", "longer than 32"),
+        ("local\u{7}host", "printable ASCII"),
+    ] {
+        let set = format!("zowe.certificate.keystore.alias={alias}");
+        let problem = ring_problem(&[&set], "zowe.certificate.keystore.alias");
+        assert!(problem.contains(why), "{alias:?}: {problem}");
+    }
+    let problem = ring_problem(
+        &["zowe.certificate.keystore.password=secret"],
+        "zowe.certificate.keystore.password",
+    );
+    assert!(problem.contains("no password"), "{problem}");
+    assert!(!problem.contains("secret"), "{problem}");
+    let problem = ring_problem(
+        &["zowe.certificate.pem.certificateAuthorities=safkeyring://ZWESVUSR/ZoweKeyring"],
+        "zowe.certificate.pem.certificateAuthorities",
+    );
+    assert!(problem.contains("&LABEL"), "{problem}");
+    // A ring URL with a file type is a mistake, not a file name.
+    let problem = ring_problem(
+        &["zowe.certificate.keystore.type=PKCS12"],
+        "zowe.certificate.keystore.file",
+    );
+    assert!(problem.contains("needs a key ring type"), "{problem}");
+}
+
+#[test]
+fn a_virtual_ring_is_a_truststore_only() {
+    let config = config(
+        RING_KEYSTORE,
+        &["zowe.certificate.truststore.file=safkeyring://*SITE*/*"],
+    );
+    assert_eq!(
+        config.certificate.truststore.location,
+        KeystoreLocation::Ring {
+            owner: "*SITE*".into(),
+            ring: "*".into(),
+            label: None
+        }
+    );
+    let problem = ring_problem(
+        &["zowe.certificate.keystore.file=safkeyring://*AUTH*/*"],
+        "zowe.certificate.keystore.file",
+    );
+    assert!(problem.contains("virtual ring"), "{problem}");
+}
+
+#[test]
+fn java_keystore_files_are_refused_with_what_to_do() {
+    for key in [
+        "zowe.certificate.keystore.type",
+        "zowe.certificate.truststore.type",
+        "zowe.setup.certificate.type",
+    ] {
+        for java in ["JCEKS", "JCECCAKS"] {
+            let set = format!("{key}={java}");
+            let err = config_result("", &[&set]).unwrap_err();
+            let problems = problems(err);
+            let problem = problems.iter().find(|p| p.key == key).unwrap().to_string();
+            assert!(problem.contains("PKCS12"), "{problem}");
+        }
+    }
+}
+
+#[test]
+fn the_gateway_certificate_keys_win_over_zowe_certificate() {
+    let text = format!(
+        "{RING_KEYSTORE}components:\n  gateway:\n    certificate:\n      keystore:\n        file: safkeyring://GWUSER/GatewayRing\n        alias: gateway\n"
+    );
+    let (effective, _) = strict(&text, &[]).unwrap();
+    assert_eq!(
+        effective
+            .get("zowe.certificate.keystore.file")
+            .unwrap()
+            .source,
+        Source::File {
+            path: PathBuf::from("/h/zgate.yaml"),
+            line: 18
+        }
+    );
+    let config = Config::from_effective(&effective).unwrap();
+    assert_eq!(
+        config.certificate.keystore.location,
+        KeystoreLocation::Ring {
+            owner: "GWUSER".into(),
+            ring: "GatewayRing".into(),
+            label: Some("gateway".into())
+        }
+    );
+    assert_eq!(
+        config
+            .certificate
+            .truststore
+            .location
+            .ring_name()
+            .unwrap()
+            .ring,
+        "ZoweKeyring"
+    );
+    // An unknown gateway certificate key is still an unknown key.
+    let err = strict(
+        "components:\n  gateway:\n    certificate:\n      keystore:\n        colour: red\n",
+        &[],
+    )
+    .unwrap_err();
+    assert_eq!(
+        problems(err)[0].key,
+        "components.gateway.certificate.keystore.colour"
+    );
+}
+
+const RING_SETUP: &str = "zowe:
+  setup:
+    security:
+      users:
+        zowe: zwesvusr
+    certificate:
+      type: JCERACFKS
+      keyring:
+        name: ZoweKeyring
+";
+
+#[test]
+fn a_key_ring_setup_takes_zowe_defaults() {
+    let config = config(RING_SETUP, &[]);
+    let setup = &config.setup_certificate;
+    assert_eq!(setup.store_type, "JCERACFKS");
+    let keyring = setup.keyring.as_ref().unwrap();
+    assert_eq!(keyring.ring.to_string(), "ZWESVUSR/ZoweKeyring");
+    assert_eq!(keyring.server_user, "ZWESVUSR");
+    assert_eq!(keyring.label, "localhost");
+    assert_eq!(keyring.ca_label, "localca");
+    assert_eq!(keyring.zosmf_user, "IZUSVR");
+    assert_eq!(keyring.zosmf_ca, None);
+    assert_eq!(keyring.connect, None);
+    assert_eq!(keyring.import, None);
+    assert!(keyring.certificate_authorities.is_empty());
+    assert_eq!(setup.validity_days, 3650);
+    // PKCS12 has no key ring.
+    assert_eq!(
+        config_result("", &[]).unwrap().setup_certificate.keyring,
+        None
+    );
+}
+
+#[test]
+fn key_ring_setup_keys_are_read_and_checked() {
+    let config = config(
+        RING_SETUP,
+        &[
+            "zowe.setup.certificate.keyring.owner=ringown",
+            "zowe.setup.certificate.keyring.label=Zowe Server",
+            "zowe.setup.certificate.keyring.caLabel=Zowe CA",
+            "zowe.setup.certificate.keyring.connect.user=site",
+            "zowe.setup.certificate.keyring.connect.label=Site Cert",
+            "zowe.setup.certificate.keyring.import.dsName=certs/zowe.p12",
+            "zowe.setup.certificate.keyring.import.password=p12pass",
+            "zowe.setup.certificate.keyring.zOSMF.ca=zOSMFCA",
+            "zowe.setup.certificate.keyring.zOSMF.user=izuuser",
+            "zowe.setup.certificate.importCertificateAuthorities=Intermediate CA, Root CA",
+        ],
+    );
+    let keyring = config.setup_certificate.keyring.unwrap();
+    assert_eq!(keyring.ring.owner, "RINGOWN");
+    assert_eq!(keyring.server_user, "ZWESVUSR");
+    assert_eq!(keyring.label, "Zowe Server");
+    assert_eq!(keyring.ca_label, "Zowe CA");
+    assert_eq!(
+        keyring.connect,
+        Some(KeyringConnect {
+            owner: CertificateOwner::Site,
+            label: "Site Cert".into()
+        })
+    );
+    let import = keyring.import.unwrap();
+    assert_eq!(import.ds_name, "certs/zowe.p12");
+    assert_eq!(import.password.expose(), "p12pass");
+    assert_eq!(keyring.zosmf_ca.as_deref(), Some("zOSMFCA"));
+    assert_eq!(keyring.zosmf_user, "IZUUSER");
+    assert_eq!(
+        keyring.certificate_authorities,
+        ["Intermediate CA", "Root CA"]
+    );
+    assert!(config
+        .setup_certificate
+        .import_certificate_authorities
+        .is_empty());
+
+    let refused = |set: &[&str], key: &str| -> String {
+        let err = config_result(RING_SETUP, set).expect_err("refused");
+        let problems = problems(err);
+        problems
+            .iter()
+            .find(|p| p.key == key)
+            .unwrap_or_else(|| panic!("no problem for {key}: {problems:?}"))
+            .to_string()
+    };
+    const K: &str = "zowe.setup.certificate.keyring.";
+    for (set, key, why) in [
+        (format!("{K}name="), format!("{K}name"), "required"),
+        (format!("{K}name=Zowe Ring"), format!("{K}name"), "made of"),
+        (
+            format!("{K}name=Ring) ID(IBMUSER"),
+            format!("{K}name"),
+            "made of",
+        ),
+        (
+            format!("{K}owner=TOOLONGID"),
+            format!("{K}owner"),
+            "longer than 8",
+        ),
+        (format!("{K}owner=ZWE'USR"), format!("{K}owner"), "A-Z 0-9"),
+        (
+            format!("{K}label= localhost"),
+            format!("{K}label"),
+            "blank at either end",
+        ),
+        (
+            format!("{K}caLabel=ca\u{0}"),
+            format!("{K}caLabel"),
+            "printable",
+        ),
+        (
+            format!("{K}connect.label=Cert"),
+            format!("{K}connect.user"),
+            "required with connect.label",
+        ),
+        (
+            format!("{K}import.dsName=zowe.p12"),
+            format!("{K}import.password"),
+            "required with import.dsName",
+        ),
+        (
+            format!("{K}zOSMF.user=*"),
+            format!("{K}zOSMF.user"),
+            "A-Z 0-9",
+        ),
+        (
+            "zowe.setup.certificate.importCertificateAuthorities=A,B,C".to_owned(),
+            "zowe.setup.certificate.importCertificateAuthorities".to_owned(),
+            "at most two",
+        ),
+    ] {
+        let problem = refused(&[&set], &key);
+        assert!(problem.contains(why), "{set:?}: {problem}");
+    }
+    let problem = refused(
+        &[
+            &format!("{K}connect.label=Cert"),
+            &format!("{K}connect.user=IBM USER"),
+        ],
+        &format!("{K}connect.user"),
+    );
+    assert!(problem.contains("A-Z 0-9"), "{problem}");
+}
+
+#[test]
+fn zowe_yaml_keyring_examples_are_read_leniently() {
+    let text = "zowe:
+  setup:
+    certificate:
+      type: JCERACFKS
+      keyring:
+        owner: \"\"
+        name: ZoweKeyring
+        label: localhost
+        caLabel: localca
+        connect:
+          user: \"\"
+          label: \"\"
+        import:
+          dsName: \"\"
+          password: \"\"
+        zOSMF:
+          ca: \"\"
+          user: IZUSVR
+  certificate:
+    keystore:
+      type: JCERACFKS
+      file: safkeyring:////ZWESVUSR/ZoweKeyring
+      password: password
+      alias: localhost
+    truststore:
+      type: JCERACFKS
+      file: safkeyring:////ZWESVUSR/ZoweKeyring
+      password: password
+    pem:
+      key: \"\"
+      certificate: \"\"
+      certificateAuthorities: safkeyring:////ZWESVUSR/ZoweKeyring&localca
+";
+    let (effective, warnings) =
+        merge(&home(), Some((Path::new("/z/zowe.yaml"), text)), true, &[]).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let config = Config::from_effective(&effective).unwrap();
+    let keyring = config.setup_certificate.keyring.unwrap();
+    assert_eq!(keyring.ring.to_string(), "ZWESVUSR/ZoweKeyring");
+    assert_eq!(keyring.connect, None);
+    assert_eq!(keyring.import, None);
+    assert_eq!(
+        config.certificate.pem_certificate_authorities_in_rings[0].label,
+        "localca"
+    );
+}

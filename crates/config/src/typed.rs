@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use crate::keyring::{self, RingCertificate, RingName};
 use crate::raw::RawValue;
 use crate::schema::{self, Kind};
 use crate::{ConfigError, Effective, Entry, Problem, Source};
@@ -141,15 +142,49 @@ pub struct TlsSettings {
     pub curves: Vec<String>,
 }
 
+/// Where a keystore or truststore is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeystoreLocation {
+    /// A PKCS12 file.
+    File(PathBuf),
+    /// A key ring of the ESM (`safkeyring://OWNER/RING`, any of the four
+    /// schemes, 2-4 slashes). A truststore may name a virtual ring (`ring`
+    /// `*`, owner a user id, `*AUTH*` or `*SITE*`).
+    Ring {
+        /// The ring owner's user id, upper case.
+        owner: String,
+        /// The ring name, exact.
+        ring: String,
+        /// The label of the server certificate (the keystore's `alias`,
+        /// exact); `None` for a truststore.
+        label: Option<String>,
+    },
+}
+
+impl KeystoreLocation {
+    /// The ring, for a key ring.
+    pub fn ring_name(&self) -> Option<RingName> {
+        match self {
+            KeystoreLocation::File(_) => None,
+            KeystoreLocation::Ring { owner, ring, .. } => Some(RingName {
+                owner: owner.clone(),
+                ring: ring.clone(),
+            }),
+        }
+    }
+}
+
 /// A keystore or truststore reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreRef {
     /// `PKCS12` or a keyring type.
     pub store_type: String,
-    /// The file (or `safkeyring://` URL).
+    /// The file (or `safkeyring://` URL as written).
     pub file: PathBuf,
-    /// Its password.
+    /// Its password (a key ring's is the dummy `password` or empty).
     pub password: Secret,
+    /// The file or key ring, checked.
+    pub location: KeystoreLocation,
 }
 
 /// `zowe.certificate.*`: what the server runs with.
@@ -165,8 +200,69 @@ pub struct CertificateConfig {
     pub pem_key: PathBuf,
     /// PEM certificate.
     pub pem_certificate: PathBuf,
-    /// PEM CA files.
+    /// PEM CA files (the `pem.certificateAuthorities` entries that are
+    /// files).
     pub pem_certificate_authorities: Vec<PathBuf>,
+    /// The `pem.certificateAuthorities` entries that name a certificate in
+    /// a key ring (`safkeyring://OWNER/RING&LABEL`).
+    pub pem_certificate_authorities_in_rings: Vec<RingCertificate>,
+}
+
+/// Whose certificate `keyring.connect` connects (`connect.user`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateOwner {
+    /// A SITE certificate.
+    Site,
+    /// A user's certificate (upper-case user id).
+    User(String),
+}
+
+/// `zowe.setup.certificate.keyring.connect`: an existing certificate to
+/// connect as the server's (scenario option 2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyringConnect {
+    /// Its owner.
+    pub owner: CertificateOwner,
+    /// Its label, exact.
+    pub label: String,
+}
+
+/// `zowe.setup.certificate.keyring.import`: a PKCS#12 package with the
+/// server's key to add (scenario option 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyringImport {
+    /// The "data set": a host file for zgate, as written (a relative path
+    /// is relative to the home when zgate runs the commands).
+    pub ds_name: String,
+    /// The package's password.
+    pub password: Secret,
+}
+
+/// `zowe.setup.certificate.keyring.*`, present when
+/// `zowe.setup.certificate.type` is a key ring type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyringSetup {
+    /// The ring: `keyring.owner` (default the server's user) and
+    /// `keyring.name`.
+    pub ring: RingName,
+    /// The user the server runs as (`zowe.setup.security.users.zowe`),
+    /// who is given access to the ring.
+    pub server_user: String,
+    /// The server certificate's label (`keyring.label`).
+    pub label: String,
+    /// The local CA's label (`keyring.caLabel`).
+    pub ca_label: String,
+    /// An existing certificate to connect, when `connect.label` is set.
+    pub connect: Option<KeyringConnect>,
+    /// A package to import, when `import.dsName` is set.
+    pub import: Option<KeyringImport>,
+    /// z/OSMF's CA label (`keyring.zOSMF.ca`), to connect as CERTAUTH.
+    pub zosmf_ca: Option<String>,
+    /// z/OSMF's user (`keyring.zOSMF.user`).
+    pub zosmf_user: String,
+    /// CERTAUTH labels to connect (`importCertificateAuthorities`, at
+    /// most two).
+    pub certificate_authorities: Vec<String>,
 }
 
 /// `zowe.setup.certificate.*`: inputs for generating certificates.
@@ -214,6 +310,8 @@ pub struct SetupCertificateConfig {
     pub import_password: Option<Secret>,
     /// The alias to import.
     pub import_alias: Option<String>,
+    /// The key ring to set up, when `store_type` is a key ring type.
+    pub keyring: Option<KeyringSetup>,
 }
 
 /// `components.gateway.apiml.security.*`.
@@ -501,6 +599,275 @@ impl Reader<'_> {
                 None
             }
         }
+    }
+
+    /// The value as written, blanks kept: a name must not be trimmed into
+    /// another one.
+    fn untrimmed(&mut self, key: &str) -> Option<String> {
+        let entry = self.entry(key)?.clone();
+        match &entry.value {
+            None => None,
+            Some(RawValue::Scalar(text)) => Some(text.clone()),
+            Some(_) => {
+                self.bad(&entry, "expected a single value, not a list".to_string());
+                None
+            }
+        }
+    }
+
+    /// A certificate label, exact (`None` when unset).
+    fn label(&mut self, key: &str) -> Option<String> {
+        let label = self.untrimmed(key).filter(|text| !text.is_empty())?;
+        match keyring::check_label(&label) {
+            Ok(()) => Some(label),
+            Err(why) => {
+                self.bad_key(key, why.to_string());
+                None
+            }
+        }
+    }
+
+    /// A RACF user id, upper-cased (`None` when unset).
+    fn user_id(&mut self, key: &str) -> Option<String> {
+        let text = self.untrimmed(key).filter(|text| !text.is_empty())?;
+        match keyring::normalize_user_id(&text) {
+            Ok(id) => Some(id),
+            Err(why) => {
+                self.bad_key(key, why.to_string());
+                None
+            }
+        }
+    }
+
+    /// `type`, `file`, `password` of a keystore (`alias` given) or a
+    /// truststore under `prefix`.
+    fn store_ref(&mut self, prefix: &str, alias: Option<&str>) -> StoreRef {
+        let type_key = format!("{prefix}.type");
+        let file_key = format!("{prefix}.file");
+        let password_key = format!("{prefix}.password");
+        let store_type = self.word(&type_key);
+        if keyring::JAVA_STORE_TYPES.contains(&store_type.as_str()) {
+            self.bad_key(
+                &type_key,
+                format!(
+                    "{store_type} is a Java keystore file, which zgate cannot read: convert it to PKCS12 \
+                     (keytool -importkeystore -deststoretype PKCS12) or use a key ring type ({})",
+                    keyring::RING_STORE_TYPES.join(", ")
+                ),
+            );
+        }
+        let password = self.secret(&password_key);
+        if !keyring::is_ring_type(&store_type) {
+            let file = self.required_path(&file_key);
+            if keyring::is_ring_url(&file.to_string_lossy()) {
+                self.bad_key(
+                    &file_key,
+                    format!(
+                        "a key ring URL needs a key ring type ({}), not {store_type}",
+                        keyring::RING_STORE_TYPES.join(", ")
+                    ),
+                );
+            }
+            return StoreRef {
+                store_type,
+                location: KeystoreLocation::File(file.clone()),
+                file,
+                password,
+            };
+        }
+        let text = self.untrimmed(&file_key).unwrap_or_default();
+        let ring = if keyring::is_ring_url(&text) {
+            match keyring::parse_ring_url(&text, alias.is_none()) {
+                Ok(ring) => Some(ring),
+                Err(why) => {
+                    self.bad_key(&file_key, why.to_string());
+                    None
+                }
+            }
+        } else {
+            self.bad_key(
+                &file_key,
+                format!(
+                    "with type {store_type} the file is a key ring: safkeyring://OWNER/RING, not `{}`",
+                    text.escape_debug()
+                ),
+            );
+            None
+        };
+        // Java needs some password for a ring; Zowe's schema allows only
+        // these two, and zgate as well: any other value is a mistake.
+        if !matches!(password.expose(), "" | "password") {
+            self.bad_key(
+                &password_key,
+                "a key ring has no password: write `password` (Zowe's dummy value) or leave it empty"
+                    .into(),
+            );
+        }
+        let label = match alias {
+            Some(label) => match keyring::check_label(label) {
+                Ok(()) => Some(label.to_owned()),
+                Err(why) => {
+                    self.bad_key(
+                        &format!("{prefix}.alias"),
+                        format!("the alias is the certificate's label in the ring: {why}"),
+                    );
+                    None
+                }
+            },
+            None => None,
+        };
+        let ring = ring.unwrap_or_else(|| RingName {
+            owner: String::new(),
+            ring: String::new(),
+        });
+        StoreRef {
+            store_type,
+            file: PathBuf::from(&text),
+            password,
+            location: KeystoreLocation::Ring {
+                owner: ring.owner,
+                ring: ring.ring,
+                label,
+            },
+        }
+    }
+
+    /// `pem.certificateAuthorities`: files, and certificates in rings.
+    fn certificate_authorities(
+        &mut self,
+        key: &str,
+        in_ring_setup: bool,
+    ) -> (Vec<PathBuf>, Vec<RingCertificate>) {
+        let at_default = self
+            .entry(key)
+            .is_some_and(|entry| entry.source == Source::Default);
+        // The default names the local CA file of the PKCS12 setup, which a
+        // key ring setup does not have.
+        if at_default && in_ring_setup {
+            return (Vec::new(), Vec::new());
+        }
+        let home = self.effective.home.clone();
+        let (mut files, mut rings) = (Vec::new(), Vec::new());
+        for item in self.list(key) {
+            if keyring::is_ring_url(&item) {
+                match keyring::parse_ring_certificate(&item) {
+                    Ok(ca) => rings.push(ca),
+                    Err(why) => self.bad_key(key, why.to_string()),
+                }
+            } else {
+                files.push(resolve(&home, &item));
+            }
+        }
+        (files, rings)
+    }
+
+    /// `zowe.setup.certificate.keyring.*` for a key ring setup.
+    fn keyring_setup(&mut self) -> Option<KeyringSetup> {
+        const KEYRING: &str = "zowe.setup.certificate.keyring.";
+        let key = |name: &str| format!("{KEYRING}{name}");
+        let server_user = self
+            .user_id("zowe.setup.security.users.zowe")
+            .unwrap_or_else(|| "ZWESVUSR".to_owned());
+        let owner = self
+            .user_id(&key("owner"))
+            .unwrap_or_else(|| server_user.clone());
+        let name = self.untrimmed(&key("name")).unwrap_or_default();
+        let ring = if name.is_empty() {
+            self.bad_key(
+                &key("name"),
+                "required for a key ring setup: the ring's name, e.g. ZoweKeyring".into(),
+            );
+            None
+        } else {
+            match keyring::check_ring_name(&name) {
+                Ok(()) => Some(name),
+                Err(why) => {
+                    self.bad_key(&key("name"), why.to_string());
+                    None
+                }
+            }
+        };
+        let label = self
+            .label(&key("label"))
+            .unwrap_or_else(|| "localhost".into());
+        let ca_label = self
+            .label(&key("caLabel"))
+            .unwrap_or_else(|| "localca".into());
+        let connect = match self.label(&key("connect.label")) {
+            None => None,
+            Some(label) => {
+                let user = self
+                    .untrimmed(&key("connect.user"))
+                    .filter(|text| !text.is_empty());
+                let owner = match user {
+                    None => {
+                        self.bad_key(
+                            &key("connect.user"),
+                            "required with connect.label: SITE, or the user id owning the certificate"
+                                .into(),
+                        );
+                        None
+                    }
+                    Some(user) if user.eq_ignore_ascii_case("SITE") => Some(CertificateOwner::Site),
+                    Some(_) => self
+                        .user_id(&key("connect.user"))
+                        .map(CertificateOwner::User),
+                };
+                owner.map(|owner| KeyringConnect { owner, label })
+            }
+        };
+        let import = match self
+            .untrimmed(&key("import.dsName"))
+            .filter(|text| !text.is_empty())
+        {
+            None => None,
+            Some(ds_name) => {
+                if ds_name.chars().any(char::is_control) || ds_name.trim() != ds_name {
+                    self.bad_key(
+                        &key("import.dsName"),
+                        "blanks around the name or control characters in it".into(),
+                    );
+                }
+                let password = self.secret(&key("import.password"));
+                if password.expose().is_empty() {
+                    self.bad_key(
+                        &key("import.password"),
+                        "required with import.dsName: the password of the PKCS#12 package".into(),
+                    );
+                }
+                Some(KeyringImport { ds_name, password })
+            }
+        };
+        let zosmf_ca = self.label(&key("zOSMF.ca"));
+        let zosmf_user = self
+            .user_id(&key("zOSMF.user"))
+            .unwrap_or_else(|| "IZUSVR".into());
+        const CAS: &str = "zowe.setup.certificate.importCertificateAuthorities";
+        let mut certificate_authorities = Vec::new();
+        for label in self.list(CAS) {
+            match keyring::check_label(&label) {
+                Ok(()) => certificate_authorities.push(label),
+                Err(why) => self.bad_key(CAS, format!("a CERTAUTH label: {why}")),
+            }
+        }
+        if certificate_authorities.len() > 2 {
+            self.bad_key(
+                CAS,
+                "at most two certificate authorities are connected to a key ring (Zowe's intermediate and root)"
+                    .into(),
+            );
+        }
+        Some(KeyringSetup {
+            ring: RingName { owner, ring: ring? },
+            server_user,
+            label,
+            ca_label,
+            connect,
+            import,
+            zosmf_ca,
+            zosmf_user,
+            certificate_authorities,
+        })
     }
 
     fn text(&mut self, key: &str) -> String {
@@ -962,21 +1329,27 @@ impl Config {
             problems: Vec::new(),
         };
 
+        let keystore_alias = r.text("zowe.certificate.keystore.alias");
+        let alias_as_written = r
+            .untrimmed("zowe.certificate.keystore.alias")
+            .unwrap_or_default();
+        let keystore = r.store_ref("zowe.certificate.keystore", Some(&alias_as_written));
+        let truststore = r.store_ref("zowe.certificate.truststore", None);
+        let in_rings = matches!(keystore.location, KeystoreLocation::Ring { .. });
+        let (pem_certificate_authorities, pem_certificate_authorities_in_rings) =
+            r.certificate_authorities("zowe.certificate.pem.certificateAuthorities", in_rings);
         let certificate = CertificateConfig {
-            keystore: StoreRef {
-                store_type: r.word("zowe.certificate.keystore.type"),
-                file: r.required_path("zowe.certificate.keystore.file"),
-                password: r.secret("zowe.certificate.keystore.password"),
+            keystore_alias: if in_rings {
+                alias_as_written
+            } else {
+                keystore_alias
             },
-            keystore_alias: r.text("zowe.certificate.keystore.alias"),
-            truststore: StoreRef {
-                store_type: r.word("zowe.certificate.truststore.type"),
-                file: r.required_path("zowe.certificate.truststore.file"),
-                password: r.secret("zowe.certificate.truststore.password"),
-            },
+            keystore,
+            truststore,
             pem_key: r.required_path("zowe.certificate.pem.key"),
             pem_certificate: r.required_path("zowe.certificate.pem.certificate"),
-            pem_certificate_authorities: r.paths("zowe.certificate.pem.certificateAuthorities"),
+            pem_certificate_authorities,
+            pem_certificate_authorities_in_rings,
         };
 
         let validity = r.number("zowe.setup.certificate.validity").unwrap_or(3650);
@@ -992,8 +1365,23 @@ impl Config {
                 3650
             }
         };
+        let setup_type = r.word("zowe.setup.certificate.type");
+        if keyring::JAVA_STORE_TYPES.contains(&setup_type.as_str()) {
+            r.bad_key(
+                "zowe.setup.certificate.type",
+                format!(
+                    "zgate cannot write {setup_type} (a Java keystore file): use PKCS12 or a key ring type ({})",
+                    keyring::RING_STORE_TYPES.join(", ")
+                ),
+            );
+        }
+        let setup_keyring = if keyring::is_ring_type(&setup_type) {
+            r.keyring_setup()
+        } else {
+            None
+        };
         let setup_certificate = SetupCertificateConfig {
-            store_type: r.word("zowe.setup.certificate.type"),
+            store_type: setup_type,
             ca_common_name: r.text("zowe.setup.certificate.dname.caCommonName"),
             common_name: r.text("zowe.setup.certificate.dname.commonName"),
             org_unit: r.text("zowe.setup.certificate.dname.orgUnit"),
@@ -1003,8 +1391,12 @@ impl Config {
             country: r.text("zowe.setup.certificate.dname.country"),
             validity_days,
             san: r.list("zowe.setup.certificate.san"),
-            import_certificate_authorities: r
-                .paths("zowe.setup.certificate.importCertificateAuthorities"),
+            // For a key ring these are CERTAUTH labels (`keyring`), not files.
+            import_certificate_authorities: if setup_keyring.is_some() {
+                Vec::new()
+            } else {
+                r.paths("zowe.setup.certificate.importCertificateAuthorities")
+            },
             directory: r.required_path("zowe.setup.certificate.pkcs12.directory"),
             name: r.text("zowe.setup.certificate.pkcs12.name"),
             password: r.secret("zowe.setup.certificate.pkcs12.password"),
@@ -1017,6 +1409,7 @@ impl Config {
                 .opt_text("zowe.setup.certificate.pkcs12.import.password")
                 .map(Secret::new),
             import_alias: r.opt_text("zowe.setup.certificate.pkcs12.import.alias"),
+            keyring: setup_keyring,
         };
 
         let verify_certificates = match r.word("zowe.verifyCertificates").as_str() {
