@@ -75,6 +75,7 @@
 pub mod audit;
 pub mod certmap;
 pub mod command;
+pub mod digtcert;
 mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -83,6 +84,7 @@ pub mod idmap;
 pub mod import;
 pub mod index;
 pub mod key;
+pub mod keywrap;
 pub mod mfa;
 pub mod model;
 pub mod passticket;
@@ -97,6 +99,9 @@ pub mod totp;
 
 pub use audit::{AuditSink, AuditUnavailable};
 pub use command::{CommandError, CommandErrorKind, CommandOutput, Issuer};
+pub use digtcert::{
+    CertOwner, RingAccessError, RingContents, RingEntry, RingRef, Trust, Usage, VirtualRing,
+};
 pub use engine::logon::CertificateLogon;
 pub use engine::passtickets::GenerateError;
 pub use engine::pat_rules::PatRule;
@@ -107,6 +112,7 @@ pub use engine::{
 };
 pub use idmap::UsermapError;
 pub use index::{CheckContext, Decision, GrantSource};
+pub use keywrap::KeyEncryption;
 pub use model::{AccessLevel, Condition, PTKTDATA};
 pub use password::HashCost;
 pub use syntax::{split_batch, BatchCommand};

@@ -13,6 +13,7 @@ use crate::command::{self, CommandError, CommandOutput, Effect, Env, Issuer, Ref
 use crate::idmap::{self, IdidFilters};
 use crate::import;
 use crate::index::{CheckContext, Decision, Index};
+use crate::keywrap::{kek_path, KeyEncryption};
 use crate::model::{normalize_id, AccessLevel, Credential, Group, SecretHash, User, GLOBAL_CLASS};
 use crate::password::{
     check_password_syntax, check_phrase_syntax, dummy_hash, hash_secret, kind_of,
@@ -32,6 +33,7 @@ pub(crate) mod journal;
 pub(crate) mod logon;
 pub(crate) mod passtickets;
 pub(crate) mod pat_rules;
+pub(crate) mod rings;
 pub(crate) mod store_copy;
 
 /// How an [`Esm`] is built.
@@ -46,6 +48,10 @@ pub struct EsmConfig {
     pub audit: Option<Arc<dyn AuditSink>>,
     /// Where new secrets (TOTP seeds, the PAT salt) come from.
     pub random: Arc<dyn Random>,
+    /// What seals the private keys of certificates (RACDCERT GENCERT,
+    /// ADD of a PKCS#12): see [`crate::keywrap`]. [`Esm::open_with`] loads
+    /// or creates `<home>/state/esm-key-encryption.key` when none is given.
+    pub key_encryption: Option<Arc<KeyEncryption>>,
 }
 
 impl Default for EsmConfig {
@@ -55,6 +61,7 @@ impl Default for EsmConfig {
             hash_cost: HashCost::DEFAULT,
             audit: None,
             random: Arc::new(SystemRandom),
+            key_encryption: None,
         }
     }
 }
@@ -100,6 +107,9 @@ pub enum EsmError {
     /// An import file is not valid.
     #[error("import: {0}")]
     Import(String),
+    /// The key-encryption key file could not be read, written or used.
+    #[error("key encryption: {0}")]
+    KeyEncryption(String),
     /// A command of an import failed.
     #[error("import: {command}: {error}")]
     ImportCommand {
@@ -257,6 +267,10 @@ pub struct Esm {
     /// Journal entries of other processes replayed, and whole reloads.
     replayed: AtomicU64,
     reloads: AtomicU64,
+    /// The key-encryption keys (replaced by a rotation) and the file they
+    /// came from.
+    kek: RwLock<Option<Arc<KeyEncryption>>>,
+    kek_file: Option<std::path::PathBuf>,
 }
 
 /// How a process has kept up with the others on its store.
@@ -346,7 +360,16 @@ impl Esm {
             source,
         })?;
         let store = SqliteStore::open(&home.join("esm.db"))?;
-        Esm::with_store(Box::new(store), config)
+        let mut config = config;
+        let path = kek_path(home);
+        if config.key_encryption.is_none() {
+            let kek = KeyEncryption::load_or_create(&path, &*config.random)
+                .map_err(|e| EsmError::KeyEncryption(e.to_string()))?;
+            config.key_encryption = Some(Arc::new(kek));
+        }
+        let mut esm = Esm::with_store(Box::new(store), config)?;
+        esm.kek_file = Some(path);
+        Ok(esm)
     }
 
     /// Opens or creates the store at `location`: a SQLite file or a
@@ -436,6 +459,8 @@ impl Esm {
             opened: Instant::now(),
             replayed: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
+            kek: RwLock::new(config.key_encryption.clone()),
+            kek_file: None,
             config,
             created,
         })
@@ -617,11 +642,13 @@ impl Esm {
         commands: &[S],
     ) -> Result<CommandOutput, (usize, CommandError)> {
         let now_ms = self.config.clock.now_ms();
+        let kek = self.kek.read().unwrap_or_else(|e| e.into_inner()).clone();
         let env = Env {
             issuer,
             now_ms,
             cost: self.config.hash_cost,
             random: &*self.config.random,
+            key_encryption: kek.as_deref(),
         };
         // Records of an attempt that did not commit: marked when the
         // transaction is redone or fails.
@@ -660,6 +687,7 @@ impl Esm {
                 all.changes.extend(out.changes);
                 all.lines.extend(out.lines);
                 all.refresh.extend(out.refresh);
+                all.exports.extend(out.exports);
             }
             // Recorded before the commit: a command the trail cannot take
             // is not run.
@@ -670,7 +698,8 @@ impl Esm {
                 }
                 submitted.push(r);
             }
-            Ok((all, ()))
+            let exports = std::mem::take(&mut all.exports);
+            Ok((all, exports))
         });
         if let Err(Transaction::Store(_)) = &result {
             not_committed(&mut submitted);
@@ -680,7 +709,13 @@ impl Esm {
                 Transaction::Refused(e) => e,
                 Transaction::Store(e) => (commands.len(), CommandError::store(&e)),
             })
-            .map(|(lines, ())| CommandOutput { lines })
+            .and_then(|(lines, exports)| {
+                for export in &exports {
+                    rings::write_export(export)
+                        .map_err(|e| (commands.len().saturating_sub(1), e))?;
+                }
+                Ok(CommandOutput { lines })
+            })
     }
 
     /// The audit record of a command (or of its refusal for want of
