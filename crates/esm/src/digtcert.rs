@@ -339,7 +339,7 @@ pub(crate) fn listring_lines(user: &str, rings: &[(String, StoredRing)]) -> Vec<
         ));
         for c in &ring.connections {
             out.push(format!(
-                "  {:<32}   {:<12}   {:<8}   {:>5}",
+                "  {:<32}   {:<12}   {:<8}     {}",
                 c.label,
                 c.owner,
                 c.usage.name(),

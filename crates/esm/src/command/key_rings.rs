@@ -708,7 +708,17 @@ impl Exec<'_> {
         check_label(&label)?;
         check_ring(&ring_name)?;
         let ring_owner = self.ring_owner(p)?;
-        let owner = self.owner_of(&inner.owner_id, inner.certauth, inner.site)?;
+        // The certificate's owner defaults to the issuer; the operator,
+        // who has no user ID, means the ring owner's own certificate.
+        let owner = match (
+            &self.env.issuer,
+            &inner.owner_id,
+            inner.certauth,
+            inner.site,
+        ) {
+            (Issuer::Operator, None, false, false) => CertOwner::User(ring_owner.clone()),
+            _ => self.owner_of(&inner.owner_id, inner.certauth, inner.site)?,
+        };
         let usage = inner.usage.unwrap_or_else(|| owner.default_usage());
         if let Authority::User(u) = auth {
             let cert_level = level_for(&owner, u);

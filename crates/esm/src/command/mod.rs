@@ -463,15 +463,18 @@ fn authorize(
     if held.auditor && auditor_may {
         return Ok(held);
     }
-    let own = user.is_some()
-        && match command.authority {
-            Special => false,
-            SpecialOrOwnUser => matches!(
-                operands.first(),
-                Some(Operand::Word { text, .. }) if text.eq_ignore_ascii_case(id)
-            ),
-            ByExecutor => true,
-        };
+    let own = match command.authority {
+        Special => false,
+        SpecialOrOwnUser => {
+            user.is_some()
+                && matches!(
+                    operands.first(),
+                    Some(Operand::Word { text, .. }) if text.eq_ignore_ascii_case(id)
+                )
+        }
+        // The executor refuses a revoked or undefined issuer itself.
+        ByExecutor => true,
+    };
     if own {
         return Ok(Held { own: true, ..held });
     }
