@@ -271,7 +271,7 @@ impl KeyEncryption {
             .open_in_place(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(aad_for(record_key)),
-                &mut *buf,
+                &mut buf,
             )
             .map_err(|_| KeyWrapError::Corrupt)?;
         Ok(Zeroizing::new(plain.to_vec()))

@@ -37,6 +37,9 @@
 //!   memory);
 //!   [`EsmConfig::random`]: where new secrets come from.
 //! - [`Esm::user`] → [`UserSummary`].
+//! - [`Esm::read_ring`] → [`RingContents`] or [`RingAccessError`]: a key
+//!   ring as an application reads it (R_datalib);
+//!   [`Esm::rotate_key_encryption_key`], [`EsmConfig::key_encryption`].
 //! - [`Esm::verify_with_factor`] (TOTP, see [`mfa`]),
 //!   [`Esm::map_certificate`] (see [`certmap`]),
 //!   [`Esm::map_distributed_identity`] (see [`idmap`]), PAT revocation state
@@ -47,10 +50,12 @@
 //! # Layers (each file imports only from the layers below it)
 //!
 //! 1. Values: [`syntax`] (the command tokenizer), [`password`], [`passticket`]
-//!    and [`totp`] (algorithms), [`records`], [`key`], [`model`].
+//!    and [`totp`] (algorithms), [`records`], [`keywrap`] (private keys
+//!    at rest), [`key`], [`model`].
 //! 2. Names: [`generic`] (patterns and their index), [`profile_name`].
 //! 3. [`state`]: everything as values, and the [`state::Change`]s.
-//! 4. Derived: [`raclist`] (in-storage copies), [`index`] (decisions), [`certmap`], [`idmap`], [`mfa`], [`audit`],
+//! 4. Derived: [`raclist`] (in-storage copies), [`index`] (decisions), [`certmap`],
+//!    [`digtcert`] (certificates and key rings), [`idmap`], [`mfa`], [`audit`],
 //!    [`import`] (YAML to commands).
 //! 5. [`command`]: the command table and its executors.
 //! 6. [`store`]: where changes are committed.
