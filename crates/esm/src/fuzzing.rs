@@ -147,6 +147,7 @@ fn certmap_esm() -> Option<&'static Esm> {
             audit: None,
             random: Arc::new(SeededRandom::new(1)),
             key_encryption: None,
+            key_encryption_file: None,
         })
         .ok()?;
         for cmd in [

@@ -934,6 +934,20 @@ fn exports_are_read_by_openssl_and_keytool_and_written_only_on_success() {
     assert!(String::from_utf8_lossy(&out.stdout)
         .replace(" = ", "=")
         .contains("CN=srv"));
+    // An existing file is never replaced.
+    std::fs::write(tmp.path().join("taken.pem"), "mine").unwrap();
+    let e = fails(
+        &esm,
+        &format!(
+            "RACDCERT EXPORT(LABEL('localhost')) ID(ZWESVUSR) DSN('{}')",
+            tmp.path().join("taken.pem").display()
+        ),
+    );
+    assert!(e.to_string().starts_with("IRRD193I"), "{e}");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("taken.pem")).unwrap(),
+        "mine"
+    );
     // PKCS#7 of the certificate and its chain.
     let p7 = tmp.path().join("chain.p7b");
     op(
@@ -1045,15 +1059,13 @@ fn private_keys_are_stored_sealed_and_a_rotation_reseals_them() {
         .permissions();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.mode() & 0o777, 0o600);
-    // Rotation through an ESM that owns the key file (SQLite in the home).
-    if common::on_postgres() {
-        return;
-    }
+    // Rotation through an ESM that owns the key file.
     drop(esm);
-    let esm = Esm::open_with(
-        home.path(),
+    let esm = Esm::open_store(
+        &location(home.path()),
         EsmConfig {
             hash_cost: HashCost::TEST_ONLY,
+            key_encryption_file: Some(kek_path(home.path())),
             ..EsmConfig::default()
         },
     )

@@ -52,6 +52,11 @@ pub struct EsmConfig {
     /// ADD of a PKCS#12): see [`crate::keywrap`]. [`Esm::open_with`] loads
     /// or creates `<home>/state/esm-key-encryption.key` when none is given.
     pub key_encryption: Option<Arc<KeyEncryption>>,
+    /// The KEK file: read (or created, 0600) when `key_encryption` is
+    /// `None`, and rewritten by [`Esm::rotate_key_encryption_key`].
+    /// [`Esm::open_with`] sets `<home>/state/esm-key-encryption.key`;
+    /// with [`Esm::open_store`] (PostgreSQL) the caller names it.
+    pub key_encryption_file: Option<std::path::PathBuf>,
 }
 
 impl Default for EsmConfig {
@@ -62,6 +67,7 @@ impl Default for EsmConfig {
             audit: None,
             random: Arc::new(SystemRandom),
             key_encryption: None,
+            key_encryption_file: None,
         }
     }
 }
@@ -361,15 +367,10 @@ impl Esm {
         })?;
         let store = SqliteStore::open(&home.join("esm.db"))?;
         let mut config = config;
-        let path = kek_path(home);
-        if config.key_encryption.is_none() {
-            let kek = KeyEncryption::load_or_create(&path, &*config.random)
-                .map_err(|e| EsmError::KeyEncryption(e.to_string()))?;
-            config.key_encryption = Some(Arc::new(kek));
+        if config.key_encryption.is_none() && config.key_encryption_file.is_none() {
+            config.key_encryption_file = Some(kek_path(home));
         }
-        let mut esm = Esm::with_store(Box::new(store), config)?;
-        esm.kek_file = Some(path);
-        Ok(esm)
+        Esm::with_store(Box::new(store), config)
     }
 
     /// Opens or creates the store at `location`: a SQLite file or a
@@ -399,6 +400,12 @@ impl Esm {
 
     /// Builds an ESM over any store backend; initialises group SYS1.
     pub fn with_store(mut store: Box<dyn Store>, config: EsmConfig) -> Result<Esm, EsmError> {
+        let mut config = config;
+        if let (None, Some(path)) = (&config.key_encryption, &config.key_encryption_file) {
+            let kek = KeyEncryption::load_or_create(path, &*config.random)
+                .map_err(|e| EsmError::KeyEncryption(e.to_string()))?;
+            config.key_encryption = Some(Arc::new(kek));
+        }
         let created = store.was_created();
         let mut state = store.load()?;
         // Processes starting together on a new shared store all find no
@@ -460,7 +467,7 @@ impl Esm {
             replayed: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
             kek: RwLock::new(config.key_encryption.clone()),
-            kek_file: None,
+            kek_file: config.key_encryption_file.clone(),
             config,
             created,
         })

@@ -17,9 +17,10 @@ use crate::index::CheckContext;
 use crate::model::{normalize_id, AccessLevel};
 use crate::state::Change;
 
-/// Writes one exported file: a new file beside the target, then renamed
-/// over it (a reader never sees half a file; a link at the target is
-/// replaced, not followed); 0600 when it holds a private key.
+/// Writes one exported file: a new file beside the target, complete,
+/// then linked to the target name, which must not exist (a reader never
+/// sees half a file, nothing existing is replaced, a symbolic link at the
+/// target is not followed); 0600 when it holds a private key.
 pub(super) fn write_export(export: &FileExport) -> Result<(), CommandError> {
     use std::os::unix::fs::OpenOptionsExt;
     let fail = |e: std::io::Error| {
@@ -51,10 +52,12 @@ pub(super) fn write_export(export: &FileExport) -> Result<(), CommandError> {
         let _ = std::fs::remove_file(&tmp);
         return Err(fail(e));
     }
-    std::fs::rename(&tmp, &export.path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        fail(e)
-    })
+    // Linked, not renamed: an existing file is never replaced, so an
+    // export cannot overwrite the configuration, the key file or a
+    // database the process can write.
+    let linked = std::fs::hard_link(&tmp, &export.path);
+    let _ = std::fs::remove_file(&tmp);
+    linked.map_err(fail)
 }
 
 /// How the caller reached the ring, and what it may have of keys.
