@@ -149,11 +149,23 @@ fn new_key_pair(spec: NewKeySpec) -> Result<KeyPair> {
 
 fn distinguished_name(subject: &[(SubjectAttr, String)]) -> Result<DistinguishedName> {
     let mut dn = DistinguishedName::new();
+    let mut units = 0;
     for (attr, value) in subject {
         let ty = match attr {
             SubjectAttr::CommonName => DnType::CommonName,
             SubjectAttr::Title => DnType::CustomDnType(vec![2, 5, 4, 12]),
-            SubjectAttr::OrgUnit => DnType::OrganizationalUnitName,
+            // rcgen keeps one value per attribute type, also when it
+            // reads a signer's name back: a second unit would be lost or
+            // break the chain, so it is refused.
+            SubjectAttr::OrgUnit => {
+                units += 1;
+                if units > 1 {
+                    return Err(PkiError::InvalidInput(
+                        "one organizational unit (OU) only".into(),
+                    ));
+                }
+                DnType::OrganizationalUnitName
+            }
             SubjectAttr::Org => DnType::OrganizationName,
             SubjectAttr::Locality => DnType::LocalityName,
             SubjectAttr::State => DnType::StateOrProvinceName,
@@ -254,7 +266,7 @@ const ID_DATA: der::asn1::ObjectIdentifier =
     der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.1");
 
 /// The certificates of a "certs-only" PKCS#7 SignedData (DER or PEM
-/// `PKCS7`), in order.
+/// `PKCS7`), leaf first, then its issuers.
 pub fn pkcs7_certificates(data: &[u8]) -> Result<Vec<Vec<u8>>> {
     use der::{Decode, Encode};
     let malformed = |reason: String| PkiError::Malformed {
@@ -284,7 +296,41 @@ pub fn pkcs7_certificates(data: &[u8]) -> Result<Vec<Vec<u8>>> {
     if out.is_empty() {
         return Err(malformed("no certificate in it".into()));
     }
-    Ok(out)
+    Ok(chain_order(out))
+}
+
+/// Certificates of a package leaf first, each followed by its issuer when
+/// the package holds it (a SET OF in DER is sorted, not in chain order).
+fn chain_order(certs: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let names: Vec<Option<(Vec<u8>, Vec<u8>)>> = certs
+        .iter()
+        .map(|c| {
+            crate::x509::CertInfo::parse(&CertificateDer::from(c.as_slice()))
+                .ok()
+                .map(|i| (i.subject_raw, i.issuer_raw))
+        })
+        .collect();
+    // The leaf: no other certificate names it as its issuer.
+    let issued_by = |i: usize, j: usize| match (&names[i], &names[j]) {
+        (Some((_, issuer)), Some((subject, _))) => i != j && issuer == subject,
+        _ => false,
+    };
+    let leaf = (0..certs.len())
+        .find(|&j| !(0..certs.len()).any(|i| issued_by(i, j)))
+        .unwrap_or(0);
+    let mut order = vec![leaf];
+    while let Some(&last) = order.last() {
+        match (0..certs.len()).find(|&j| !order.contains(&j) && issued_by(last, j)) {
+            Some(next) => order.push(next),
+            None => break,
+        }
+    }
+    order.extend(
+        (0..certs.len())
+            .filter(|i| !order.contains(i))
+            .collect::<Vec<_>>(),
+    );
+    order.into_iter().map(|i| certs[i].clone()).collect()
 }
 
 /// A "certs-only" PKCS#7 SignedData (DER) holding `certs`, as
@@ -315,4 +361,90 @@ pub fn pkcs7_of(certs: &[Vec<u8>]) -> Result<Vec<u8>> {
         content: der::Any::encode_from(&signed).map_err(fail)?,
     };
     info.to_der().map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use x509_parser::prelude::*;
+
+    fn key_ids(der: &[u8]) -> (Option<Vec<u8>>, Option<Vec<u8>>, bool) {
+        let (_, x) = X509Certificate::from_der(der).unwrap();
+        let mut ski = None;
+        let mut aki = None;
+        for ext in x.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(k) => ski = Some(k.0.to_vec()),
+                ParsedExtension::AuthorityKeyIdentifier(a) => {
+                    aki = a.key_identifier.as_ref().map(|k| k.0.to_vec())
+                }
+                _ => {}
+            }
+        }
+        (ski, aki, x.is_ca())
+    }
+
+    fn params(signer: Option<SignerRef<'_>>, is_ca: bool) -> IssueParams<'_> {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        IssueParams {
+            subject: vec![
+                (SubjectAttr::Country, "CZ".into()),
+                (SubjectAttr::OrgUnit, "A".into()),
+                (SubjectAttr::CommonName, "x".into()),
+            ],
+            not_before: now,
+            not_after: now + Duration::from_secs(86_400),
+            key: NewKeySpec::EcP256,
+            key_usage: vec![KeyUsageBit::DigitalSignature],
+            alt_names: vec![
+                AltName::Ip("10.0.0.1".parse().unwrap()),
+                AltName::Dns("host.example".into()),
+            ],
+            is_ca,
+            signer,
+        }
+    }
+
+    #[test]
+    fn a_signed_certificate_names_its_signer_by_key_identifier() {
+        let ca = issue(&params(None, true)).unwrap();
+        let (ca_ski, ca_aki, ca_is_ca) = key_ids(&ca.cert_der);
+        assert!(ca_ski.is_some() && ca_aki.is_none() && ca_is_ca);
+        let mut leaf_params = params(
+            Some(SignerRef {
+                cert_der: &ca.cert_der,
+                key: &ca.key,
+            }),
+            false,
+        );
+        leaf_params.subject[2] = (SubjectAttr::CommonName, "leaf".into());
+        let leaf = issue(&leaf_params).unwrap();
+        let (ski, aki, is_ca) = key_ids(&leaf.cert_der);
+        assert!(ski.is_some() && !is_ca);
+        assert_eq!(aki, ca_ski);
+        assert!(crate::x509::CertInfo::signed_by(
+            &CertificateDer::from(leaf.cert_der.clone()),
+            &CertificateDer::from(ca.cert_der.clone())
+        ));
+        let p7 = pkcs7_of(&[leaf.cert_der.clone(), ca.cert_der.clone()]).unwrap();
+        assert_eq!(
+            pkcs7_certificates(&p7).unwrap(),
+            vec![leaf.cert_der, ca.cert_der]
+        );
+    }
+
+    #[test]
+    fn an_empty_validity_and_odd_sizes_are_refused() {
+        let mut p = params(None, false);
+        p.not_after = p.not_before;
+        assert!(issue(&p).is_err());
+        let mut p = params(None, false);
+        p.key = NewKeySpec::Rsa { bits: 512 };
+        assert!(issue(&p).is_err());
+        assert!(pkcs7_certificates(b"not pkcs7").is_err());
+        let mut p = params(None, false);
+        p.subject.push((SubjectAttr::OrgUnit, "B".into()));
+        assert!(issue(&p).is_err(), "a second OU is refused, not dropped");
+    }
 }
