@@ -1021,6 +1021,9 @@ impl Exec<'_> {
                 parts.push((rank, attr, v));
             }
         }
+        if parts.is_empty() {
+            return Err(invalid("SUBJECTSDN needs at least one name part."));
+        }
         parts.sort_by_key(|(rank, _, _)| *rank);
         Ok(parts.into_iter().map(|(_, a, v)| (a, v)).collect())
     }
