@@ -1193,3 +1193,65 @@ fn hostile_operands_in_every_function_fail_cleanly_and_write_nothing() {
     }
     let _ = before;
 }
+
+#[test]
+fn one_default_per_ring_and_another_process_reads_the_ring_it_did_not_write() {
+    let (home, esm) = fresh();
+    base_setup(&esm);
+    let other_process = open(home.path());
+    common::run(
+        &esm,
+        "RACDCERT ADDRING(ZoweKeyring) ID(ZWESVUSR)
+         RACDCERT GENCERT ID(ZWESVUSR) SUBJECTSDN(CN('one')) NISTECC WITHLABEL('one')
+         RACDCERT GENCERT ID(ZWESVUSR) SUBJECTSDN(CN('two')) NISTECC WITHLABEL('two')
+         RACDCERT CONNECT(ID(ZWESVUSR) LABEL('one') RING(ZoweKeyring) DEFAULT) ID(ZWESVUSR)
+         RACDCERT CONNECT(ID(ZWESVUSR) LABEL('two') RING(ZoweKeyring)) ID(ZWESVUSR)
+         PERMIT IRR.DIGTCERT.LISTRING CLASS(FACILITY) ID(ZWESVUSR) ACCESS(READ)",
+    );
+    let listing = op(&esm, "RACDCERT LISTRING(ZoweKeyring) ID(ZWESVUSR)").join("\n");
+    assert!(
+        listing.contains("  one                                ID(ZWESVUSR)   PERSONAL     YES"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("  two                                ID(ZWESVUSR)   PERSONAL     NO"),
+        "{listing}"
+    );
+    // A new default clears the old one.
+    op(
+        &esm,
+        "RACDCERT CONNECT(ID(ZWESVUSR) LABEL('two') RING(ZoweKeyring) DEFAULT) ID(ZWESVUSR)",
+    );
+    let ring = RingRef::parse("ZWESVUSR/ZoweKeyring").unwrap();
+    let read = esm.read_ring("ZWESVUSR", &ring).unwrap();
+    let defaults: Vec<bool> = read.entries.iter().map(|e| e.default).collect();
+    assert_eq!(defaults, [false, true]);
+    // The other process applies the journal and reads the same ring,
+    // keys included (same key file).
+    other_process.reload_if_changed().unwrap();
+    let there = other_process.read_ring("ZWESVUSR", &ring).unwrap();
+    assert_eq!(there.fingerprint, read.fingerprint);
+    assert!(there.entries[1].private_key_pkcs8.is_some());
+    // REMOVE leaves the certificate; DELETE takes it out of the ring.
+    op(
+        &esm,
+        "RACDCERT REMOVE(ID(ZWESVUSR) LABEL('one') RING(ZoweKeyring)) ID(ZWESVUSR)",
+    );
+    op(&esm, "RACDCERT LIST(LABEL('one')) ID(ZWESVUSR)");
+    op(&esm, "RACDCERT DELETE(LABEL('two')) ID(ZWESVUSR)");
+    let listing = op(&esm, "RACDCERT LISTRING(ZoweKeyring) ID(ZWESVUSR)").join("\n");
+    assert!(listing.contains("No certificates connected"), "{listing}");
+    // ALTER NEWLABEL follows into the rings and keeps the key usable.
+    op(
+        &esm,
+        "RACDCERT CONNECT(ID(ZWESVUSR) LABEL('one') RING(ZoweKeyring) DEFAULT) ID(ZWESVUSR)",
+    );
+    op(
+        &esm,
+        "RACDCERT ALTER(LABEL('one')) ID(ZWESVUSR) NEWLABEL('renamed') HIGHTRUST",
+    );
+    let read = esm.read_ring("ZWESVUSR", &ring).unwrap();
+    assert_eq!(read.entries[0].label, "renamed");
+    assert_eq!(read.entries[0].trust, Trust::HighTrust);
+    assert!(read.entries[0].private_key_pkcs8.is_some());
+}
