@@ -1255,3 +1255,53 @@ fn one_default_per_ring_and_another_process_reads_the_ring_it_did_not_write() {
     assert_eq!(read.entries[0].trust, Trust::HighTrust);
     assert!(read.entries[0].private_key_pkcs8.is_some());
 }
+
+#[test]
+fn a_refused_ring_read_is_recorded_as_a_check_and_commands_are_recorded_masked() {
+    let home = common::home();
+    let sink = Arc::new(zgate_esm::MemorySink::default());
+    let esm = Esm::open_store(
+        &location(home.path()),
+        EsmConfig {
+            hash_cost: HashCost::TEST_ONLY,
+            audit: Some(sink.clone()),
+            key_encryption: Some(Arc::new(KeyEncryption::from_key("k1", [3; 32]))),
+            ..EsmConfig::default()
+        },
+    )
+    .unwrap();
+    base_setup(&esm);
+    common::run(&esm, "RACDCERT ADDRING(ZoweKeyring) ID(ZWESVUSR)");
+    let tmp = tempfile::tempdir().unwrap();
+    let p12 = make_p12(tmp.path(), "Aud1t-Pw-Secret");
+    common::run(&esm, "ADDUSER ADM SPECIAL\nSETROPTS SAUDIT");
+    as_user(
+        &esm,
+        "ADM",
+        &format!(
+            "RACDCERT ADD('{}') ID(ZWESVUSR) WITHLABEL('localhost') PASSWORD('Aud1t-Pw-Secret')",
+            p12.display()
+        ),
+    )
+    .unwrap();
+    let commands = format!("{:?}", sink.records());
+    assert!(commands.contains("PASSWORD(********)"), "{commands}");
+    let from = sink.records().len();
+    let e = esm
+        .read_ring("READER", &RingRef::parse("ZWESVUSR/ZoweKeyring").unwrap())
+        .unwrap_err();
+    assert!(matches!(e, RingAccessError::NotAuthorized { .. }));
+    let records: Vec<_> = sink.records().into_iter().skip(from).collect();
+    assert!(
+        records.iter().any(|r| {
+            let text = serde_json::Value::Object(r.clone()).to_string();
+            text.contains("IRR.DIGTCERT.LISTRING") && text.contains("READER")
+        }),
+        "{records:?}"
+    );
+    let all = format!("{:?}", sink.records());
+    assert!(
+        !all.contains("Aud1t-Pw-Secret"),
+        "a password reached the trail"
+    );
+}
