@@ -41,6 +41,7 @@ fn env(issuer: &Issuer) -> Env<'_> {
         now_ms: NOW_MS,
         cost: HashCost::TEST_ONLY,
         random: &SEEDED,
+        key_encryption: None,
     }
 }
 
@@ -145,6 +146,8 @@ fn certmap_esm() -> Option<&'static Esm> {
             clock: Arc::new(FixedClock),
             audit: None,
             random: Arc::new(SeededRandom::new(1)),
+            key_encryption: None,
+            key_encryption_file: None,
         })
         .ok()?;
         for cmd in [

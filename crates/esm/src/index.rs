@@ -391,6 +391,25 @@ impl Index {
         idx
     }
 
+    /// An index of one class and one user only: what a command needs to
+    /// decide its issuer's authority on the state it runs against.
+    pub fn for_class(state: &State, class: &str, user: &str) -> Index {
+        let mut idx = Index {
+            grplist: state.options.grplist,
+            operaudit: state.options.operaudit,
+            ..Index::default()
+        };
+        idx.classes
+            .insert(Key::new(class), ClassIndex::build(state, class));
+        idx.refresh_user(state, user);
+        idx
+    }
+
+    /// A class's settings, when the index knows the class.
+    pub fn class_settings(&self, class: &str) -> Option<&ClassSettings> {
+        self.classes.get(class.as_bytes()).map(|c| &c.settings)
+    }
+
     /// Re-reads one user's facts (or forgets a deleted user).
     pub fn refresh_user(&mut self, state: &State, id: &str) {
         match state.users.get(id) {

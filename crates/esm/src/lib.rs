@@ -37,6 +37,9 @@
 //!   memory);
 //!   [`EsmConfig::random`]: where new secrets come from.
 //! - [`Esm::user`] → [`UserSummary`].
+//! - [`Esm::read_ring`] → [`RingContents`] or [`RingAccessError`]: a key
+//!   ring as an application reads it (R_datalib);
+//!   [`Esm::rotate_key_encryption_key`], [`EsmConfig::key_encryption`].
 //! - [`Esm::verify_with_factor`] (TOTP, see [`mfa`]),
 //!   [`Esm::map_certificate`] (see [`certmap`]),
 //!   [`Esm::map_distributed_identity`] (see [`idmap`]), PAT revocation state
@@ -47,10 +50,12 @@
 //! # Layers (each file imports only from the layers below it)
 //!
 //! 1. Values: [`syntax`] (the command tokenizer), [`password`], [`passticket`]
-//!    and [`totp`] (algorithms), [`records`], [`key`], [`model`].
+//!    and [`totp`] (algorithms), [`records`], [`keywrap`] (private keys
+//!    at rest), [`key`], [`model`].
 //! 2. Names: [`generic`] (patterns and their index), [`profile_name`].
 //! 3. [`state`]: everything as values, and the [`state::Change`]s.
-//! 4. Derived: [`raclist`] (in-storage copies), [`index`] (decisions), [`certmap`], [`idmap`], [`mfa`], [`audit`],
+//! 4. Derived: [`raclist`] (in-storage copies), [`index`] (decisions), [`certmap`],
+//!    [`digtcert`] (certificates and key rings), [`idmap`], [`mfa`], [`audit`],
 //!    [`import`] (YAML to commands).
 //! 5. [`command`]: the command table and its executors.
 //! 6. [`store`]: where changes are committed.
@@ -75,6 +80,7 @@
 pub mod audit;
 pub mod certmap;
 pub mod command;
+pub mod digtcert;
 mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -83,6 +89,7 @@ pub mod idmap;
 pub mod import;
 pub mod index;
 pub mod key;
+pub mod keywrap;
 pub mod mfa;
 pub mod model;
 pub mod passticket;
@@ -97,6 +104,9 @@ pub mod totp;
 
 pub use audit::{AuditSink, AuditUnavailable};
 pub use command::{CommandError, CommandErrorKind, CommandOutput, Issuer};
+pub use digtcert::{
+    CertOwner, RingAccessError, RingContents, RingEntry, RingRef, Trust, Usage, VirtualRing,
+};
 pub use engine::logon::CertificateLogon;
 pub use engine::passtickets::GenerateError;
 pub use engine::pat_rules::PatRule;
@@ -107,6 +117,7 @@ pub use engine::{
 };
 pub use idmap::UsermapError;
 pub use index::{CheckContext, Decision, GrantSource};
+pub use keywrap::KeyEncryption;
 pub use model::{AccessLevel, Condition, PTKTDATA};
 pub use password::HashCost;
 pub use syntax::{split_batch, BatchCommand};

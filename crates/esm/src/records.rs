@@ -1,5 +1,6 @@
 //! Security records kept beside the RACF model: PAT revocation
-//! rules, TOTP factors, certificate and distributed identity mappings.
+//! rules, TOTP factors, certificate and distributed identity mappings,
+//! digital certificates and key rings.
 //!
 //! They are small keyed values (`kind`, `key`) → `value` in one table, part
 //! of the [`crate::state::State`] commands compute against and written by
@@ -20,6 +21,8 @@
 //! | `cert.map` | label | see [`crate::certmap`] |
 //! | `cert.reg` | issuer DN + serial | see [`crate::certmap`] |
 //! | `idid.map` | user id, tab, label | see [`crate::idmap`] |
+//! | `dcert.cert` | `ID(USER)`/`CERTAUTH`/`SITE`, tab, label | a certificate, its trust and its sealed private key, see [`crate::digtcert`] |
+//! | `dcert.ring` | ring owner, tab, ring name | the ring's connections in order, see [`crate::digtcert`] |
 //! | `raclist.ididmap` | `IDIDMAP` | the filters as of the last `SETROPTS RACLIST(IDIDMAP) [REFRESH]` |
 //! | `raclist.profiles` | class | the class's profiles as of the last `SETROPTS RACLIST(c) [REFRESH]` |
 //! | `raclist.global` | class | the class's GLOBAL entries as of the last `SETROPTS GLOBAL(c) [REFRESH]` |

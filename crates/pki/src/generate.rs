@@ -259,7 +259,7 @@ fn generate_two(key_type: KeyType) -> Result<(NewKey, NewKey)> {
     })
 }
 
-fn random_serial() -> Result<SerialNumber> {
+pub(crate) fn random_serial() -> Result<SerialNumber> {
     let mut bytes = [0u8; 16];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
         .map_err(|_| PkiError::Generate("no system randomness".into()))?;

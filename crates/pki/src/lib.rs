@@ -53,6 +53,7 @@ mod fsutil;
 pub mod fuzzing;
 pub mod generate;
 pub mod import;
+pub mod issue;
 pub mod signing;
 pub mod store;
 pub mod tls;

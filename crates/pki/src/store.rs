@@ -12,9 +12,15 @@ pub use zgate_base::Secret;
 
 use crate::error::{PkiError, Result};
 
-/// A PKCS#8 private key (DER). No `Debug`, no `Display`.
+/// A PKCS#8 private key (DER). No `Debug`, no `Display`; zeroed when dropped.
 #[derive(Clone)]
 pub struct PrivateKey(Vec<u8>);
+
+impl Drop for PrivateKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
 
 impl PrivateKey {
     /// Wrap PKCS#8 DER bytes (not checked here).

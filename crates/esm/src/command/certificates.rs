@@ -51,8 +51,46 @@ pub(super) fn lists_own(ops: &[Operand], issuer: &str) -> bool {
     listing && own
 }
 
+/// The mapping functions: SPECIAL, or listing one's own mappings.
+fn may_map(state: &crate::state::State, issuer: &Issuer, ops: &[Operand]) -> bool {
+    let Issuer::User(id) = issuer else {
+        return true;
+    };
+    let id = id.to_ascii_uppercase();
+    match state.users.get(&id).filter(|u| !u.revoked) {
+        Some(u) => u.special || lists_own(ops, &id),
+        None => false,
+    }
+}
+
 impl Exec<'_> {
     pub(super) fn racdcert(&mut self, ops: &[Operand]) -> Result<(), CommandError> {
+        // The certificate and ring functions have their own executor
+        // and authority rules; the mapping functions stay here.
+        let function = ops.iter().find_map(|op| {
+            match op {
+                Operand::Word {
+                    text,
+                    quoted: false,
+                } => Some(text.to_ascii_uppercase()),
+                Operand::Keyword { name, .. } => Some(name.clone()),
+                _ => None,
+            }
+            .filter(|f| super::key_rings::FUNCTIONS.contains(&f.as_str()))
+        });
+        if function.is_some() {
+            return self.racdcert_rings(ops);
+        }
+        if !may_map(self.state, self.env.issuer, ops) {
+            let id = match self.env.issuer {
+                Issuer::User(u) => u.to_ascii_uppercase(),
+                Issuer::Operator => String::new(),
+            };
+            return Err(error(
+                CommandErrorKind::NotAuthorized,
+                format!("ICH00007I {id} NOT AUTHORIZED TO ISSUE RACDCERT: SPECIAL IS REQUIRED"),
+            ));
+        }
         let issuer = self.env.issuer;
         let mut id = None;
         let mut action = None::<&str>;

@@ -120,6 +120,19 @@ pub struct Effect {
     /// Audit controls changed (UAUDIT, GLOBALAUDIT, profile AUDIT,
     /// SETROPTS audit options): always logged.
     pub changes_audit_controls: bool,
+    /// Files to write once the command's transaction committed
+    /// (RACDCERT EXPORT): an effect of the command, never a half-done state.
+    pub exports: Vec<FileExport>,
+}
+
+/// A file a command writes after its commit.
+pub struct FileExport {
+    /// Where (a host path).
+    pub path: std::path::PathBuf,
+    /// What.
+    pub data: zeroize::Zeroizing<Vec<u8>>,
+    /// It holds a private key: written 0600.
+    pub private: bool,
 }
 
 /// What execution needs besides the state.
@@ -132,6 +145,9 @@ pub struct Env<'a> {
     pub cost: HashCost,
     /// Where new secrets (TOTP seeds) come from.
     pub random: &'a dyn Random,
+    /// What seals stored private keys (none: a command that must store
+    /// one fails).
+    pub key_encryption: Option<&'a crate::keywrap::KeyEncryption>,
 }
 
 impl Env<'_> {

@@ -119,6 +119,10 @@ mod tests {
             "ALTUSER BOB 'PASSWORD'(S3cr3tV4lue)",
             "ALTUSER BOB 'password' (S3cr3tV4lue)",
             "RACDCERT ID(BOB) ADD('/tmp/b.p12') PASSWORD('S3cr3tV4lue') TRUST",
+            "RACDCERT EXPORT(LABEL('localhost')) ID(ZWESVUSR) DSN('/tmp/x.p12') FORMAT(PKCS12DER) PASSWORD('S3cr3tV4lue')",
+            "RACDCERT CHECKCERT('/tmp/x.p12') PASSWORD('S3cr3tV4lue')",
+            "RACDCERT ADD('/tmp/b.p12') ID(ZWESVUSR) WITHLABEL('localhost') PASSWORD('S3cr3tV4lue') TRUST",
+            "RACDCERT ADD('/tmp/b.p12') ID(ZWESVUSR) PASSWORD('S3cr3tV4lue',",
             "RDEFINE PTKTDATA APPL1 SS(KEYENCRYPTED(S3cr3tV4lue))",
             "RDEFINE PTKTDATA APPL1 SSIGNON(KEYM(S3cr3tV4lue))",
         ] {
@@ -129,6 +133,10 @@ mod tests {
         assert_eq!(
             masked("ADDUSER BOB PASSWORD(x) NAME('Bob B') DFLTGRP(DEV)"),
             "ADDUSER BOB PASSWORD(********) NAME('Bob B') DFLTGRP(DEV)"
+        );
+        assert_eq!(
+            masked("RACDCERT EXPORT(LABEL('my cert')) ID(BOB) DSN('/tmp/x.p12') FORMAT(PKCS12B64) PASSWORD('pw')"),
+            "RACDCERT EXPORT(LABEL('my cert')) ID(BOB) DSN('/tmp/x.p12') FORMAT(PKCS12B64) PASSWORD(********)"
         );
         assert_eq!(
             masked("SETROPTS PASSWORD(REVOKE(3) HISTORY(2))"),

@@ -13,13 +13,16 @@ mod context;
 mod exec;
 mod groups;
 mod identity_maps;
+mod key_rings;
 pub mod masking;
 mod operands;
 mod resources;
 mod setropts;
 mod users;
 
-pub use context::{CommandError, CommandErrorKind, CommandOutput, Effect, Env, Issuer, Refresh};
+pub use context::{
+    CommandError, CommandErrorKind, CommandOutput, Effect, Env, FileExport, Issuer, Refresh,
+};
 
 use crate::state::State;
 use crate::syntax::{kw, parse_operands, tokenize, CommandOperands, KeywordSpec, Operand};
@@ -149,9 +152,11 @@ enum Authority {
     /// SPECIAL, or listing one's own user profile ("LISTUSER: you can
     /// always list your own user profile").
     SpecialOrOwnUser,
-    /// SPECIAL, or listing one's own certificates and mappings ("RACDCERT
-    /// LIST/LISTMAP for your own user ID").
-    SpecialOrOwnCertificates,
+    /// Decided by the executor from the operands (RACDCERT: SPECIAL for
+    /// the mapping functions but listing one's own, FACILITY
+    /// `IRR.DIGTCERT.<function>` for the certificate and ring functions).
+    /// A revoked or undefined user has none.
+    ByExecutor,
 }
 
 type KeywordExecutor = fn(&mut Exec<'_>, &CommandOperands) -> Result<(), CommandError>;
@@ -198,7 +203,7 @@ const fn keywords(
     }
 }
 
-use Authority::{Special, SpecialOrOwnCertificates, SpecialOrOwnUser};
+use Authority::{ByExecutor, Special, SpecialOrOwnUser};
 
 /// Every command zgate knows.
 const COMMANDS: &[Command] = &[
@@ -257,7 +262,7 @@ const COMMANDS: &[Command] = &[
     Command {
         name: "RACDCERT",
         aliases: &[],
-        authority: SpecialOrOwnCertificates,
+        authority: ByExecutor,
         run: Run::Operands(|x, p| x.racdcert(p)),
     },
     Command {
@@ -458,15 +463,18 @@ fn authorize(
     if held.auditor && auditor_may {
         return Ok(held);
     }
-    let own = user.is_some()
-        && match command.authority {
-            Special => false,
-            SpecialOrOwnUser => matches!(
-                operands.first(),
-                Some(Operand::Word { text, .. }) if text.eq_ignore_ascii_case(id)
-            ),
-            SpecialOrOwnCertificates => certificates::lists_own(operands, id),
-        };
+    let own = match command.authority {
+        Special => false,
+        SpecialOrOwnUser => {
+            user.is_some()
+                && matches!(
+                    operands.first(),
+                    Some(Operand::Word { text, .. }) if text.eq_ignore_ascii_case(id)
+                )
+        }
+        // The executor refuses a revoked or undefined issuer itself.
+        ByExecutor => true,
+    };
     if own {
         return Ok(Held { own: true, ..held });
     }

@@ -173,6 +173,10 @@ impl Exec<'_> {
                 if p.args("RACLIST")
                     .is_some_and(|a| texts(a).iter().any(|(t, _)| t.eq_ignore_ascii_case(c)))
                     && !s.raclist
+                    // Certificates and rings take effect at once; Zowe's
+                    // jobs still refresh their classes (keyrings spec §0,
+                    // "Activation"): accepted as a no-op.
+                    && !matches!(c.as_str(), "DIGTCERT" | "DIGTRING")
                 {
                     return Err(invalid(format!(
                         "ICH14070I SETROPTS REFRESH NOT PROCESSED: CLASS {c} IS NOT RACLISTED"

@@ -13,6 +13,7 @@ use crate::command::{self, CommandError, CommandOutput, Effect, Env, Issuer, Ref
 use crate::idmap::{self, IdidFilters};
 use crate::import;
 use crate::index::{CheckContext, Decision, Index};
+use crate::keywrap::{kek_path, KeyEncryption};
 use crate::model::{normalize_id, AccessLevel, Credential, Group, SecretHash, User, GLOBAL_CLASS};
 use crate::password::{
     check_password_syntax, check_phrase_syntax, dummy_hash, hash_secret, kind_of,
@@ -32,6 +33,7 @@ pub(crate) mod journal;
 pub(crate) mod logon;
 pub(crate) mod passtickets;
 pub(crate) mod pat_rules;
+pub(crate) mod rings;
 pub(crate) mod store_copy;
 
 /// How an [`Esm`] is built.
@@ -46,6 +48,15 @@ pub struct EsmConfig {
     pub audit: Option<Arc<dyn AuditSink>>,
     /// Where new secrets (TOTP seeds, the PAT salt) come from.
     pub random: Arc<dyn Random>,
+    /// What seals the private keys of certificates (RACDCERT GENCERT,
+    /// ADD of a PKCS#12): see [`crate::keywrap`]. [`Esm::open_with`] loads
+    /// or creates `<home>/state/esm-key-encryption.key` when none is given.
+    pub key_encryption: Option<Arc<KeyEncryption>>,
+    /// The KEK file: read (or created, 0600) when `key_encryption` is
+    /// `None`, and rewritten by [`Esm::rotate_key_encryption_key`].
+    /// [`Esm::open_with`] sets `<home>/state/esm-key-encryption.key`;
+    /// with [`Esm::open_store`] (PostgreSQL) the caller names it.
+    pub key_encryption_file: Option<std::path::PathBuf>,
 }
 
 impl Default for EsmConfig {
@@ -55,6 +66,8 @@ impl Default for EsmConfig {
             hash_cost: HashCost::DEFAULT,
             audit: None,
             random: Arc::new(SystemRandom),
+            key_encryption: None,
+            key_encryption_file: None,
         }
     }
 }
@@ -100,6 +113,9 @@ pub enum EsmError {
     /// An import file is not valid.
     #[error("import: {0}")]
     Import(String),
+    /// The key-encryption key file could not be read, written or used.
+    #[error("key encryption: {0}")]
+    KeyEncryption(String),
     /// A command of an import failed.
     #[error("import: {command}: {error}")]
     ImportCommand {
@@ -257,6 +273,10 @@ pub struct Esm {
     /// Journal entries of other processes replayed, and whole reloads.
     replayed: AtomicU64,
     reloads: AtomicU64,
+    /// The key-encryption keys (replaced by a rotation) and the file they
+    /// came from.
+    kek: RwLock<Option<Arc<KeyEncryption>>>,
+    kek_file: Option<std::path::PathBuf>,
 }
 
 /// How a process has kept up with the others on its store.
@@ -346,6 +366,10 @@ impl Esm {
             source,
         })?;
         let store = SqliteStore::open(&home.join("esm.db"))?;
+        let mut config = config;
+        if config.key_encryption.is_none() && config.key_encryption_file.is_none() {
+            config.key_encryption_file = Some(kek_path(home));
+        }
         Esm::with_store(Box::new(store), config)
     }
 
@@ -376,6 +400,12 @@ impl Esm {
 
     /// Builds an ESM over any store backend; initialises group SYS1.
     pub fn with_store(mut store: Box<dyn Store>, config: EsmConfig) -> Result<Esm, EsmError> {
+        let mut config = config;
+        if let (None, Some(path)) = (&config.key_encryption, &config.key_encryption_file) {
+            let kek = KeyEncryption::load_or_create(path, &*config.random)
+                .map_err(|e| EsmError::KeyEncryption(e.to_string()))?;
+            config.key_encryption = Some(Arc::new(kek));
+        }
         let created = store.was_created();
         let mut state = store.load()?;
         // Processes starting together on a new shared store all find no
@@ -436,6 +466,8 @@ impl Esm {
             opened: Instant::now(),
             replayed: AtomicU64::new(0),
             reloads: AtomicU64::new(0),
+            kek: RwLock::new(config.key_encryption.clone()),
+            kek_file: config.key_encryption_file.clone(),
             config,
             created,
         })
@@ -617,11 +649,13 @@ impl Esm {
         commands: &[S],
     ) -> Result<CommandOutput, (usize, CommandError)> {
         let now_ms = self.config.clock.now_ms();
+        let kek = self.kek.read().unwrap_or_else(|e| e.into_inner()).clone();
         let env = Env {
             issuer,
             now_ms,
             cost: self.config.hash_cost,
             random: &*self.config.random,
+            key_encryption: kek.as_deref(),
         };
         // Records of an attempt that did not commit: marked when the
         // transaction is redone or fails.
@@ -660,6 +694,7 @@ impl Esm {
                 all.changes.extend(out.changes);
                 all.lines.extend(out.lines);
                 all.refresh.extend(out.refresh);
+                all.exports.extend(out.exports);
             }
             // Recorded before the commit: a command the trail cannot take
             // is not run.
@@ -670,7 +705,8 @@ impl Esm {
                 }
                 submitted.push(r);
             }
-            Ok((all, ()))
+            let exports = std::mem::take(&mut all.exports);
+            Ok((all, exports))
         });
         if let Err(Transaction::Store(_)) = &result {
             not_committed(&mut submitted);
@@ -680,7 +716,13 @@ impl Esm {
                 Transaction::Refused(e) => e,
                 Transaction::Store(e) => (commands.len(), CommandError::store(&e)),
             })
-            .map(|(lines, ())| CommandOutput { lines })
+            .and_then(|(lines, exports)| {
+                for export in &exports {
+                    rings::write_export(export)
+                        .map_err(|e| (commands.len().saturating_sub(1), e))?;
+                }
+                Ok(CommandOutput { lines })
+            })
     }
 
     /// The audit record of a command (or of its refusal for want of
