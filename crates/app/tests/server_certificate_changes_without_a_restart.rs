@@ -278,3 +278,27 @@ fn a_client_certificate_of_a_newly_trusted_ca_is_accepted_without_a_restart() {
         "{line}"
     );
 }
+
+#[test]
+fn a_reload_keeps_the_configured_tls_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let zgate = Zgate::start(
+        &home,
+        &[
+            "zgate.tls.reloadCheckSeconds=0",
+            "zowe.network.server.tls.maxTls=TLSv1.2",
+        ],
+    );
+    let ca = Ca::local(&home);
+    let tls13 = [&rustls::version::TLS13];
+    assert!(TlsClient::connect_with(zgate.port, &ca.cert, None, &tls13).is_err());
+    let leaf = ca.issue_current("localhost", &["localhost"], 0x7e57_0002);
+    certs::install_server_certificate(&home, &leaf);
+    zgate.reload_certificates().unwrap();
+    // The new certificate, under the same settings.
+    let client = TlsClient::connect(zgate.port, &ca.cert, None).unwrap();
+    assert_eq!(client.server_serial(), leaf.serial());
+    let refused = TlsClient::connect_with(zgate.port, &ca.cert, None, &tls13);
+    assert!(refused.is_err());
+}

@@ -198,12 +198,22 @@ impl TlsClient {
         ca: &CertificateDer<'static>,
         client: Option<&Leaf>,
     ) -> Result<TlsClient, String> {
+        TlsClient::connect_with(port, ca, client, rustls::DEFAULT_VERSIONS)
+    }
+
+    /// [`TlsClient::connect`] offering only `versions`.
+    pub fn connect_with(
+        port: u16,
+        ca: &CertificateDer<'static>,
+        client: Option<&Leaf>,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Result<TlsClient, String> {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca.clone()).unwrap();
         let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots);
         let mut config = match client {
