@@ -390,3 +390,50 @@ fn server_error(error: PkiError) -> StartError {
         other => StartError::Pki(other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn files_of(home: &std::path::Path) -> KeystoreFiles {
+        let loaded = zgate_config::load(&zgate_config::LoadOptions {
+            home: home.to_path_buf(),
+            zowe_yaml: None,
+            overrides: Vec::new(),
+        })
+        .unwrap();
+        KeystoreFiles::new(&loaded.config)
+    }
+
+    #[test]
+    fn the_fingerprint_follows_contents_not_size_or_modification_time() {
+        let home = tempfile::tempdir().unwrap();
+        let files = files_of(home.path());
+        let keystore = files.config.certificate.keystore.file.clone();
+        let truststore = files.config.certificate.truststore.file.clone();
+        std::fs::create_dir_all(keystore.parent().unwrap()).unwrap();
+        std::fs::write(&keystore, b"first contents").unwrap();
+        let modified = std::fs::metadata(&keystore).unwrap().modified().unwrap();
+        let first = files.fingerprint().unwrap();
+        assert_eq!(files.fingerprint().unwrap(), first);
+
+        // Rewritten with as many bytes and its old modification time.
+        std::fs::write(&keystore, b"other contents").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&keystore)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        let rewritten = files.fingerprint().unwrap();
+        assert_ne!(rewritten, first);
+
+        // A truststore that appears counts, as does its going away.
+        std::fs::write(&truststore, b"").unwrap();
+        let with_truststore = files.fingerprint().unwrap();
+        assert_ne!(with_truststore, rewritten);
+        std::fs::remove_file(&truststore).unwrap();
+        assert_eq!(files.fingerprint().unwrap(), rewritten);
+    }
+}
