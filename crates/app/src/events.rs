@@ -11,6 +11,7 @@ use zgate_auth::Clock;
 use zgate_esm::Esm;
 use zgate_gateway::audit::{self, AuditTrail, Origin, LISTENER_JOB_NAME};
 use zgate_gateway::routing::{DefinitionErrors, Routing};
+use zgate_gateway::tls_reload::{LiveTls, TlsReloadError, TlsReloaded};
 
 /// The state of an app, as its [`Handle::health`] channel reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +65,7 @@ struct Shared {
     local_addr: SocketAddr,
     esm: Arc<Esm>,
     routing: Arc<Routing>,
+    tls: Arc<LiveTls>,
     generation: watch::Sender<u64>,
     health: watch::Sender<Health>,
     /// Where reloads are recorded, stamped by the app's clock.
@@ -75,12 +77,14 @@ impl Handle {
         local_addr: SocketAddr,
         esm: Arc<Esm>,
         routing: Arc<Routing>,
+        tls: Arc<LiveTls>,
         audit: Option<(Arc<dyn AuditTrail>, Arc<dyn Clock>)>,
     ) -> Handle {
         Handle(Arc::new(Shared {
             local_addr,
             esm,
             routing,
+            tls,
             generation: watch::Sender::new(0),
             health: watch::Sender::new(Health::Starting),
             audit,
@@ -136,12 +140,32 @@ impl Handle {
         self.0.health.subscribe()
     }
 
-    /// Re-reads the service definitions and picks up ESM changes now (what
-    /// SIGHUP asks for). A bad set of definitions is refused and the
-    /// previous one kept; ESM changes are applied either way.
+    /// Reloads attempted of the server certificate, key and truststore
+    /// (applied or refused), as they happen.
+    pub fn certificate_reloads(&self) -> watch::Receiver<u64> {
+        self.0.tls.attempts()
+    }
+
+    /// Reads the server certificate, key and truststore again, changed or
+    /// not, and applies them to new connections; what is broken is refused
+    /// and the previous ones stay.
+    pub async fn reload_certificates(&self) -> Result<TlsReloaded, TlsReloadError> {
+        let tls = self.0.tls.clone();
+        tokio::task::spawn_blocking(move || tls.reload())
+            .await
+            .unwrap_or(Ok(None))
+    }
+
+    /// Re-reads the service definitions, and the server certificate, key
+    /// and truststore when their files changed, and picks up ESM changes
+    /// now (what SIGHUP asks for). A bad set of definitions is refused and
+    /// the previous one kept, as are broken certificates; ESM changes are
+    /// applied either way.
     pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
         let shared = self.0.clone();
         let (esm, services) = tokio::task::spawn_blocking(move || {
+            // Outcomes are logged, counted and recorded where they happen.
+            let _ = shared.tls.reload_if_changed();
             (shared.esm.reload_if_changed(), shared.routing.reload())
         })
         .await

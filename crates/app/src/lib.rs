@@ -36,8 +36,10 @@ use zgate_esm::{Esm, EsmConfig, MfaSettings};
 use zgate_gateway::audit::AuditTrail;
 use zgate_gateway::bootstrap::{self, StartError};
 use zgate_gateway::esm_adapter::{ensure_admin, AdminError, EsmSecurity};
+use zgate_gateway::metrics::TlsStatus;
 use zgate_gateway::routing::setup::RoutingSetupError;
 use zgate_gateway::routing::Routing;
+use zgate_gateway::tls_reload::{KeystoreFiles, LiveTls};
 use zgate_gateway::{AppState, Gateway, Settings};
 
 pub use audit::{AUDIT_DIR, AUDIT_KEY};
@@ -164,7 +166,9 @@ impl AppError {
 pub struct App {
     listener: std::net::TcpListener,
     local_addr: SocketAddr,
-    tls: Arc<rustls::ServerConfig>,
+    /// The server and upstream TLS configurations, reloaded as their files
+    /// change.
+    tls: Arc<LiveTls>,
     gateway: Gateway,
     routing: Arc<Routing>,
     grace: Duration,
@@ -264,7 +268,13 @@ impl App {
             },
             Arc::new(security.clone()),
         )?);
-        let (tls, unsupported) = bootstrap::server_tls(&config)?;
+        let tls_status = Arc::new(TlsStatus::new(config.tls_reload.expiry_warning_days));
+        let (tls, unsupported) = LiveTls::start(
+            &config,
+            Box::new(KeystoreFiles::new(&config)),
+            tls_status.clone(),
+            state_clock.clone(),
+        )?;
         for cipher in unsupported {
             tracing::warn!("{cipher}");
         }
@@ -286,7 +296,8 @@ impl App {
                 x509_enabled: security_config.x509_enabled,
                 network_zones: config.network_zones.clone(),
             },
-        );
+        )
+        .with_tls_status(tls_status.clone());
         if let Some(pats) = pats {
             state = state.with_pats(pats);
         }
@@ -305,7 +316,9 @@ impl App {
             zgate_gateway::routing::setup::bootstrap_server_user(&esm)
                 .map_err(AppError::ServerUser)?;
         }
-        let routing = zgate_gateway::routing::setup::routing(&config, esm.clone())?;
+        let routing =
+            zgate_gateway::routing::setup::routing(&config, esm.clone(), Some(tls_status))?;
+        let tls = Arc::new(tls.with_routing(routing.clone()).with_audit(trail.clone()));
         let handle_audit = trail.map(|trail| (trail, state_clock));
         let gateway = zgate_gateway::routes::router_with(state, Some(routing.clone()));
 
@@ -317,7 +330,7 @@ impl App {
         let local_addr = listener
             .local_addr()
             .map_err(|source| AppError::Listen { address, source })?;
-        let handle = Handle::new(local_addr, esm, routing.clone(), handle_audit);
+        let handle = Handle::new(local_addr, esm, routing.clone(), tls.clone(), handle_audit);
         handle.record_reload(Ok(routing.services().len()));
         Ok(App {
             listener,
@@ -370,6 +383,7 @@ impl App {
         let handle = self.handle;
         let esm_poll = tokio::spawn(handle.clone().poll_esm(self.esm_poll_interval));
         let upstream_health = tokio::spawn(self.routing.poll_health());
+        let certificates = tokio::spawn(self.tls.clone().keep_current());
         let provider_keys = self.oidc.map(|oidc| tokio::spawn(oidc.keep_keys_fresh()));
         handle.set_health(Health::Serving);
         let draining = {
@@ -381,7 +395,7 @@ impl App {
         };
         let served = zgate_gateway::server::serve_tls(
             listener,
-            self.tls,
+            self.tls.server(),
             self.gateway,
             draining,
             self.grace,
@@ -389,6 +403,7 @@ impl App {
         .await;
         esm_poll.abort();
         upstream_health.abort();
+        certificates.abort();
         if let Some(task) = provider_keys {
             task.abort();
         }

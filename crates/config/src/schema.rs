@@ -409,6 +409,12 @@ pub const KEYS: &[KeySpec] = &[
     // not answer; past it, whatever depends on other gateways' commits
     // (tokens, logons, checks) is refused until the store answers again.
     k("zgate.storeOutageGraceSeconds", Count, Lit("5")),
+    // How often the keystore and truststore are looked at for a change
+    // (their contents' hash); 0: only on SIGHUP.
+    k("zgate.tls.reloadCheckSeconds", Count, Lit("5")),
+    // A certificate expiring within this many days is warned about (at the
+    // start, at each reload and daily).
+    k("zgate.tls.expiryWarningDays", Count, Lit("30")),
     // The audit trail (`<home>/audit/`): what happens when it cannot keep
     // a record, the writer's queue, checkpoints, rotation, the SMF system id.
     k("zgate.audit.enabled", Bool, Lit("true")),

@@ -1120,3 +1120,30 @@ fn zowe_yaml_keyring_examples_are_read_leniently() {
         "localca"
     );
 }
+
+#[test]
+fn certificate_reload_checks_and_expiry_warnings_have_defaults_and_bounds() {
+    let defaults = config("", &[]).tls_reload;
+    assert_eq!(defaults.check_seconds, 5);
+    assert_eq!(defaults.expiry_warning_days, 30);
+    let set = config(
+        "zgate:\n  tls:\n    reloadCheckSeconds: 0\n    expiryWarningDays: 90\n",
+        &[],
+    )
+    .tls_reload;
+    assert_eq!(set.check_seconds, 0, "0: only on SIGHUP");
+    assert_eq!(set.expiry_warning_days, 90);
+    for (key, value, says) in [
+        ("reloadCheckSeconds", "86401", "86400 s allowed"),
+        ("reloadCheckSeconds", "-1", "non-negative"),
+        ("reloadCheckSeconds", "5s", "non-negative"),
+        ("expiryWarningDays", "3651", "3650"),
+        ("expiryWarningDays", "thirty", "non-negative"),
+    ] {
+        let (effective, _) = strict(&format!("zgate:\n  tls:\n    {key}: {value}\n"), &[]).unwrap();
+        let problems = problems(Config::from_effective(&effective).unwrap_err());
+        assert_eq!(problems.len(), 1, "{key} {value}: {problems:?}");
+        assert_eq!(problems[0].key, format!("zgate.tls.{key}"));
+        assert!(problems[0].message.contains(says), "{value}: {problems:?}");
+    }
+}

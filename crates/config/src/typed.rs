@@ -400,6 +400,22 @@ pub const OIDC_ALGORITHMS: &[&str] = &["RS256", "PS256", "ES256", "ES384"];
 /// The longest `zgate.storeOutageGraceSeconds`.
 pub const MAX_STORE_OUTAGE_GRACE_SECONDS: u64 = 300;
 
+/// The longest `zgate.tls.reloadCheckSeconds`: a day.
+pub const MAX_TLS_RELOAD_CHECK_SECONDS: u64 = 86_400;
+
+/// The most `zgate.tls.expiryWarningDays`: ten years.
+pub const MAX_EXPIRY_WARNING_DAYS: u64 = 3_650;
+
+/// When the certificates are looked at again (`zgate.tls.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsReloadConfig {
+    /// Seconds between looks for a changed keystore or truststore; 0: only
+    /// on SIGHUP.
+    pub check_seconds: u64,
+    /// Certificates expiring within this many days are warned about.
+    pub expiry_warning_days: u32,
+}
+
 /// The most clock skew `zgate.oidc.skewSeconds` may allow.
 pub const MAX_OIDC_SKEW_SECONDS: u64 = 60;
 
@@ -562,6 +578,8 @@ pub struct Config {
     pub store_outage_grace_seconds: u64,
     /// The audit trail (`zgate.audit.*`).
     pub audit: AuditConfig,
+    /// Certificate reloads and expiry warnings (`zgate.tls.*`).
+    pub tls_reload: TlsReloadConfig,
     /// An OpenID Connect provider's tokens, when enabled.
     pub oidc: Option<OidcConfig>,
     /// Log format.
@@ -1505,6 +1523,26 @@ impl Config {
             );
         }
 
+        let check_seconds = r.number("zgate.tls.reloadCheckSeconds").unwrap_or(5);
+        if check_seconds > MAX_TLS_RELOAD_CHECK_SECONDS {
+            r.bad_key(
+                "zgate.tls.reloadCheckSeconds",
+                format!("{check_seconds} s is more than the {MAX_TLS_RELOAD_CHECK_SECONDS} s allowed; use 0 to reload only on SIGHUP"),
+            );
+        }
+        let warning_days = r.number("zgate.tls.expiryWarningDays").unwrap_or(30);
+        if warning_days > MAX_EXPIRY_WARNING_DAYS {
+            r.bad_key(
+                "zgate.tls.expiryWarningDays",
+                format!("{warning_days} days is more than the {MAX_EXPIRY_WARNING_DAYS} allowed"),
+            );
+        }
+        let tls_reload = TlsReloadConfig {
+            check_seconds: check_seconds.min(MAX_TLS_RELOAD_CHECK_SECONDS),
+            expiry_warning_days: u32::try_from(warning_days.min(MAX_EXPIRY_WARNING_DAYS))
+                .unwrap_or(30),
+        };
+
         if !r.problems.is_empty() {
             let mut problems = r.problems;
             problems.dedup();
@@ -1524,6 +1562,7 @@ impl Config {
             store,
             store_outage_grace_seconds,
             audit,
+            tls_reload,
             oidc,
             log_format,
             log_level,

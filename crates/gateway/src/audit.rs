@@ -260,6 +260,29 @@ pub fn services_reloaded(
         .origin(origin)
 }
 
+/// The server certificate, key and truststore were read again: the new
+/// leaf's subject, serial and notAfter when applied, or why they were
+/// refused (the previous ones stay); `by` is the user who asked, when one
+/// did.
+pub fn certificates_reloaded(
+    at_ms: i64,
+    outcome: Result<(&str, &str, i64), &str>,
+    by: Option<&str>,
+    origin: &Origin,
+) -> AuditRecord {
+    let (qualifier, certificates) = match outcome {
+        Ok((subject, serial, not_after)) => (
+            reload::APPLIED,
+            json!({ "subject": subject, "serial": serial, "notAfter": not_after }),
+        ),
+        Err(reason) => (reload::REFUSED, json!({ "refused": reason })),
+    };
+    AuditRecord::new(record::RELOAD, qualifier, at_ms, by)
+        .set("certificates", certificates)
+        .reasons(&[LogReason::Always])
+        .origin(origin)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

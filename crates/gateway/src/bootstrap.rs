@@ -124,9 +124,9 @@ fn configured_ciphers(tls: &TlsSettings) -> Vec<String> {
     }
 }
 
-/// The server TLS configuration (client certificates wanted, not required),
-/// with the names of configured cipher suites the TLS library does not offer.
-pub fn server_tls(config: &Config) -> Result<(Arc<rustls::ServerConfig>, Vec<String>), StartError> {
+/// The server TLS settings of the configuration (client certificates
+/// wanted, not required): `zowe.network.server.tls` and the stores.
+pub fn server_tls_params(config: &Config) -> Result<pki::ServerTlsParams, StartError> {
     let tls = &config.gateway.tls;
     let mut params = pki::ServerTlsParams::new(keystore_params(config)?, truststore_params(config));
     params.min_tls = tls_version(tls.min);
@@ -134,6 +134,13 @@ pub fn server_tls(config: &Config) -> Result<(Arc<rustls::ServerConfig>, Vec<Str
     params.ciphers = configured_ciphers(tls);
     params.curves = tls.curves.clone();
     params.client_auth = pki::ClientAuth::Want;
+    Ok(params)
+}
+
+/// The server TLS configuration (client certificates wanted, not required),
+/// with the names of configured cipher suites the TLS library does not offer.
+pub fn server_tls(config: &Config) -> Result<(Arc<rustls::ServerConfig>, Vec<String>), StartError> {
+    let params = server_tls_params(config)?;
     let (server, unsupported) =
         pki::tls::server_config_with_warnings(&params).map_err(|error| match error {
             pki::PkiError::UnsupportedCurves { .. } | pki::PkiError::NoUsableCipherSuite => {

@@ -41,6 +41,7 @@ pub mod security;
 pub mod server;
 pub mod state;
 pub mod target;
+pub mod tls_reload;
 mod wire;
 
 pub use error::ApiError;

@@ -283,3 +283,247 @@ pub fn render_store_sync(sync: &crate::security::StoreSync) -> String {
         sync.reloads
     )
 }
+
+/// What is known of one certificate for its expiry gauge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateFacts {
+    /// The subject DN.
+    pub subject: String,
+    /// The serial number, hex.
+    pub serial: String,
+    /// notAfter, seconds since the epoch.
+    pub not_after: i64,
+}
+
+impl CertificateFacts {
+    /// The facts of `cert`; `None` for what does not parse.
+    pub fn of(cert: &rustls::pki_types::CertificateDer<'_>) -> Option<CertificateFacts> {
+        let info = zgate_pki::x509::CertInfo::parse(cert).ok()?;
+        Some(CertificateFacts {
+            subject: info.subject,
+            serial: info.serial,
+            not_after: info.not_after,
+        })
+    }
+}
+
+/// The role of a certificate in the expiry gauge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateRole {
+    /// The gateway's own (server and client) certificate.
+    Server,
+    /// A trust anchor of the truststore.
+    Ca,
+    /// A routed service's, as presented at a handshake.
+    Service,
+}
+
+impl CertificateRole {
+    /// The label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            CertificateRole::Server => "server",
+            CertificateRole::Ca => "ca",
+            CertificateRole::Service => "service",
+        }
+    }
+}
+
+/// A certificate under watch: the server's and the CAs' (set at each
+/// load), a service instance's (noted at each new upstream handshake).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedCertificate {
+    /// What it is to the gateway.
+    pub role: CertificateRole,
+    /// The service id (services only).
+    pub service: Option<String>,
+    /// The instance's base URL (services only).
+    pub instance: Option<String>,
+    /// Its facts.
+    pub facts: CertificateFacts,
+}
+
+/// The certificates' state: reloads counted by outcome, and every watched
+/// certificate's expiry.
+#[derive(Debug)]
+pub struct TlsStatus {
+    reloads_ok: AtomicU64,
+    reloads_refused: AtomicU64,
+    /// The server's certificate and the trust anchors, in that order.
+    stores: RwLock<Vec<WatchedCertificate>>,
+    /// (service id, instance base URL) → what the instance presented last.
+    services: RwLock<std::collections::BTreeMap<(String, String), CertificateFacts>>,
+    /// A certificate expiring within this many seconds is warned about.
+    warning_seconds: i64,
+}
+
+impl TlsStatus {
+    /// Warnings for certificates expiring within `warning_days`.
+    pub fn new(warning_days: u32) -> TlsStatus {
+        TlsStatus {
+            reloads_ok: AtomicU64::new(0),
+            reloads_refused: AtomicU64::new(0),
+            stores: RwLock::new(Vec::new()),
+            services: RwLock::new(std::collections::BTreeMap::new()),
+            warning_seconds: i64::from(warning_days) * 86_400,
+        }
+    }
+
+    /// Counts a reload: applied (`true`) or refused.
+    pub fn reloaded(&self, applied: bool) {
+        let counter = if applied {
+            &self.reloads_ok
+        } else {
+            &self.reloads_refused
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (applied, refused) reloads so far.
+    pub fn reloads(&self) -> (u64, u64) {
+        (
+            self.reloads_ok.load(Ordering::Relaxed),
+            self.reloads_refused.load(Ordering::Relaxed),
+        )
+    }
+
+    /// The server's chain (leaf first) and the trust anchors now in use.
+    pub fn set_stores(
+        &self,
+        chain: &[rustls::pki_types::CertificateDer<'_>],
+        anchors: &[rustls::pki_types::CertificateDer<'_>],
+    ) {
+        let server = chain
+            .first()
+            .and_then(CertificateFacts::of)
+            .map(|facts| WatchedCertificate {
+                role: CertificateRole::Server,
+                service: None,
+                instance: None,
+                facts,
+            });
+        let cas = anchors
+            .iter()
+            .filter_map(CertificateFacts::of)
+            .map(|facts| WatchedCertificate {
+                role: CertificateRole::Ca,
+                service: None,
+                instance: None,
+                facts,
+            });
+        let watched: Vec<WatchedCertificate> = server.into_iter().chain(cas).collect();
+        if let Ok(mut stores) = self.stores.write() {
+            *stores = watched;
+        }
+    }
+
+    /// Notes the leaf a service instance presented at a new handshake; a
+    /// certificate not seen before and expiring within the warning window
+    /// (at `now`, seconds since the epoch) is warned about at once.
+    pub fn note_service(
+        &self,
+        service: &str,
+        instance: &str,
+        leaf: &rustls::pki_types::CertificateDer<'_>,
+        now: i64,
+    ) {
+        let key = (service.to_owned(), instance.to_owned());
+        let known = self
+            .services
+            .read()
+            .ok()
+            .and_then(|map| map.get(&key).cloned());
+        let Some(facts) = CertificateFacts::of(leaf) else {
+            return;
+        };
+        if known.as_ref() == Some(&facts) {
+            return;
+        }
+        if facts.not_after - now <= self.warning_seconds {
+            warn_expiring(
+                &WatchedCertificate {
+                    role: CertificateRole::Service,
+                    service: Some(key.0.clone()),
+                    instance: Some(key.1.clone()),
+                    facts: facts.clone(),
+                },
+                now,
+            );
+        }
+        if let Ok(mut map) = self.services.write() {
+            map.insert(key, facts);
+        }
+    }
+
+    /// Every watched certificate: the server's, the CAs', the services'.
+    pub fn watched(&self) -> Vec<WatchedCertificate> {
+        let mut all = self.stores.read().map(|s| s.clone()).unwrap_or_default();
+        if let Ok(map) = self.services.read() {
+            all.extend(
+                map.iter()
+                    .map(|((service, instance), facts)| WatchedCertificate {
+                        role: CertificateRole::Service,
+                        service: Some(service.clone()),
+                        instance: Some(instance.clone()),
+                        facts: facts.clone(),
+                    }),
+            );
+        }
+        all
+    }
+
+    /// Logs a warning for each watched certificate expiring within the
+    /// window at `now` (seconds since the epoch); how many there were.
+    pub fn warn_expiring(&self, now: i64) -> usize {
+        let expiring: Vec<WatchedCertificate> = self
+            .watched()
+            .into_iter()
+            .filter(|w| w.facts.not_after - now <= self.warning_seconds)
+            .collect();
+        for watched in &expiring {
+            warn_expiring(watched, now);
+        }
+        expiring.len()
+    }
+
+    /// The Prometheus lines of the reloads and the expiry gauges.
+    pub fn render(&self) -> String {
+        let (ok, refused) = self.reloads();
+        let mut out = String::new();
+        out.push_str("# HELP zgate_tls_reloads_total Reloads of the server certificate, key and truststore by result.\n");
+        out.push_str("# TYPE zgate_tls_reloads_total counter\n");
+        let _ = writeln!(out, "zgate_tls_reloads_total{{result=\"ok\"}} {ok}");
+        let _ = writeln!(
+            out,
+            "zgate_tls_reloads_total{{result=\"refused\"}} {refused}"
+        );
+        out.push_str("# HELP zgate_certificate_not_after_seconds When a certificate expires (notAfter), seconds since the epoch.\n");
+        out.push_str("# TYPE zgate_certificate_not_after_seconds gauge\n");
+        for watched in self.watched() {
+            let _ = writeln!(
+                out,
+                "zgate_certificate_not_after_seconds{{role=\"{}\",subject=\"{}\",serial=\"{}\",service=\"{}\",instance=\"{}\"}} {}",
+                watched.role.label(),
+                escape(&watched.facts.subject),
+                escape(&watched.facts.serial),
+                escape(watched.service.as_deref().unwrap_or("")),
+                escape(watched.instance.as_deref().unwrap_or("")),
+                watched.facts.not_after
+            );
+        }
+        out
+    }
+}
+
+fn warn_expiring(watched: &WatchedCertificate, now: i64) {
+    let days = (watched.facts.not_after - now).div_euclid(86_400);
+    tracing::warn!(
+        role = watched.role.label(),
+        subject = %watched.facts.subject,
+        serial = %watched.facts.serial,
+        service = watched.service.as_deref().unwrap_or("-"),
+        not_after = watched.facts.not_after,
+        days_left = days,
+        "certificate expires soon"
+    );
+}

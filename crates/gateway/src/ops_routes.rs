@@ -90,6 +90,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
     if let Some(sync) = state.security().store_sync() {
         text.push_str(&crate::metrics::render_store_sync(&sync));
     }
+    if let Some(tls) = state.tls_status() {
+        text.push_str(&tls.render());
+    }
     let mut response = Response::new(Body::from(text));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,7 +1,10 @@
 //! The TLS listener: rustls handshakes (ALPN h2 / http/1.1), plain
 //! HTTP/1.1 requests in [`crate::h1`]'s loop, everything else in hyper's
 //! auto HTTP/1.1 + HTTP/2 connections, graceful shutdown (stop accepting,
-//! let in-flight requests finish within a grace period).
+//! let in-flight requests finish within a grace period). The server
+//! configuration is read per connection from a [`ServerTls`], so a
+//! replaced certificate or truststore serves the next handshake while open
+//! connections keep the one they were made with.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +28,41 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a client has to send a request's headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The server configuration new connections are accepted with; replaced
+/// whole (certificate, key and client verifier together) by a reload.
+/// Cheap to clone: every clone sees the replacement.
+#[derive(Clone)]
+pub struct ServerTls(Arc<std::sync::RwLock<Arc<rustls::ServerConfig>>>);
+
+impl ServerTls {
+    /// Starts with `config`.
+    pub fn new(config: Arc<rustls::ServerConfig>) -> ServerTls {
+        ServerTls(Arc::new(std::sync::RwLock::new(config)))
+    }
+
+    /// The configuration for the next handshake.
+    pub fn current(&self) -> Arc<rustls::ServerConfig> {
+        match self.0.read() {
+            Ok(config) => config.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the configuration for the handshakes after this call.
+    pub fn replace(&self, config: Arc<rustls::ServerConfig>) {
+        match self.0.write() {
+            Ok(mut current) => *current = config,
+            Err(poisoned) => *poisoned.into_inner() = config,
+        }
+    }
+}
+
+impl From<Arc<rustls::ServerConfig>> for ServerTls {
+    fn from(config: Arc<rustls::ServerConfig>) -> ServerTls {
+        ServerTls::new(config)
+    }
+}
+
 /// What a worker receives for each accepted connection.
 struct Accepted {
     tcp: std::net::TcpStream,
@@ -43,12 +81,12 @@ struct Accepted {
 /// crosses threads, which on a loaded machine is most of a proxy's cost.
 pub async fn serve_tls(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    tls: impl Into<ServerTls>,
     app: Gateway,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(tls);
+    let tls = tls.into();
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new());
     // Slow-loris: a client gets HEADER_READ_TIMEOUT to send its request
@@ -79,7 +117,7 @@ pub async fn serve_tls(
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Accepted>();
         workers.push(sender);
         let worker = Worker {
-            acceptor: acceptor.clone(),
+            tls: tls.clone(),
             app: app.clone(),
             builder: builder.clone(),
             stopping: stopping_rx.clone(),
@@ -148,7 +186,7 @@ pub async fn serve_tls(
 
 /// One worker thread's share of the server.
 struct Worker {
-    acceptor: TlsAcceptor,
+    tls: ServerTls,
     app: Gateway,
     builder: Builder<TokioExecutor>,
     stopping: tokio::sync::watch::Receiver<bool>,
@@ -166,8 +204,10 @@ impl Worker {
                     continue;
                 }
             };
+            // The configuration current at the accept: a reload applies to
+            // the handshakes after it.
             tokio::spawn(serve_connection(
-                self.acceptor.clone(),
+                TlsAcceptor::from(self.tls.current()),
                 self.app.clone(),
                 self.builder.clone(),
                 tcp,

@@ -53,6 +53,8 @@ struct Inner {
     /// The key pending OIDC logins are sealed with (shared by a cluster's
     /// nodes through the home's `state/`).
     oidc_login_key: Option<[u8; 32]>,
+    /// The certificates' reloads and expiry, when the server watches them.
+    tls: Option<Arc<crate::metrics::TlsStatus>>,
 }
 
 /// Cheap to clone; one per router.
@@ -78,6 +80,7 @@ impl AppState {
             audit: None,
             oidc: None,
             oidc_login_key: None,
+            tls: None,
         }))
     }
 
@@ -142,6 +145,20 @@ impl AppState {
             inner.oidc_login_key = Some(key);
         }
         self
+    }
+
+    /// Reports the certificates' reloads and expiry from `status` in the
+    /// metrics (call right after [`AppState::new`]).
+    pub fn with_tls_status(mut self, status: Arc<crate::metrics::TlsStatus>) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.tls = Some(status);
+        }
+        self
+    }
+
+    /// The certificates' reloads and expiry, when watched.
+    pub fn tls_status(&self) -> Option<&Arc<crate::metrics::TlsStatus>> {
+        self.0.tls.as_ref()
     }
 
     /// The key pending OIDC logins are sealed with, when one was given.

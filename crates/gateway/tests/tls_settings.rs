@@ -240,7 +240,7 @@ fn curves_the_library_lacks_refuse_the_start_as_configuration_errors() {
         )
         .unwrap(),
     );
-    let error = routing(&config, esm).err().unwrap();
+    let error = routing(&config, esm, None).err().unwrap();
     assert!(
         matches!(
             error,

@@ -56,6 +56,16 @@ pub enum PkiError {
         /// Subject of the certificate.
         subject: String,
     },
+    /// The certificate is outside its validity period at the time given.
+    #[error("the certificate `{subject}` is not valid now (valid from {not_before} to {not_after}, seconds since the epoch); use a current certificate")]
+    NotValidNow {
+        /// Subject of the certificate.
+        subject: String,
+        /// notBefore, seconds since the epoch.
+        not_before: i64,
+        /// notAfter, seconds since the epoch.
+        not_after: i64,
+    },
     /// A key type or size we cannot use.
     #[error("unsupported key: {0}")]
     UnsupportedKey(String),

@@ -71,5 +71,6 @@ pub use store::{
     PrivateKey, Secret, TrustedEntry, TruststoreParams,
 };
 pub use tls::{
-    ClientAuth, ClientTlsParams, ServerTlsParams, TlsVersion, VerifyMode, VerifySetting,
+    ClientAuth, ClientTlsParams, ServerTlsParams, TlsMaterial, TlsVersion, VerifyMode,
+    VerifySetting,
 };

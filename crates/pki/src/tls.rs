@@ -263,6 +263,89 @@ fn cipher_warnings(configured: &[String], unsupported: Vec<String>) -> Vec<Strin
 }
 
 fn build_server(params: &ServerTlsParams) -> Result<(rustls::ServerConfig, Vec<String>)> {
+    let material = TlsMaterial::load(&params.keystore, params.truststore.as_ref())?;
+    build_server_from(params, &material)
+}
+
+/// What a TLS configuration is made of, whatever it was read from: the
+/// server's key and chain (which the gateway also presents to services) and
+/// the trust anchors (for client certificates and for services).
+#[derive(Clone)]
+pub struct TlsMaterial {
+    /// The certificate chain, leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf's private key (PKCS#8).
+    pub key: crate::store::PrivateKey,
+    /// The trusted certificates (empty: none configured).
+    pub trust_anchors: Vec<CertificateDer<'static>>,
+}
+
+impl std::fmt::Debug for TlsMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsMaterial")
+            .field("chain", &self.chain.len())
+            .field("trust_anchors", &self.trust_anchors.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsMaterial {
+    /// Reads the key entry of `keystore` and every certificate of
+    /// `truststore`.
+    pub fn load(keystore: &KeystoreParams, truststore: Option<&TruststoreParams>) -> Result<Self> {
+        let entry = load_key(keystore)?;
+        let trust_anchors = match truststore {
+            Some(truststore) => load_trusted(truststore)?,
+            None => Vec::new(),
+        };
+        Ok(TlsMaterial {
+            chain: entry.chain,
+            key: entry.key,
+            trust_anchors,
+        })
+    }
+
+    /// The leaf certificate, checked for what would make it unusable as a
+    /// replacement: no leaf, a key that is not the leaf's, or a validity
+    /// period that does not hold `now` (seconds since the epoch).
+    pub fn check_leaf(&self, now: i64) -> Result<crate::x509::CertInfo> {
+        let leaf = self
+            .chain
+            .first()
+            .ok_or_else(|| PkiError::InvalidInput("the key entry holds no certificate".into()))?;
+        let info = crate::x509::CertInfo::parse(leaf)?;
+        if !crate::x509::key_matches_cert(self.key.pkcs8_der(), leaf)? {
+            return Err(PkiError::KeyMismatch {
+                subject: info.subject,
+            });
+        }
+        if now < info.not_before || now > info.not_after {
+            return Err(PkiError::NotValidNow {
+                subject: info.subject,
+                not_before: info.not_before,
+                not_after: info.not_after,
+            });
+        }
+        Ok(info)
+    }
+}
+
+/// The gateway's server config for `material`, with the versions, ciphers,
+/// curves and client certificate policy of `params` (its keystore and
+/// truststore are not read), and the names of configured cipher suites left
+/// out, as [`server_config_with_warnings`] gives them.
+pub fn server_config_from(
+    params: &ServerTlsParams,
+    material: &TlsMaterial,
+) -> Result<(rustls::ServerConfig, Vec<String>)> {
+    let (config, unsupported) = build_server_from(params, material)?;
+    Ok((config, cipher_warnings(&params.ciphers, unsupported)))
+}
+
+fn build_server_from(
+    params: &ServerTlsParams,
+    material: &TlsMaterial,
+) -> Result<(rustls::ServerConfig, Vec<String>)> {
     let (provider, unsupported) = provider(
         &params.ciphers,
         &params.curves,
@@ -270,14 +353,13 @@ fn build_server(params: &ServerTlsParams) -> Result<(rustls::ServerConfig, Vec<S
         params.max_tls,
     )?;
     let provider = Arc::new(provider);
-    let entry = load_key(&params.keystore)?;
     let tls_err = |e: rustls::Error| PkiError::Tls(e.to_string());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions(params.min_tls, params.max_tls))
         .map_err(tls_err)?;
-    let verifier = match (&params.client_auth, &params.truststore) {
-        (ClientAuth::Want, Some(truststore)) => {
-            let roots = root_store(load_trusted(truststore)?)?;
+    let verifier = match params.client_auth {
+        ClientAuth::Want if !material.trust_anchors.is_empty() => {
+            let roots = root_store(material.trust_anchors.clone())?;
             if roots.is_empty() {
                 WebPkiClientVerifier::no_client_auth()
             } else {
@@ -291,7 +373,7 @@ fn build_server(params: &ServerTlsParams) -> Result<(rustls::ServerConfig, Vec<S
     };
     let mut config = builder
         .with_client_cert_verifier(verifier)
-        .with_single_cert(entry.chain, entry.key.to_rustls())
+        .with_single_cert(material.chain.clone(), material.key.to_rustls())
         .map_err(|e| PkiError::Tls(format!("the server key or certificate cannot be used: {e}")))?;
     config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
     Ok((config, unsupported))
@@ -334,7 +416,8 @@ pub enum VerifyMode {
     Strict,
     /// Chain to the truststore; host name not checked.
     NonStrict,
-    /// Trust any server, send no client certificate.
+    /// Trust any server (a client certificate is still presented when
+    /// the server asks for one).
     Disabled(DangerousNoVerification),
 }
 
@@ -359,7 +442,7 @@ impl VerifyMode {
 pub struct ClientTlsParams {
     /// Trusted CAs (required unless DISABLED).
     pub truststore: Option<TruststoreParams>,
-    /// A client certificate to present (not sent under DISABLED).
+    /// A client certificate to present when the server asks (in every mode).
     pub client_cert: Option<KeystoreParams>,
     /// Lowest version (default TLSv1.2).
     pub min_tls: TlsVersion,
@@ -413,6 +496,51 @@ fn build_client(
     params: &ClientTlsParams,
     mode: VerifyMode,
 ) -> Result<(rustls::ClientConfig, Vec<String>)> {
+    let trust_anchors = match (&params.truststore, mode) {
+        (Some(truststore), VerifyMode::Strict | VerifyMode::NonStrict) => load_trusted(truststore)?,
+        _ => Vec::new(),
+    };
+    let certificate = match &params.client_cert {
+        Some(keystore) => {
+            let entry = load_key(keystore)?;
+            Some((entry.chain, entry.key))
+        }
+        None => None,
+    };
+    build_client_from(
+        params,
+        mode,
+        &trust_anchors,
+        certificate
+            .as_ref()
+            .map(|(chain, key)| (chain.as_slice(), key)),
+    )
+}
+
+/// A client config for calling services from `material`: its trust anchors
+/// verify the services (unless DISABLED), and its key and chain are
+/// presented when a service asks for a client certificate (in every mode).
+/// The versions, ciphers and curves are `params`'; its stores are not read.
+pub fn client_config_from(
+    params: &ClientTlsParams,
+    mode: VerifyMode,
+    material: &TlsMaterial,
+) -> Result<(rustls::ClientConfig, Vec<String>)> {
+    let (config, unsupported) = build_client_from(
+        params,
+        mode,
+        &material.trust_anchors,
+        Some((material.chain.as_slice(), &material.key)),
+    )?;
+    Ok((config, cipher_warnings(&params.ciphers, unsupported)))
+}
+
+fn build_client_from(
+    params: &ClientTlsParams,
+    mode: VerifyMode,
+    trust_anchors: &[CertificateDer<'static>],
+    certificate: Option<(&[CertificateDer<'static>], &crate::store::PrivateKey)>,
+) -> Result<(rustls::ClientConfig, Vec<String>)> {
     let (provider, unsupported) = provider(
         &params.ciphers,
         &params.curves,
@@ -423,12 +551,12 @@ fn build_client(
     let verifier: Arc<dyn ServerCertVerifier> = match mode {
         VerifyMode::Disabled(_) => Arc::new(AcceptAnyServer::new(provider.clone())),
         VerifyMode::Strict | VerifyMode::NonStrict => {
-            let truststore = params.truststore.as_ref().ok_or_else(|| {
-                PkiError::InvalidInput(
+            if params.truststore.is_none() && trust_anchors.is_empty() {
+                return Err(PkiError::InvalidInput(
                     "a truststore is required unless verifyCertificates is DISABLED; set zowe.certificate.truststore.file".into(),
-                )
-            })?;
-            let verifier = webpki_verifier(load_trusted(truststore)?, provider.clone())?;
+                ));
+            }
+            let verifier = webpki_verifier(trust_anchors.to_vec(), provider.clone())?;
             if mode == VerifyMode::Strict {
                 verifier
             } else {
@@ -441,16 +569,15 @@ fn build_client(
         .map_err(|e| PkiError::Tls(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(verifier);
-    let config = match (&params.client_cert, mode) {
-        (Some(keystore), VerifyMode::Strict | VerifyMode::NonStrict) => {
-            let entry = load_key(keystore)?;
-            builder
-                .with_client_auth_cert(entry.chain, entry.key.to_rustls())
-                .map_err(|e| {
-                    PkiError::Tls(format!("the client key or certificate cannot be used: {e}"))
-                })?
-        }
-        _ => builder.with_no_client_auth(),
+    // Whether the service is verified or not, a service that asks for a
+    // client certificate gets one: the x509 scheme depends on it.
+    let config = match certificate {
+        Some((chain, key)) => builder
+            .with_client_auth_cert(chain.to_vec(), key.to_rustls())
+            .map_err(|e| {
+                PkiError::Tls(format!("the client key or certificate cannot be used: {e}"))
+            })?,
+        None => builder.with_no_client_auth(),
     };
     Ok((config, unsupported))
 }

@@ -181,6 +181,60 @@ async fn client_verification_modes_and_optional_client_certificates_work() {
     // Without a certificate the connection is still accepted ("want").
     let plain = pki::tls::client_config(&trusted, pki::VerifyMode::Strict).unwrap();
     assert_eq!(fetch(plain, port).await.unwrap(), b"hello\n");
+    // DISABLED verifies nothing but still presents the certificate: the
+    // server refuses a foreign one, so it was sent.
+    let mut foreign_disabled = untrusted.clone();
+    foreign_disabled.client_cert = Some(keystore_params(&other_report));
+    let refused = fetch(
+        pki::tls::client_config(&foreign_disabled, pki::VerifyMode::dangerous_disabled()).unwrap(),
+        port,
+    )
+    .await;
+    assert!(
+        refused.as_ref().map_or(true, |data| data.is_empty()),
+        "{refused:?}"
+    );
+    let mut own_disabled = untrusted.clone();
+    own_disabled.client_cert = Some(keystore_params(&report));
+    let accepted =
+        pki::tls::client_config(&own_disabled, pki::VerifyMode::dangerous_disabled()).unwrap();
+    assert_eq!(fetch(accepted, port).await.unwrap(), b"hello\n");
+}
+
+#[test]
+fn material_whose_key_is_not_its_certificates_or_out_of_date_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = init_in(dir.path());
+    let other = tempfile::tempdir().unwrap();
+    let other_report = init_in(other.path());
+    let material =
+        pki::TlsMaterial::load(&keystore_params(&report), Some(&truststore_params(&report)))
+            .unwrap();
+    assert!(!material.trust_anchors.is_empty());
+    let info = material.check_leaf(now_seconds()).unwrap();
+    assert!(info.subject.contains("CN="), "{}", info.subject);
+    // The day after notAfter, and the day before notBefore.
+    let late = material.check_leaf(info.not_after + 86_400).unwrap_err();
+    assert!(late.to_string().contains("not valid now"), "{late}");
+    let early = material.check_leaf(info.not_before - 86_400).unwrap_err();
+    assert!(early.to_string().contains("not valid now"), "{early}");
+    let mut mismatched = material.clone();
+    mismatched.key = pki::load_key(&keystore_params(&other_report)).unwrap().key;
+    let error = mismatched.check_leaf(now_seconds()).unwrap_err();
+    assert!(
+        matches!(error, pki::PkiError::KeyMismatch { .. }),
+        "{error}"
+    );
+    let mut empty = material.clone();
+    empty.chain.clear();
+    assert!(empty.check_leaf(now_seconds()).is_err());
+}
+
+fn now_seconds() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 async fn fetch(config: rustls::ClientConfig, port: u16) -> Result<Vec<u8>, String> {

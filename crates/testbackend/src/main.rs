@@ -10,6 +10,9 @@
 //! - with `--tls-home DIR`: HTTPS with that zgate home's server keystore,
 //!   asking for a client certificate (verified against its truststore);
 //!   the echo then carries `"clientCertificate": "<subject DN>"|null`;
+//!   `--tls-cert PEM --tls-key PEM` serve that certificate instead (a wrong
+//!   host name, an unknown issuer, an expired one), still asking for a
+//!   client certificate verified against the home's truststore;
 //! - `Upgrade: websocket`: 101, then a line `upgraded <path> cookie=<cookie>`
 //!   and every byte echoed (a raw tunnel check, not a WebSocket codec);
 //! - with `--esm-home`: a Basic `Authorization` is checked against that
@@ -230,12 +233,19 @@ async fn main() -> std::io::Result<()> {
         Some(home) => {
             let home = std::path::PathBuf::from(home);
             let pw = || zgate_pki::Secret::new("password");
-            let params = zgate_pki::ServerTlsParams::new(
-                zgate_pki::KeystoreParams::Pkcs12 {
+            let keystore = match (arg(&args, "--tls-cert"), arg(&args, "--tls-key")) {
+                (Some(certificate), Some(key)) => zgate_pki::KeystoreParams::Pem {
+                    key: key.into(),
+                    certificate: certificate.into(),
+                },
+                _ => zgate_pki::KeystoreParams::Pkcs12 {
                     file: home.join("keystore/localhost/localhost.keystore.p12"),
                     password: pw(),
                     alias: None,
                 },
+            };
+            let params = zgate_pki::ServerTlsParams::new(
+                keystore,
                 Some(zgate_pki::TruststoreParams::Pkcs12 {
                     file: home.join("keystore/localhost/localhost.truststore.p12"),
                     password: pw(),

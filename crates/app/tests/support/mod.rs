@@ -7,6 +7,7 @@
 #![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 mod backend;
+pub mod certs;
 mod collected;
 mod curl;
 
@@ -208,6 +209,33 @@ impl Zgate {
             tokio::time::timeout(within, reloads.wait_for(|generation| *generation > before)).await
         });
         matches!(reloaded, Ok(Ok(_))).then(|| started.elapsed())
+    }
+
+    /// Reloads of the certificates attempted so far (applied or refused).
+    pub fn certificate_reloads(&self) -> u64 {
+        *self.handle.certificate_reloads().borrow()
+    }
+
+    /// Waits until more than `before` certificate reloads were attempted
+    /// (the app noticed a changed file on its own).
+    pub fn wait_for_certificate_reload(&self, before: u64) {
+        let mut reloads = self.handle.certificate_reloads();
+        wait(&self.waiter, &mut reloads, |n| *n > before);
+    }
+
+    /// Reads the certificates again now (SIGHUP's part for them).
+    pub fn reload_certificates(
+        &self,
+    ) -> Result<zgate_gateway::tls_reload::TlsReloaded, zgate_gateway::tls_reload::TlsReloadError>
+    {
+        self.waiter.block_on(self.handle.reload_certificates())
+    }
+
+    /// The Prometheus text of `/application/metrics`.
+    pub fn metrics(&self) -> String {
+        let (status, text) = self.curl(&[], "/application/metrics");
+        assert_eq!(status, 200, "{text}");
+        text
     }
 
     /// Waits until the app's health satisfies `want`.

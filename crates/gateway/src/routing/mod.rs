@@ -69,6 +69,8 @@ pub struct RoutingSettings {
     pub client_tls: Option<Arc<rustls::ClientConfig>>,
     /// SAF IDT lifetime.
     pub saf_idt_lifetime_seconds: i64,
+    /// Where the certificates `https` instances present are noted.
+    pub certificates: Option<Arc<crate::metrics::TlsStatus>>,
 }
 
 impl Default for RoutingSettings {
@@ -81,6 +83,7 @@ impl Default for RoutingSettings {
             health_interval: Duration::from_secs(10),
             client_tls: None,
             saf_idt_lifetime_seconds: zgate_auth::SAF_IDT_LIFETIME_SECONDS,
+            certificates: None,
         }
     }
 }
@@ -129,6 +132,7 @@ fn build(services: Vec<Service>) -> Vec<Arc<Entry>> {
                     .instance_base_urls
                     .iter()
                     .filter_map(|b| proxy::Origin::parse(b))
+                    .map(|origin| origin.of_service(&service.service_id))
                     .map(|origin| Instance {
                         origin,
                         healthy: AtomicBool::new(true),
@@ -152,7 +156,8 @@ impl Routing {
         let services = services::load_dir(&settings.services_directory)?;
         Ok(Arc::new(Routing {
             entries: RwLock::new(Arc::new(build(services))),
-            upstream: proxy::Upstream::new(settings.client_tls.clone(), settings.connect_timeout),
+            upstream: proxy::Upstream::new(settings.client_tls.clone(), settings.connect_timeout)
+                .with_certificates(settings.certificates.clone()),
             settings,
             issuer,
         }))
@@ -167,6 +172,12 @@ impl Routing {
             *e = Arc::new(build(services));
         }
         Ok(n)
+    }
+
+    /// The TLS configuration of the upstream connections made after this
+    /// call (a reload's truststore); pooled connections keep theirs.
+    pub fn set_client_tls(&self, tls: Option<Arc<rustls::ClientConfig>>) {
+        self.upstream.set_tls(tls);
     }
 
     /// The loaded services.

@@ -1,7 +1,10 @@
 //! The upstream HTTP/1.1 client. Plain TCP for `http://` instances and
 //! rustls (ring provider, the `pki::tls` client config of
 //! `zowe.verifyCertificates` and `zowe.network.client.tls`) for `https://`
-//! ones.
+//! ones. The client configuration is read at each new connection, so a
+//! reload's truststore applies to the next connection while pooled ones
+//! keep going; the leaf each `https` instance presents at a handshake is
+//! noted for its expiry gauge.
 //!
 //! Two ways to an instance:
 //!
@@ -41,6 +44,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::metrics::TlsStatus;
 use crate::wire::{connection_tokens, content_length, poll_read_more, read_more};
 
 /// Most headers a backend's response may carry.
@@ -76,6 +80,8 @@ pub struct Origin {
     authority: HeaderValue,
     /// The base URL's path (context root), empty or starting with `/`.
     prefix: String,
+    /// The service the instance belongs to (empty when not known).
+    service: Arc<str>,
 }
 
 impl Origin {
@@ -100,7 +106,14 @@ impl Origin {
             authority: HeaderValue::from_str(authority.as_str()).ok()?,
             host: bare,
             prefix: uri.path().trim_end_matches('/').to_owned(),
+            service: Arc::from(""),
         })
+    }
+
+    /// The same origin, known as an instance of `service`.
+    pub fn of_service(mut self, service: &str) -> Origin {
+        self.service = Arc::from(service);
+        self
     }
 
     /// The base URL as defined.
@@ -255,8 +268,10 @@ fn checkin(upstream: u64, base: &Arc<str>, stream: Stream) {
 /// The client routed requests go through.
 pub struct Upstream {
     id: u64,
-    tls: Option<TlsConnector>,
+    tls: std::sync::RwLock<Option<TlsConnector>>,
     connect_timeout: Duration,
+    /// Where the instances' certificates are noted.
+    certificates: Option<Arc<TlsStatus>>,
 }
 
 impl Upstream {
@@ -264,8 +279,33 @@ impl Upstream {
     pub fn new(tls: Option<Arc<rustls::ClientConfig>>, connect_timeout: Duration) -> Self {
         Self {
             id: NEXT_UPSTREAM.fetch_add(1, Ordering::Relaxed),
-            tls: tls.map(TlsConnector::from),
+            tls: std::sync::RwLock::new(tls.map(TlsConnector::from)),
             connect_timeout,
+            certificates: None,
+        }
+    }
+
+    /// Notes the certificate each instance presents at a new handshake in
+    /// `status`.
+    pub fn with_certificates(mut self, status: Option<Arc<TlsStatus>>) -> Self {
+        self.certificates = status;
+        self
+    }
+
+    /// The client configuration of the connections made after this call
+    /// (`None` refuses `https` instances); pooled connections keep theirs.
+    pub fn set_tls(&self, tls: Option<Arc<rustls::ClientConfig>>) {
+        let connector = tls.map(TlsConnector::from);
+        match self.tls.write() {
+            Ok(mut current) => *current = connector,
+            Err(poisoned) => *poisoned.into_inner() = connector,
+        }
+    }
+
+    fn connector(&self) -> Option<TlsConnector> {
+        match self.tls.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
@@ -281,7 +321,7 @@ impl Upstream {
         if !origin.https {
             return Ok(Stream::Plain(tcp));
         }
-        let tls = self.tls.as_ref().ok_or_else(|| {
+        let tls = self.connector().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::Unsupported,
                 "TLS to services is not configured",
@@ -289,7 +329,21 @@ impl Upstream {
         })?;
         let name = ServerName::try_from(origin.host.clone())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        Ok(Stream::Tls(Box::new(tls.connect(name, tcp).await?)))
+        let stream = tls.connect(name, tcp).await?;
+        if let (Some(status), Some(leaf)) = (
+            &self.certificates,
+            stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first()),
+        ) {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            status.note_service(&origin.service, &origin.base, leaf, now);
+        }
+        Ok(Stream::Tls(Box::new(stream)))
     }
 
     /// Sends a request whose body is all here (`body` empty for none) on a

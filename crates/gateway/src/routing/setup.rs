@@ -70,17 +70,30 @@ pub enum RoutingSetupError {
     ClientTls(pki::PkiError),
 }
 
-/// The routing for `config`: TLS to services per `zowe.verifyCertificates`
-/// and `zowe.network.client.tls`.
-pub fn routing(config: &Config, esm: Arc<Esm>) -> Result<Arc<Routing>, RoutingSetupError> {
+/// How the gateway reaches `https` services: `zowe.network.client.tls`
+/// with the truststore and, to present when asked, the gateway's own
+/// certificate (the x509 scheme), verified as `zowe.verifyCertificates`
+/// says.
+pub fn upstream_tls(config: &Config) -> (pki::ClientTlsParams, pki::tls::VerifyMode) {
     let mode = match config.verify_certificates {
         VerifyCertificates::Strict => pki::tls::VerifyMode::Strict,
         VerifyCertificates::NonStrict => pki::tls::VerifyMode::NonStrict,
         VerifyCertificates::Disabled => pki::tls::VerifyMode::dangerous_disabled(),
     };
     let mut params = client_tls_params(config);
-    // The gateway presents its own certificate to services (x509 scheme).
     params.client_cert = keystore_params(config).ok();
+    (params, mode)
+}
+
+/// The routing for `config`: TLS to services per `zowe.verifyCertificates`
+/// and `zowe.network.client.tls`; the certificates services present are
+/// noted in `certificates`.
+pub fn routing(
+    config: &Config,
+    esm: Arc<Esm>,
+    certificates: Option<Arc<crate::metrics::TlsStatus>>,
+) -> Result<Arc<Routing>, RoutingSetupError> {
+    let (params, mode) = upstream_tls(config);
     let client_tls = match pki::tls::client_config_with_warnings(&params, mode) {
         Ok((c, warnings)) => {
             for warning in warnings {
@@ -105,6 +118,7 @@ pub fn routing(config: &Config, esm: Arc<Esm>) -> Result<Arc<Routing>, RoutingSe
         per_service_authorization: config.services_authorization,
         client_tls,
         health_interval: Duration::from_secs(5),
+        certificates,
         ..RoutingSettings::default()
     };
     Ok(Routing::new(settings, Some(Arc::new(EsmTickets(esm))))?)
