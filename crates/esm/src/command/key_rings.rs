@@ -1448,9 +1448,7 @@ impl Exec<'_> {
             if i > 0 {
                 self.out.lines.push(String::new());
             }
-            self.out
-                .lines
-                .push("Certificate 1:".replace('1', &(i + 1).to_string()));
+            self.out.lines.push(format!("Certificate {}:", i + 1));
             self.out
                 .lines
                 .push(format!("  Serial Number: >{}<", f.serial));
