@@ -36,10 +36,11 @@ use zgate_esm::{Esm, EsmConfig, MfaSettings};
 use zgate_gateway::audit::AuditTrail;
 use zgate_gateway::bootstrap::{self, StartError};
 use zgate_gateway::esm_adapter::{ensure_admin, AdminError, EsmSecurity};
+use zgate_gateway::key_rings::KeyRingStores;
 use zgate_gateway::metrics::TlsStatus;
 use zgate_gateway::routing::setup::RoutingSetupError;
 use zgate_gateway::routing::Routing;
-use zgate_gateway::tls_reload::{KeystoreFiles, LiveTls};
+use zgate_gateway::tls_reload::{KeystoreFiles, LiveTls, TlsSource, TlsSourceError};
 use zgate_gateway::{AppState, Gateway, Settings};
 
 pub use audit::{AUDIT_DIR, AUDIT_KEY};
@@ -230,6 +231,7 @@ impl App {
                     audit: trail
                         .clone()
                         .map(|trail| -> Arc<dyn zgate_audit::AuditSink> { trail }),
+                    key_encryption_file: Some(zgate_esm::keywrap::kek_path(home)),
                     ..EsmConfig::default()
                 },
             )
@@ -253,7 +255,24 @@ impl App {
             .map_err(AppError::Purge)?;
         tracing::debug!(purged, "expired token revocations purged");
 
-        let ring = bootstrap::key_ring(&config, clock.now_ms())?;
+        // The server's certificate: from the keystore files, or from a key
+        // ring of the ESM read as the gateway's user.
+        let source: Box<dyn TlsSource> = match KeyRingStores::of(
+            &config,
+            esm.clone(),
+            zgate_gateway::routing::setup::SERVER_USER,
+        )
+        .map_err(|error| StartError::Other(error.to_string()))?
+        {
+            Some(rings) => Box::new(rings),
+            None => Box::new(KeystoreFiles::new(&config)),
+        };
+        let material = source.load().map_err(|error| match error {
+            TlsSourceError::Pki(error) => StartError::Pki(error),
+            other => StartError::Other(other.to_string()),
+        })?;
+        let ring = bootstrap::key_ring(&config, &material, clock.now_ms())?;
+        drop(material);
         let state_clock = clock.clone();
         let security = EsmSecurity::new(esm.clone())
             .with_store_outage_grace(Duration::from_secs(config.store_outage_grace_seconds));
@@ -269,12 +288,8 @@ impl App {
             Arc::new(security.clone()),
         )?);
         let tls_status = Arc::new(TlsStatus::new(config.tls_reload.expiry_warning_days));
-        let (tls, unsupported) = LiveTls::start(
-            &config,
-            Box::new(KeystoreFiles::new(&config)),
-            tls_status.clone(),
-            state_clock.clone(),
-        )?;
+        let (tls, unsupported) =
+            LiveTls::start(&config, source, tls_status.clone(), state_clock.clone())?;
         for cipher in unsupported {
             tracing::warn!("{cipher}");
         }

@@ -711,24 +711,116 @@ fn doctor_params(args: &DoctorArgs, config: &Config) -> anyhow::Result<pki::Doct
     Ok(params)
 }
 
+/// The doctor of a key ring keystore: the ring read as the gateway's user
+/// under R_datalib's rules, the chain's CAs connected, then every check of
+/// [`pki::doctor`] on what was read.
+fn ring_doctor(
+    global: &Global,
+    args: &DoctorArgs,
+    config: &Config,
+) -> anyhow::Result<Vec<pki::Check>> {
+    use zgate_gateway::key_rings::{KeyRingStoreError, KeyRingStores};
+    let user = zgate_gateway::routing::setup::SERVER_USER;
+    let esm = std::sync::Arc::new(crate::esm_cmd::open(global)?);
+    let fail = |id: &'static str, message: String, fix: String| pki::Check {
+        id,
+        status: pki::Status::Fail,
+        message,
+        fix: Some(fix),
+    };
+    let stores = match KeyRingStores::of(config, esm, user) {
+        Ok(Some(stores)) => stores,
+        Ok(None) => return Ok(pki::doctor(&doctor_params(args, config)?)),
+        Err(error) => {
+            return Ok(vec![fail(
+                "ring.open",
+                error.to_string(),
+                "correct zowe.certificate.keystore.file".into(),
+            )])
+        }
+    };
+    let ring = stores.keystore_name();
+    let (material, _) = match stores.load() {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            let fix = match &error {
+                KeyRingStoreError::Access {
+                    source:
+                        zgate_esm::RingAccessError::NotAuthorized {
+                            resource,
+                            class,
+                            needed,
+                            caller,
+                        },
+                    ..
+                } => format!(
+                    "give {caller} access: PERMIT {resource} CLASS({class}) ID({caller}) ACCESS({needed}), then SETROPTS RACLIST({class}) REFRESH"
+                ),
+                KeyRingStoreError::Access { .. } => "create the ring (RACDCERT ADDRING) or correct zowe.certificate.keystore.file; `zgate cert init` sets one up".to_owned(),
+                _ => "do what the message says".into(),
+            };
+            return Ok(vec![fail("ring.open", error.to_string(), fix)]);
+        }
+    };
+    let mut checks = vec![pki::Check {
+        id: "ring.open",
+        status: pki::Status::Ok,
+        message: format!(
+            "the key ring {ring} was read as {user}: a server certificate with its private key and {} trusted certificate(s)",
+            material.trust_anchors.len()
+        ),
+        fix: None,
+    }];
+    match stores.missing_issuer() {
+        Ok(None) => checks.push(pki::Check {
+            id: "ring.ca",
+            status: pki::Status::Ok,
+            message: format!("the server certificate's chain is complete in {ring}"),
+            fix: None,
+        }),
+        Ok(Some(missing)) => checks.push(fail(
+            "ring.ca",
+            format!(
+                "the CA '{}' that issued '{}' is not connected to the key ring {ring}, so clients are not sent the whole chain",
+                missing.issuer, missing.subject
+            ),
+            format!("connect it: {}", missing.connect_command()),
+        )),
+        Err(error) => checks.push(fail(
+            "ring.ca",
+            error.to_string(),
+            "do what the message says".into(),
+        )),
+    }
+    let mut params = doctor_params(args, config)?;
+    params.keystore = Some(pki::KeystoreParams::Loaded {
+        name: format!("the key ring {ring}"),
+        entry: Box::new(pki::KeyEntry {
+            alias: config.certificate.keystore_alias.clone(),
+            key: material.key.clone(),
+            chain: material.chain.clone(),
+        }),
+    });
+    params.truststore = Some(pki::TruststoreParams::Loaded {
+        name: format!("the trust anchors of {ring}"),
+        certs: material.trust_anchors.clone(),
+    });
+    checks.extend(pki::doctor(&params));
+    Ok(checks)
+}
+
 fn run_doctor(global: &Global, args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let config = match load_config(global) {
         Ok(config) => config,
         Err(code) => return Ok(code),
     };
-    if let (Some(ring), None) = (
+    let checks = match (
         config.certificate.keystore.location.ring_name(),
         &args.keystore,
     ) {
-        anyhow::bail!(
-            "the configured keystore is the key ring {ring}: the doctor checks PKCS12 files \
-             (give --keystore FILE); `zgate esm \"RACDCERT LISTRING({}) ID({})\"` shows the ring",
-            ring.ring,
-            ring.owner
-        );
-    }
-    let params = doctor_params(&args, &config)?;
-    let checks = pki::doctor(&params);
+        (Some(_), None) => ring_doctor(global, &args, &config)?,
+        _ => pki::doctor(&doctor_params(&args, &config)?),
+    };
     let failed = pki::doctor::any_failed(&checks);
     // Written, not println!: a closed pipe (`| head`) is an error, not a panic.
     use std::io::Write;

@@ -146,6 +146,7 @@ pub(crate) fn open(global: &Global) -> anyhow::Result<Esm> {
         &location,
         EsmConfig {
             audit: trail,
+            key_encryption_file: Some(zgate_esm::keywrap::kek_path(&global.home)),
             ..EsmConfig::default()
         },
     )
@@ -155,8 +156,11 @@ pub(crate) fn open(global: &Global) -> anyhow::Result<Esm> {
 /// The ESM of the home, recording nothing (what-if checks).
 fn open_unaudited(global: &Global) -> anyhow::Result<Esm> {
     let (location, name) = location(global)?;
-    Esm::open_store(&location, EsmConfig::default())
-        .with_context(|| format!("opening the ESM in {name}"))
+    let config = EsmConfig {
+        key_encryption_file: Some(zgate_esm::keywrap::kek_path(&global.home)),
+        ..EsmConfig::default()
+    };
+    Esm::open_store(&location, config).with_context(|| format!("opening the ESM in {name}"))
 }
 
 fn single(global: &Global, issuer: &Issuer, text: &str) -> anyhow::Result<ExitCode> {

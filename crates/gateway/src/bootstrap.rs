@@ -32,7 +32,7 @@ pub enum StartError {
     #[error("zowe.network.server.tls: {0}")]
     ServerTls(pki::PkiError),
     /// The keystore type names a z/OS keyring.
-    #[error("keystore type {0} names a z/OS keyring, which cannot be opened off z/OS; use PKCS12 or PEM files")]
+    #[error("keystore type {0} is not a file: a key ring is read from the ESM, other types are not supported")]
     Keyring(String),
     /// The key pending OIDC logins are sealed with.
     #[error("{path}: {reason}")]
@@ -127,14 +127,44 @@ fn configured_ciphers(tls: &TlsSettings) -> Vec<String> {
 /// The server TLS settings of the configuration (client certificates
 /// wanted, not required): `zowe.network.server.tls` and the stores.
 pub fn server_tls_params(config: &Config) -> Result<pki::ServerTlsParams, StartError> {
+    Ok(server_tls_params_with(
+        config,
+        keystore_params(config)?,
+        truststore_params(config),
+    ))
+}
+
+/// The server TLS settings of the configuration for a key and trust
+/// anchors already read (from files or a key ring).
+pub fn server_tls_params_for(config: &Config, material: &pki::TlsMaterial) -> pki::ServerTlsParams {
+    let keystore = pki::KeystoreParams::Loaded {
+        name: "the server certificate".into(),
+        entry: Box::new(pki::KeyEntry {
+            alias: config.certificate.keystore_alias.clone(),
+            key: material.key.clone(),
+            chain: material.chain.clone(),
+        }),
+    };
+    let truststore = pki::TruststoreParams::Loaded {
+        name: "the trust anchors".into(),
+        certs: material.trust_anchors.clone(),
+    };
+    server_tls_params_with(config, keystore, Some(truststore))
+}
+
+fn server_tls_params_with(
+    config: &Config,
+    keystore: pki::KeystoreParams,
+    truststore: Option<pki::TruststoreParams>,
+) -> pki::ServerTlsParams {
     let tls = &config.gateway.tls;
-    let mut params = pki::ServerTlsParams::new(keystore_params(config)?, truststore_params(config));
+    let mut params = pki::ServerTlsParams::new(keystore, truststore);
     params.min_tls = tls_version(tls.min);
     params.max_tls = tls_version(tls.max);
     params.ciphers = configured_ciphers(tls);
     params.curves = tls.curves.clone();
     params.client_auth = pki::ClientAuth::Want;
-    Ok(params)
+    params
 }
 
 /// The server TLS configuration (client certificates wanted, not required),
@@ -191,6 +221,14 @@ pub fn provider_tokens(
 /// does not exist yet (first start). Returns what was written.
 pub fn ensure_certificates(config: &Config) -> Result<Option<pki::InitReport>, StartError> {
     let keystore = &config.certificate.keystore;
+    // A key ring is set up with RACDCERT commands (`zgate cert init`), not
+    // made on a first start.
+    if matches!(
+        keystore.location,
+        zgate_config::KeystoreLocation::Ring { .. }
+    ) {
+        return Ok(None);
+    }
     if keystore.store_type != "PKCS12" {
         return Err(StartError::Keyring(keystore.store_type.clone()));
     }
@@ -271,11 +309,22 @@ pub fn ca_file(config: &Config) -> PathBuf {
         .join(format!("{}.cer", setup.ca_alias))
 }
 
-/// The JWT key ring: the keystore's server key (RS256, or ES256 for EC) as the
+/// The JWT key ring: the server key (RS256, or ES256 for EC) as the
 /// signer; previous signers from `<home>/state/jwt-keys.json` keep verifying
 /// until the tokens they signed expire.
-pub fn key_ring(config: &Config, now_ms: i64) -> Result<KeyRing, StartError> {
-    let params = keystore_params(config)?;
+pub fn key_ring(
+    config: &Config,
+    material: &pki::TlsMaterial,
+    now_ms: i64,
+) -> Result<KeyRing, StartError> {
+    let params = pki::KeystoreParams::Loaded {
+        name: "the server certificate".into(),
+        entry: Box::new(pki::KeyEntry {
+            alias: config.certificate.keystore_alias.clone(),
+            key: material.key.clone(),
+            chain: material.chain.clone(),
+        }),
+    };
     let key = pki::signing_key(&params)?;
     let signer = SigningKey::from_pkcs8(key.pkcs8_der(), key.key_id()).map_err(|source| {
         StartError::SigningKey {

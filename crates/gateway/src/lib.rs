@@ -30,6 +30,7 @@ pub mod extract;
 pub mod fuzzing;
 pub mod h1;
 mod headers;
+pub mod key_rings;
 pub mod metrics;
 pub mod oidc;
 pub mod ops_routes;

@@ -38,6 +38,9 @@ pub enum TlsSourceError {
     /// A keystore or truststore could not be read or used.
     #[error(transparent)]
     Pki(#[from] PkiError),
+    /// Another source's reason (a key ring's).
+    #[error(transparent)]
+    Other(Box<dyn std::error::Error + Send + Sync>),
     /// A file could not be read for its fingerprint.
     #[error("cannot read {path}: {source}")]
     Read {
@@ -159,6 +162,9 @@ pub struct LiveTls {
     /// Whether services could be reached over TLS at the start: if not, a
     /// reload that cannot build the upstream configuration is no worse.
     upstream_at_start: bool,
+    /// The upstream configuration built from what was read at the start,
+    /// given to routing (whose own has no key ring's certificates).
+    upstream_start: Option<Arc<rustls::ClientConfig>>,
     /// The fingerprint of what was last read (applied or refused), and the
     /// lock that makes one reload at a time.
     last: Mutex<Option<[u8; 32]>>,
@@ -176,18 +182,21 @@ impl LiveTls {
         status: Arc<TlsStatus>,
         clock: Arc<dyn Clock>,
     ) -> Result<(LiveTls, Vec<String>), StartError> {
-        let server = crate::bootstrap::server_tls_params(config)?;
         let (upstream_params, upstream_mode) = crate::routing::setup::upstream_tls(config);
         let fingerprint = source.fingerprint().ok();
         let material = source.load().map_err(|error| match error {
             TlsSourceError::Pki(error) => StartError::Pki(error),
             other => StartError::Other(other.to_string()),
         })?;
+        let server = crate::bootstrap::server_tls_params_for(config, &material);
         let (server_config, warnings) =
             pki::tls::server_config_from(&server, &material).map_err(server_error)?;
         status.set_stores(&material.chain, &material.trust_anchors);
-        let upstream_at_start =
-            pki::tls::client_config_from(&upstream_params, upstream_mode, &material).is_ok();
+        let upstream_start =
+            pki::tls::client_config_from(&upstream_params, upstream_mode, &material)
+                .ok()
+                .map(|(upstream, _)| Arc::new(upstream));
+        let upstream_at_start = upstream_start.is_some();
         let check_every = match config.tls_reload.check_seconds {
             0 => None,
             seconds => Some(Duration::from_secs(seconds)),
@@ -203,6 +212,7 @@ impl LiveTls {
             clock,
             audit: None,
             upstream_at_start,
+            upstream_start,
             last: Mutex::new(fingerprint),
             check_every,
             attempts: watch::Sender::new(0),
@@ -211,8 +221,12 @@ impl LiveTls {
         Ok((live, warnings))
     }
 
-    /// Replaces `routing`'s upstream configuration on each reload.
+    /// Gives `routing` the upstream configuration of what was read at the
+    /// start, and replaces it on each reload.
     pub fn with_routing(mut self, routing: Arc<Routing>) -> LiveTls {
+        if let Some(upstream) = self.upstream_start.take() {
+            routing.set_client_tls(Some(upstream));
+        }
         self.routing = Some(routing);
         self
     }

@@ -336,6 +336,10 @@ fn check_keystore(params: &DoctorParams, checks: &mut Vec<Check>) -> Option<KeyE
             ));
             check_key_match(&entry, checks).then_some(entry)
         }
+        KeystoreParams::Loaded { name, entry } => {
+            checks.push(Check::ok("keystore.open", format!("{name} was read")));
+            check_key_match(entry, checks).then(|| (**entry).clone())
+        }
         KeystoreParams::Pem { key, certificate } => {
             let loaded =
                 read_private_key(key).and_then(|k| read_certs(certificate).map(|c| (k, c)));

@@ -501,6 +501,22 @@ pub enum KeystoreParams {
         /// `pem.certificate`: the leaf, optionally followed by its chain.
         certificate: PathBuf,
     },
+    /// A key and chain read elsewhere (an ESM key ring).
+    Loaded {
+        /// Where it was read, for messages (`ZWESVUSR/ZoweKeyring label 'localhost'`).
+        name: String,
+        /// The key and its chain.
+        entry: Box<KeyEntry>,
+    },
+}
+
+impl std::fmt::Debug for KeyEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyEntry")
+            .field("alias", &self.alias)
+            .field("chain", &self.chain.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where trusted certificates come from.
@@ -517,6 +533,13 @@ pub enum TruststoreParams {
     Pem {
         /// Each file may hold several certificates.
         files: Vec<PathBuf>,
+    },
+    /// Certificates read elsewhere (an ESM key ring's CA connections).
+    Loaded {
+        /// Where they were read, for messages.
+        name: String,
+        /// The trusted certificates.
+        certs: Vec<CertificateDer<'static>>,
     },
 }
 
@@ -552,6 +575,7 @@ pub fn load_key(params: &KeystoreParams) -> Result<KeyEntry> {
                 chain,
             })
         }
+        KeystoreParams::Loaded { entry, .. } => Ok((**entry).clone()),
     }
 }
 
@@ -579,6 +603,7 @@ pub fn load_trusted(params: &TruststoreParams) -> Result<Vec<CertificateDer<'sta
             }
             Ok(certs)
         }
+        TruststoreParams::Loaded { certs, .. } => Ok(certs.clone()),
     }
 }
 
