@@ -87,9 +87,12 @@ fn no_request_fails_while_the_certificate_is_replaced_under_load() {
 
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
+    // Every serial the load's handshakes were served, as they happen.
+    let served_serials = Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
     let clients: Vec<_> = (0..4)
         .map(|_| {
             let (ca, stop, done) = (ca.clone(), stop.clone(), done.clone());
+            let served_serials = served_serials.clone();
             std::thread::spawn(move || {
                 let mut failures = Vec::new();
                 let mut serials = std::collections::BTreeSet::new();
@@ -98,7 +101,9 @@ fn no_request_fails_while_the_certificate_is_replaced_under_load() {
                     // is current), two requests on it.
                     match TlsClient::connect(port, &ca.cert, None) {
                         Ok(mut client) => {
-                            serials.insert(client.server_serial());
+                            let serial = client.server_serial();
+                            served_serials.lock().unwrap().insert(serial.clone());
+                            serials.insert(serial);
                             for _ in 0..2 {
                                 match client.get("/application/health") {
                                     Ok(200) => {
@@ -128,6 +133,18 @@ fn no_request_fails_while_the_certificate_is_replaced_under_load() {
             std::thread::yield_now();
         }
         installed.push(leaf.serial());
+    }
+    // The load goes on until one of its new connections is served the
+    // last certificate (on a busy machine the requests counted above may
+    // all have been on connections made before the swap).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !served_serials
+        .lock()
+        .unwrap()
+        .contains(installed.last().unwrap())
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
     stop.store(true, Ordering::SeqCst);
     let mut seen = std::collections::BTreeSet::new();

@@ -10,6 +10,6 @@ pub mod random;
 pub mod secret;
 
 pub use access::{AccessLevel, InvalidAccessLevel};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{civil_date, iso_date, Clock, ManualClock, SystemClock};
 pub use random::{Random, RandomError, SeededRandom, SystemRandom};
 pub use secret::Secret;

@@ -38,7 +38,8 @@ const EXIT_USAGE: u8 = 64;
 #[command(
     about = "Administer the embedded security manager with RACF commands",
     after_help = "Examples:\n  zgate esm \"ADDUSER BOB NAME('Bob B')\"\n  zgate esm -f setup.racf\n  \
-                  zgate esm check BOB ZOWE APIML.SERVICES READ --json\n  zgate esm import mock-saf.yml"
+                  zgate esm check BOB ZOWE APIML.SERVICES READ --json\n  zgate esm import mock-saf.yml\n  \
+                  zgate esm rotate-key-encryption-key"
 )]
 pub struct EsmArgs {
     /// Run the commands of FILE (one per line); `-` reads standard input.
@@ -96,7 +97,7 @@ pub fn run(global: &Global, args: EsmArgs) -> anyhow::Result<ExitCode> {
     let words = &args.words;
     match words.first().map(String::as_str) {
         None => {
-            eprintln!("zgate esm: give a RACF command, -f FILE, -, check ... or import FILE");
+            eprintln!("zgate esm: give a RACF command, -f FILE, -, check ..., import FILE or rotate-key-encryption-key");
             Ok(ExitCode::from(EXIT_USAGE))
         }
         Some("-") if words.len() == 1 => batch(global, &issuer, &read_stdin()?),
@@ -108,8 +109,39 @@ pub fn run(global: &Global, args: EsmArgs) -> anyhow::Result<ExitCode> {
             };
             import(global, &issuer, file)
         }
+        Some("rotate-key-encryption-key") if words.len() == 1 => {
+            if !matches!(issuer, Issuer::Operator) {
+                eprintln!(
+                    "zgate esm: rotate-key-encryption-key is the operator's, not --as a user"
+                );
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+            rotate_key_encryption_key(global)
+        }
         Some(_) => single(global, &issuer, &words.join(" ")),
     }
+}
+
+/// A new key-encryption key: every private key of the ESM re-sealed under
+/// it in one transaction, the old one then dropped from the file.
+fn rotate_key_encryption_key(global: &Global) -> anyhow::Result<ExitCode> {
+    let esm = open(global)?;
+    let resealed = esm
+        .rotate_key_encryption_key()
+        .context("rotating the key-encryption key")?;
+    let path = zgate_esm::keywrap::kek_path(&global.home);
+    println!(
+        "{resealed} private key(s) re-sealed under key-encryption key {}",
+        esm.key_encryption_ids()
+            .first()
+            .map(String::as_str)
+            .unwrap_or("?")
+    );
+    println!(
+        "Gateways sharing this database need the new {} before they open a key.",
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_stdin() -> anyhow::Result<String> {

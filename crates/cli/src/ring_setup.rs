@@ -735,17 +735,7 @@ fn comment(text: &str) -> String {
 /// `yyyy-mm-dd` of the day `days` after the Unix epoch day `epoch_day`
 /// (proleptic Gregorian, UTC).
 pub fn date_after(epoch_day: i64, days: u32) -> String {
-    // Howard Hinnant's days_from_civil inverse.
-    let z = epoch_day + i64::from(days) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    zgate_base::iso_date(epoch_day + i64::from(days))
 }
 
 #[cfg(test)]

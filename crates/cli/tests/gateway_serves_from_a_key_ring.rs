@@ -27,26 +27,12 @@ fn esm(home: &Path, command: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `yyyy-mm-dd` of a day count since 1970-01-01 (civil calendar, UTC).
-fn civil(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
 fn in_a_year() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    civil(now / 86_400 + 365)
+    zgate_base::iso_date(now / 86_400 + 365)
 }
 
 /// ZWEKRING option 1 (Zowe's SZWESAMP sample, RACF branch), with FACILITY
@@ -400,4 +386,43 @@ fn the_doctor_names_a_missing_ca_connection_and_a_missing_permission() {
             .contains("PERMIT ZWESVUSR.ZOWEKEYRING.LST CLASS(RDATALIB) ID(ZWESVUSR) ACCESS(READ)"),
         "{open}"
     );
+}
+
+#[test]
+fn a_rotated_key_encryption_key_still_opens_the_rings_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let first = Server::start(&home, &[], &[]);
+    assert!(first.stop().success());
+    let file = dir.path().join("batch.racf");
+    std::fs::write(&file, option_1(&in_a_year())).unwrap();
+    let out = zgate(&home, &["esm", "-f", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let kek = home.join("state/esm-key-encryption.key");
+    let before = std::fs::read(&kek).unwrap();
+
+    let out = zgate(&home, &["esm", "rotate-key-encryption-key"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("2 private key(s) re-sealed"),
+        "{}",
+        text(&out)
+    );
+    let after = std::fs::read(&kek).unwrap();
+    assert_ne!(after, before);
+    assert_eq!(String::from_utf8_lossy(&after).lines().count(), 1);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&kek).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let config: Vec<&str> = RING_CONFIG[..RING_CONFIG.len() - 4].to_vec();
+    let report = doctor(&home, &config);
+    assert_eq!(check(&report, "ring.open")["status"], "ok", "{report}");
+    // Only the operator rotates.
+    let out = zgate(
+        &home,
+        &["esm", "--as", "ADMIN", "rotate-key-encryption-key"],
+    );
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
 }

@@ -486,6 +486,20 @@ impl Exec<'_> {
     }
 
     /// The owner named by `ID(u)`/`CERTAUTH`/`SITE`, else the issuer.
+    /// The `LABEL('...')` of a function's operand and the owner of the
+    /// certificate it names (ALTER, DELETE, EXPORT).
+    fn labelled_certificate(
+        &self,
+        args: &[Operand],
+        p: &Parsed,
+    ) -> Result<(String, CertOwner), CommandError> {
+        let label = parse_inner(args)?
+            .label
+            .ok_or_else(|| err(CommandErrorKind::Syntax, "IKJ56701I MISSING LABEL"))?;
+        check_label(&label)?;
+        Ok((label, self.owner_of(&p.owner_id, p.certauth, p.site)?))
+    }
+
     fn owner_of(
         &self,
         id: &Option<String>,
@@ -1189,13 +1203,7 @@ impl Exec<'_> {
         p: &Parsed,
         auth: &Authority,
     ) -> Result<(), CommandError> {
-        let inner = parse_inner(args)?;
-        let label = inner
-            .label
-            .clone()
-            .ok_or_else(|| err(CommandErrorKind::Syntax, "IKJ56701I MISSING LABEL"))?;
-        check_label(&label)?;
-        let owner = self.owner_of(&p.owner_id, p.certauth, p.site)?;
+        let (label, owner) = self.labelled_certificate(args, p)?;
         if let Authority::User(u) = auth {
             self.require(auth, function, level_for(&owner, u))?;
         }
@@ -1295,13 +1303,7 @@ impl Exec<'_> {
         p: &Parsed,
         auth: &Authority,
     ) -> Result<(), CommandError> {
-        let inner = parse_inner(args)?;
-        let label = inner
-            .label
-            .clone()
-            .ok_or_else(|| err(CommandErrorKind::Syntax, "IKJ56701I MISSING LABEL"))?;
-        check_label(&label)?;
-        let owner = self.owner_of(&p.owner_id, p.certauth, p.site)?;
+        let (label, owner) = self.labelled_certificate(args, p)?;
         let format = match p.kw("FORMAT") {
             Some(a) => one_text(a, "FORMAT")?.to_ascii_uppercase(),
             None => "CERTB64".into(),

@@ -85,19 +85,7 @@ pub(super) fn classes_of(p: &CommandOperands, kw: &str) -> Result<Vec<String>, C
 }
 
 pub(super) fn date(ms: i64) -> String {
-    // Civil date from days since the epoch (Howard Hinnant's algorithm).
-    let days = ms.div_euclid(86_400_000);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}")
+    zgate_base::iso_date(ms.div_euclid(86_400_000))
 }
 
 /// An operand written back as text (for re-parsing a nested value).
