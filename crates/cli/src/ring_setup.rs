@@ -198,11 +198,17 @@ fn split_long_line(line: String) -> Vec<String> {
             ));
             return out;
         }
-        // Every character of a command is ASCII (checked when it was
-        // built), so any index is a boundary; step back from a blank.
+        // Step back from a blank, and to a character boundary: a
+        // password shown with --show-secrets may hold any character.
         let mut cut = room.min(rest.len());
         while cut > 1 && rest.as_bytes().get(cut) == Some(&b' ') {
             cut -= 1;
+        }
+        while cut > 0 && !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        if cut == 0 {
+            cut = rest.chars().next().map_or(rest.len(), char::len_utf8);
         }
         out.push(format!("{prefix}{}+", &rest[..cut]));
         rest = &rest[cut..];
@@ -895,6 +901,24 @@ RACDCERT LISTRING(ZoweKeyring) ID(ZWESVUSR)";
         assert!(texts.contains(
             &"PERMIT IRR.DIGTCERT.GENCERT CLASS(FACILITY) ID(ZWESVUSR) ACCESS(CONTROL)".to_owned()
         ));
+    }
+
+    #[test]
+    fn a_long_password_of_any_characters_is_folded_on_character_boundaries() {
+        let setup = setup();
+        let mut keyring = keyring(&setup);
+        let password = "pässwörd-ünïcödé-".repeat(12);
+        keyring.import = Some(KeyringImport {
+            ds_name: "ZOWE.CERT.P12".into(),
+            password: Secret::new(password.clone()),
+        });
+        let mut choices = choices();
+        choices.import_file = Some("/h/certs/zowe.p12".into());
+        let plan = self::plan(&setup, &keyring, &choices).unwrap();
+        let text = plan.dry_run(true);
+        assert!(text.lines().all(|l| l.chars().count() <= 72), "{text}");
+        let joined: String = text.lines().map(|l| l.trim_end_matches('+')).collect();
+        assert!(joined.contains(&password), "{text}");
     }
 
     #[test]

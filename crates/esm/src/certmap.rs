@@ -31,7 +31,8 @@ use crate::state::Change;
 /// The record kind of name filters (`RACDCERT MAP`), keyed by label.
 pub(crate) const MAP_KIND: &str = "cert.map";
 /// The record kind of registered certificates (`RACDCERT ADD`), keyed by
-/// issuer DN and serial.
+/// issuer DN and serial; the value is `user \t label \t subject`, with
+/// `\t NOTRUST` after it for a certificate that logs no one on.
 pub(crate) const REG_KIND: &str = "cert.reg";
 
 /// Why a certificate could not be read.
@@ -190,6 +191,11 @@ pub fn changes_filters(change: &Change) -> bool {
 pub fn map_names(records: &Records, filters: &CertFilters, names: &CertNames) -> Option<String> {
     let issuer_full = names.issuer.join(".");
     if let Some(v) = records.get(REG_KIND, &format!("{issuer_full}|{}", names.serial)) {
+        // `user \t label \t subject [\t NOTRUST]`: a certificate defined
+        // NOTRUST maps to no one, and no filter is tried for it.
+        if v.split('\t').nth(3) == Some("NOTRUST") {
+            return None;
+        }
         return v.split('\t').next().map(str::to_string);
     }
     let partials =

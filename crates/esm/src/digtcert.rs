@@ -23,6 +23,7 @@ use crate::certmap::CertNames;
 use crate::keywrap::WrappedKey;
 use crate::model::AccessLevel;
 use crate::records::Records;
+use crate::state::Change;
 
 /// The record kind of certificates.
 pub const CERT_KIND: &str = "dcert.cert";
@@ -200,6 +201,58 @@ pub(crate) fn ring_key(owner: &str, ring: &str) -> String {
 
 pub(crate) fn cert(records: &Records, owner: &CertOwner, label: &str) -> Option<StoredCert> {
     serde_json::from_str(records.get(CERT_KIND, &cert_key(owner, label))?).ok()
+}
+
+/// What DELUSER removes with a user, as RACF does: the user's
+/// certificates (their sealed keys with them, and their logon
+/// registrations), key rings and certificate name filters, and the
+/// connections of the user's certificates in other users' rings, so that a
+/// user id defined again inherits none of them.
+pub fn delete_all_of(records: &Records, user: &str) -> Vec<Change> {
+    let tag = CertOwner::User(user.to_owned()).tag();
+    let cert_prefix = format!("{tag}\t");
+    let ring_prefix = format!("{user}\t");
+    let mut deleted: Vec<(&str, String)> = Vec::new();
+    for (key, _) in records.iter(CERT_KIND) {
+        if key.starts_with(&cert_prefix) {
+            deleted.push((CERT_KIND, key.to_owned()));
+        }
+    }
+    for (key, value) in records.iter(crate::certmap::REG_KIND) {
+        if value.split('\t').next() == Some(user) {
+            deleted.push((crate::certmap::REG_KIND, key.to_owned()));
+        }
+    }
+    for (key, value) in records.iter(crate::certmap::MAP_KIND) {
+        if crate::certmap::decode_map(value).is_some_and(|m| m.user == user) {
+            deleted.push((crate::certmap::MAP_KIND, key.to_owned()));
+        }
+    }
+    let mut kept_rings: Vec<(String, StoredRing)> = Vec::new();
+    for (key, value) in records.iter(RING_KIND) {
+        if key.starts_with(&ring_prefix) {
+            deleted.push((RING_KIND, key.to_owned()));
+        } else if let Ok(mut ring) = serde_json::from_str::<StoredRing>(value) {
+            let before = ring.connections.len();
+            ring.connections.retain(|c| c.owner != tag);
+            if ring.connections.len() != before {
+                kept_rings.push((key.to_owned(), ring));
+            }
+        }
+    }
+    // Records are unordered in memory; the changes are not.
+    deleted.sort();
+    kept_rings.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut changes: Vec<Change> = deleted
+        .into_iter()
+        .map(|(kind, key)| Change::delete_record(kind, &key))
+        .collect();
+    changes.extend(
+        kept_rings
+            .into_iter()
+            .map(|(key, ring)| Change::put_record(RING_KIND, &key, ring.encode())),
+    );
+    changes
 }
 
 pub(crate) fn ring(records: &Records, owner: &str, name: &str) -> Option<StoredRing> {

@@ -1305,3 +1305,161 @@ fn a_refused_ring_read_is_recorded_as_a_check_and_commands_are_recorded_masked()
         "a password reached the trail"
     );
 }
+
+#[test]
+fn a_package_adds_its_cas_as_trust_anchors_only_for_an_issuer_with_control() {
+    let (home, esm) = fresh();
+    base_setup(&esm);
+    let dir = home.path().join("pkg");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p12 = make_p12(&dir, "pw");
+    // READ on ADD: the user's own certificate goes in, its CA does not.
+    op(
+        &esm,
+        "PERMIT IRR.DIGTCERT.ADD CLASS(FACILITY) ID(READER) ACCESS(READ)",
+    );
+    let lines = as_user(
+        &esm,
+        "READER",
+        &format!(
+            "RACDCERT ADD('{}') WITHLABEL('mine') PASSWORD('pw')",
+            p12.display()
+        ),
+    )
+    .unwrap();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("IRRD195I 1 certificate authority")),
+        "{lines:?}"
+    );
+    let certauth = esm
+        .read_ring("ZWESVUSR", &RingRef::parse("*AUTH*/*").unwrap())
+        .map(|c| c.entries.len());
+    op(
+        &esm,
+        "PERMIT IRR.DIGTCERT.LISTRING CLASS(FACILITY) ID(ZWESVUSR) ACCESS(READ)",
+    );
+    let certauth_now = esm
+        .read_ring("ZWESVUSR", &RingRef::parse("*AUTH*/*").unwrap())
+        .unwrap()
+        .entries;
+    assert!(certauth_now.is_empty(), "{certauth:?} {certauth_now:?}");
+    // CONTROL: the CA is added under CERTAUTH.
+    op(&esm, "RACDCERT DELETE(LABEL('mine')) ID(READER)");
+    op(
+        &esm,
+        "PERMIT IRR.DIGTCERT.ADD CLASS(FACILITY) ID(READER) ACCESS(CONTROL)",
+    );
+    as_user(
+        &esm,
+        "READER",
+        &format!(
+            "RACDCERT ADD('{}') WITHLABEL('mine') PASSWORD('pw')",
+            p12.display()
+        ),
+    )
+    .unwrap();
+    let certauth_now = esm
+        .read_ring("ZWESVUSR", &RingRef::parse("*AUTH*/*").unwrap())
+        .unwrap()
+        .entries;
+    assert_eq!(certauth_now.len(), 1);
+}
+
+#[test]
+fn a_notrust_certificate_logs_no_one_on() {
+    let (home, esm) = fresh();
+    base_setup(&esm);
+    let dir = home.path().join("pkg");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p12 = make_p12(&dir, "pw");
+    op(&esm, "ADDUSER BOB");
+    op(
+        &esm,
+        &format!(
+            "RACDCERT ADD('{}') ID(BOB) WITHLABEL('bob') PASSWORD('pw')",
+            p12.display()
+        ),
+    );
+    let der = std::fs::read(dir.join("srv.pem")).unwrap();
+    let der = pem_to_der(&der);
+    assert_eq!(esm.map_certificate(&der).unwrap().as_deref(), Some("BOB"));
+    op(&esm, "RACDCERT ALTER(LABEL('bob')) ID(BOB) NOTRUST");
+    assert_eq!(esm.map_certificate(&der).unwrap(), None);
+    // A name filter that would match it is not tried for a NOTRUST one.
+    op(
+        &esm,
+        "RACDCERT MAP ID(BOB) SDNFILTER('CN=zowe.acme.com.O=ACME.C=US') WITHLABEL('f')",
+    );
+    assert_eq!(esm.map_certificate(&der).unwrap(), None);
+    op(&esm, "RACDCERT ALTER(LABEL('bob')) ID(BOB) TRUST");
+    assert_eq!(esm.map_certificate(&der).unwrap().as_deref(), Some("BOB"));
+}
+
+fn pem_to_der(pem: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(pem);
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    data_encoding::BASE64.decode(b64.as_bytes()).unwrap()
+}
+
+#[test]
+fn deluser_takes_the_users_certificates_keys_rings_and_connections_with_it() {
+    let (_home, esm) = fresh();
+    base_setup(&esm);
+    op(&esm, "ADDUSER BOB");
+    op(
+        &esm,
+        "RACDCERT GENCERT ID(BOB) SUBJECTSDN(CN('bob')) WITHLABEL('bobcert')",
+    );
+    op(&esm, "RACDCERT ADDRING(BobRing) ID(BOB)");
+    op(
+        &esm,
+        "RACDCERT CONNECT(ID(BOB) LABEL('bobcert') RING(BobRing)) ID(BOB)",
+    );
+    op(&esm, "RACDCERT ADDRING(ZoweKeyring) ID(ZWESVUSR)");
+    op(
+        &esm,
+        "RACDCERT CONNECT(ID(BOB) LABEL('bobcert') RING(ZoweKeyring) USAGE(PERSONAL)) ID(ZWESVUSR)",
+    );
+    op(&esm, "DELUSER BOB");
+    // Defined again, the id inherits nothing.
+    op(&esm, "ADDUSER BOB");
+    let err = fails(&esm, "RACDCERT LIST(LABEL('bobcert')) ID(BOB)");
+    assert_eq!(err.kind, CommandErrorKind::NotFound, "{err}");
+    let err = fails(&esm, "RACDCERT LISTRING(BobRing) ID(BOB)");
+    assert!(err.to_string().contains("IRRD114I"), "{err}");
+    let listing = op(&esm, "RACDCERT LISTRING(ZoweKeyring) ID(ZWESVUSR)").join("\n");
+    assert!(!listing.contains("bobcert"), "{listing}");
+    // A certificate of the same label for the new BOB is not connected
+    // anywhere the old one was.
+    op(
+        &esm,
+        "RACDCERT GENCERT ID(BOB) SUBJECTSDN(CN('bob2')) WITHLABEL('bobcert')",
+    );
+    let listing = op(&esm, "RACDCERT LISTRING(ZoweKeyring) ID(ZWESVUSR)").join("\n");
+    assert!(!listing.contains("bobcert"), "{listing}");
+}
+
+#[test]
+fn impossible_and_out_of_range_dates_are_refused_not_rolled_over() {
+    let (_home, esm) = fresh();
+    base_setup(&esm);
+    for date in [
+        "2030-02-31",
+        "2030-04-31",
+        "2029-02-29",
+        "9999-06-01",
+        "1969-12-31",
+    ] {
+        let err = fails(
+            &esm,
+            &format!("RACDCERT GENCERT CERTAUTH SUBJECTSDN(CN('x')) WITHLABEL('x') NOTBEFORE(DATE({date}))"),
+        );
+        assert!(err.to_string().contains("IRRD194I"), "{date}: {err}");
+    }
+    op(
+        &esm,
+        "RACDCERT GENCERT CERTAUTH SUBJECTSDN(CN('x')) WITHLABEL('x') NOTBEFORE(DATE(2028-02-29)) NOTAFTER(DATE(9998-12-31))",
+    );
+}

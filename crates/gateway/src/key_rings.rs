@@ -54,9 +54,9 @@ pub enum KeyRingStoreError {
         /// `OWNER/RING`.
         ring: String,
     },
-    /// The certificate cannot identify the server.
-    #[error("certificate '{label}' in key ring {ring} cannot be the server's: {why}")]
-    NotServerCertificate {
+    /// The certificate cannot serve as what the configuration names it for.
+    #[error("certificate '{label}' in key ring {ring} cannot be used: {why}")]
+    Unusable {
         /// `OWNER/RING`.
         ring: String,
         /// Its label.
@@ -178,15 +178,25 @@ impl KeyRingStores {
         for (ring, label) in &self.authorities {
             let contents = self.read(ring)?;
             digest.update(&contents.fingerprint);
+            // Labels are unique per owner only: the CA connection of that
+            // label, else any, to say why it is not one.
             let entry = contents
                 .entries
                 .iter()
-                .find(|e| &e.label == label)
+                .filter(|e| &e.label == label)
+                .min_by_key(|e| e.usage == Usage::Personal)
                 .ok_or_else(|| {
                     no_such_label(ring, label, "zowe.certificate.pem.certificateAuthorities")
                 })?;
+            if entry.usage == Usage::Personal {
+                return Err(KeyRingStoreError::Unusable {
+                    ring: ring.display(),
+                    label: label.clone(),
+                    why: "it is connected with USAGE(PERSONAL); a certificate authority is connected with USAGE(CERTAUTH)".into(),
+                });
+            }
             if entry.trust == Trust::NoTrust {
-                return Err(KeyRingStoreError::NotServerCertificate {
+                return Err(KeyRingStoreError::Unusable {
                     ring: ring.display(),
                     label: label.clone(),
                     why: "it is NOTRUST, so it cannot be a certificate authority (RACDCERT ALTER ... TRUST)".into(),
@@ -314,10 +324,13 @@ fn server_entry(
     contents: &RingContents,
 ) -> Result<(Vec<CertificateDer<'static>>, pki::PrivateKey), KeyRingStoreError> {
     let entry = match label {
+        // Labels are unique per owner only: the PERSONAL connection of
+        // that label, else any, to say why it cannot serve.
         Some(label) => contents
             .entries
             .iter()
-            .find(|e| e.label == label)
+            .filter(|e| e.label == label)
+            .min_by_key(|e| e.usage != Usage::Personal)
             .ok_or_else(|| no_such_label(ring, label, "zowe.certificate.keystore.alias"))?,
         None => contents.entries.iter().find(|e| e.default).ok_or_else(|| {
             KeyRingStoreError::NoDefault {
@@ -325,7 +338,7 @@ fn server_entry(
             }
         })?,
     };
-    let refuse = |why: String| KeyRingStoreError::NotServerCertificate {
+    let refuse = |why: String| KeyRingStoreError::Unusable {
         ring: ring.display(),
         label: entry.label.clone(),
         why,
@@ -400,5 +413,103 @@ impl TlsSource for KeyRingStores {
         KeyRingStores::load(self)
             .map(|(_, fingerprint)| fingerprint)
             .map_err(|error| TlsSourceError::Other(Box::new(error)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use zgate_esm::keywrap::KeyEncryption;
+    use zgate_esm::{EsmConfig, Issuer};
+
+    fn esm_with_ring() -> Esm {
+        let esm = Esm::in_memory(EsmConfig {
+            key_encryption: Some(Arc::new(KeyEncryption::from_key("k1", [7; 32]))),
+            ..EsmConfig::default()
+        })
+        .unwrap();
+        for command in [
+            "ADDUSER ZWESVUSR",
+            "SETROPTS CLASSACT(FACILITY)",
+            "RDEFINE FACILITY IRR.DIGTCERT.LISTRING UACC(NONE)",
+            "PERMIT IRR.DIGTCERT.LISTRING CLASS(FACILITY) ID(ZWESVUSR) ACCESS(READ)",
+            "RACDCERT ADDRING(Ring) ID(ZWESVUSR)",
+            // One label, two owners: a CA and the server's certificate.
+            "RACDCERT GENCERT CERTAUTH SUBJECTSDN(CN('Root')) WITHLABEL('same') KEYUSAGE(CERTSIGN)",
+            "RACDCERT GENCERT CERTAUTH SUBJECTSDN(CN('Issuing')) WITHLABEL('issuing') KEYUSAGE(CERTSIGN) SIGNWITH(CERTAUTH LABEL('same'))",
+            "RACDCERT GENCERT ID(ZWESVUSR) SUBJECTSDN(CN('localhost')) WITHLABEL('same') ALTNAME(DOMAIN('localhost')) SIGNWITH(CERTAUTH LABEL('issuing'))",
+            "RACDCERT CONNECT(CERTAUTH LABEL('same') RING(Ring)) ID(ZWESVUSR)",
+            "RACDCERT CONNECT(CERTAUTH LABEL('issuing') RING(Ring)) ID(ZWESVUSR)",
+            "RACDCERT CONNECT(ID(ZWESVUSR) LABEL('same') RING(Ring) USAGE(PERSONAL)) ID(ZWESVUSR)",
+        ] {
+            esm.run_command(&Issuer::Operator, command)
+                .unwrap_or_else(|e| panic!("{command}: {e}"));
+        }
+        esm
+    }
+
+    fn subject(der: &CertificateDer<'_>) -> String {
+        pki::x509::CertInfo::parse(der).unwrap().subject
+    }
+
+    #[test]
+    fn the_server_entry_is_the_personal_one_of_its_label_with_its_chain_from_the_ring() {
+        let esm = esm_with_ring();
+        let ring = RingRef::parse("ZWESVUSR/Ring").unwrap();
+        let contents = esm.read_ring("ZWESVUSR", &ring).unwrap();
+        let (chain, _) = server_entry(&ring, Some("same"), &contents).unwrap();
+        let subjects: Vec<String> = chain.iter().map(subject).collect();
+        assert_eq!(subjects, ["CN=localhost", "CN=Issuing", "CN=Root"]);
+        // No label: no DEFAULT connection either.
+        assert!(matches!(
+            server_entry(&ring, None, &contents),
+            Err(KeyRingStoreError::NoDefault { .. })
+        ));
+        assert!(matches!(
+            server_entry(&ring, Some("issuing"), &contents),
+            Err(KeyRingStoreError::Unusable { .. })
+        ));
+        assert!(matches!(
+            server_entry(&ring, Some("Same"), &contents),
+            Err(KeyRingStoreError::NoSuchLabel { .. })
+        ));
+    }
+
+    #[test]
+    fn a_personal_certificate_is_never_taken_as_a_certificate_authority() {
+        let esm = Arc::new(esm_with_ring());
+        esm.run_command(
+            &Issuer::Operator,
+            "RACDCERT GENCERT ID(ZWESVUSR) SUBJECTSDN(CN('mine')) WITHLABEL('mine')",
+        )
+        .unwrap();
+        esm.run_command(
+            &Issuer::Operator,
+            "RACDCERT CONNECT(ID(ZWESVUSR) LABEL('mine') RING(Ring) USAGE(PERSONAL)) ID(ZWESVUSR)",
+        )
+        .unwrap();
+        let stores = |authority: &str| KeyRingStores {
+            esm: esm.clone(),
+            caller: "ZWESVUSR".into(),
+            keystore: (
+                RingRef::parse("ZWESVUSR/Ring").unwrap(),
+                Some("same".into()),
+            ),
+            truststore: None,
+            authorities: vec![(RingRef::parse("ZWESVUSR/Ring").unwrap(), authority.into())],
+            files: None,
+        };
+        let (material, first) = stores("issuing").load().unwrap();
+        assert_eq!(material.trust_anchors.len(), 1);
+        assert_eq!(
+            stores("issuing").load().unwrap().1,
+            first,
+            "same ring, same fingerprint"
+        );
+        assert!(matches!(
+            stores("mine").load(),
+            Err(KeyRingStoreError::Unusable { .. })
+        ));
     }
 }

@@ -15,7 +15,7 @@
 //! `IRRD190I` ring already exists, `IRRD191I` not supported (ICSF, PKDS,
 //! tokens, request data sets, other algorithms), `IRRD192I` no
 //! key-encryption key, `IRRD193I` data set problems, `IRRD194I` invalid
-//! values.
+//! values, `IRRD195I` a package's CA certificates not added (no CONTROL).
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -386,7 +386,9 @@ fn parse_date_time(args: &[Operand], end: bool) -> Result<SystemTime, CommandErr
     };
     let d = nums(&date, '-', 3)
         .filter(|d| {
-            (1950..=9999).contains(&d[0]) && (1..=12).contains(&d[1]) && (1..=31).contains(&d[2])
+            // Up to 9998: a default NOTAFTER a year later stays within
+            // the year 9999 that X.509 times and the time library end at.
+            (1970..=9998).contains(&d[0]) && (1..=12).contains(&d[1]) && (1..=31).contains(&d[2])
         })
         .ok_or_else(|| invalid(format!("DATE({date}) is not a date yyyy-mm-dd.")))?;
     let t = match &time {
@@ -405,6 +407,11 @@ fn parse_date_time(args: &[Operand], end: bool) -> Result<SystemTime, CommandErr
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     let days = era * 146_097 + doe - 719_468;
+    // 2030-02-31 is no date: it would roll over into March.
+    let (cy, cm, cd) = zgate_base::civil_date(days);
+    if (cy, i64::from(cm), i64::from(cd)) != (d[0], d[1], d[2]) {
+        return Err(invalid(format!("DATE({date}) is not a date yyyy-mm-dd.")));
+    }
     let secs = days * 86_400 + t[0] * 3600 + t[1] * 60 + t[2];
     let secs = u64::try_from(secs).map_err(|_| invalid("Dates before 1970 are not accepted."))?;
     Ok(UNIX_EPOCH + Duration::from_secs(secs))
@@ -597,10 +604,17 @@ impl Exec<'_> {
             cert.encode(),
         ));
         if let (CertOwner::User(u), Ok(names)) = (owner, CertNames::from_der(der)) {
+            // A NOTRUST certificate stays registered (LIST shows it) and
+            // logs nobody on: the registration says so.
+            let notrust = if cert.trust == Trust::NoTrust {
+                "\tNOTRUST"
+            } else {
+                ""
+            };
             self.out.changes.push(Change::put_record(
                 REG_KIND,
                 &format!("{}|{}", names.issuer.join("."), names.serial),
-                format!("{u}\t{label}\t{}", names.subject.join(".")),
+                format!("{u}\t{label}\t{}{notrust}", names.subject.join(".")),
             ));
         }
     }
@@ -1112,9 +1126,29 @@ impl Exec<'_> {
         self.put_cert(&owner, &label, &stored, leaf);
         // The package's CA certificates go under CERTAUTH, generated
         // labels, not connected; one defined already is left as it is.
+        // Adding a CERTAUTH certificate takes CONTROL (section 2.1), so an
+        // issuer with less adds the certificate alone: a package must not
+        // plant trust anchors its adder could not add one by one.
+        if !cas.is_empty() {
+            if let Authority::User(u) = auth {
+                if !self.facility(u, "ADD", AccessLevel::Control) {
+                    self.out.lines.push(format!(
+                        "IRRD195I {} certificate authority certificate(s) of the data set were not added: adding a CERTAUTH certificate needs CONTROL access to IRR.DIGTCERT.ADD.",
+                        cas.len()
+                    ));
+                    return Ok(());
+                }
+            }
+        }
         let mut taken = Vec::new();
         for ca in cas {
-            let Some(c) = StoredCert::new(ca, Trust::Trust, None) else {
+            let ca_expired = dc::facts(ca).is_some_and(|f| f.not_after * 1000 < self.env.now_ms);
+            let ca_trust = if ca_expired {
+                Trust::NoTrust
+            } else {
+                Trust::Trust
+            };
+            let Some(c) = StoredCert::new(ca, ca_trust, None) else {
                 continue;
             };
             if self.defined_elsewhere(&c).is_some()

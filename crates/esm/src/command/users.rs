@@ -231,6 +231,9 @@ impl Exec<'_> {
             self.out
                 .changes
                 .extend(crate::idmap::delete_all_of(&self.state.records, &id));
+            self.out
+                .changes
+                .extend(crate::digtcert::delete_all_of(&self.state.records, &id));
             self.out.changes.push(Change::DeleteUser(id));
         }
         Ok(())
