@@ -194,7 +194,11 @@ impl KeyEncryption {
             text.push_str(&Zeroizing::new(hex::encode(key.as_slice())));
             text.push('\n');
         }
-        let tmp = path.with_extension("key.tmp");
+        // Beside the file, named after it: writers of different files
+        // never share a temporary one.
+        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+        tmp_name.push(format!(".tmp{}", std::process::id()));
+        let tmp = path.with_file_name(tmp_name);
         {
             use std::os::unix::fs::OpenOptionsExt;
             let _ = std::fs::remove_file(&tmp);
@@ -210,14 +214,30 @@ impl KeyEncryption {
         std::fs::rename(&tmp, path).map_err(fail)
     }
 
-    /// Reads the KEK file, or creates it (0600) with a new KEK.
+    /// Reads the KEK file, or creates it (0600) with a new KEK. Of
+    /// processes creating it at once, one KEK wins and all read it: the new
+    /// file is written aside and linked into place, which fails when one is
+    /// there already.
     pub fn load_or_create(path: &Path, random: &dyn Random) -> Result<KeyEncryption, KeyWrapError> {
-        if path.exists() {
-            return KeyEncryption::read(path);
+        if !path.exists() {
+            let kek = KeyEncryption::generate(random)?;
+            // The new KEK's own id names the file aside: no two makers share it.
+            let aside = path.with_extension(format!("key.new-{}", kek.current_id()));
+            kek.write(&aside)?;
+            let linked = std::fs::hard_link(&aside, path);
+            let _ = std::fs::remove_file(&aside);
+            match linked {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(KeyWrapError::File {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    })
+                }
+            }
         }
-        let kek = KeyEncryption::generate(random)?;
-        kek.write(path)?;
-        Ok(kek)
+        KeyEncryption::read(path)
     }
 
     /// Seals a PKCS#8 key for the record `record_key` under the current KEK.
@@ -281,6 +301,33 @@ impl KeyEncryption {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn makers_racing_on_a_new_file_all_read_the_one_kek_that_won() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state").join(KEK_FILE);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let ids: Vec<Vec<String>> = std::thread::scope(|scope| {
+            let makers: Vec<_> = (0..8)
+                .map(|_| {
+                    let path = path.clone();
+                    scope.spawn(move || {
+                        KeyEncryption::load_or_create(&path, &zgate_base::SystemRandom)
+                            .unwrap()
+                            .ids()
+                    })
+                })
+                .collect();
+            makers.into_iter().map(|m| m.join().unwrap()).collect()
+        });
+        assert!(ids.iter().all(|i| i == &ids[0]), "{ids:?}");
+        assert_eq!(KeyEncryption::read(&path).unwrap().ids(), ids[0]);
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+    }
     use zgate_base::SeededRandom;
 
     #[test]

@@ -1463,3 +1463,47 @@ fn impossible_and_out_of_range_dates_are_refused_not_rolled_over() {
         "RACDCERT GENCERT CERTAUTH SUBJECTSDN(CN('x')) WITHLABEL('x') NOTBEFORE(DATE(2028-02-29)) NOTAFTER(DATE(9998-12-31))",
     );
 }
+
+#[test]
+fn a_process_reads_keys_another_process_resealed_under_a_new_key_encryption_key() {
+    let home = common::home();
+    let open_with_file = || {
+        Esm::open_store(
+            &location(home.path()),
+            EsmConfig {
+                clock: Arc::new(ManualClock::new(1_790_000_000_000)),
+                hash_cost: HashCost::TEST_ONLY,
+                key_encryption_file: Some(kek_path(home.path())),
+                ..EsmConfig::default()
+            },
+        )
+        .unwrap()
+    };
+    let gateway = open_with_file();
+    let admin = open_with_file();
+    base_setup(&admin);
+    op(
+        &admin,
+        "PERMIT IRR.DIGTCERT.LISTRING CLASS(FACILITY) ID(ZWESVUSR) ACCESS(READ)",
+    );
+    op(&admin, "RACDCERT ADDRING(Ring) ID(ZWESVUSR)");
+    op(
+        &admin,
+        "RACDCERT GENCERT ID(ZWESVUSR) SUBJECTSDN(CN('srv')) WITHLABEL('srv')",
+    );
+    op(&admin, "RACDCERT CONNECT(ID(ZWESVUSR) LABEL('srv') RING(Ring) USAGE(PERSONAL) DEFAULT) ID(ZWESVUSR)");
+    let ring = RingRef::parse("ZWESVUSR/Ring").unwrap();
+    gateway.reload_if_changed().unwrap();
+    let before = gateway.read_ring("ZWESVUSR", &ring).unwrap();
+    assert!(before.entries[0].private_key_pkcs8.is_some());
+
+    assert_eq!(admin.rotate_key_encryption_key().unwrap(), 1);
+    gateway.reload_if_changed().unwrap();
+    let after = gateway.read_ring("ZWESVUSR", &ring).unwrap();
+    assert_eq!(
+        after.entries[0].private_key_pkcs8.as_deref(),
+        before.entries[0].private_key_pkcs8.as_deref(),
+        "the same key, opened with the key-encryption key the other process wrote"
+    );
+    assert_eq!(gateway.key_encryption_ids(), admin.key_encryption_ids());
+}

@@ -14,6 +14,7 @@ use crate::digtcert::{
     VirtualRing, CERT_KIND,
 };
 use crate::index::CheckContext;
+use crate::keywrap::KeyEncryption;
 use crate::model::{normalize_id, AccessLevel};
 use crate::state::Change;
 
@@ -67,6 +68,9 @@ struct Grant {
     /// SITE/CERTAUTH certificates connected PERSONAL.
     site_keys: bool,
 }
+
+/// Re-seal passes of a rotation before the old key is dropped anyway.
+const MAX_RESEAL_PASSES: usize = 3;
 
 impl Esm {
     /// Opens a key ring as `caller` would with R_datalib (keyrings spec
@@ -207,8 +211,8 @@ impl Esm {
                 };
             let private_key_pkcs8 = match (&cert.key, key_allowed) {
                 (Some(wrapped), true) => {
-                    let kek = kek
-                        .as_deref()
+                    let kek = self
+                        .key_encryption_for(kek.clone(), &wrapped.kek)
                         .ok_or_else(|| RingAccessError::KeyUnavailable {
                             label: label.clone(),
                             reason: "no key-encryption key is configured".into(),
@@ -257,6 +261,35 @@ impl Esm {
         })
     }
 
+    /// The key-encryption keys that hold `id`: those in memory, or, when
+    /// they do not (another process rotated them), the key file read
+    /// again and kept.
+    fn key_encryption_for(
+        &self,
+        held: Option<Arc<KeyEncryption>>,
+        id: &str,
+    ) -> Option<Arc<KeyEncryption>> {
+        if held
+            .as_ref()
+            .is_some_and(|k| k.ids().iter().any(|i| i == id))
+        {
+            return held;
+        }
+        let reread = self
+            .kek_file
+            .as_ref()
+            .and_then(|path| KeyEncryption::read(path).ok())
+            .filter(|k| k.ids().iter().any(|i| i == id))
+            .map(Arc::new);
+        match reread {
+            Some(kek) => {
+                *self.kek.write().unwrap_or_else(|e| e.into_inner()) = Some(kek.clone());
+                Some(kek)
+            }
+            None => held,
+        }
+    }
+
     /// The ids of the key-encryption keys held, current first.
     pub fn key_encryption_ids(&self) -> Vec<String> {
         self.kek
@@ -292,33 +325,44 @@ impl Esm {
         }
         *self.kek.write().unwrap_or_else(|e| e.into_inner()) = Some(next.clone());
         let random = &*self.config.random;
-        let result = self.transact(|state| {
-            let mut effect = Effect::default();
-            for (owner, label, mut cert) in dc::all_certs(&state.records) {
-                let Some(wrapped) = &cert.key else { continue };
-                if wrapped.kek == next.current_id() {
-                    continue;
+        // Passes until one finds nothing left under an older key (each
+        // starts from the store's latest commits): a command of another
+        // process that sealed a key under the old one while a pass ran is
+        // caught by the next, before the old key is dropped.
+        let mut count = 0;
+        for _ in 0..MAX_RESEAL_PASSES {
+            let result = self.transact(|state| {
+                let mut effect = Effect::default();
+                for (owner, label, mut cert) in dc::all_certs(&state.records) {
+                    let Some(wrapped) = &cert.key else { continue };
+                    if wrapped.kek == next.current_id() {
+                        continue;
+                    }
+                    let key = cert_key(&owner, &label);
+                    let plain = next
+                        .unwrap_key(&key, wrapped)
+                        .map_err(|e| EsmError::KeyEncryption(format!("{key}: {e}")))?;
+                    cert.key = Some(
+                        next.wrap(&key, &plain, random)
+                            .map_err(|e| EsmError::KeyEncryption(e.to_string()))?,
+                    );
+                    effect
+                        .changes
+                        .push(Change::put_record(CERT_KIND, &key, cert.encode()));
                 }
-                let key = cert_key(&owner, &label);
-                let plain = next
-                    .unwrap_key(&key, wrapped)
-                    .map_err(|e| EsmError::KeyEncryption(format!("{key}: {e}")))?;
-                cert.key = Some(
-                    next.wrap(&key, &plain, random)
-                        .map_err(|e| EsmError::KeyEncryption(e.to_string()))?,
-                );
-                effect
-                    .changes
-                    .push(Change::put_record(CERT_KIND, &key, cert.encode()));
+                let n = effect.changes.len();
+                Ok((effect, n))
+            });
+            let resealed = match result {
+                Ok((_, n)) => n,
+                Err(Transaction::Refused(e)) => return Err(e),
+                Err(Transaction::Store(e)) => return Err(e.into()),
+            };
+            if resealed == 0 {
+                break;
             }
-            let n = effect.changes.len();
-            Ok((effect, n))
-        });
-        let count = match result {
-            Ok((_, n)) => n,
-            Err(Transaction::Refused(e)) => return Err(e),
-            Err(Transaction::Store(e)) => return Err(e.into()),
-        };
+            count += resealed;
+        }
         let only = Arc::new(next.current_only());
         if let Some(path) = &self.kek_file {
             only.write(path)
