@@ -90,6 +90,18 @@ pub struct KeyRingStores {
     /// `pem.certificateAuthorities` files, and the truststore file when it
     /// is not a ring (with the keystore in one).
     files: Option<pki::TruststoreParams>,
+    /// The last fingerprint (or refusal), with the ESM generation and the
+    /// files' hash it was read at: the rings are read again only when one
+    /// of them moved, so a poll costs a lock and a hash, not a decryption
+    /// and an access decision (nor an audit record of a refused one).
+    last: std::sync::Mutex<Option<LastRead>>,
+}
+
+/// What [`KeyRingStores`] last read, and from what.
+struct LastRead {
+    generation: i64,
+    files: [u8; 32],
+    outcome: Result<[u8; 32], String>,
 }
 
 fn ring_ref(owner: &str, ring: &str) -> Result<RingRef, KeyRingStoreError> {
@@ -138,6 +150,7 @@ impl KeyRingStores {
             truststore,
             authorities,
             files,
+            last: std::sync::Mutex::new(None),
         }))
     }
 
@@ -220,6 +233,32 @@ impl KeyRingStores {
             },
             fingerprint,
         ))
+    }
+
+    /// SHA-256 of the CA files' contents (a missing or unreadable file
+    /// counts as such).
+    fn files_hash(&self) -> [u8; 32] {
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        let paths: Vec<&std::path::Path> = match &self.files {
+            Some(pki::TruststoreParams::Pem { files }) => {
+                files.iter().map(|p| p.as_path()).collect()
+            }
+            Some(pki::TruststoreParams::Pkcs12 { file, .. }) => vec![file.as_path()],
+            _ => Vec::new(),
+        };
+        for path in paths {
+            match std::fs::read(path) {
+                Ok(contents) => {
+                    digest.update(b"+");
+                    digest.update(&(contents.len() as u64).to_be_bytes());
+                    digest.update(&contents);
+                }
+                Err(_) => digest.update(b"-"),
+            }
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(digest.finish().as_ref());
+        out
     }
 
     /// The configured keystore ring's name (`OWNER/RING`), for messages.
@@ -410,9 +449,26 @@ impl TlsSource for KeyRingStores {
     }
 
     fn fingerprint(&self) -> Result<[u8; 32], TlsSourceError> {
-        KeyRingStores::load(self)
-            .map(|(_, fingerprint)| fingerprint)
-            .map_err(|error| TlsSourceError::Other(Box::new(error)))
+        let generation = self.esm.generation();
+        let files = self.files_hash();
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        let outcome = match &*last {
+            Some(read) if read.generation == generation && read.files == files => {
+                read.outcome.clone()
+            }
+            _ => {
+                let outcome = KeyRingStores::load(self)
+                    .map(|(_, fingerprint)| fingerprint)
+                    .map_err(|error| error.to_string());
+                *last = Some(LastRead {
+                    generation,
+                    files,
+                    outcome: outcome.clone(),
+                });
+                outcome
+            }
+        };
+        outcome.map_err(|message| TlsSourceError::Other(message.into()))
     }
 }
 
@@ -477,6 +533,41 @@ mod tests {
     }
 
     #[test]
+    fn the_fingerprint_moves_with_the_ring_and_a_refusal_is_reported() {
+        let esm = Arc::new(esm_with_ring());
+        let stores = KeyRingStores {
+            esm: esm.clone(),
+            caller: "ZWESVUSR".into(),
+            keystore: (
+                RingRef::parse("ZWESVUSR/Ring").unwrap(),
+                Some("same".into()),
+            ),
+            truststore: None,
+            authorities: Vec::new(),
+            files: None,
+            last: std::sync::Mutex::new(None),
+        };
+        let first = stores.fingerprint().unwrap();
+        assert_eq!(stores.fingerprint().unwrap(), first);
+        let run = |command: &str| {
+            esm.run_command(&Issuer::Operator, command)
+                .unwrap_or_else(|e| panic!("{command}: {e}"));
+        };
+        run("RACDCERT GENCERT ID(ZWESVUSR) SUBJECTSDN(CN('other')) WITHLABEL('other')");
+        // A commit that leaves the ring as it was: read again, same print.
+        assert_eq!(stores.fingerprint().unwrap(), first);
+        run(
+            "RACDCERT CONNECT(ID(ZWESVUSR) LABEL('other') RING(Ring) USAGE(PERSONAL)) ID(ZWESVUSR)",
+        );
+        let second = stores.fingerprint().unwrap();
+        assert_ne!(second, first);
+        run("PERMIT IRR.DIGTCERT.LISTRING CLASS(FACILITY) ID(ZWESVUSR) DELETE");
+        let refused = stores.fingerprint().unwrap_err().to_string();
+        assert!(refused.contains("IRR.DIGTCERT.LISTRING"), "{refused}");
+        assert!(stores.fingerprint().is_err());
+    }
+
+    #[test]
     fn a_personal_certificate_is_never_taken_as_a_certificate_authority() {
         let esm = Arc::new(esm_with_ring());
         esm.run_command(
@@ -499,6 +590,7 @@ mod tests {
             truststore: None,
             authorities: vec![(RingRef::parse("ZWESVUSR/Ring").unwrap(), authority.into())],
             files: None,
+            last: std::sync::Mutex::new(None),
         };
         let (material, first) = stores("issuing").load().unwrap();
         assert_eq!(material.trust_anchors.len(), 1);

@@ -473,6 +473,13 @@ impl Esm {
         })
     }
 
+    /// The store generation this process's state is at: every commit, of
+    /// this process or one it has caught up with, changes it, so equal
+    /// generations mean equal state (what a key ring reader polls).
+    pub fn generation(&self) -> i64 {
+        self.lock().generation
+    }
+
     /// How long ago this process last knew its state to be the store's.
     /// Processes sharing a store look at it on a schedule (and when woken
     /// by [`Esm::watch_changes`]); an age well past that schedule means the
