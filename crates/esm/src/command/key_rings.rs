@@ -493,6 +493,23 @@ impl Exec<'_> {
     }
 
     /// The owner named by `ID(u)`/`CERTAUTH`/`SITE`, else the issuer.
+    /// The label of a new certificate of `owner`: `WITHLABEL`, checked and
+    /// not in use, or the next generated one (GENCERT, ADD).
+    fn new_label(&self, p: &Parsed, owner: &CertOwner) -> Result<String, CommandError> {
+        let label = match p.kw("WITHLABEL") {
+            Some(a) => {
+                let l = one_text(a, "WITHLABEL")?;
+                check_label(&l)?;
+                l
+            }
+            None => self.next_label(owner, &[]),
+        };
+        if dc::cert(&self.state.records, owner, &label).is_some() {
+            return Err(label_in_use(owner, &label));
+        }
+        Ok(label)
+    }
+
     /// The `LABEL('...')` of a function's operand and the owner of the
     /// certificate it names (ALTER, DELETE, EXPORT).
     fn labelled_certificate(
@@ -871,17 +888,7 @@ impl Exec<'_> {
             }
             self.require(auth, "GENCERT", level)?;
         }
-        let label = match p.kw("WITHLABEL") {
-            Some(a) => {
-                let l = one_text(a, "WITHLABEL")?;
-                check_label(&l)?;
-                l
-            }
-            None => self.next_label(&owner, &[]),
-        };
-        if dc::cert(&self.state.records, &owner, &label).is_some() {
-            return Err(label_in_use(&owner, &label));
-        }
+        let label = self.new_label(p, &owner)?;
         let ecc = p.words.iter().any(|w| w == "NISTECC");
         let size = match p.kw("SIZE") {
             Some(a) => {
@@ -1071,17 +1078,7 @@ impl Exec<'_> {
         let Some((leaf, cas)) = package.certs.split_first() else {
             return Err(invalid("The data set holds no certificate."));
         };
-        let label = match p.kw("WITHLABEL") {
-            Some(a) => {
-                let l = one_text(a, "WITHLABEL")?;
-                check_label(&l)?;
-                l
-            }
-            None => self.next_label(&owner, &[]),
-        };
-        if dc::cert(&self.state.records, &owner, &label).is_some() {
-            return Err(label_in_use(&owner, &label));
-        }
+        let label = self.new_label(p, &owner)?;
         let expired = dc::facts(leaf).is_some_and(|f| f.not_after * 1000 < self.env.now_ms);
         let trust = p.trust.unwrap_or(if expired {
             Trust::NoTrust
